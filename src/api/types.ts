@@ -274,6 +274,12 @@ export interface UpdateProgress {
 }
 
 export interface EMQXStatus {
+  /**
+   * One word for `kubectl get emqx`: the most advanced lifecycle condition that holds (Initialized,
+   * CoreNodesProgressing, CoreNodesReady, ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or
+   * Paused.
+   */
+  phase?: string;
   observedGeneration?: number;
   conditions?: Condition[];
   coreNodes?: EMQXNode[];
