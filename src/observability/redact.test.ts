@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { forgetSecret, isSecretKey, redact, redactText, registerSecret, REDACTED } from './redact.ts';
+
+test('isSecretKey matches secret-looking keys but not references to secrets', () => {
+  for (const k of [
+    'cookie',
+    'nodeCookie',
+    'EMQX_NODE__COOKIE',
+    'password',
+    'apiKey',
+    'api_key',
+    'secret',
+    'token',
+  ]) {
+    assert.equal(isSecretKey(k), true, k);
+  }
+  for (const k of ['licenseKey', 'Authorization', 'bootstrapAPIKeys', 'privateKey'])
+    assert.equal(isSecretKey(k), true, k);
+  for (const k of ['secretName', 'secretRef', 'secretKeyRef', 'name', 'image', 'replicas', 'keyName']) {
+    assert.equal(isSecretKey(k), false, k);
+  }
+});
+
+test('redact masks values under secret keys at any depth and keeps the rest', () => {
+  const input = {
+    msg: 'x',
+    node: { cookie: 'abc123', name: 'emqx-core-0' },
+    keys: [{ key: 'k', secret: 's3cr3t' }],
+    headers: { Authorization: 'Basic a2V5OnNlY3JldA==' },
+    secretRef: { name: 'emqx-cookie' },
+    empty: { password: '' },
+  };
+  assert.deepEqual(redact(input), {
+    msg: 'x',
+    node: { cookie: REDACTED, name: 'emqx-core-0' },
+    keys: [{ key: 'k', secret: REDACTED }],
+    headers: { Authorization: REDACTED },
+    secretRef: { name: 'emqx-cookie' },
+    empty: { password: '' },
+  });
+});
+
+test('redact handles errors, dates, bigints, maps and cycles', () => {
+  const cyc: Record<string, unknown> = { a: 1 };
+  cyc.self = cyc;
+  const err = Object.assign(new Error('boom token=abcdef'), { code: 'ECONNRESET' });
+  const out = redact({ cyc, err, when: new Date(0), big: 10n, m: new Map([['password', 'p']]) }) as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(out.cyc, { a: 1, self: '[Circular]' });
+  assert.deepEqual(out.err, { name: 'Error', message: `boom token=${REDACTED}`, code: 'ECONNRESET' });
+  assert.equal(out.when, '1970-01-01T00:00:00.000Z');
+  assert.equal(out.big, '10');
+  assert.deepEqual(out.m, { password: REDACTED });
+});
+
+test('redactText masks registered values, inline key=value shapes, auth headers and URL credentials', () => {
+  registerSecret('very-secret-cookie-value');
+  try {
+    assert.equal(redactText('cookie is very-secret-cookie-value here'), `cookie is ${REDACTED} here`);
+    assert.equal(
+      redactText('node.cookie = "abc"\nnode.name = x'),
+      `node.cookie = "${REDACTED}"\nnode.name = x`,
+    );
+    assert.equal(redactText('EMQX_NODE__COOKIE=abc other=1'), `EMQX_NODE__COOKIE=${REDACTED} other=1`);
+    assert.equal(redactText('{"password":"hunter2","user":"u"}'), `{"password":"${REDACTED}","user":"u"}`);
+    assert.equal(redactText('Authorization: Basic a2V5OnNlY3JldA=='), `Authorization: Basic ${REDACTED}`);
+    assert.equal(
+      redactText('GET http://key:secret@10.0.0.1:18083/x'),
+      `GET http://${REDACTED}@10.0.0.1:18083/x`,
+    );
+    assert.equal(redactText('replicas changed from 2 to 3'), 'replicas changed from 2 to 3');
+  } finally {
+    forgetSecret('very-secret-cookie-value');
+  }
+  assert.equal(redactText('very-secret-cookie-value'), 'very-secret-cookie-value');
+});
