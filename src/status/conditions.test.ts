@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  available,
+  computeConditions,
+  configApplied,
+  coreNodesProgressing,
+  coreNodesReady,
+  flips,
+  mergeConditions,
+  phase,
+  ready,
+  replicantNodesReady,
+  type RoleObservation,
+  type StatusObservation,
+} from './conditions.ts';
+
+function role(desired: number, running = desired, extra: Partial<RoleObservation> = {}): RoleObservation {
+  return {
+    desired,
+    pods: desired,
+    readyPods: running,
+    runningUpdated: running,
+    updatedPods: desired,
+    oldPods: 0,
+    progressing: false,
+    ...extra,
+  };
+}
+
+function obs(extra: Partial<StatusObservation> = {}): StatusObservation {
+  return {
+    generation: 3,
+    paused: false,
+    initialized: true,
+    core: role(2),
+    replicant: role(3),
+    config: { state: 'Applied' },
+    ...extra,
+  };
+}
+
+describe('status conditions', () => {
+  it('a converged cluster is Ready and its phase is Ready', () => {
+    const conds = computeConditions(obs());
+    const byType = Object.fromEntries(conds.map((c) => [c.type, c.status]));
+    assert.equal(byType.Ready, 'True');
+    assert.equal(byType.Available, 'True');
+    assert.equal(byType.CoreNodesProgressing, 'False');
+    assert.equal(phase(conds, false), 'Ready');
+  });
+
+  it('cores short of running nodes are not ready and the phase stops before CoreNodesReady', () => {
+    const o = obs({ core: role(3, 1), replicant: { ...role(3, 0), pods: 0, updatedPods: 0 } });
+    assert.equal(coreNodesReady(o).status, 'False');
+    assert.match(coreNodesReady(o).message, /1\/3 core nodes running/);
+    assert.equal(coreNodesProgressing(o).status, 'True');
+    assert.equal(phase(computeConditions(o), false), 'CoreNodesProgressing');
+  });
+
+  it('no replicants in the spec counts as replicants ready', () => {
+    const o = obs({ replicant: undefined });
+    assert.equal(replicantNodesReady(o).status, 'True');
+    assert.equal(replicantNodesReady(o).reason, 'NoReplicants');
+    assert.equal(ready(o).status, 'True');
+  });
+
+  it('old-revision pods keep the role progressing and the cluster not Ready', () => {
+    const o = obs({ core: role(2, 2, { oldPods: 1, pods: 3, activity: 'replacing emqx-core-1' }) });
+    assert.equal(coreNodesProgressing(o).status, 'True');
+    assert.equal(coreNodesProgressing(o).reason, 'UpdatingCoreNodes');
+    assert.match(coreNodesProgressing(o).message, /replacing emqx-core-1/);
+    assert.equal(available(o).status, 'True');
+    assert.equal(ready(o).status, 'False');
+    assert.equal(ready(o).reason, 'CoreNodesProgressing');
+  });
+
+  it('paused wins over everything for phase and Ready', () => {
+    const o = obs({ paused: true });
+    const conds = computeConditions(o);
+    assert.equal(phase(conds, true), 'Paused');
+    assert.equal(ready(o).reason, 'ReconcilePaused');
+    assert.equal(conds.find((c) => c.type === 'Paused')?.status, 'True');
+  });
+
+  it('invalid config is reported with its message', () => {
+    const o = obs({
+      config: { state: 'Invalid', message: 'spec.config.data: line 2, column 5: unexpected' },
+    });
+    const c = configApplied(o);
+    assert.equal(c.status, 'False');
+    assert.equal(c.reason, 'InvalidConfig');
+    assert.match(c.message, /line 2, column 5/);
+  });
+
+  it('lastTransitionTime changes only when the status flips', () => {
+    const first = mergeConditions(undefined, computeConditions(obs({ core: role(2, 1) })), 't1', 1);
+    const second = mergeConditions(first, computeConditions(obs({ core: role(2, 1) })), 't2', 1);
+    assert.deepEqual(
+      second.map((c) => c.lastTransitionTime),
+      first.map((c) => c.lastTransitionTime),
+    );
+    const third = mergeConditions(second, computeConditions(obs()), 't3', 2);
+    const ready3 = third.find((c) => c.type === 'Ready');
+    assert.equal(ready3?.lastTransitionTime, 't3');
+    const init3 = third.find((c) => c.type === 'Initialized');
+    assert.equal(init3?.lastTransitionTime, 't1');
+    assert.equal(ready3?.observedGeneration, 2);
+    assert.deepEqual(
+      flips(second, third)
+        .map((c) => c.type)
+        .sort(),
+      ['Available', 'CoreNodesProgressing', 'CoreNodesReady', 'Ready'],
+    );
+  });
+});

@@ -1,0 +1,214 @@
+// Status conditions of an EMQX resource. Each condition is computed by its own small pure function from an
+// observation of the cluster; `mergeCondition` keeps lastTransitionTime unless the status flips.
+import type { Condition, EMQXConditionType } from '../api/types.ts';
+
+/** What the controller saw of one role (core or replicant) in this pass. */
+export interface RoleObservation {
+  /** Replicas the spec asks for. */
+  desired: number;
+  /** Pods that exist for this role, on any revision. */
+  pods: number;
+  /** Pods that are Ready (containers ready) on any revision. */
+  readyPods: number;
+  /** EMQX nodes of this role reported `running` by the cluster and matched to a pod of the update revision. */
+  runningUpdated: number;
+  /** Pods on the update revision. */
+  updatedPods: number;
+  /** Pods on older revisions still present. */
+  oldPods: number;
+  /** A rollout, scale-down or drain is in progress for this role. */
+  progressing: boolean;
+  /** Short human description of what is going on (e.g. "replacing emqx-core-1"). */
+  activity?: string;
+}
+
+export interface StatusObservation {
+  generation: number;
+  paused: boolean;
+  /** True once the operator has created the objects the cluster is made of. */
+  initialized: boolean;
+  core: RoleObservation;
+  /** Undefined when the spec has no replicants and none are left. */
+  replicant?: RoleObservation;
+  /** Config: undefined when unchanged since last pass is unknown; see configApplied. */
+  config: ConfigObservation;
+  /** The EMQX API could not be reached: the node counts come from Kubernetes only. */
+  apiUnreachable?: string;
+}
+
+export type ConfigObservation =
+  | { state: 'Applied'; message?: string }
+  | { state: 'Pending'; message: string }
+  | { state: 'Invalid'; message: string }
+  | { state: 'Rejected'; message: string }
+  | { state: 'RestartRequired'; message: string };
+
+export type ConditionStatus = Condition['status'];
+
+export interface ConditionValue {
+  type: EMQXConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+}
+
+function cond(type: EMQXConditionType, ok: boolean, reason: string, message: string): ConditionValue {
+  return { type, status: ok ? 'True' : 'False', reason, message };
+}
+
+function roleSummary(role: RoleObservation, label: string): string {
+  const parts = [`${role.runningUpdated}/${role.desired} ${label} nodes running on the current revision`];
+  if (role.oldPods > 0) parts.push(`${role.oldPods} on an old revision`);
+  if (role.activity) parts.push(role.activity);
+  return parts.join(', ');
+}
+
+export function initialized(o: StatusObservation): ConditionValue {
+  return o.initialized
+    ? cond('Initialized', true, 'ResourcesCreated', 'the operator created the cluster resources')
+    : cond('Initialized', false, 'CreatingResources', 'creating the cluster resources');
+}
+
+export function coreNodesProgressing(o: StatusObservation): ConditionValue {
+  const c = o.core;
+  const done = !c.progressing && c.runningUpdated >= c.desired && c.oldPods === 0 && c.pods === c.desired;
+  return done
+    ? cond('CoreNodesProgressing', false, 'CoreNodesUpToDate', roleSummary(c, 'core'))
+    : cond(
+        'CoreNodesProgressing',
+        true,
+        c.oldPods > 0 ? 'UpdatingCoreNodes' : 'ScalingCoreNodes',
+        roleSummary(c, 'core'),
+      );
+}
+
+export function coreNodesReady(o: StatusObservation): ConditionValue {
+  const c = o.core;
+  const ok = c.desired > 0 && c.runningUpdated >= c.desired;
+  return cond('CoreNodesReady', ok, ok ? 'AllCoreNodesRunning' : 'CoreNodesNotReady', roleSummary(c, 'core'));
+}
+
+export function replicantNodesProgressing(o: StatusObservation): ConditionValue {
+  const r = o.replicant;
+  if (!r) return cond('ReplicantNodesProgressing', false, 'NoReplicants', 'the spec has no replicant nodes');
+  const done = !r.progressing && r.runningUpdated >= r.desired && r.oldPods === 0 && r.pods === r.desired;
+  return done
+    ? cond('ReplicantNodesProgressing', false, 'ReplicantNodesUpToDate', roleSummary(r, 'replicant'))
+    : cond(
+        'ReplicantNodesProgressing',
+        true,
+        r.oldPods > 0 ? 'UpdatingReplicantNodes' : 'ScalingReplicantNodes',
+        roleSummary(r, 'replicant'),
+      );
+}
+
+export function replicantNodesReady(o: StatusObservation): ConditionValue {
+  const r = o.replicant;
+  if (!r) return cond('ReplicantNodesReady', true, 'NoReplicants', 'the spec has no replicant nodes');
+  const ok = r.runningUpdated >= r.desired;
+  return cond(
+    'ReplicantNodesReady',
+    ok,
+    ok ? 'AllReplicantNodesRunning' : 'ReplicantNodesNotReady',
+    roleSummary(r, 'replicant'),
+  );
+}
+
+/** The cluster serves: every desired node of both roles runs on the current revision. */
+export function available(o: StatusObservation): ConditionValue {
+  const core = coreNodesReady(o).status === 'True';
+  const repl = replicantNodesReady(o).status === 'True';
+  if (core && repl) return cond('Available', true, 'ClusterAvailable', 'all desired EMQX nodes are running');
+  const missing = [!core && 'core', !repl && 'replicant'].filter(Boolean).join(' and ');
+  return cond('Available', false, 'NodesNotReady', `waiting for ${missing} nodes`);
+}
+
+/** Everything converged: available, no rollout or drain in progress, the latest spec observed. */
+export function ready(o: StatusObservation): ConditionValue {
+  if (o.paused) return cond('Ready', false, 'ReconcilePaused', 'reconciliation is paused');
+  if (available(o).status !== 'True') return cond('Ready', false, 'NotAvailable', available(o).message);
+  if (coreNodesProgressing(o).status === 'True')
+    return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);
+  if (replicantNodesProgressing(o).status === 'True')
+    return cond('Ready', false, 'ReplicantNodesProgressing', replicantNodesProgressing(o).message);
+  return cond('Ready', true, 'ClusterReady', 'the EMQX cluster matches the spec');
+}
+
+export function configApplied(o: StatusObservation): ConditionValue {
+  const c = o.config;
+  switch (c.state) {
+    case 'Applied':
+      return cond('ConfigApplied', true, 'ConfigApplied', c.message ?? 'spec.config.data is applied');
+    case 'Pending':
+      return cond('ConfigApplied', false, 'ConfigPending', c.message);
+    case 'Invalid':
+      return cond('ConfigApplied', false, 'InvalidConfig', c.message);
+    case 'Rejected':
+      return cond('ConfigApplied', false, 'ConfigRejected', c.message);
+    case 'RestartRequired':
+      return cond('ConfigApplied', false, 'RestartRequired', c.message);
+  }
+}
+
+export function pausedCondition(o: StatusObservation): ConditionValue {
+  return o.paused
+    ? cond(
+        'Paused',
+        true,
+        'ReconcilePaused',
+        'annotation apps.emqx.io/reconcile-paused is "true": no changes are made',
+      )
+    : cond('Paused', false, 'ReconcileActive', 'the operator reconciles this resource');
+}
+
+export function computeConditions(o: StatusObservation): ConditionValue[] {
+  return [
+    initialized(o),
+    coreNodesProgressing(o),
+    coreNodesReady(o),
+    replicantNodesProgressing(o),
+    replicantNodesReady(o),
+    available(o),
+    ready(o),
+    configApplied(o),
+    pausedCondition(o),
+  ];
+}
+
+/**
+ * One word for `kubectl get emqx`: Ready when everything converged, else the first stage of the lifecycle
+ * (Initialized → cores → replicants → Available) that is still under way.
+ */
+export function phase(conditions: ConditionValue[], paused: boolean): string {
+  if (paused) return 'Paused';
+  const is = (type: EMQXConditionType) => conditions.find((c) => c.type === type)?.status === 'True';
+  if (!is('Initialized')) return 'Initializing';
+  if (is('Ready')) return 'Ready';
+  if (!is('CoreNodesReady') || is('CoreNodesProgressing')) return 'CoreNodesProgressing';
+  if (!is('ReplicantNodesReady') || is('ReplicantNodesProgressing')) return 'ReplicantNodesProgressing';
+  return 'Available';
+}
+
+/**
+ * Merges freshly computed conditions into the previous list. lastTransitionTime changes only when a condition's
+ * status flips; reason and message follow the latest observation.
+ */
+export function mergeConditions(
+  previous: Condition[] | undefined,
+  next: ConditionValue[],
+  now: string,
+  generation: number,
+): Condition[] {
+  const old = new Map((previous ?? []).map((c) => [c.type, c]));
+  return next.map((c) => {
+    const before = old.get(c.type);
+    const lastTransitionTime = before && before.status === c.status ? before.lastTransitionTime : now;
+    return { ...c, lastTransitionTime, observedGeneration: generation };
+  });
+}
+
+/** Conditions whose status differs between two lists (for Events). */
+export function flips(previous: Condition[] | undefined, next: Condition[]): Condition[] {
+  const old = new Map((previous ?? []).map((c) => [c.type, c.status]));
+  return next.filter((c) => old.get(c.type) !== c.status);
+}
