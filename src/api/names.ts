@@ -31,7 +31,8 @@ export const names = {
   dashboardService: (emqx: EMQX) => `${name(emqx)}-dashboard`,
   listenersService: (emqx: EMQX) => `${name(emqx)}-listeners`,
   /** In-place cores keep one StatefulSet (and so stable pod names); blue-green ones carry the revision hash. */
-  coreStatefulSet: (emqx: EMQX, hash?: string) => (hash ? `${name(emqx)}-core-${hash}` : `${name(emqx)}-core`),
+  coreStatefulSet: (emqx: EMQX, hash?: string) =>
+    hash ? `${name(emqx)}-core-${hash}` : `${name(emqx)}-core`,
   replicantReplicaSet: (emqx: EMQX, hash: string) => `${name(emqx)}-replicant-${hash}`,
   pdb: (emqx: EMQX, role: Role) => `${name(emqx)}-${role}`,
   coreDataVolume: (emqx: EMQX) => `${name(emqx)}-core-data`,
