@@ -1,0 +1,58 @@
+// Value types shared by the HOCON parser, printer and helpers.
+
+export type HoconValue = string | number | boolean | null | HoconValue[] | HoconObject;
+
+export interface HoconObject {
+  [key: string]: HoconValue;
+}
+
+/** A syntax or resolution error, with the 1-based position where it was found. */
+export class HoconError extends Error {
+  readonly line: number;
+  readonly column: number;
+  /** The message without the position prefix, e.g. `unexpected ':'`. */
+  readonly reason: string;
+  /** The file (or other source name) the text came from, when known. */
+  readonly source: string | undefined;
+
+  constructor(reason: string, line: number, column: number, source?: string) {
+    super(`${source ? `${source}: ` : ''}line ${line}, column ${column}: ${reason}`);
+    this.name = 'HoconError';
+    this.reason = reason;
+    this.line = line;
+    this.column = column;
+    this.source = source;
+  }
+}
+
+export function isHoconObject(v: unknown): v is HoconObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Sets an own property, also for the key `__proto__`, which plain assignment would turn into a
+ * prototype change. Config keys come from user input, so every writer goes through here.
+ */
+export function setOwn(obj: HoconObject, key: string, value: HoconValue): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+/** True when `obj` has its own property `key` (never looks at the prototype chain). */
+export function hasOwn(obj: HoconObject, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(obj, key);
+}
+
+/** A deep copy of a value: objects and arrays are new, scalars are shared. */
+export function cloneHocon<T extends HoconValue>(v: T): T {
+  if (Array.isArray(v)) return v.map((item) => cloneHocon(item)) as T;
+  if (isHoconObject(v)) {
+    const out: HoconObject = {};
+    for (const k of Object.keys(v)) setOwn(out, k, cloneHocon(v[k]));
+    return out as T;
+  }
+  return v;
+}
