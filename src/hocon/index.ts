@@ -4,3 +4,8 @@ export type { HoconObject, HoconValue } from './types.ts';
 export { HoconError, cloneHocon, isHoconObject } from './types.ts';
 export type { ParseOptions } from './parser.ts';
 export { parseHocon, parseHoconValue } from './parser.ts';
+export { printHocon, printKey, printString } from './printer.ts';
+export type { HoconPath } from './path.ts';
+export { deepMerge, deletePath, getPath, setPath } from './path.ts';
+export type { EnvOverrideOptions } from './env.ts';
+export { envOverrides, envVarPath } from './env.ts';
