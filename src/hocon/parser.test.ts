@@ -420,6 +420,11 @@ describe('include', () => {
     });
   });
 
+  it('keeps the outer include path for substitutions in nested includes', () => {
+    const include = files({ 'a.conf': 'y {\n  include "b.conf"\n}', 'b.conf': 'v = 1\nw = ${v}' });
+    assert.deepEqual(parseHocon('x {\n  include "a.conf"\n}', { include }), { x: { y: { v: 1, w: 1 } } });
+  });
+
   it('treats `include` followed by `=` as an ordinary key', () => {
     assert.deepEqual(parseHocon('include = 1'), { include: 1 });
   });

@@ -254,7 +254,7 @@ class Parser {
       source: file,
       include: this.ctx.include,
       stack: [...this.ctx.stack, file],
-      prefix: path,
+      prefix: [...this.ctx.prefix, ...path],
     });
     mergeInto(obj, sub.parseDocument());
   }
