@@ -1,0 +1,109 @@
+// Every object the operator creates for one EMQX, in a stable order. Pure: secrets and (optionally) the listener
+// ports and revision hashes come from the caller.
+import type {
+  V1ConfigMap,
+  V1PodDisruptionBudget,
+  V1ReplicaSet,
+  V1Secret,
+  V1Service,
+  V1ServicePort,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import type { Role } from '../api/names.ts';
+import type { EMQX } from '../api/types.ts';
+import type { HoconObject } from '../hocon/index.ts';
+import { configuredListenerPorts } from './config.ts';
+import { configMap } from './configmap.ts';
+import { podDisruptionBudget } from './pdb.ts';
+import { podTemplate, podTemplateHash } from './pod-template.ts';
+import { discoveryRbac } from './rbac.ts';
+import type { DiscoveryRbacObject } from './rbac.ts';
+import { replicantReplicaSet } from './replicaset.ts';
+import { bootstrapApiKeySecret, licenseSecret, nodeCookieSecret } from './secrets.ts';
+import type { ApiKey } from './secrets.ts';
+import { dashboardService, headlessService, listenersService } from './services.ts';
+import { coreStatefulSet } from './statefulset.ts';
+
+export type BuiltObject =
+  | DiscoveryRbacObject
+  | V1Secret
+  | V1ConfigMap
+  | V1Service
+  | V1StatefulSet
+  | V1ReplicaSet
+  | V1PodDisruptionBudget;
+
+export interface BuildInputs {
+  /** The node cookie to use when the config sets none (generated once by the controller, then read back). */
+  cookie: string;
+  /** The operator's own API key (`emqx-operator-controller` and its generated secret). */
+  operatorKey: ApiKey;
+  /** User API keys, secretRef ones already resolved (resolveBootstrapApiKeys). */
+  userKeys: ApiKey[];
+  /** Listener ports for the listeners Service; default configuredListenerPorts(conf). */
+  listenerPorts?: V1ServicePort[];
+  /** Which pods the listeners Service selects; default `replicant` when replicants are wanted, else `core`. */
+  listenersTargetRole?: Role;
+  /** Revision hashes; default podTemplateHash of the current template with the status's collisionCount. */
+  coreHash?: string;
+  replicantHash?: string;
+}
+
+/** The revision hash of a role's current pod template (with that role's collisionCount from the status). */
+export function currentHash(emqx: EMQX, conf: HoconObject, role: Role): string {
+  const collisions =
+    role === 'core'
+      ? emqx.status?.coreNodesStatus?.collisionCount
+      : emqx.status?.replicantNodesStatus?.collisionCount;
+  return podTemplateHash(podTemplate(emqx, conf, role), collisions);
+}
+
+/**
+ * Everything, in this order: discovery RBAC (ServiceAccount, Role, RoleBinding; k8s discovery only), Secrets
+ * (node cookie, bootstrap API keys, licence when configured), ConfigMap, headless Service, core StatefulSet,
+ * replicant ReplicaSet (when there is a replicantTemplate), PDBs (core, replicant), dashboard Service and listeners
+ * Service (unless disabled). Takes an EMQX that went through applyDefaults.
+ */
+export function buildAll(emqx: EMQX, conf: HoconObject, inputs: BuildInputs): BuiltObject[] {
+  const out: BuiltObject[] = [];
+  out.push(...discoveryRbac(emqx, conf));
+  out.push(nodeCookieSecret(emqx, conf, { cookie: inputs.cookie }));
+  out.push(bootstrapApiKeySecret(emqx, { operatorKey: inputs.operatorKey, userKeys: inputs.userKeys }));
+  const license = licenseSecret(emqx, conf);
+  if (license) out.push(license);
+  out.push(configMap(emqx, conf));
+  out.push(headlessService(emqx));
+  out.push(coreStatefulSet(emqx, conf, { hash: inputs.coreHash ?? currentHash(emqx, conf, 'core') }));
+  if (emqx.spec.replicantTemplate) {
+    const rs = replicantReplicaSet(emqx, conf, {
+      hash: inputs.replicantHash ?? currentHash(emqx, conf, 'replicant'),
+    });
+    if (rs) out.push(rs);
+  }
+  for (const role of ['core', 'replicant'] as const) {
+    const pdb = podDisruptionBudget(emqx, role);
+    if (pdb) out.push(pdb);
+  }
+  const dashboard = dashboardService(emqx, conf);
+  if (dashboard) out.push(dashboard);
+  const listeners = listenersService(emqx, conf, {
+    ports: inputs.listenerPorts ?? configuredListenerPorts(conf),
+    targetRole:
+      inputs.listenersTargetRole ??
+      ((emqx.spec.replicantTemplate?.spec?.replicas ?? 0) > 0 ? 'replicant' : 'core'),
+  });
+  if (listeners) out.push(listeners);
+  return out;
+}
+
+export * from './config.ts';
+export * from './configmap.ts';
+export * from './hash.ts';
+export * from './metadata.ts';
+export * from './pdb.ts';
+export * from './pod-template.ts';
+export * from './rbac.ts';
+export * from './replicaset.ts';
+export * from './secrets.ts';
+export * from './services.ts';
+export * from './statefulset.ts';
