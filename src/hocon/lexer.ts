@@ -2,6 +2,7 @@
 // records its position and whether a newline came before it.
 
 import { HoconError } from './types.ts';
+import type { HoconErrorKind } from './types.ts';
 
 export type TokenType =
   | '{'
@@ -134,7 +135,7 @@ export function tokenize(text: string, source?: string): Token[] {
   let line = 1;
   let lineStart = 0;
 
-  const fail = (reason: string, pos: number): never => {
+  const fail = (reason: string, pos: number, kind: HoconErrorKind = 'scan_error'): never => {
     // the line of `pos` may be later than `line` inside multi-line strings; recount from lineStart
     let l = line;
     let ls = lineStart;
@@ -144,7 +145,7 @@ export function tokenize(text: string, source?: string): Token[] {
         ls = k + 1;
       }
     }
-    throw new HoconError(reason, l, pos - ls + 1, source);
+    throw new HoconError(reason, l, pos - ls + 1, source, kind);
   };
 
   const push = (
@@ -258,12 +259,14 @@ export function tokenize(text: string, source?: string): Token[] {
       let value: number | string;
       if (INTEGER.test(raw) || FLOAT.test(raw)) value = Number(raw);
       else if (PERCENT.test(raw) || BYTESIZE.test(raw) || DURATION.test(raw)) value = raw;
-      else if (text.charCodeAt(i) === 58 /* : */) fail(colonReason(text, i), i);
+      // EMQX scans these as several tokens (`0.0` `.0` …) and then fails to parse them
+      else if (text.charCodeAt(i) === 58 /* : */) fail(colonReason(text, i), i, 'parse_error');
       else {
         fail(
           `invalid value '${raw}': not a number, percentage, byte size or duration ` +
             `(quote values such as ${JSON.stringify(runAround(text, start))})`,
           start,
+          'parse_error',
         );
       }
       const tok = push('literal', raw, start, i, col, startLine);

@@ -142,6 +142,7 @@ function concatError(a: HoconValue, b: HoconValue, pos: Pos): HoconError {
     pos.line,
     pos.column,
     pos.source,
+    'substitution_error',
   );
 }
 
@@ -262,6 +263,7 @@ export class Resolver {
       s.line,
       s.column,
       s.source,
+      'substitution_error',
     );
   }
 }

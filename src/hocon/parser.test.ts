@@ -528,6 +528,26 @@ describe('HoconError', () => {
   });
 });
 
+describe('HoconError kinds', () => {
+  it('names the kind of failure like EMQX does', () => {
+    const kind = (text: string, opts?: Parameters<typeof parseHocon>[1]) => parseError(text, opts).kind;
+    // no token matches
+    assert.equal(kind('a = /opt/emqx'), 'scan_error');
+    assert.equal(kind('a = "open'), 'scan_error');
+    assert.equal(kind('a = "\\q"'), 'scan_error');
+    // tokens in the wrong order
+    assert.equal(kind('a = 0.0.0.0:1883'), 'parse_error');
+    assert.equal(kind('a = emqx@h:1883'), 'parse_error');
+    assert.equal(kind('a = 1.2.3'), 'parse_error');
+    assert.equal(kind('a {'), 'parse_error');
+    // includes and substitutions
+    assert.equal(kind('include "x"'), 'include_error');
+    assert.equal(kind('include required("x")', { include: () => undefined }), 'include_error');
+    assert.equal(kind('a = ${b}'), 'substitution_error');
+    assert.equal(kind('a = [1]\nb = ${a} x'), 'substitution_error');
+  });
+});
+
 describe('parseHoconValue', () => {
   it('parses one value of any kind', () => {
     assert.deepEqual(parseHoconValue('[a, b]'), ['a', 'b']);

@@ -8,7 +8,7 @@ import type { Token } from './lexer.ts';
 import { Resolver, assignPath, mergeInto } from './nodes.ts';
 import type { ArrNode, ConcatNode, Node, ObjNode, ValNode } from './nodes.ts';
 import { HoconError } from './types.ts';
-import type { HoconObject, HoconValue } from './types.ts';
+import type { HoconErrorKind, HoconObject, HoconValue } from './types.ts';
 
 export interface ParseOptions {
   /**
@@ -113,8 +113,8 @@ class Parser {
     return t;
   }
 
-  private error(reason: string, t: { line: number; column: number }): HoconError {
-    return new HoconError(reason, t.line, t.column, this.ctx.source);
+  private error(reason: string, t: { line: number; column: number }, kind?: HoconErrorKind): HoconError {
+    return new HoconError(reason, t.line, t.column, this.ctx.source, kind);
   }
 
   private newObj(t: Token): ObjNode {
@@ -239,15 +239,16 @@ class Parser {
     if (required) this.expectClose(nameTok, ')');
     const file = nameTok.text;
     const what = `include ${required ? `required("${file}")` : `"${file}"`}`;
-    if (!this.ctx.include) throw this.error(`cannot ${what}: no include loader was given to the parser`, kw);
+    if (!this.ctx.include)
+      throw this.error(`cannot ${what}: no include loader was given to the parser`, kw, 'include_error');
     if (this.ctx.stack.includes(file)) {
-      throw this.error(`include cycle: ${[...this.ctx.stack, file].join(' -> ')}`, kw);
+      throw this.error(`include cycle: ${[...this.ctx.stack, file].join(' -> ')}`, kw, 'include_error');
     }
     if (this.ctx.stack.length >= MAX_INCLUDE_DEPTH)
-      throw this.error(`${what}: includes nested too deeply`, kw);
+      throw this.error(`${what}: includes nested too deeply`, kw, 'include_error');
     const text = this.ctx.include(file);
     if (text === undefined) {
-      if (required) throw this.error(`${what}: file not found`, kw);
+      if (required) throw this.error(`${what}: file not found`, kw, 'include_error');
       return; // a missing optional include is ignored
     }
     const sub = new Parser(text, {

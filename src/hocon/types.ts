@@ -6,6 +6,14 @@ export interface HoconObject {
   [key: string]: HoconValue;
 }
 
+/**
+ * What went wrong, named like EMQX's error types where it has one: `scan_error` for text no token
+ * matches (a stray `/`, an unterminated string, a bad escape), `parse_error` for tokens in the wrong
+ * order (including `0.0.0.0:1883`, which EMQX scans as numbers and a colon), `include_error` and
+ * `substitution_error` for includes and `${…}` that cannot be resolved.
+ */
+export type HoconErrorKind = 'scan_error' | 'parse_error' | 'include_error' | 'substitution_error';
+
 /** A syntax or resolution error, with the 1-based position where it was found. */
 export class HoconError extends Error {
   readonly line: number;
@@ -14,14 +22,22 @@ export class HoconError extends Error {
   readonly reason: string;
   /** The file (or other source name) the text came from, when known. */
   readonly source: string | undefined;
+  readonly kind: HoconErrorKind;
 
-  constructor(reason: string, line: number, column: number, source?: string) {
+  constructor(
+    reason: string,
+    line: number,
+    column: number,
+    source?: string,
+    kind: HoconErrorKind = 'parse_error',
+  ) {
     super(`${source ? `${source}: ` : ''}line ${line}, column ${column}: ${reason}`);
     this.name = 'HoconError';
     this.reason = reason;
     this.line = line;
     this.column = column;
     this.source = source;
+    this.kind = kind;
   }
 }
 
