@@ -516,6 +516,15 @@ describe('substitutions', () => {
   });
 });
 
+describe('line endings', () => {
+  it('reads CRLF text and counts its lines', () => {
+    const text = 'a = 1\r\nb {\r\n  c = "x"\r\n  d = """~\r\n    one\r\n    two\r\n  ~"""\r\n}\r\n';
+    assert.deepEqual(parseHocon(text), { a: 1, b: { c: 'x', d: 'one\ntwo\n' } });
+    const e = parseError('a = 1\r\nb = 2\r\nc = 0.0.0.0:1\r\n');
+    assert.deepEqual([e.line, e.column], [3, 12]);
+  });
+});
+
 describe('HoconError', () => {
   it('carries line, column, reason and source', () => {
     const e = parseError('a = 1\n  b = [1,,]', { source: 'etc/emqx.conf' });
