@@ -1,0 +1,906 @@
+// The OpenAPI v3 schemas of the apps.emqx.io resources: the single source of the CRDs (./crds.ts) and of the CLI
+// validator (./validate.ts). Every field has a description (shown by `kubectl explain`). Embedded Kubernetes types
+// (containers, volumes, probes, ...) use their real structural schemas, generated from the Kubernetes OpenAPI spec
+// into ./k8s-schemas.json by scripts/gen-k8s-schemas.ts.
+//
+// Cross-field rules are CEL rules (`x-kubernetes-validations`) that the API server evaluates. Each rule is defined
+// once, together with a TypeScript `check` that the CLI validator runs instead of a CEL engine; the CRD builder
+// emits the rule without its check (see `toCrdSchema`).
+//
+// Defaults: only scalar defaults that are safe for the API server to store are in the schema (`default:`); the
+// structured ones are applied by the operator (./defaults.ts). The scalars are repeated there, so `render` sees the
+// same values without an API server.
+import k8sSchemas from './k8s-schemas.json' with { type: 'json' };
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_CONFIG_MODE,
+  DEFAULT_EVACUATION_STRATEGY,
+  DEFAULT_INITIAL_DELAY_SECONDS,
+  DEFAULT_REBALANCE_STRATEGY,
+  DEFAULT_REVISION_HISTORY_LIMIT,
+} from './defaults.ts';
+
+type Obj = Record<string, unknown>;
+
+/** A CEL validation rule with its TypeScript twin. */
+export interface CelRule {
+  /** The CEL expression the API server evaluates, with `self` bound to the value at this schema node. */
+  rule: string;
+  /** Shown when the rule is violated. */
+  message: string;
+  /** Path, relative to this node, of the field the error is reported on (e.g. `.maxUnavailable`). */
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  /**
+   * The same rule in TypeScript: true when the value is valid. Transition rules (those that use `oldSelf`) get the
+   * old value as the second argument and are only evaluated on updates.
+   */
+  check: (self: unknown, oldSelf?: unknown) => boolean;
+}
+
+export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+
+/** The subset of apiextensions.k8s.io/v1 JSONSchemaProps these resources use, with CEL rules carrying checks. */
+export interface Schema {
+  type?: SchemaType;
+  description?: string;
+  format?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  enum?: unknown[];
+  default?: unknown;
+  nullable?: boolean;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: boolean;
+  exclusiveMaximum?: boolean;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  minProperties?: number;
+  maxProperties?: number;
+  pattern?: string;
+  'x-kubernetes-int-or-string'?: boolean;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-embedded-resource'?: boolean;
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: string[];
+  'x-kubernetes-map-type'?: 'atomic' | 'granular';
+  'x-kubernetes-validations'?: CelRule[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small constructors, so that the schemas below read like the types they describe.
+// ---------------------------------------------------------------------------------------------------------------
+
+function obj(description: string, properties: Record<string, Schema>, extra: Partial<Schema> = {}): Schema {
+  return { type: 'object', description, properties, ...extra };
+}
+function str(description: string, extra: Partial<Schema> = {}): Schema {
+  return { type: 'string', description, ...extra };
+}
+function int32(description: string, extra: Partial<Schema> = {}): Schema {
+  return { type: 'integer', format: 'int32', description, ...extra };
+}
+function int64(description: string, extra: Partial<Schema> = {}): Schema {
+  return { type: 'integer', format: 'int64', description, ...extra };
+}
+function bool(description: string, extra: Partial<Schema> = {}): Schema {
+  return { type: 'boolean', description, ...extra };
+}
+function arr(description: string, items: Schema, extra: Partial<Schema> = {}): Schema {
+  return { type: 'array', description, items, ...extra };
+}
+function strMap(description: string): Schema {
+  return { type: 'object', description, additionalProperties: { type: 'string' } };
+}
+function intOrString(description: string, extra: Partial<Schema> = {}): Schema {
+  return { 'x-kubernetes-int-or-string': true, description, ...extra };
+}
+
+export type K8sTypeName = Exclude<keyof typeof k8sSchemas, '$comment'>;
+
+/** A fresh copy of an embedded Kubernetes type's structural schema, with this field's own description. */
+export function k8s(name: K8sTypeName, description?: string): Schema {
+  const s = structuredClone(k8sSchemas[name]) as Schema;
+  if (description !== undefined) s.description = description;
+  return s;
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+/** CEL's has(self.f) for a TS value. */
+function has(v: unknown, key: string): boolean {
+  return isObj(v) && v[key] !== undefined && v[key] !== null;
+}
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+  if (isObj(a) && isObj(b)) {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CEL rules
+// ---------------------------------------------------------------------------------------------------------------
+
+export const RULE_PDB_EXCLUSIVE: CelRule = {
+  rule: '!(has(self.minAvailable) && has(self.maxUnavailable))',
+  message: 'minAvailable and maxUnavailable are mutually exclusive: set at most one',
+  fieldPath: '.maxUnavailable',
+  reason: 'FieldValueForbidden',
+  check: (self) => !(has(self, 'minAvailable') && has(self, 'maxUnavailable')),
+};
+
+export const RULE_BOOTSTRAP_KEY_SOURCE: CelRule = {
+  rule: 'has(self.secretRef) ? !has(self.key) && !has(self.secret) : has(self.key) && has(self.secret)',
+  message: 'set either key and secret, or secretRef (not both)',
+  check: (self) =>
+    has(self, 'secretRef')
+      ? !has(self, 'key') && !has(self, 'secret')
+      : has(self, 'key') && has(self, 'secret'),
+};
+
+export const RULE_BOOTSTRAP_KEYS_UNIQUE: CelRule = {
+  rule: 'self.all(k, !has(k.key) || self.exists_one(j, has(j.key) && j.key == k.key))',
+  message: 'bootstrap API key names must be unique',
+  reason: 'FieldValueDuplicate',
+  check: (self) => {
+    const keys = (Array.isArray(self) ? self : []).filter((k) => has(k, 'key')).map((k) => (k as Obj).key);
+    return new Set(keys).size === keys.length;
+  },
+};
+
+export const RULE_VOLUME_CLAIM_NEEDS_PVC: CelRule = {
+  rule: "!has(self.volumeClaimTemplates) || !has(self.dataVolume) || self.dataVolume == 'PersistentVolumeClaim'",
+  message: 'volumeClaimTemplates is only used with dataVolume PersistentVolumeClaim',
+  fieldPath: '.volumeClaimTemplates',
+  reason: 'FieldValueForbidden',
+  check: (self) =>
+    !has(self, 'volumeClaimTemplates') ||
+    !has(self, 'dataVolume') ||
+    (self as Obj).dataVolume === 'PersistentVolumeClaim',
+};
+
+/** EMQX names become Service names (`<name>-dashboard`, `<name>-listeners`): DNS-1035 labels of at most 63. */
+export const RULE_EMQX_NAME: CelRule = {
+  rule: "self.metadata.name.size() <= 53 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+  message:
+    'must be at most 53 characters of lowercase letters, digits and "-", start with a letter and end with a ' +
+    'letter or digit (it prefixes Service names)',
+  fieldPath: '.metadata.name',
+  check: (self) => {
+    const name = isObj(self) && isObj(self.metadata) ? self.metadata.name : undefined;
+    return typeof name !== 'string' || (name.length <= 53 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name));
+  },
+};
+
+export const RULE_REBALANCE_IMMUTABLE: CelRule = {
+  rule: 'self == oldSelf',
+  message: 'a Rebalance runs once and its spec cannot be changed; create a new Rebalance instead',
+  check: (self, oldSelf) => deepEqual(self, oldSelf),
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------------------------------------------
+
+export const PATTERN_DNS_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const PATTERN_PERCENT = '^(100|[1-9]?[0-9])%$';
+export const PATTERN_DECIMAL = '^[0-9]+(\\.[0-9]+)?$';
+export const PATTERN_API_KEY = '^[a-zA-Z\\d_-]+$';
+/** The pattern scripts/gen-k8s-schemas.ts puts on every resource.Quantity. */
+export const PATTERN_QUANTITY =
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+
+/** What each pattern means, for error messages. */
+export const PATTERN_MEANING: Record<string, string> = {
+  [PATTERN_DNS_NAME]: 'a DNS name (lowercase letters, digits, "-" and ".")',
+  [PATTERN_PERCENT]: 'a percentage from "0%" to "100%" (or an integer)',
+  [PATTERN_DECIMAL]: 'a decimal number written as a string, such as "1.1"',
+  [PATTERN_API_KEY]: 'made of letters, digits, "_" and "-"',
+  [PATTERN_QUANTITY]: 'a quantity such as 500Mi, 1Gi, 250m or 2',
+};
+
+function templateMetadata(what: string): Schema {
+  return obj(`Labels and annotations added to the ${what}.`, {
+    labels: strMap(`Labels added to the ${what}. The operator's own labels take precedence.`),
+    annotations: strMap(`Annotations added to the ${what}.`),
+  });
+}
+
+function imagePullPolicy(): Schema {
+  return str(
+    'When the kubelet pulls the image: Always, IfNotPresent or Never. Default: the Kubernetes default.',
+    {
+      enum: ['Always', 'IfNotPresent', 'Never'],
+    },
+  );
+}
+
+function imagePullSecrets(): Schema {
+  return arr('Secrets used to pull the EMQX image from a private registry.', k8s('LocalObjectReference'), {
+    'x-kubernetes-list-type': 'atomic',
+  });
+}
+
+function secretKeyReference(what: string): Schema {
+  return obj(
+    `Where the ${what} is read from: a key of a Secret in the resource's namespace.`,
+    {
+      secretName: str('Name of the Secret.', { minLength: 1, maxLength: 253 }),
+      secretKey: str('Key within the Secret.', { minLength: 1, maxLength: 253 }),
+    },
+    { required: ['secretName', 'secretKey'] },
+  );
+}
+
+function bootstrapAPIKeys(): Schema {
+  return arr(
+    'API keys created when the cluster first starts (EMQX bootstrap file). They are create-only: changing or ' +
+      'removing one later does not change it in a running cluster.',
+    obj(
+      'One API key: either key and secret inline, or secretRef.',
+      {
+        key: str('The API key name: letters, digits, "_" and "-".', {
+          pattern: PATTERN_API_KEY,
+          minLength: 1,
+          maxLength: 128,
+        }),
+        secret: str('The API secret, 3 to 128 characters.', { minLength: 3, maxLength: 128 }),
+        secretRef: obj(
+          'Key and secret read from Secrets instead of written in the resource.',
+          { key: secretKeyReference('API key name'), secret: secretKeyReference('API secret') },
+          { required: ['key', 'secret'] },
+        ),
+      },
+      { 'x-kubernetes-validations': [RULE_BOOTSTRAP_KEY_SOURCE] },
+    ),
+    {
+      maxItems: 32,
+      'x-kubernetes-list-type': 'atomic',
+      'x-kubernetes-validations': [RULE_BOOTSTRAP_KEYS_UNIQUE],
+    },
+  );
+}
+
+function containers(description: string): Schema {
+  return arr(description, k8s('Container'), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  });
+}
+
+function env(description: string): Schema {
+  return arr(description, k8s('EnvVar'), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  });
+}
+
+function volumes(description: string): Schema {
+  return arr(description, k8s('Volume'), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  });
+}
+
+function volumeMounts(description: string): Schema {
+  return arr(description, k8s('VolumeMount'), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['mountPath'],
+  });
+}
+
+function tolerations(description: string): Schema {
+  return arr(description, k8s('Toleration'), { 'x-kubernetes-list-type': 'atomic' });
+}
+
+function stringList(description: string): Schema {
+  return arr(description, { type: 'string' }, { 'x-kubernetes-list-type': 'atomic' });
+}
+
+/** The `spec` of a core or replicant template; `role` only changes the wording. */
+function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<string, Schema> {
+  const pods = `${role} pods`;
+  return {
+    replicas:
+      role === 'core'
+        ? int32(
+            'Number of core nodes (StatefulSet replicas). At least 1. Default 2 (applied by the operator). Core ' +
+              'nodes hold the cluster database.',
+            { minimum: 1 },
+          )
+        : int32(
+            'Number of replicant nodes. Default 2 when replicantTemplate is set (applied by the operator). This is ' +
+              'the field `kubectl scale emqx/<name>` and a HorizontalPodAutoscaler change.',
+            { minimum: 0 },
+          ),
+    minAvailable: intOrString(
+      `PodDisruptionBudget minAvailable for the ${pods}: a number or a percentage such as "50%". Exclusive ` +
+        'with maxUnavailable. Neither set: maxUnavailable 1.',
+      { pattern: PATTERN_PERCENT, minimum: 0 },
+    ),
+    maxUnavailable: intOrString(
+      `PodDisruptionBudget maxUnavailable for the ${pods}: a number or a percentage such as "25%". Exclusive ` +
+        'with minAvailable.',
+      { pattern: PATTERN_PERCENT, minimum: 0 },
+    ),
+    command: stringList('Entrypoint of the EMQX container, replacing the image ENTRYPOINT.'),
+    args: stringList('Arguments of the EMQX container, replacing the image CMD.'),
+    ports: arr(
+      'Extra container ports of the EMQX container (listener ports are derived from the config).',
+      k8s('ContainerPort'),
+      {
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['containerPort', 'protocol'],
+      },
+    ),
+    env: env(`Extra environment variables of the EMQX container in the ${pods}.`),
+    envFrom: arr(
+      `Sources of environment variables of the EMQX container in the ${pods}.`,
+      k8s('EnvFromSource'),
+      {
+        'x-kubernetes-list-type': 'atomic',
+      },
+    ),
+    resources: k8s(
+      'ResourceRequirements',
+      `CPU and memory requests and limits of the EMQX container in the ${pods}.`,
+    ),
+    podSecurityContext: k8s(
+      'PodSecurityContext',
+      `Pod security context of the ${pods}. Merged over the default: uid/gid/fsGroup 1000, runAsNonRoot, ` +
+        'fsGroupChangePolicy Always, supplementalGroups [1000], seccomp RuntimeDefault.',
+    ),
+    containerSecurityContext: k8s(
+      'SecurityContext',
+      'Security context of the EMQX container. Merged over the default: uid/gid 1000, runAsNonRoot, no ' +
+        'privilege escalation, all capabilities dropped.',
+    ),
+    initContainers: containers(`Init containers of the ${pods}.`),
+    extraContainers: containers(`Sidecar containers added to the ${pods}.`),
+    extraVolumes: volumes(`Extra volumes of the ${pods}.`),
+    extraVolumeMounts: volumeMounts('Extra volume mounts of the EMQX container.'),
+    affinity: k8s('Affinity', `Scheduling affinity of the ${pods}.`),
+    tolerations: tolerations(`Tolerations of the ${pods}.`),
+    toleRations: tolerations(
+      'Deprecated spelling of tolerations, accepted for compatibility; merged into tolerations.',
+    ),
+    topologySpreadConstraints: arr(
+      `How the ${pods} are spread across topology domains.`,
+      k8s('TopologySpreadConstraint'),
+      {
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['topologyKey', 'whenUnsatisfiable'],
+      },
+    ),
+    nodeSelector: strMap(`Node labels the ${pods} must be scheduled on.`),
+    nodeName: str(`Schedules the ${pods} directly onto this node, bypassing the scheduler.`),
+    priorityClassName: str(`PriorityClass of the ${pods}.`),
+    terminationGracePeriodSeconds: int64(`Seconds the ${pods} get to shut down gracefully.`, { minimum: 0 }),
+    livenessProbe: k8s(
+      'Probe',
+      'Liveness probe of the EMQX container. Default: GET /status on port dashboard, 60 s initial delay, every ' +
+        '30 s, 3 failures.',
+    ),
+    readinessProbe: k8s(
+      'Probe',
+      'Readiness probe of the EMQX container. Default: GET /status on port dashboard, 10 s initial delay, every ' +
+        '5 s, 12 failures.',
+    ),
+    startupProbe: k8s('Probe', 'Startup probe of the EMQX container. No default.'),
+    lifecycle: k8s('Lifecycle', 'Lifecycle hooks of the EMQX container.'),
+  };
+}
+
+function coreTemplate(): Schema {
+  return obj('Core nodes: a StatefulSet of EMQX nodes that hold the cluster database. Default: 2 cores.', {
+    metadata: templateMetadata('core pods'),
+    spec: obj(
+      'Pod and storage settings of the core nodes.',
+      {
+        ...replicaTemplateSpecProperties('core'),
+        volumeClaimTemplates: k8s(
+          'PersistentVolumeClaimSpec',
+          "The PersistentVolumeClaim spec of each core node's data volume (/opt/emqx/data). Default: " +
+            'ReadWriteOnce, 500Mi, the default StorageClass. Used only when dataVolume is PersistentVolumeClaim.',
+        ),
+        dataVolume: str(
+          'Where core data lives. PersistentVolumeClaim keeps the cluster database across pod restarts; EmptyDir ' +
+            'loses it whenever a pod is replaced and must be chosen explicitly.',
+          { enum: ['PersistentVolumeClaim', 'EmptyDir'], default: 'PersistentVolumeClaim' },
+        ),
+        persistentVolumeClaimRetentionPolicy: obj(
+          'What happens to core data PVCs when cores are scaled down or the EMQX resource is deleted.',
+          {
+            whenDeleted: str('Retain (default) or Delete the PVCs when the EMQX resource is deleted.', {
+              enum: ['Retain', 'Delete'],
+              default: 'Retain',
+            }),
+            whenScaled: str('Retain (default) or Delete the PVCs of core nodes removed by a scale-down.', {
+              enum: ['Retain', 'Delete'],
+              default: 'Retain',
+            }),
+          },
+        ),
+      },
+      { 'x-kubernetes-validations': [RULE_PDB_EXCLUSIVE, RULE_VOLUME_CLAIM_NEEDS_PVC] },
+    ),
+  });
+}
+
+function replicantTemplate(): Schema {
+  return obj(
+    'Replicant nodes: stateless EMQX nodes (a ReplicaSet) that serve clients and replicate the database from the ' +
+      'cores. Absent: the cluster has no replicants.',
+    {
+      metadata: templateMetadata('replicant pods'),
+      spec: obj(
+        'Pod settings of the replicant nodes. Replicants keep no data, so there is no dataVolume.',
+        replicaTemplateSpecProperties('replicant'),
+        {
+          'x-kubernetes-validations': [RULE_PDB_EXCLUSIVE],
+        },
+      ),
+    },
+  );
+}
+
+function serviceTemplate(what: string, withEnabled: boolean): Schema {
+  const properties: Record<string, Schema> = {
+    metadata: templateMetadata(`${what} Service`),
+    spec: k8s(
+      'ServiceSpec',
+      `Spec of the ${what} Service. The operator sets the selector and derives the ports; values here are merged.`,
+    ),
+  };
+  if (withEnabled) {
+    properties.enabled = bool(`Whether the ${what} Service is created. Default true.`, { default: true });
+  }
+  return obj(`The ${what} Service.`, properties);
+}
+
+function configSchema(): Schema {
+  return obj('EMQX configuration.', {
+    mode: str(
+      'How data is applied to a running cluster: Merge (default) merges it into the current configuration, ' +
+        'Replace replaces the configuration.',
+      { enum: ['Merge', 'Replace'], default: DEFAULT_CONFIG_MODE },
+    ),
+    data: str("EMQX configuration in HOCON, written to the nodes' config file and applied at runtime."),
+  });
+}
+
+function updateStrategy(): Schema {
+  return obj('How the operator rolls out changes to the pod templates.', {
+    type: str('Kept for compatibility with the Go operator; the only value is Recreate.', {
+      enum: ['Recreate'],
+      default: 'Recreate',
+    }),
+    initialDelaySeconds: int32(
+      'Seconds to wait after new nodes are ready before draining old ones. Default 10.',
+      {
+        minimum: 0,
+        default: DEFAULT_INITIAL_DELAY_SECONDS,
+      },
+    ),
+    evacuationStrategy: obj('How clients are moved off a node before it is removed.', {
+      waitTakeover: int32('Seconds to wait for clients to take over their sessions. Default 10.', {
+        minimum: 0,
+        default: DEFAULT_EVACUATION_STRATEGY.waitTakeover,
+      }),
+      connEvictRate: int32('Connections evicted per second. Default 1000.', {
+        minimum: 1,
+        default: DEFAULT_EVACUATION_STRATEGY.connEvictRate,
+      }),
+      sessEvictRate: int32('Sessions evicted per second. Default 1000.', {
+        minimum: 1,
+        default: DEFAULT_EVACUATION_STRATEGY.sessEvictRate,
+      }),
+      waitHealthCheck: int32(
+        'Seconds to wait for load balancers to notice that a node is evacuating before evicting. Default 60.',
+        { minimum: 0, default: DEFAULT_EVACUATION_STRATEGY.waitHealthCheck },
+      ),
+    }),
+    core: obj('How core nodes are replaced when their pod template changes.', {
+      type: str(
+        'InPlace (default): pods of one StatefulSet are replaced one at a time, highest ordinal first, keeping ' +
+          'their names and PVCs. BlueGreen: a new StatefulSet joins the cluster and the old one is drained.',
+        { enum: ['InPlace', 'BlueGreen'], default: 'InPlace' },
+      ),
+    }),
+    replicant: obj('How replicant nodes are replaced when their pod template changes.', {
+      type: str('BlueGreen (the only value): a new ReplicaSet, then old nodes drained one at a time.', {
+        enum: ['BlueGreen'],
+        default: 'BlueGreen',
+      }),
+    }),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status
+// ---------------------------------------------------------------------------------------------------------------
+
+function conditionSchema(withLastUpdateTime: boolean): Schema {
+  const properties: Record<string, Schema> = {
+    type: str('Condition type, e.g. Ready.', { maxLength: 316 }),
+    status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
+    reason: str('One CamelCase word saying why the condition is in its state.', { maxLength: 1024 }),
+    message: str('Human-readable details.', { maxLength: 32768 }),
+    lastTransitionTime: str('When the status last changed.', { format: 'date-time' }),
+    observedGeneration: int64('The metadata.generation the condition was computed for.', { minimum: 0 }),
+  };
+  if (withLastUpdateTime)
+    properties.lastUpdateTime = str('When the condition was last updated.', { format: 'date-time' });
+  return obj('A status condition.', properties, { required: ['type', 'status'] });
+}
+
+function conditions(withLastUpdateTime = false): Schema {
+  return arr('Latest observations of the resource state.', conditionSchema(withLastUpdateTime), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+  });
+}
+
+function emqxNode(): Schema {
+  return obj('One EMQX node, as reported by the EMQX API and matched to its pod.', {
+    name: str('EMQX node name, e.g. emqx@10.0.0.5.'),
+    node_status: str('running or stopped.'),
+    otp_release: str('Erlang/OTP release of the node.'),
+    role: str('core or replicant.'),
+    version: str('EMQX version of the node.'),
+    edition: str('EMQX edition (Opensource or Enterprise).'),
+    podName: str('Name of the pod running the node.'),
+    podUID: str('UID of the pod running the node.'),
+    controllerUID: str('UID of the StatefulSet or ReplicaSet that owns the pod.'),
+    connections: int64('Sessions on the node, including disconnected persistent ones.'),
+    live_connections: int64('Connected clients on the node.'),
+    uptime: int64('Node uptime in milliseconds.'),
+  });
+}
+
+function nodesStatus(what: string): Schema {
+  return obj(`Replica counts and revisions of the ${what}.`, {
+    replicas: int32(`Desired ${what}.`),
+    readyReplicas: int32(`Ready ${what}.`),
+    currentRevision: str('Pod-template revision of the running nodes.'),
+    currentReplicas: int32('Nodes at the current revision.'),
+    updateRevision: str('Pod-template revision being rolled out.'),
+    updateReplicas: int32('Nodes at the update revision.'),
+    collisionCount: int32('Hash collisions met while naming revisions.'),
+  });
+}
+
+function emqxStatus(): Schema {
+  return obj('Observed state of the EMQX cluster, written by the operator.', {
+    phase: str(
+      'The most advanced lifecycle condition that holds (Initialized, CoreNodesProgressing, CoreNodesReady, ' +
+        'ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or Paused.',
+    ),
+    observedGeneration: int64('The metadata.generation this status describes.'),
+    conditions: conditions(),
+    coreNodes: arr('Core nodes of the cluster.', emqxNode(), { 'x-kubernetes-list-type': 'atomic' }),
+    replicantNodes: arr('Replicant nodes of the cluster.', emqxNode(), {
+      'x-kubernetes-list-type': 'atomic',
+    }),
+    coreNodesStatus: nodesStatus('core nodes'),
+    replicantNodesStatus: nodesStatus('replicant nodes'),
+    nodeEvacuationsStatus: arr(
+      'Evacuations in progress.',
+      obj('One node evacuation, as reported by the EMQX API.', {
+        node: str('The node being evacuated.'),
+        state: str('Evacuation state.'),
+        session_recipients: stringList('Nodes receiving the sessions.'),
+        session_goal: int64('Sessions to leave on the node.'),
+        session_eviction_rate: int64('Sessions evicted per second.'),
+        connection_goal: int64('Connections to leave on the node.'),
+        connection_eviction_rate: int64('Connections evicted per second.'),
+        stats: obj('Progress counters.', {
+          initial_sessions: int64('Sessions when the evacuation started.'),
+          current_sessions: int64('Sessions now.'),
+          initial_connected: int64('Connections when the evacuation started.'),
+          current_connected: int64('Connections now.'),
+        }),
+      }),
+      { 'x-kubernetes-list-type': 'atomic' },
+    ),
+    cores: str('Ready and desired core nodes, as "ready/desired".'),
+    replicants: str('Ready and desired replicant nodes, as "ready/desired".'),
+    replicantReplicas: int32('Desired replicant nodes (the scale subresource status replicas).'),
+    replicantSelector: str('Label selector of the replicant pods (the scale subresource label selector).'),
+    update: obj(
+      'Progress of a pod-template rollout, recorded so that it resumes after an operator restart.',
+      {
+        phase: str(
+          'Idle, UpdatingCores, UpdatingReplicants, DrainingReplicants, DrainingCores or ScalingDownCores.',
+        ),
+        node: str('The node being drained, left or replaced.'),
+        message: str('Human-readable details.'),
+      },
+    ),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Roots
+// ---------------------------------------------------------------------------------------------------------------
+
+function root(
+  kind: string,
+  description: string,
+  spec: Schema,
+  status: Schema,
+  rules: CelRule[] = [],
+): Schema {
+  return obj(
+    description,
+    {
+      apiVersion: str(
+        'APIVersion defines the versioned schema of this representation of an object. Servers should convert ' +
+          'recognized schemas to the latest internal value, and may reject unrecognized values.',
+      ),
+      kind: str(`Kind is the REST resource kind: ${kind}.`),
+      // The API server validates metadata itself; a CRD may not describe it beyond `type: object`.
+      metadata: { type: 'object', description: 'Standard object metadata.' },
+      spec,
+      status,
+    },
+    rules.length > 0 ? { required: ['spec'], 'x-kubernetes-validations': rules } : { required: ['spec'] },
+  );
+}
+
+/** EMQX apps.emqx.io/v2beta1 (the storage version). */
+export function emqxV2beta1Schema(): Schema {
+  return root(
+    'EMQX',
+    'EMQX is an EMQX 5 cluster: core nodes in a StatefulSet and optional replicant nodes in ReplicaSets.',
+    obj(
+      'Desired state of the EMQX cluster.',
+      {
+        image: str('EMQX image, e.g. emqx/emqx:5.8.3 or emqx/emqx-enterprise:5.10.0.', { minLength: 1 }),
+        imagePullPolicy: imagePullPolicy(),
+        imagePullSecrets: imagePullSecrets(),
+        serviceAccountName: str(
+          'ServiceAccount of the EMQX pods. Default: one created by the operator with the permissions EMQX needs ' +
+            'for cluster discovery.',
+        ),
+        bootstrapAPIKeys: bootstrapAPIKeys(),
+        config: configSchema(),
+        clusterDomain: str(
+          'DNS domain of the Kubernetes cluster, used in core node names. Default cluster.local.',
+          {
+            pattern: PATTERN_DNS_NAME,
+            maxLength: 253,
+            default: DEFAULT_CLUSTER_DOMAIN,
+          },
+        ),
+        revisionHistoryLimit: int32(
+          'How many superseded StatefulSets and ReplicaSets (and their PVCs) to keep. Default 3.',
+          { minimum: 0, default: DEFAULT_REVISION_HISTORY_LIMIT },
+        ),
+        updateStrategy: updateStrategy(),
+        coreTemplate: coreTemplate(),
+        replicantTemplate: replicantTemplate(),
+        dashboardServiceTemplate: serviceTemplate('dashboard', true),
+        listenersServiceTemplate: serviceTemplate('listeners', true),
+      },
+      { required: ['image'] },
+    ),
+    emqxStatus(),
+    [RULE_EMQX_NAME],
+  );
+}
+
+function v2alpha1NodeTemplate(role: 'core' | 'replicant'): Schema {
+  return obj(`The ${role} nodes.`, {
+    metadata: templateMetadata(`${role} pods`),
+    spec: obj(`Settings of the ${role} nodes.`, {
+      replicas: int32(
+        `Number of ${role} nodes. Default 3.` + (role === 'core' ? ' At least 1.' : ' 0: no replicants.'),
+        { minimum: role === 'core' ? 1 : 0 },
+      ),
+      nodeSelector: strMap(`Node labels the ${role} pods must be scheduled on.`),
+      affinity: k8s('Affinity', `Scheduling affinity of the ${role} pods.`),
+      tolerations: tolerations(`Tolerations of the ${role} pods.`),
+    }),
+  });
+}
+
+/** EMQX apps.emqx.io/v2alpha1 (deprecated; converted to v2beta1 by ./conversion.ts). */
+export function emqxV2alpha1Schema(): Schema {
+  return root(
+    'EMQX',
+    'EMQX (v2alpha1, deprecated: use apps.emqx.io/v2beta1) is an EMQX 5 cluster of core and replicant nodes.',
+    obj(
+      'Desired state of the EMQX cluster.',
+      {
+        emqxTemplate: obj(
+          'Settings shared by core and replicant nodes.',
+          {
+            image: str('EMQX image.', { minLength: 1 }),
+            imagePullPolicy: imagePullPolicy(),
+            imagePullSecrets: imagePullSecrets(),
+            bootstrapConfig: str('EMQX configuration in HOCON (v2beta1: spec.config.data).'),
+            bootstrapAPIKeys: bootstrapAPIKeys(),
+            env: env('Extra environment variables of the EMQX container.'),
+            args: stringList('Arguments of the EMQX container.'),
+            resources: k8s(
+              'ResourceRequirements',
+              'CPU and memory requests and limits of the EMQX container.',
+            ),
+            securityContext: k8s('PodSecurityContext', 'Pod security context of the EMQX pods.'),
+            extraVolumes: volumes('Extra volumes of the EMQX pods.'),
+            extraVolumeMounts: volumeMounts('Extra volume mounts of the EMQX container.'),
+            readinessProbe: k8s('Probe', 'Readiness probe of the EMQX container.'),
+            livenessProbe: k8s('Probe', 'Liveness probe of the EMQX container.'),
+            startupProbe: k8s('Probe', 'Startup probe of the EMQX container.'),
+          },
+          { required: ['image'] },
+        ),
+        coreTemplate: v2alpha1NodeTemplate('core'),
+        replicantTemplate: v2alpha1NodeTemplate('replicant'),
+        persistent: k8s(
+          'PersistentVolumeClaimSpec',
+          "PersistentVolumeClaim spec of the core nodes' data. Absent: core data is kept in an emptyDir.",
+        ),
+        dashboardServiceTemplate: serviceTemplate('dashboard', false),
+        listenersServiceTemplate: serviceTemplate('listeners', false),
+      },
+      { required: ['emqxTemplate'] },
+    ),
+    {
+      type: 'object',
+      description: 'Observed state, as written by the operator (the v2beta1 status, unchanged).',
+      'x-kubernetes-preserve-unknown-fields': true,
+    },
+    [RULE_EMQX_NAME],
+  );
+}
+
+/** Rebalance apps.emqx.io/v2beta1. */
+export function rebalanceV2beta1Schema(): Schema {
+  const d = DEFAULT_REBALANCE_STRATEGY;
+  return root(
+    'Rebalance',
+    'Rebalance moves client connections and sessions from busy to idle nodes of an EMQX Enterprise cluster, once.',
+    obj(
+      'What to rebalance and how fast. Immutable.',
+      {
+        instanceKind: str('Kind of the cluster resource. Default EMQX.', { enum: ['EMQX'], default: 'EMQX' }),
+        instanceName: str('Name of the EMQX resource, in the same namespace.', {
+          minLength: 1,
+          maxLength: 253,
+        }),
+        rebalanceStrategy: obj(
+          'Eviction rates and the thresholds that decide whether the cluster is balanced.',
+          {
+            connEvictRate: int32('Connections evicted per second from each donor node. At least 1.', {
+              minimum: 1,
+            }),
+            sessEvictRate: int32('Sessions evicted per second from each donor node. Default 500.', {
+              minimum: 1,
+              default: d.sessEvictRate,
+            }),
+            waitTakeover: int32('Seconds to wait for clients to take over sessions. Default 60.', {
+              minimum: 0,
+              default: d.waitTakeover,
+            }),
+            waitHealthCheck: int32('Seconds to wait for load balancers to notice the donors. Default 60.', {
+              minimum: 0,
+              default: d.waitHealthCheck,
+            }),
+            absConnThreshold: int32(
+              'Absolute connection difference under which nodes count as balanced. Default 1000.',
+              {
+                minimum: 0,
+                default: d.absConnThreshold,
+              },
+            ),
+            relConnThreshold: str(
+              'Relative connection threshold, a decimal written as a string. Default "1.1".',
+              {
+                pattern: PATTERN_DECIMAL,
+                maxLength: 32,
+                default: d.relConnThreshold,
+              },
+            ),
+            absSessThreshold: int32(
+              'Absolute session difference under which nodes count as balanced. Default 1000.',
+              {
+                minimum: 0,
+                default: d.absSessThreshold,
+              },
+            ),
+            relSessThreshold: str(
+              'Relative session threshold, a decimal written as a string. Default "1.1".',
+              {
+                pattern: PATTERN_DECIMAL,
+                maxLength: 32,
+                default: d.relSessThreshold,
+              },
+            ),
+          },
+          { required: ['connEvictRate'] },
+        ),
+      },
+      {
+        required: ['instanceName', 'rebalanceStrategy'],
+        'x-kubernetes-validations': [RULE_REBALANCE_IMMUTABLE],
+      },
+    ),
+    obj('Progress of the rebalance, written by the operator.', {
+      phase: str('Processing, Completed or Failed.', { enum: ['Processing', 'Completed', 'Failed'] }),
+      conditions: conditions(true),
+      rebalanceStates: arr(
+        'Rebalance state per coordinator, as reported by the EMQX API.',
+        obj('One rebalance as reported by the EMQX API.', {
+          state: str('Rebalance state.'),
+          node: str('Node reporting the state.'),
+          coordinator_node: str('Node coordinating the rebalance.'),
+          donors: stringList('Nodes connections are taken from.'),
+          recipients: stringList('Nodes connections are moved to.'),
+          connection_eviction_rate: int64('Connections evicted per second.'),
+          session_eviction_rate: int64('Sessions evicted per second.'),
+        }),
+        { 'x-kubernetes-list-type': 'atomic' },
+      ),
+      startedTime: str('When the rebalance started.', { format: 'date-time' }),
+      completedTime: str('When the rebalance finished.', { format: 'date-time' }),
+      observedGeneration: int64('The metadata.generation this status describes.'),
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Utilities
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A CRD-ready copy of a schema: CEL rules without their TypeScript checks. */
+export function toCrdSchema(schema: Schema): Obj {
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (v === undefined) continue;
+    if (k === 'properties') {
+      const props: Obj = {};
+      for (const [pk, pv] of Object.entries(v as Record<string, Schema>)) props[pk] = toCrdSchema(pv);
+      out[k] = props;
+    } else if (k === 'items' || (k === 'additionalProperties' && typeof v === 'object')) {
+      out[k] = toCrdSchema(v as Schema);
+    } else if (k === 'x-kubernetes-validations') {
+      out[k] = (v as CelRule[]).map((r) => {
+        const rule: Obj = { rule: r.rule, message: r.message };
+        if (r.fieldPath !== undefined) rule.fieldPath = r.fieldPath;
+        if (r.reason !== undefined) rule.reason = r.reason;
+        return rule;
+      });
+    } else {
+      out[k] = structuredClone(v);
+    }
+  }
+  return out;
+}
+
+/** Every node of a schema with its path (`spec.coreTemplate.spec`, `[]` for list items, `{}` for map values). */
+export function* walkSchema(schema: Schema, path = ''): Generator<{ path: string; schema: Schema }> {
+  yield { path, schema };
+  for (const [k, v] of Object.entries(schema.properties ?? {}))
+    yield* walkSchema(v, path ? `${path}.${k}` : k);
+  if (schema.items) yield* walkSchema(schema.items, `${path}[]`);
+  if (typeof schema.additionalProperties === 'object')
+    yield* walkSchema(schema.additionalProperties, `${path}{}`);
+}
+
+/** True when a CEL rule compares against oldSelf (a transition rule, checked on updates only). */
+export function isTransitionRule(rule: CelRule): boolean {
+  return /\boldSelf\b/.test(rule.rule);
+}
