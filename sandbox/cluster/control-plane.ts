@@ -1,0 +1,244 @@
+// Starts a real Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager, each a
+// child process with its output in `<dir>/logs/<name>.log`. Authentication is by static tokens: an admin in
+// system:masters and the user `emqx-operator` with no groups (so the operator's RBAC manifests can be checked).
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { startProcess, type ManagedProcess } from './process.ts';
+import { freePorts } from './ports.ts';
+import { kubeConfigFor, kubeconfigYaml, writeFileAtomic } from './kubeconfig.ts';
+
+/** The controllers we run. Left out on purpose (see README): node-lifecycle (no heartbeats), pod GC, endpoints and
+ * endpointslices (they reject loopback pod IPs), persistentvolume-binder (the kubelet emulator provisions). */
+export const CONTROLLERS = [
+  'deployment-controller',
+  'replicaset-controller',
+  'statefulset-controller',
+  'garbage-collector-controller',
+  'namespace-controller',
+  'disruption-controller',
+  // PVCs and PVs get protection finalizers from admission; without these two controllers they never go away.
+  'persistentvolumeclaim-protection-controller',
+  'persistentvolume-protection-controller',
+  'clusterrole-aggregation-controller',
+] as const;
+
+export const OPERATOR_USER = 'emqx-operator';
+
+export interface ControlPlaneOptions {
+  /** Directory for state (`<dir>/state`) and logs (`<dir>/logs`). Must exist. */
+  dir: string;
+  binDir: string;
+  /** Progress messages. */
+  log?: (line: string) => void;
+  /** Seconds; the apiserver ends each watch after a random time between this and twice this. Default 60. */
+  minRequestTimeoutSeconds?: number;
+}
+
+export interface ControlPlane {
+  /** https://127.0.0.1:PORT */
+  server: string;
+  adminToken: string;
+  operatorToken: string;
+  /** Admin kubeconfig (token auth, TLS verification skipped). */
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+  /** Kubeconfig of the user `emqx-operator`, who has no groups and so no rights until RBAC grants them. */
+  operatorKubeconfigPath: string;
+  operatorKubeConfig: KubeConfig;
+  logsDir: string;
+  processes: ManagedProcess[];
+  /** Milliseconds from the call to a ready control plane. */
+  startupMs: number;
+  /** Stops kube-controller-manager, kube-apiserver and etcd, in that order. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const t0 = Date.now();
+  const log = opts.log ?? (() => {});
+  const stateDir = path.join(opts.dir, 'state');
+  const logsDir = path.join(opts.dir, 'logs');
+  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(logsDir, { recursive: true });
+  const bin = (name: string) => path.join(opts.binDir, name);
+  const logFile = (name: string) => path.join(logsDir, `${name}.log`);
+  const processes: ManagedProcess[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const p of [...processes].reverse()) await p.stop();
+  };
+
+  try {
+    const [etcdClientPort, etcdPeerPort, apiPort, kcmPort] = await freePorts(4);
+
+    // etcd
+    const etcd = startProcess(
+      'etcd',
+      bin('etcd'),
+      [
+        `--data-dir=${path.join(stateDir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      logFile('etcd'),
+    );
+    processes.push(etcd);
+    await waitHealthy(etcd, `http://127.0.0.1:${etcdClientPort}/health`, (body) => body.includes('"true"'));
+    log(`etcd ready on 127.0.0.1:${etcdClientPort} (${Date.now() - t0} ms)`);
+
+    // kube-apiserver
+    const adminToken = randomBytes(24).toString('hex');
+    const operatorToken = randomBytes(24).toString('hex');
+    const tokensFile = path.join(stateDir, 'tokens.csv');
+    writeFileSync(
+      tokensFile,
+      `${adminToken},sandbox-admin,uid-sandbox-admin,"system:masters"\n${operatorToken},${OPERATOR_USER},uid-${OPERATOR_USER},\n`,
+      { mode: 0o600 },
+    );
+    const saKey = path.join(stateDir, 'sa.key');
+    const saPub = path.join(stateDir, 'sa.pub');
+    const keys = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    writeFileSync(saKey, keys.privateKey, { mode: 0o600 });
+    writeFileSync(saPub, keys.publicKey);
+    const apiserver = startProcess(
+      'kube-apiserver',
+      bin('kube-apiserver'),
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+        `--cert-dir=${path.join(stateDir, 'pki')}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        '--advertise-address=127.0.0.1',
+        // The `kubernetes` Endpoints reconciler refuses loopback addresses.
+        '--endpoint-reconciler-type=none',
+        // Only a setting: ClusterIPs are allocated from it, nothing is ever sent there.
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--authorization-mode=RBAC',
+        `--token-auth-file=${tokensFile}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${saPub}`,
+        `--service-account-signing-key-file=${saKey}`,
+        '--disable-admission-plugins=ServiceAccount',
+        '--allow-privileged=true',
+        '--enable-priority-and-fairness=false',
+        `--min-request-timeout=${opts.minRequestTimeoutSeconds ?? 60}`,
+        '--profiling=false',
+      ],
+      logFile('kube-apiserver'),
+    );
+    processes.push(apiserver);
+    const server = `https://127.0.0.1:${apiPort}`;
+    await waitHealthy(apiserver, `${server}/readyz`, (body) => body.trim() === 'ok', 90_000);
+    log(`kube-apiserver ready on ${server} (${Date.now() - t0} ms)`);
+
+    const kubeconfigPath = path.join(stateDir, 'admin.kubeconfig');
+    writeFileAtomic(kubeconfigPath, kubeconfigYaml(server, 'sandbox-admin', adminToken));
+    const operatorKubeconfigPath = path.join(stateDir, 'operator.kubeconfig');
+    writeFileAtomic(operatorKubeconfigPath, kubeconfigYaml(server, OPERATOR_USER, operatorToken));
+
+    // kube-controller-manager
+    const kcm = startProcess(
+      'kube-controller-manager',
+      bin('kube-controller-manager'),
+      [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${kcmPort}`,
+        `--cert-dir=${path.join(stateDir, 'kcm-pki')}`,
+        '--authorization-always-allow-paths=/healthz,/readyz,/livez',
+        `--controllers=${CONTROLLERS.join(',')}`,
+        '--profiling=false',
+      ],
+      logFile('kube-controller-manager'),
+    );
+    processes.push(kcm);
+    await waitHealthy(kcm, `https://127.0.0.1:${kcmPort}/healthz`, (body) => body.trim() === 'ok');
+    log(`kube-controller-manager ready (${Date.now() - t0} ms)`);
+
+    return {
+      server,
+      adminToken,
+      operatorToken,
+      kubeconfigPath,
+      kubeConfig: kubeConfigFor(server, 'sandbox-admin', adminToken),
+      operatorKubeconfigPath,
+      operatorKubeConfig: kubeConfigFor(server, OPERATOR_USER, operatorToken),
+      logsDir,
+      processes,
+      startupMs: Date.now() - t0,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** Polls `url` until `ok(body)` holds; fails at once if the process exits, with the tail of its log. */
+async function waitHealthy(
+  proc: ManagedProcess,
+  url: string,
+  ok: (body: string) => boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitedWith: number | string | undefined;
+  void proc.exited.then((code) => (exitedWith = code));
+  let last = '';
+  while (Date.now() < deadline) {
+    if (exitedWith !== undefined) {
+      throw new Error(
+        `${proc.name} exited (${exitedWith}) while starting; end of ${proc.logFile}:\n${tail(proc.logFile)}`,
+      );
+    }
+    try {
+      const { status, body } = await httpGet(url);
+      if (status === 200 && ok(body)) return;
+      last = `HTTP ${status}: ${body.slice(0, 300)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(
+    `${proc.name} not healthy at ${url} after ${timeoutMs} ms (last answer: ${last}); end of ${proc.logFile}:\n${tail(proc.logFile)}`,
+  );
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.get(url, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+export function tail(file: string, lines = 25): string {
+  if (!existsSync(file)) return '(no log)';
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
