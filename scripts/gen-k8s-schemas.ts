@@ -16,14 +16,15 @@
 // - `default`s are dropped (the API server applies them to the real Pods/Services built from these templates),
 //   except on list-map keys that are not required (e.g. ports[].protocol: TCP), which a CRD needs.
 // - Patch-strategy, union and discriminator extensions are dropped; list-type, list-map-keys and map-type kept.
-// - Descriptions are shortened to their first paragraph, capped at DESCRIPTION_MAX characters, to keep the
-//   CRDs well below the 1.5 MB object limit.
+// - Descriptions are shortened to the whole sentences of their first paragraph that fit in DESCRIPTION_MAX
+//   characters (at least the first sentence, cut at a word if it is longer), to keep the CRDs well below the
+//   1.5 MB object limit (the EMQX CRD embeds Container four times and Volume three times).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const K8S_VERSION = 'v1.36.3';
-const DESCRIPTION_MAX = 300;
+const DESCRIPTION_MAX = 150;
 
 /** The types the EMQX schemas embed, by the short name used in src/api/schema.ts. */
 const ROOTS = [
@@ -81,9 +82,10 @@ const DROP = new Set([
 export function shortenDescription(d: string): string {
   let s = d.split('\n\n')[0].replace(/\s+/g, ' ').trim();
   if (s.length > DESCRIPTION_MAX) {
-    const cut = s.slice(0, DESCRIPTION_MAX);
+    // Whole sentences while they fit; a first sentence that is too long on its own is cut at a word.
+    const cut = s.slice(0, DESCRIPTION_MAX + 1);
     const lastStop = cut.lastIndexOf('. ');
-    s = lastStop > 40 ? cut.slice(0, lastStop + 1) : cut.trimEnd() + '…';
+    s = lastStop > 40 ? cut.slice(0, lastStop + 1) : cut.slice(0, cut.lastIndexOf(' ')) + '…';
   }
   return s;
 }
