@@ -99,6 +99,7 @@ export function buildAll(emqx: EMQX, conf: HoconObject, inputs: BuildInputs): Bu
 export * from './config.ts';
 export * from './configmap.ts';
 export * from './hash.ts';
+export * from './limits.ts';
 export * from './metadata.ts';
 export * from './pdb.ts';
 export * from './pod-template.ts';

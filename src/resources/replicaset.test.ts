@@ -21,9 +21,9 @@ test('replicantReplicaSet: hashed name and selector, replicas, undefined without
     ...role('replicant'),
     'apps.emqx.io/pod-template-hash': 'r1',
   });
-  assert.equal(rs?.spec?.template.metadata?.labels?.['apps.emqx.io/pod-template-hash'], 'r1');
+  assert.equal(rs?.spec?.template?.metadata?.labels?.['apps.emqx.io/pod-template-hash'], 'r1');
   assert.equal(
-    rs?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'EMQX_NODE__ROLE')?.value,
+    rs?.spec?.template?.spec?.containers[0]?.env?.find((e) => e.name === 'EMQX_NODE__ROLE')?.value,
     'replicant',
   );
   assert.equal(replicantReplicaSet(makeEmqx(), {}, { hash: 'r1' }), undefined);

@@ -67,7 +67,8 @@ function templatedService(
   const userSpec: V1ServiceSpec = structuredClone(template?.spec ?? {});
   const merged = mergeServicePorts(ports, userSpec.ports);
   if (merged.length === 0) return undefined;
-  const spec: V1ServiceSpec = { ...userSpec, selector: roleLabels(emqx, selectRole), ports: merged };
+  const { selector: _ignored, ports: _merged, ...rest } = userSpec;
+  const spec: V1ServiceSpec = { ...rest, selector: roleLabels(emqx, selectRole), ports: merged };
   return {
     apiVersion: 'v1',
     kind: 'Service',
