@@ -32,6 +32,11 @@ export interface CelRule {
   fieldPath?: string;
   reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
   /**
+   * Where the CLI validator reports a violation, relative to this node, when `fieldPath` cannot say it (the API
+   * server accepts no fieldPath into metadata). Not part of the CRD.
+   */
+  reportPath?: string;
+  /**
    * The same rule in TypeScript: true when the value is valid. Transition rules (those that use `oldSelf`) get the
    * old value as the second argument and are only evaluated on updates.
    */
@@ -152,7 +157,6 @@ export const RULE_BOOTSTRAP_KEY_SOURCE: CelRule = {
 export const RULE_BOOTSTRAP_KEYS_UNIQUE: CelRule = {
   rule: 'self.all(k, !has(k.key) || self.exists_one(j, has(j.key) && j.key == k.key))',
   message: 'bootstrap API key names must be unique',
-  reason: 'FieldValueDuplicate',
   check: (self) => {
     const keys = (Array.isArray(self) ? self : []).filter((k) => has(k, 'key')).map((k) => (k as Obj).key);
     return new Set(keys).size === keys.length;
@@ -174,9 +178,9 @@ export const RULE_VOLUME_CLAIM_NEEDS_PVC: CelRule = {
 export const RULE_EMQX_NAME: CelRule = {
   rule: "self.metadata.name.size() <= 53 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
   message:
-    'must be at most 53 characters of lowercase letters, digits and "-", start with a letter and end with a ' +
+    'metadata.name must be at most 53 characters of lowercase letters, digits and "-", start with a letter and end with a ' +
     'letter or digit (it prefixes Service names)',
-  fieldPath: '.metadata.name',
+  reportPath: '.metadata.name',
   check: (self) => {
     const name = isObj(self) && isObj(self.metadata) ? self.metadata.name : undefined;
     return typeof name !== 'string' || (name.length <= 53 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name));
@@ -338,7 +342,8 @@ function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<strin
     args: stringList('Arguments of the EMQX container, replacing the image CMD.'),
     ports: arr(
       'Extra container ports of the EMQX container (listener ports are derived from the config).',
-      k8s('ContainerPort'),
+      // Container's own list items: the generator gave protocol, a list-map key, its default TCP there.
+      k8s('Container').properties?.ports?.items as Schema,
       {
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['containerPort', 'protocol'],
@@ -651,7 +656,7 @@ function root(
       ),
       kind: str(`Kind is the REST resource kind: ${kind}.`),
       // The API server validates metadata itself; a CRD may not describe it beyond `type: object`.
-      metadata: { type: 'object', description: 'Standard object metadata.' },
+      metadata: { type: 'object' },
       spec,
       status,
     },

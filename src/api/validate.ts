@@ -272,16 +272,23 @@ function visit(schema: Schema, value: unknown, path: string, old: unknown, issue
   for (const rule of schema['x-kubernetes-validations'] ?? []) {
     if (isTransitionRule(rule)) {
       if (old === undefined || old === null) continue;
-      if (!rule.check(value, old)) fail(rule.message, celPath(path, rule));
+      if (!rule.check(value, old)) fail(celMessage(rule), celPath(path, rule));
     } else if (!rule.check(value)) {
-      fail(rule.message, celPath(path, rule));
+      fail(celMessage(rule), celPath(path, rule));
     }
   }
 }
 
+/** The rule's message, without a leading field name that the issue path already gives. */
+function celMessage(rule: CelRule): string {
+  const field = rule.reportPath?.replace(/^\./, '');
+  return field && rule.message.startsWith(`${field} `) ? rule.message.slice(field.length + 1) : rule.message;
+}
+
 function celPath(path: string, rule: CelRule): string {
-  if (!rule.fieldPath) return path || '<root>';
-  return path + rule.fieldPath.replace(/^\./, path ? '.' : '');
+  const relative = rule.reportPath ?? rule.fieldPath;
+  if (!relative) return path || '<root>';
+  return path + relative.replace(/^\./, path ? '.' : '');
 }
 
 /**
