@@ -313,3 +313,39 @@ test('k8s discovery: k8s env instead of DNS, ServiceAccount, core host from the 
   assert.equal(envMap(podTemplate(emqx, custom, 'core')).EMQX_CLUSTER__K8S__APISERVER, '"https://api:6443"');
   assert.equal(podTemplate(makeEmqx(), {}, 'core').spec?.serviceAccountName, undefined);
 });
+
+test('container ports: user ports first; a user port with the dashboard name or number replaces the operator one', () => {
+  const byName = podTemplate(
+    makeEmqx({ coreTemplate: { spec: { ports: [{ name: 'dashboard', containerPort: 18090 }] } } }),
+    {},
+    'core',
+  );
+  assert.deepEqual(container(byName).ports, [{ name: 'dashboard', containerPort: 18090 }]);
+  const byNumber = podTemplate(
+    makeEmqx({
+      coreTemplate: {
+        spec: {
+          ports: [
+            { name: 'mgmt', containerPort: 18083 },
+            { name: 'mqtt', containerPort: 1883 },
+          ],
+        },
+      },
+    }),
+    {},
+    'core',
+  );
+  assert.deepEqual(
+    container(byNumber).ports?.map((p) => `${p.name}:${p.containerPort}`),
+    ['mgmt:18083', 'mqtt:1883'],
+  );
+  const extra = podTemplate(
+    makeEmqx({ coreTemplate: { spec: { ports: [{ name: 'mqtt', containerPort: 1883 }] } } }),
+    {},
+    'core',
+  );
+  assert.deepEqual(
+    container(extra).ports?.map((p) => `${p.name}:${p.containerPort}`),
+    ['mqtt:1883', 'dashboard:18083'],
+  );
+});
