@@ -21,6 +21,7 @@ import {
   isConflict,
   isNotFound,
   makeCountingApiClient,
+  type KubeObject,
 } from './rest.ts';
 import { kubeWriteCount, onKubeWrite, type KubeWrite } from './writes.ts';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -219,7 +220,7 @@ test('createIfAbsent: created, or 409 → the live object', async () => {
     return { status: 200, body: { kind: 'Secret', metadata: { name: 'c', uid: 'old' } } };
   });
   const client = new KubeClient(kc);
-  const secret = {
+  const secret: KubeObject = {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: 'c', namespace: 'ns' },

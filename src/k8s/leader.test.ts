@@ -1,0 +1,217 @@
+// Leader election against a local fake Lease endpoint that behaves like the API server where it matters:
+// optimistic concurrency on resourceVersion (409), 409 on a second create, and MicroTime validation (exactly 6
+// fractional digits, else 400). (Against a real kube-apiserver: test/runtime.test.ts.)
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { LeaderElector, microTime, parseMicroTime, type Lease } from './leader.ts';
+import { KubeClient } from './rest.ts';
+
+const MICRO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function fakeLeaseServer() {
+  const state = { lease: undefined as Lease | undefined, rv: 0, badTimes: 0, puts: 0, down: false };
+  const path = '/apis/coordination.k8s.io/v1/namespaces/ns/leases';
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const send = (code: number, body: unknown) => {
+        res.writeHead(code, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+      };
+      if (state.down) return send(503, { kind: 'Status', code: 503, reason: 'ServiceUnavailable' });
+      const body = raw ? (JSON.parse(raw) as Lease) : undefined;
+      for (const t of [body?.spec?.renewTime, body?.spec?.acquireTime]) {
+        if (t !== undefined && !MICRO.test(t)) {
+          state.badTimes++;
+          return send(400, { kind: 'Status', code: 400, message: `cannot parse "${t}" as ".000000"` });
+        }
+      }
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'GET' && url.pathname === `${path}/lock`) {
+        return state.lease
+          ? send(200, state.lease)
+          : send(404, { kind: 'Status', code: 404, reason: 'NotFound' });
+      }
+      if (req.method === 'POST' && url.pathname === path) {
+        if (state.lease) return send(409, { kind: 'Status', code: 409, reason: 'AlreadyExists' });
+        state.lease = { ...body!, metadata: { ...body!.metadata, resourceVersion: String(++state.rv) } };
+        return send(201, state.lease);
+      }
+      if (req.method === 'PUT' && url.pathname === `${path}/lock`) {
+        state.puts++;
+        if (!state.lease || body?.metadata?.resourceVersion !== state.lease.metadata?.resourceVersion) {
+          return send(409, { kind: 'Status', code: 409, reason: 'Conflict' });
+        }
+        state.lease = { ...body!, metadata: { ...body!.metadata, resourceVersion: String(++state.rv) } };
+        return send(200, state.lease);
+      }
+      send(404, {});
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+    currentContext: 'ctx',
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { client: new KubeClient(kc), state };
+}
+
+const fast = { leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 100 };
+
+test('microTime has exactly 6 fractional digits; parseMicroTime is lenient', () => {
+  const d = new Date('2024-05-01T10:00:00.123Z');
+  assert.equal(microTime(d), '2024-05-01T10:00:00.123000Z');
+  assert.match(microTime(), MICRO);
+  assert.equal(parseMicroTime('2024-05-01T10:00:00.123456Z'), d.getTime());
+  assert.equal(parseMicroTime('2024-05-01T10:00:00.123Z'), d.getTime());
+  assert.equal(parseMicroTime('2024-05-01T10:00:00Z'), d.getTime() - 123);
+  assert.equal(parseMicroTime('2024-05-01T12:00:00.123+02:00'), d.getTime());
+  assert.equal(parseMicroTime('yesterday'), undefined);
+});
+
+test(
+  'one of two candidates leads; stop() releases and the other takes over at once',
+  { timeout: 20_000 },
+  async () => {
+    const { client, state } = await fakeLeaseServer();
+    const events: string[] = [];
+    const mk = (id: string) =>
+      new LeaderElector(client, {
+        namespace: 'ns',
+        name: 'lock',
+        identity: id,
+        ...fast,
+        leaseDurationMs: 5000, // long: a hand-over faster than this proves the release
+        renewDeadlineMs: 3000,
+        onStartedLeading: () => void events.push(`${id} started`),
+        onStoppedLeading: () => void events.push(`${id} stopped`),
+      });
+    const a = mk('a');
+    const b = mk('b');
+    void a.run();
+    await waitFor('a leads', () => a.isLeader());
+    void b.run();
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(b.isLeader(), false, 'b must not take a valid lease');
+    assert.equal(b.leader, 'a');
+    const putsBefore = state.puts;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(state.puts > putsBefore, 'the leader renews');
+    assert.equal(state.lease?.spec?.holderIdentity, 'a');
+
+    const t0 = Date.now();
+    await a.stop();
+    assert.equal(state.lease?.spec?.holderIdentity, '', 'released on stop');
+    await waitFor('b leads', () => b.isLeader(), 3000);
+    assert.ok(Date.now() - t0 < 2000, `hand-over took ${Date.now() - t0} ms; the lease is 5000 ms`);
+    assert.equal(state.lease?.spec?.holderIdentity, 'b');
+    assert.equal(state.lease?.spec?.leaseTransitions, 1);
+    assert.deepEqual(events, ['a started', 'a stopped', 'b started']);
+    assert.equal(state.badTimes, 0, 'every time sent had 6 fractional digits');
+    await b.stop();
+  },
+);
+
+test(
+  'a crashed leader (no release) is replaced only after the lease expired',
+  { timeout: 20_000 },
+  async () => {
+    const { client, state } = await fakeLeaseServer();
+    const a = new LeaderElector(client, {
+      namespace: 'ns',
+      name: 'lock',
+      identity: 'a',
+      ...fast,
+      releaseOnStop: false,
+    });
+    void a.run();
+    await waitFor('a leads', () => a.isLeader());
+    await a.stop(); // crash: no release
+    const renewed = parseMicroTime(state.lease?.spec?.renewTime)!;
+    const b = new LeaderElector(client, { namespace: 'ns', name: 'lock', identity: 'b', ...fast });
+    void b.run();
+    await waitFor('b leads', () => b.isLeader(), 5000);
+    const acquired = parseMicroTime(state.lease?.spec?.acquireTime)!;
+    assert.ok(
+      acquired - renewed >= fast.leaseDurationMs,
+      `took over ${acquired - renewed} ms after the last renewal`,
+    );
+    await b.stop();
+  },
+);
+
+test(
+  'the leader gives up after the renew deadline when the API server is unreachable',
+  { timeout: 20_000 },
+  async () => {
+    const { client, state } = await fakeLeaseServer();
+    let stoppedAt = 0;
+    const a = new LeaderElector(client, {
+      namespace: 'ns',
+      name: 'lock',
+      identity: 'a',
+      ...fast,
+      onStoppedLeading: () => (stoppedAt = Date.now()),
+    });
+    const run = a.run();
+    await waitFor('a leads', () => a.isLeader());
+    state.down = true;
+    const downAt = Date.now();
+    await run; // run() ends when leadership is lost
+    assert.equal(a.isLeader(), false);
+    const after = stoppedAt - downAt;
+    assert.ok(
+      after >= fast.renewDeadlineMs - 150 && after < fast.leaseDurationMs + 500,
+      `gave up after ${after} ms`,
+    );
+  },
+);
+
+test('two candidates racing for a missing lease: exactly one wins', { timeout: 20_000 }, async () => {
+  const { client, state } = await fakeLeaseServer();
+  const cands = ['a', 'b', 'c'].map(
+    (id) => new LeaderElector(client, { namespace: 'ns', name: 'lock', identity: id, ...fast }),
+  );
+  cands.forEach((c) => void c.run());
+  await waitFor('a leader', () => cands.some((c) => c.isLeader()));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(cands.filter((c) => c.isLeader()).length, 1);
+  const leader = cands.find((c) => c.isLeader())!;
+  assert.equal(state.lease?.spec?.holderIdentity, leader.leader);
+  await Promise.all(cands.map((c) => c.stop()));
+});
+
+test('options are validated', async () => {
+  const { client } = await fakeLeaseServer();
+  assert.throws(
+    () =>
+      new LeaderElector(client, {
+        namespace: 'ns',
+        name: 'l',
+        identity: 'x',
+        leaseDurationMs: 5,
+        renewDeadlineMs: 10,
+      }),
+    /leaseDuration must be greater/,
+  );
+});
