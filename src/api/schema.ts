@@ -781,7 +781,11 @@ export function rebalanceV2beta1Schema(): Schema {
     obj(
       'What to rebalance and how fast. Immutable.',
       {
-        instanceKind: str('Kind of the cluster resource. Default EMQX.', { enum: ['EMQX'], default: 'EMQX' }),
+        instanceKind: str('Kind of the cluster resource. Default EMQX.', {
+          enum: ['EMQX'],
+          default: 'EMQX',
+          maxLength: 32,
+        }),
         instanceName: str('Name of the EMQX resource, in the same namespace.', {
           minLength: 1,
           maxLength: 253,

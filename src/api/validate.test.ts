@@ -1,0 +1,407 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyDefaults, applyRebalanceDefaults } from './defaults.ts';
+import type { Schema } from './schema.ts';
+import { emqxV2beta1Schema, rebalanceV2beta1Schema } from './schema.ts';
+import type { ValidationIssue } from './validate.ts';
+import {
+  applySchemaDefaults,
+  formatIssues,
+  loadEMQX,
+  loadRebalance,
+  suggestField,
+  validateEMQX,
+  validateRebalance,
+  validateSchema,
+} from './validate.ts';
+
+function emqx(spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'emqx' }) {
+  return {
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'EMQX',
+    metadata,
+    spec: { image: 'emqx/emqx:5.8.3', ...spec },
+  };
+}
+
+/** The issues as `path: message` lines, for readable assertions. */
+function lines(issues: ValidationIssue[]): string[] {
+  return issues.map((i) => `${i.path}: ${i.message}`);
+}
+
+function assertIssue(issues: ValidationIssue[], path: string, fragment: string | RegExp): void {
+  const hit = issues.some(
+    (i) =>
+      i.path === path &&
+      (typeof fragment === 'string' ? i.message.includes(fragment) : fragment.test(i.message)),
+  );
+  assert.ok(hit, `expected an issue at ${path} matching ${fragment}, got:\n${formatIssues(issues)}`);
+}
+
+test('the v2beta1 example from the docs (seed 004) is valid', () => {
+  const doc = emqx({
+    image: 'emqx/emqx:6.0.1',
+    config: { data: 'license { key = "..." }' },
+    coreTemplate: { spec: { replicas: 2, resources: { requests: { cpu: '250m', memory: '512Mi' } } } },
+    replicantTemplate: { spec: { replicas: 3, resources: { requests: { cpu: '250m', memory: '1Gi' } } } },
+    dashboardServiceTemplate: { spec: { type: 'LoadBalancer' } },
+  });
+  assert.deepEqual(lines(validateEMQX(doc)), []);
+});
+
+test('a rich but valid resource has no issues', () => {
+  const doc = emqx({
+    imagePullPolicy: 'IfNotPresent',
+    imagePullSecrets: [{ name: 'reg' }],
+    bootstrapAPIKeys: [
+      { key: 'ops_key-1', secret: 'secret' },
+      {
+        secretRef: { key: { secretName: 's', secretKey: 'k' }, secret: { secretName: 's', secretKey: 'v' } },
+      },
+    ],
+    config: { mode: 'Replace', data: 'a = 1' },
+    clusterDomain: 'k8s.example.org',
+    revisionHistoryLimit: 0,
+    updateStrategy: {
+      type: 'Recreate',
+      initialDelaySeconds: 5,
+      evacuationStrategy: { connEvictRate: 1 },
+      core: { type: 'BlueGreen' },
+    },
+    coreTemplate: {
+      metadata: { labels: { a: 'b' } },
+      spec: {
+        replicas: 1,
+        minAvailable: '50%',
+        env: [
+          { name: 'A', value: 'x' },
+          { name: 'B', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        ],
+        ports: [
+          { containerPort: 1883, name: 'mqtt' },
+          { containerPort: 1883, protocol: 'UDP', name: 'quic' },
+        ],
+        extraVolumes: [{ name: 'certs', secret: { secretName: 'tls' } }],
+        extraVolumeMounts: [{ name: 'certs', mountPath: '/certs' }],
+        tolerations: [{ key: 'k', operator: 'Exists', effect: 'NoSchedule' }],
+        affinity: {
+          podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+              { weight: 1, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname' } },
+            ],
+          },
+        },
+        livenessProbe: { httpGet: { path: '/status', port: 'dashboard' } },
+        dataVolume: 'PersistentVolumeClaim',
+        volumeClaimTemplates: { storageClassName: 'fast', resources: { requests: { storage: '1Gi' } } },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Delete' },
+        terminationGracePeriodSeconds: 60,
+      },
+    },
+    replicantTemplate: {
+      spec: { replicas: 0, maxUnavailable: 1, extraContainers: [{ name: 'sidecar', image: 'busybox' }] },
+    },
+    listenersServiceTemplate: {
+      enabled: false,
+      spec: { type: 'NodePort', ports: [{ port: 1883, nodePort: 31883 }] },
+    },
+  });
+  assert.deepEqual(lines(validateEMQX(doc)), []);
+});
+
+test('apiVersion, kind and metadata are checked', () => {
+  assertIssue(validateEMQX(null), '<root>', 'must be an object');
+  assertIssue(
+    validateEMQX({ ...emqx({}), apiVersion: 'apps.emqx.io/v1beta4' }),
+    'apiVersion',
+    'apps.emqx.io/v2beta1 or apps.emqx.io/v2alpha1',
+  );
+  assertIssue(validateEMQX({ ...emqx({}), kind: 'Emqx' }), 'kind', 'must be EMQX');
+  assertIssue(validateEMQX({ ...emqx({}), metadata: undefined }), 'metadata', 'required');
+  assertIssue(validateEMQX(emqx({}, {})), 'metadata.name', 'required');
+  assert.deepEqual(lines(validateEMQX(emqx({}, { generateName: 'emqx-' }))), []);
+  assertIssue(validateEMQX(emqx({}, { name: 'My_EMQX' })), 'metadata.name', 'at most 53 characters');
+  assertIssue(validateEMQX(emqx({}, { name: 'e'.repeat(54) })), 'metadata.name', 'at most 53 characters');
+  assertIssue(validateEMQX(emqx({}, { name: 'emqx', namespace: 'Bad' })), 'metadata.namespace', 'DNS label');
+  assertIssue(
+    validateEMQX(emqx({}, { name: 'emqx', labels: { a: 1 } })),
+    'metadata.labels[a]',
+    'must be a string',
+  );
+  assertIssue(validateEMQX({ ...emqx({}), spec: undefined }), 'spec', 'required');
+  assertIssue(validateEMQX(emqx({ image: undefined })), 'spec.image', 'required');
+});
+
+test('types: integer, string, boolean, object, array, int-or-string', () => {
+  const issues = validateEMQX(
+    emqx({
+      revisionHistoryLimit: 1.5,
+      image: 3,
+      dashboardServiceTemplate: { enabled: 'yes' },
+      config: 'a = 1',
+      imagePullSecrets: { name: 'x' },
+      coreTemplate: { spec: { minAvailable: true, replicas: '2' } },
+    }),
+  );
+  assertIssue(issues, 'spec.revisionHistoryLimit', 'must be an integer, not number');
+  assertIssue(issues, 'spec.image', 'must be a string, not integer');
+  assertIssue(issues, 'spec.dashboardServiceTemplate.enabled', 'must be a boolean, not string');
+  assertIssue(issues, 'spec.config', 'must be an object, not string');
+  assertIssue(issues, 'spec.imagePullSecrets', 'must be an array, not object');
+  assertIssue(issues, 'spec.coreTemplate.spec.minAvailable', 'must be an integer or a string, not boolean');
+  assertIssue(issues, 'spec.coreTemplate.spec.replicas', 'must be an integer, not string');
+});
+
+test('enum, minimum, maximum, int32 range, minLength, maxLength, pattern', () => {
+  const issues = validateEMQX(
+    emqx({
+      image: '',
+      imagePullPolicy: 'Sometimes',
+      revisionHistoryLimit: -1,
+      updateStrategy: { evacuationStrategy: { connEvictRate: 0 }, initialDelaySeconds: 2 ** 31 },
+      bootstrapAPIKeys: [
+        { key: 'has space', secret: 'x'.repeat(129) },
+        { key: 'k', secret: 'ab' },
+      ],
+      clusterDomain: 'Cluster_Local',
+      coreTemplate: { spec: { replicas: 0, maxUnavailable: '101%', resources: { limits: { cpu: 'two' } } } },
+      replicantTemplate: { spec: { replicas: -1 } },
+    }),
+  );
+  assertIssue(issues, 'spec.image', 'must not be empty');
+  assertIssue(
+    issues,
+    'spec.imagePullPolicy',
+    'must be one of "Always", "IfNotPresent", "Never", not "Sometimes"',
+  );
+  assertIssue(issues, 'spec.revisionHistoryLimit', 'must be >= 0');
+  assertIssue(issues, 'spec.updateStrategy.evacuationStrategy.connEvictRate', 'must be >= 1');
+  assertIssue(issues, 'spec.updateStrategy.initialDelaySeconds', 'must fit in 32 bits');
+  assertIssue(issues, 'spec.bootstrapAPIKeys[0].key', 'letters, digits');
+  assertIssue(issues, 'spec.bootstrapAPIKeys[0].secret', 'at most 128 characters');
+  assertIssue(issues, 'spec.bootstrapAPIKeys[1].secret', 'at least 3 characters');
+  assertIssue(issues, 'spec.clusterDomain', 'DNS name');
+  assertIssue(issues, 'spec.coreTemplate.spec.replicas', 'must be >= 1');
+  assertIssue(issues, 'spec.coreTemplate.spec.maxUnavailable', 'percentage');
+  assertIssue(issues, 'spec.coreTemplate.spec.resources.limits[cpu]', 'quantity');
+  assertIssue(issues, 'spec.replicantTemplate.spec.replicas', 'must be >= 0');
+});
+
+test('unknown fields are reported, with a suggestion when one is close', () => {
+  const issues = validateEMQX(
+    emqx({
+      coreTemplat: {},
+      replicantTemplate: { spec: { replica: 2, dataVolume: 'EmptyDir', image: 'x' } },
+      coreTemplate: { spec: { env: [{ name: 'A', vaule: 'x' }] } },
+      somethingElse: 1,
+    }),
+  );
+  assertIssue(issues, 'spec.coreTemplat', 'did you mean coreTemplate?');
+  assertIssue(issues, 'spec.replicantTemplate.spec.replica', 'did you mean replicas?');
+  assertIssue(issues, 'spec.replicantTemplate.spec.dataVolume', 'only in coreTemplate.spec');
+  assertIssue(issues, 'spec.replicantTemplate.spec.image', 'spec.image');
+  assertIssue(issues, 'spec.coreTemplate.spec.env[0].vaule', 'did you mean value?');
+  assertIssue(issues, 'spec.somethingElse', /^unknown field \(known fields: image, /);
+  assert.equal(suggestField('CoreTemplate', ['coreTemplate', 'replicantTemplate']), 'coreTemplate');
+  assert.equal(suggestField('zzz', ['coreTemplate']), undefined);
+});
+
+test('lists: maxItems, list-map duplicates (with defaulted keys), items of the wrong type', () => {
+  const keys = Array.from({ length: 33 }, (_, i) => ({ key: `k${i}`, secret: 'secret' }));
+  assertIssue(validateEMQX(emqx({ bootstrapAPIKeys: keys })), 'spec.bootstrapAPIKeys', 'at most 32 items');
+  const issues = validateEMQX(
+    emqx({
+      coreTemplate: {
+        spec: {
+          env: [{ name: 'A' }, { name: 'B' }, { name: 'A', value: 'again' }],
+          // protocol defaults to TCP, so these two are the same port.
+          ports: [{ containerPort: 1883 }, { containerPort: 1883, protocol: 'TCP' }],
+          args: ['ok', 3],
+        },
+      },
+    }),
+  );
+  assertIssue(issues, 'spec.coreTemplate.spec.env[2]', 'duplicate entry with name="A" (also at index 0)');
+  assertIssue(
+    issues,
+    'spec.coreTemplate.spec.ports[1]',
+    'duplicate entry with containerPort=1883, protocol="TCP"',
+  );
+  assertIssue(issues, 'spec.coreTemplate.spec.args[1]', 'must be a string');
+});
+
+test('CEL rules run through their TypeScript checks, reported at their field path', () => {
+  const issues = validateEMQX(
+    emqx({
+      bootstrapAPIKeys: [{ key: 'a', secret: 'abc' }, { key: 'a', secret: 'abcd' }, { key: 'b' }],
+      coreTemplate: {
+        spec: { minAvailable: 1, maxUnavailable: 1, dataVolume: 'EmptyDir', volumeClaimTemplates: {} },
+      },
+      replicantTemplate: { spec: { minAvailable: '10%', maxUnavailable: '10%' } },
+    }),
+  );
+  assertIssue(issues, 'spec.bootstrapAPIKeys', 'must be unique');
+  assertIssue(issues, 'spec.bootstrapAPIKeys[2]', 'either key and secret, or secretRef');
+  assertIssue(issues, 'spec.coreTemplate.spec.maxUnavailable', 'mutually exclusive');
+  assertIssue(
+    issues,
+    'spec.coreTemplate.spec.volumeClaimTemplates',
+    'only used with dataVolume PersistentVolumeClaim',
+  );
+  assertIssue(issues, 'spec.replicantTemplate.spec.maxUnavailable', 'mutually exclusive');
+  const name = validateEMQX(emqx({}, { name: '9lives' }));
+  assert.deepEqual(lines(name).length, 1);
+  assertIssue(name, 'metadata.name', /^must be at most 53/);
+});
+
+test('null counts as absent, preserve-unknown-fields keeps anything, nullable and date-time are honoured', () => {
+  assert.deepEqual(lines(validateEMQX(emqx({ replicantTemplate: null, config: { data: null } }))), []);
+  assertIssue(validateEMQX(emqx({ image: null })), 'spec.image', 'required');
+  const alpha = {
+    apiVersion: 'apps.emqx.io/v2alpha1',
+    kind: 'EMQX',
+    metadata: { name: 'old' },
+    spec: { emqxTemplate: { image: 'emqx/emqx:5.0.6' } },
+    status: { emqxNodes: [{ node: 'emqx@1' }], anything: { goes: true } },
+  };
+  assert.deepEqual(lines(validateEMQX(alpha)), []);
+  const schema: Schema = {
+    type: 'object',
+    properties: {
+      n: { type: 'string', nullable: true },
+      t: { type: 'string', format: 'date-time' },
+      m: { type: 'object', additionalProperties: { type: 'integer' } },
+      s: { type: 'array', items: { type: 'string' }, 'x-kubernetes-list-type': 'set', minItems: 1 },
+    },
+    required: ['n'],
+    maxProperties: 3,
+  };
+  assert.deepEqual(lines(validateSchema(schema, { n: null, t: '2024-01-02T03:04:05Z', m: { a: 1 } })), []);
+  const many = lines(validateSchema(schema, { t: 'yesterday', m: { a: 'x' }, s: ['a', 'a'], n: 'x' }));
+  for (const expected of [
+    'm[a]: must be an integer, not string',
+    's[1]: duplicate value "a"',
+    't: must be an RFC 3339 date-time',
+    '<root>: must have at most 3 fields',
+  ]) {
+    assert.ok(many.includes(expected), `missing "${expected}" in ${JSON.stringify(many)}`);
+  }
+  assert.deepEqual(lines(validateSchema(schema, { s: [] })), [
+    'n: required',
+    's: must have at least 1 items',
+  ]);
+});
+
+test('Rebalance: required fields, patterns, and the immutable spec on update', () => {
+  const rb = {
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'Rebalance',
+    metadata: { name: 'rb' },
+    spec: { instanceName: 'emqx', rebalanceStrategy: { connEvictRate: 10, relConnThreshold: '1.2' } },
+  };
+  assert.deepEqual(lines(validateRebalance(rb)), []);
+  const bad = validateRebalance({
+    ...rb,
+    spec: { instanceKind: 'EmqxEnterprise', rebalanceStrategy: { connEvictRate: 0, relSessThreshold: 'x' } },
+  });
+  assertIssue(bad, 'spec.instanceName', 'required');
+  assertIssue(bad, 'spec.instanceKind', 'must be one of "EMQX"');
+  assertIssue(bad, 'spec.rebalanceStrategy.connEvictRate', 'must be >= 1');
+  assertIssue(bad, 'spec.rebalanceStrategy.relSessThreshold', 'decimal');
+  assertIssue(
+    validateRebalance({ ...rb, spec: { instanceName: 'emqx' } }),
+    'spec.rebalanceStrategy',
+    'required',
+  );
+  // Transition rule: only with the old object, and only when the spec changed.
+  const changed = { ...rb, spec: { ...rb.spec, instanceName: 'other' } };
+  assert.deepEqual(lines(validateRebalance(changed)), []);
+  assert.deepEqual(lines(validateRebalance(rb, { old: structuredClone(rb) })), []);
+  assertIssue(validateRebalance(changed, { old: rb }), 'spec', 'cannot be changed');
+  assertIssue(validateRebalance({ ...rb, kind: 'EMQX' }), 'kind', 'must be Rebalance');
+});
+
+test('loadEMQX: v2beta1 gets the defaults; issues mean no resource', () => {
+  const loaded = loadEMQX(emqx({ replicantTemplate: {} }));
+  assert.deepEqual(loaded.issues, []);
+  assert.equal(loaded.convertedFrom, undefined);
+  assert.equal(loaded.emqx?.spec.coreTemplate?.spec?.replicas, 2);
+  assert.equal(loaded.emqx?.spec.replicantTemplate?.spec?.replicas, 2);
+  assert.equal(loaded.emqx?.spec.clusterDomain, 'cluster.local');
+  const bad = loadEMQX(emqx({ coreTemplat: {} }));
+  assert.equal(bad.emqx, undefined);
+  assertIssue(bad.issues, 'spec.coreTemplat', 'did you mean coreTemplate?');
+});
+
+test('loadEMQX: v2alpha1 is validated against its own schema, then converted (3 cores, 3 replicants)', () => {
+  const alpha = {
+    apiVersion: 'apps.emqx.io/v2alpha1',
+    kind: 'EMQX',
+    metadata: { name: 'emqx' },
+    spec: { emqxTemplate: { image: 'emqx/emqx:5.0.6', bootstrapConfig: 'a = 1' } },
+  };
+  const loaded = loadEMQX(alpha);
+  assert.deepEqual(loaded.issues, []);
+  assert.equal(loaded.convertedFrom, 'v2alpha1');
+  assert.equal(loaded.emqx?.apiVersion, 'apps.emqx.io/v2beta1');
+  assert.equal(loaded.emqx?.spec.coreTemplate?.spec?.replicas, 3);
+  assert.equal(loaded.emqx?.spec.replicantTemplate?.spec?.replicas, 3);
+  assert.equal(loaded.emqx?.spec.config?.data, 'a = 1');
+  assert.equal(loaded.emqx?.spec.config?.mode, 'Merge');
+  // A v2beta1 field in a v2alpha1 resource is unknown there.
+  const mixed = loadEMQX({ ...alpha, spec: { ...alpha.spec, image: 'x' } });
+  assert.equal(mixed.emqx, undefined);
+  assertIssue(mixed.issues, 'spec.image', 'unknown field');
+  assertIssue(
+    loadEMQX({ ...alpha, spec: { emqxTemplate: { image: 'x' }, coreTemplate: { spec: { replicas: 0 } } } })
+      .issues,
+    'spec.coreTemplate.spec.replicas',
+    'must be >= 1',
+  );
+});
+
+test('loadRebalance applies the Rebalance defaults', () => {
+  const r = loadRebalance({
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'Rebalance',
+    metadata: { name: 'rb' },
+    spec: { instanceName: 'emqx', rebalanceStrategy: { connEvictRate: 10 } },
+  });
+  assert.deepEqual(r.issues, []);
+  assert.equal(r.rebalance?.spec.rebalanceStrategy.sessEvictRate, 500);
+  assert.equal(loadRebalance({}).rebalance, undefined);
+});
+
+test('every default the API server would apply is also applied by applyDefaults / applyRebalanceDefaults', () => {
+  // Give every parent object, so that each schema default has somewhere to land.
+  const full = emqx({
+    config: {},
+    updateStrategy: { evacuationStrategy: {}, core: {}, replicant: {} },
+    coreTemplate: { spec: { persistentVolumeClaimRetentionPolicy: {} } },
+    replicantTemplate: { spec: {} },
+    dashboardServiceTemplate: {},
+    listenersServiceTemplate: {},
+  });
+  const byServer = applySchemaDefaults(emqxV2beta1Schema(), full) as Record<string, unknown>;
+  assert.notDeepEqual(byServer, full, 'the schema has defaults');
+  const byOperator = applyDefaults(full as never) as unknown as Record<string, unknown>;
+  const missing: string[] = [];
+  const compare = (server: unknown, operator: unknown, at: string) => {
+    if (typeof server === 'object' && server !== null && !Array.isArray(server)) {
+      for (const [k, v] of Object.entries(server))
+        compare(v, (operator as Record<string, unknown> | undefined)?.[k], `${at}.${k}`);
+    } else if (JSON.stringify(server) !== JSON.stringify(operator)) {
+      missing.push(`${at}: server ${JSON.stringify(server)}, operator ${JSON.stringify(operator)}`);
+    }
+  };
+  compare(byServer, byOperator, '');
+  assert.deepEqual(missing, []);
+
+  const rb = {
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'Rebalance',
+    metadata: { name: 'rb' },
+    spec: { instanceName: 'emqx', rebalanceStrategy: { connEvictRate: 1 } },
+  };
+  assert.deepEqual(applyRebalanceDefaults(rb as never), applySchemaDefaults(rebalanceV2beta1Schema(), rb));
+});
