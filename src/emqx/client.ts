@@ -1,0 +1,456 @@
+// The EMQX REST API client (dashboard listener, /api/v5), as the operator uses it.
+//
+//   const api = new EmqxClient({ targets: readyCorePodUrls, apiKey: 'emqx-operator-controller', apiSecret });
+//   const nodes = await api.getNodes();
+//
+// - Auth: HTTP Basic with a bootstrap API key (`key:secret`). The secret is registered with the shared redaction,
+//   so it cannot leak through logs or Events; it never appears in error messages.
+// - Timeout per attempt: `timeoutMs` (default 5000).
+// - Target failover: the client holds an ordered list of candidate base URLs (e.g. `http://10.0.0.7:18083` of the
+//   ready core pods) and starts with the last one that answered. On a connection error, a timeout or a 5xx it tries
+//   the next one — for idempotent calls (GET, PUT, DELETE). A non-idempotent POST (evacuation/rebalance start/stop)
+//   only moves on when the connection could not even be opened (nothing reached the server); a timeout or 5xx on it
+//   is thrown, because the node may have acted on it. 4xx answers are never retried elsewhere. When every target
+//   failed, the last error is thrown (with `attempts` listing each target's failure).
+// - Errors: `EmqxApiError` (an HTTP answer: status, code, message, body; `PUT /configs` bodies `{"errors":…}` are
+//   parsed into it) and `EmqxConnectionError` (no HTTP answer: `timedOut` tells a timeout from a refused/reset
+//   connection).
+// - Metrics: emqx_operator_emqx_api_requests_total and emqx_operator_emqx_api_request_duration_seconds, labelled
+//   by endpoint template (`GET /api/v5/nodes/{node}`) and outcome (success, http_4xx, http_5xx, timeout,
+//   connection_error), one observation per attempt.
+
+import { nullLogger, type Logger } from '../observability/logger.ts';
+import { defaultRegistry, type Registry } from '../observability/metrics.ts';
+import { registerSecret } from '../observability/redact.ts';
+import type {
+  EmqxCluster,
+  EmqxListener,
+  EmqxNode,
+  EvacuationStartBody,
+  GlobalStatus,
+  MonitorCurrent,
+  NodeStatusResult,
+  PutConfigsOptions,
+  RebalanceStartBody,
+} from './types.ts';
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+export interface EmqxClientOptions {
+  /** Ordered candidate base URLs, e.g. `http://10.0.0.7:18083` (no trailing /api/v5). */
+  targets: readonly string[];
+  apiKey: string;
+  apiSecret: string;
+  timeoutMs?: number;
+  logger?: Logger;
+  registry?: Registry;
+}
+
+export interface Attempt {
+  target: string;
+  error: string;
+}
+
+export class EmqxError extends Error {
+  /** `GET /api/v5/nodes/{node}` style template. */
+  readonly endpoint: string;
+  /** The base URL that produced this error. */
+  readonly target: string;
+  /** Earlier targets tried for the same call and why they failed. */
+  attempts: Attempt[] = [];
+  constructor(message: string, endpoint: string, target: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'EmqxError';
+    this.endpoint = endpoint;
+    this.target = target;
+  }
+}
+
+/** EMQX answered with a non-2xx status. */
+export class EmqxApiError extends EmqxError {
+  readonly status: number;
+  /** `code` of the error body (NOT_FOUND, BAD_REQUEST, BAD_API_KEY_OR_SECRET, RPC_ERROR, ...), if any. */
+  readonly code?: string;
+  /** The body: parsed JSON when it was JSON, else the text. */
+  readonly body: unknown;
+  /** `errors` of a `PUT /configs` 400 body. */
+  readonly errors?: unknown;
+  constructor(endpoint: string, target: string, status: number, body: unknown) {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as {
+      code?: unknown;
+      message?: unknown;
+      errors?: unknown;
+    };
+    const code = typeof b.code === 'string' ? b.code : undefined;
+    let detail: string;
+    if (b.errors !== undefined) detail = typeof b.errors === 'string' ? b.errors : JSON.stringify(b.errors);
+    else if (typeof b.message === 'string') detail = b.message;
+    else if (b.message !== undefined) detail = JSON.stringify(b.message);
+    else if (typeof body === 'string' && body !== '') detail = body.slice(0, 300);
+    else detail = `HTTP ${status}`;
+    super(`${endpoint} on ${target}: ${status}${code ? ` ${code}` : ''}: ${detail}`, endpoint, target);
+    this.name = 'EmqxApiError';
+    this.status = status;
+    this.code = code;
+    this.body = body;
+    this.errors = b.errors;
+  }
+}
+
+/** No HTTP answer: connection refused/reset, DNS failure, or timeout. */
+export class EmqxConnectionError extends EmqxError {
+  readonly timedOut: boolean;
+  /** True when the connection could not be opened, so the request surely did not reach EMQX. */
+  readonly notSent: boolean;
+  constructor(endpoint: string, target: string, cause: unknown, timedOut: boolean, notSent: boolean) {
+    const why = timedOut ? 'timed out' : `connection failed: ${describeCause(cause)}`;
+    super(`${endpoint} on ${target}: ${why}`, endpoint, target, { cause });
+    this.name = 'EmqxConnectionError';
+    this.timedOut = timedOut;
+    this.notSent = notSent;
+  }
+}
+
+function describeCause(cause: unknown): string {
+  const c = (cause as { cause?: { code?: string; message?: string } })?.cause;
+  if (c?.code) return c.code;
+  if (c?.message) return c.message;
+  return (cause as Error)?.message ?? String(cause);
+}
+
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** Encodes a node name for a path segment, keeping `@` and `:` (legal in RFC 3986 segments, as EMQX expects). */
+function nodeSegment(node: string): string {
+  return encodeURIComponent(node).replace(/%40/g, '@').replace(/%3A/gi, ':');
+}
+
+function metrics(registry: Registry) {
+  return {
+    calls: registry.counter({
+      name: 'emqx_operator_emqx_api_requests_total',
+      help: 'Requests to the EMQX REST API, one per attempt, by endpoint and outcome.',
+      labelNames: ['endpoint', 'outcome'],
+    }),
+    latency: registry.histogram({
+      name: 'emqx_operator_emqx_api_request_duration_seconds',
+      help: 'Latency of EMQX REST API requests, one per attempt, by endpoint and outcome.',
+      labelNames: ['endpoint', 'outcome'],
+    }),
+  };
+}
+
+interface CallSpec {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  /** Template for metrics and errors, e.g. `/api/v5/nodes/{node}`. */
+  template: string;
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+  contentType?: string;
+  accept?: string;
+  auth?: boolean;
+  /** Answers accepted as success besides 2xx (e.g. 503 for availability checks). */
+  accept503?: boolean;
+}
+
+interface RawResponse {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+export class EmqxClient {
+  private targets: string[];
+  private lastGood: string | undefined;
+  private readonly authHeader: string;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  private readonly m: ReturnType<typeof metrics>;
+
+  constructor(opts: EmqxClientOptions) {
+    if (opts.apiKey.includes(':')) throw new Error('EMQX API key must not contain ":"');
+    registerSecret(opts.apiSecret);
+    this.targets = opts.targets.map(normalizeBase);
+    this.authHeader = `Basic ${Buffer.from(`${opts.apiKey}:${opts.apiSecret}`).toString('base64')}`;
+    registerSecret(this.authHeader.slice('Basic '.length));
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.log = opts.logger ?? nullLogger;
+    this.m = metrics(opts.registry ?? defaultRegistry);
+  }
+
+  /** Replaces the candidate list (e.g. the currently ready core pods); the last good target keeps priority. */
+  setTargets(targets: readonly string[]): void {
+    this.targets = targets.map(normalizeBase);
+    if (this.lastGood && !this.targets.includes(this.lastGood)) this.lastGood = undefined;
+  }
+
+  getTargets(): string[] {
+    return [...this.targets];
+  }
+
+  /** The target that answered last, if it is still a candidate. */
+  get currentTarget(): string | undefined {
+    return this.lastGood;
+  }
+
+  // ---- endpoints ----------------------------------------------------------------------------------------------
+
+  /** Running nodes (cores and replicants), then stopped cores as stubs. */
+  async getNodes(): Promise<EmqxNode[]> {
+    return (await this.call({ method: 'GET', template: '/api/v5/nodes', path: '/api/v5/nodes' }))
+      .body as EmqxNode[];
+  }
+
+  /** One running node; undefined when EMQX answers 404 (stopped or unknown node). */
+  async getNode(name: string): Promise<EmqxNode | undefined> {
+    try {
+      const r = await this.call({
+        method: 'GET',
+        template: '/api/v5/nodes/{node}',
+        path: `/api/v5/nodes/${nodeSegment(name)}`,
+      });
+      return r.body as EmqxNode;
+    } catch (err) {
+      if (err instanceof EmqxApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async getCluster(): Promise<EmqxCluster> {
+    return (await this.call({ method: 'GET', template: '/api/v5/cluster', path: '/api/v5/cluster' }))
+      .body as EmqxCluster;
+  }
+
+  async getListeners(): Promise<EmqxListener[]> {
+    return (await this.call({ method: 'GET', template: '/api/v5/listeners', path: '/api/v5/listeners' }))
+      .body as EmqxListener[];
+  }
+
+  /** The whole raw config as HOCON text (defaults filled in; secrets shown as "******"). */
+  async getConfigsHocon(): Promise<string> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/configs',
+      path: '/api/v5/configs',
+      accept: 'text/plain',
+    });
+    return r.text;
+  }
+
+  /** Applies HOCON config at runtime, cluster-wide. 400 bodies `{"errors":…}` become EmqxApiError.errors. */
+  async putConfigs(hocon: string, opts: PutConfigsOptions = {}): Promise<void> {
+    const query: Record<string, string> = { mode: opts.mode ?? 'merge' };
+    if (opts.ignoreReadonly !== undefined) query.ignore_readonly = String(opts.ignoreReadonly);
+    await this.call({
+      method: 'PUT',
+      template: '/api/v5/configs',
+      path: '/api/v5/configs',
+      query,
+      body: hocon,
+      contentType: 'text/plain',
+    });
+  }
+
+  /** Removes a node from the cluster (a running one is told to leave; a stopped core is dropped). 204. */
+  async forceLeave(node: string): Promise<void> {
+    await this.call({
+      method: 'DELETE',
+      template: '/api/v5/cluster/{node}/force_leave',
+      path: `/api/v5/cluster/${nodeSegment(node)}/force_leave`,
+    });
+  }
+
+  async evacuationStart(node: string, body: EvacuationStartBody = {}): Promise<void> {
+    await this.call({
+      method: 'POST',
+      template: '/api/v5/load_rebalance/{node}/evacuation/start',
+      path: `/api/v5/load_rebalance/${nodeSegment(node)}/evacuation/start`,
+      body,
+    });
+  }
+
+  async evacuationStop(node: string): Promise<void> {
+    await this.call({
+      method: 'POST',
+      template: '/api/v5/load_rebalance/{node}/evacuation/stop',
+      path: `/api/v5/load_rebalance/${nodeSegment(node)}/evacuation/stop`,
+    });
+  }
+
+  /** Starts a rebalance coordinated by `node`. */
+  async rebalanceStart(node: string, body: RebalanceStartBody): Promise<void> {
+    await this.call({
+      method: 'POST',
+      template: '/api/v5/load_rebalance/{node}/start',
+      path: `/api/v5/load_rebalance/${nodeSegment(node)}/start`,
+      body,
+    });
+  }
+
+  async rebalanceStop(node: string): Promise<void> {
+    await this.call({
+      method: 'POST',
+      template: '/api/v5/load_rebalance/{node}/stop',
+      path: `/api/v5/load_rebalance/${nodeSegment(node)}/stop`,
+    });
+  }
+
+  async globalStatus(): Promise<GlobalStatus> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/load_rebalance/global_status',
+      path: '/api/v5/load_rebalance/global_status',
+    });
+    const g = (r.body ?? {}) as Partial<GlobalStatus>;
+    return { ...g, evacuations: g.evacuations ?? [], rebalances: g.rebalances ?? [] };
+  }
+
+  async monitorCurrent(): Promise<MonitorCurrent> {
+    return (
+      await this.call({ method: 'GET', template: '/api/v5/monitor_current', path: '/api/v5/monitor_current' })
+    ).body as MonitorCurrent;
+  }
+
+  /**
+   * Whether one node accepts new connections (no auth): 200 → true, 503 NODE_EVACUATING → false. Other answers
+   * (404 on CE) throw EmqxApiError. Asks exactly `baseUrl` (no failover: the question is about that node).
+   */
+  async availabilityCheck(baseUrl: string): Promise<boolean> {
+    const r = await this.once(normalizeBase(baseUrl), {
+      method: 'GET',
+      template: '/api/v5/load_rebalance/availability_check',
+      path: '/api/v5/load_rebalance/availability_check',
+      auth: false,
+      accept503: true,
+    });
+    return r.status === 200;
+  }
+
+  /** `GET /status` of one node (no auth, no failover): running on 200, not running on 503. */
+  async status(baseUrl: string): Promise<NodeStatusResult> {
+    const r = await this.once(normalizeBase(baseUrl), {
+      method: 'GET',
+      template: '/status',
+      path: '/status',
+      auth: false,
+      accept: 'text/plain',
+      accept503: true,
+    });
+    return { running: r.status === 200, httpStatus: r.status, text: r.text };
+  }
+
+  // ---- transport ----------------------------------------------------------------------------------------------
+
+  private order(): string[] {
+    if (this.lastGood && this.targets.includes(this.lastGood)) {
+      return [this.lastGood, ...this.targets.filter((t) => t !== this.lastGood)];
+    }
+    return [...this.targets];
+  }
+
+  private async call(spec: CallSpec): Promise<RawResponse> {
+    const order = this.order();
+    const endpoint = `${spec.method} ${spec.template}`;
+    if (order.length === 0) {
+      throw new EmqxConnectionError(
+        endpoint,
+        '(none)',
+        new Error('no EMQX targets (no ready core pod)'),
+        false,
+        true,
+      );
+    }
+    const idempotent = spec.method !== 'POST';
+    const attempts: Attempt[] = [];
+    for (let i = 0; i < order.length; i++) {
+      const target = order[i]!;
+      try {
+        const r = await this.once(target, spec);
+        this.lastGood = target;
+        return r;
+      } catch (err) {
+        const e = err as EmqxError;
+        const retriable =
+          e instanceof EmqxConnectionError
+            ? idempotent || e.notSent
+            : e instanceof EmqxApiError && e.status >= 500 && idempotent;
+        if (!retriable || i === order.length - 1) {
+          e.attempts = attempts;
+          throw e;
+        }
+        attempts.push({ target, error: e.message });
+        if (this.lastGood === target) this.lastGood = undefined;
+        this.log.debug('EMQX API target failed; trying the next one', { endpoint, target, err: e.message });
+      }
+    }
+    throw new Error('unreachable');
+  }
+
+  private async once(target: string, spec: CallSpec): Promise<RawResponse> {
+    const endpoint = `${spec.method} ${spec.template}`;
+    const url = new URL(target + spec.path);
+    for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { Accept: spec.accept ?? 'application/json' };
+    if (spec.auth !== false) headers.Authorization = this.authHeader;
+    let body: string | undefined;
+    if (spec.body !== undefined) {
+      body = typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body);
+      headers['Content-Type'] = spec.contentType ?? 'application/json';
+    }
+    const start = performance.now();
+    const observe = (outcome: string) => {
+      this.m.calls.inc({ endpoint, outcome });
+      this.m.latency.observe({ endpoint, outcome }, (performance.now() - start) / 1000);
+    };
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, {
+        method: spec.method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      const name = (err as Error)?.name;
+      const timedOut = name === 'TimeoutError' || name === 'AbortError';
+      const code = (err as { cause?: { code?: string } })?.cause?.code;
+      const notSent = !timedOut && code !== undefined && NOT_SENT_CODES.has(code);
+      observe(timedOut ? 'timeout' : 'connection_error');
+      throw new EmqxConnectionError(endpoint, target, err, timedOut, notSent);
+    }
+    let parsed: unknown = text === '' ? undefined : text;
+    if (text !== '' && (res.headers.get('content-type') ?? '').includes('json')) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    } else if (text !== '' && /^\s*[[{]/.test(text) && spec.accept !== 'text/plain') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    if ((res.status >= 200 && res.status < 300) || (spec.accept503 && res.status === 503)) {
+      observe('success');
+      return { status: res.status, body: parsed, text };
+    }
+    observe(res.status >= 500 ? 'http_5xx' : 'http_4xx');
+    throw new EmqxApiError(endpoint, target, res.status, parsed);
+  }
+}
+
+function normalizeBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/api\/v5$/, '');
+}
