@@ -62,21 +62,16 @@ function getPath(root: unknown, path: string[]): unknown {
   return node;
 }
 
-/** Removes the leaf at `path`; a parent emptied by that removal is removed too. */
+/**
+ * Removes the leaf at `path`. Parents stay, even when emptied: an empty replicantTemplate still means replicants
+ * (with default settings), so removing one of its fields must not remove it.
+ */
 function unsetPath(root: Obj, path: string[]): void {
-  const [key, ...rest] = path;
-  if (!(key in root)) return;
-  if (rest.length === 0) {
-    delete root[key];
-    return;
-  }
-  const child = root[key];
-  if (!isObj(child)) return;
-  unsetPath(child, rest);
-  if (Object.keys(child).length === 0) delete root[key];
+  const parent = getPath(root, path.slice(0, -1));
+  if (isObj(parent)) delete parent[path[path.length - 1]];
 }
 
-/** Sets the leaf at `path`, creating parents; `undefined` removes it (see unsetPath). */
+/** Sets the leaf at `path`, creating parents; `undefined` removes the leaf only (see unsetPath). */
 function setPath(root: Obj, path: string[], value: unknown): void {
   if (value === undefined) return unsetPath(root, path);
   let node = root;
