@@ -103,7 +103,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const tokensFile = path.join(stateDir, 'tokens.csv');
     writeFileSync(
       tokensFile,
-      `${adminToken},sandbox-admin,uid-sandbox-admin,"system:masters"\n${operatorToken},${OPERATOR_USER},uid-${OPERATOR_USER},\n`,
+      `${adminToken},sandbox-admin,uid-sandbox-admin,"system:masters"\n${operatorToken},${OPERATOR_USER},uid-${OPERATOR_USER}\n`,
       { mode: 0o600 },
     );
     const saKey = path.join(stateDir, 'sa.key');

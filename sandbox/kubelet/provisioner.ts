@@ -186,6 +186,10 @@ export class Provisioner {
     if (this.inFlight.has(name)) return;
     this.inFlight.add(name);
     try {
+      // Released first: the PV protection controller keeps its finalizer while the phase says Bound.
+      if (pv.status?.phase !== 'Released') {
+        await this.api.patch(`/api/v1/persistentvolumes/${name}/status`, { status: { phase: 'Released' } });
+      }
       if (pv.spec?.persistentVolumeReclaimPolicy === 'Delete') {
         await this.api.delete(`/api/v1/persistentvolumes/${name}`).catch((e) => {
           if (!isNotFound(e)) throw e;
@@ -195,7 +199,6 @@ export class Provisioner {
           rmSync(dir, { recursive: true, force: true });
         this.log(`deleted ${name} (claim ${pv.spec.claimRef?.namespace}/${pv.spec.claimRef?.name} gone)`);
       } else {
-        await this.api.patch(`/api/v1/persistentvolumes/${name}/status`, { status: { phase: 'Released' } });
         this.log(`released ${name} (reclaim policy ${pv.spec?.persistentVolumeReclaimPolicy})`);
       }
     } catch (e) {
