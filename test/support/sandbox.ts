@@ -96,7 +96,7 @@ export function useSandbox(opts: SandboxOptions = {}): TestSandbox {
     intervalMs = 200,
   ): Promise<Truthy<T>> => {
     const t0 = Date.now();
-    let last: unknown = undefined;
+    let last: unknown;
     for (;;) {
       try {
         const v = await fn();
