@@ -160,10 +160,25 @@ test('apply + needsApply round trip on a StatefulSet: idle → no write, changes
   assert.equal(final.spec.template.spec.containers[0].resources.limits.memory, '2Gi');
 });
 
-test('apply + needsApply round trip on a Service (server-allocated clusterIP, defaulted protocol)', async (t) => {
+test('apply + needsApply round trip on a Service (server-allocated clusterIP, defaulted protocol, owner)', async (t) => {
   const ns = await sb.newNamespace(t);
   const client = new KubeClient(sb.kubeConfig);
+  const owner: Obj = await apply<Obj>(client, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'owner', namespace: ns },
+  });
   const desired = service(ns);
+  desired.metadata.ownerReferences = [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'owner',
+      uid: owner.metadata.uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
   await apply(client, desired);
   const live = (await client.get<Obj>(ref(desired)))!;
   assert.ok(live.spec.clusterIP);

@@ -152,7 +152,12 @@ export async function patchPodStatus<T extends KubeObject = KubeObject>(
   });
 }
 
-/** Creates `obj` unless it exists; returns the live object and whether this call created it. */
+/**
+ * Creates `obj` unless it exists; returns the live object and whether this call created it. For create-only objects
+ * (e.g. a generated cookie Secret). Note: the POST records an `Update` managedFields entry for `emqx-operator`, which
+ * co-owns every field it set; if such an object is later managed with `apply`, fields dropped from desired are NOT
+ * removed by the server (the Update entry still owns them), and `needsApply` reports it `unowned` once.
+ */
 export async function createIfAbsent<T extends KubeObject>(
   client: KubeClient,
   obj: T,
