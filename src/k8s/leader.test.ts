@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { LeaderElector, microTime, parseMicroTime, type Lease } from './leader.ts';
+import { LeaderElector, defaultIdentity, microTime, parseMicroTime, type Lease } from './leader.ts';
 import { KubeClient } from './rest.ts';
 
 const MICRO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
@@ -199,6 +199,12 @@ test('two candidates racing for a missing lease: exactly one wins', { timeout: 2
   const leader = cands.find((c) => c.isLeader())!;
   assert.equal(state.lease?.spec?.holderIdentity, leader.leader);
   await Promise.all(cands.map((c) => c.stop()));
+});
+
+test('defaultIdentity is unique per process and names the pod', () => {
+  const a = defaultIdentity({ POD_NAME: 'emqx-operator-7d9f' });
+  assert.match(a, /^emqx-operator-7d9f_[0-9a-f-]{36}$/);
+  assert.notEqual(a, defaultIdentity({ POD_NAME: 'emqx-operator-7d9f' }));
 });
 
 test('options are validated', async () => {

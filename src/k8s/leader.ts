@@ -13,9 +13,17 @@
 // serialises a Date with 3 and gets a 400 "cannot parse"), so the Lease is sent as raw JSON through KubeClient
 // with `microTime()`, and read back with the lenient `parseMicroTime()`.
 
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from './rest.ts';
+
+/** A unique candidate identity: `$POD_NAME` (or the host name) plus a random suffix, as client-go suggests. */
+export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.POD_NAME || os.hostname() || 'emqx-operator';
+  return `${base}_${randomUUID()}`;
+}
 
 /** RFC 3339 with exactly 6 fractional digits, as metav1.MicroTime requires. */
 export function microTime(d: Date = new Date()): string {
