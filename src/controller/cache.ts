@@ -1,0 +1,132 @@
+// The operator's view of the cluster: one informer per kind it reads, and a mapping from every change back to the
+// EMQX resource it belongs to. Owned objects are watched through the `apps.emqx.io/managed-by` label, so the cache
+// never holds other workloads' Secrets or Pods.
+import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.ts';
+import type { EMQX, Rebalance } from '../api/types.ts';
+import { Informer } from '../k8s/informer.ts';
+import type { KubeClient, KubeObject } from '../k8s/rest.ts';
+import type { Logger } from '../observability/logger.ts';
+
+/** Kinds the operator owns and watches, by a short name. */
+export const OWNED_KINDS = {
+  StatefulSet: { apiVersion: 'apps/v1', kind: 'StatefulSet' },
+  ReplicaSet: { apiVersion: 'apps/v1', kind: 'ReplicaSet' },
+  Pod: { apiVersion: 'v1', kind: 'Pod' },
+  Service: { apiVersion: 'v1', kind: 'Service' },
+  ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap' },
+  Secret: { apiVersion: 'v1', kind: 'Secret' },
+  PersistentVolumeClaim: { apiVersion: 'v1', kind: 'PersistentVolumeClaim' },
+  PodDisruptionBudget: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
+  ServiceAccount: { apiVersion: 'v1', kind: 'ServiceAccount' },
+  Role: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
+  RoleBinding: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
+} as const;
+export type OwnedKind = keyof typeof OWNED_KINDS;
+
+export const EMQX_KIND = { apiVersion: 'apps.emqx.io/v2beta1', kind: 'EMQX' } as const;
+export const REBALANCE_KIND = { apiVersion: 'apps.emqx.io/v2beta1', kind: 'Rebalance' } as const;
+
+export type ChangeListener = (kind: 'EMQX' | 'Rebalance', key: string) => void;
+
+export class ClusterCache {
+  private readonly owned = new Map<OwnedKind, Informer>();
+  private readonly emqxInformer: Informer<EMQX & KubeObject>;
+  private readonly rebalanceInformer: Informer<Rebalance & KubeObject>;
+  private readonly listeners = new Set<ChangeListener>();
+
+  constructor(client: KubeClient, opts: { namespace?: string; logger: Logger }) {
+    const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+    for (const [name, ref] of Object.entries(OWNED_KINDS) as [OwnedKind, (typeof OWNED_KINDS)[OwnedKind]][]) {
+      const inf = new Informer(client, {
+        ...ref,
+        namespace: opts.namespace,
+        labelSelector: selector,
+        logger: opts.logger,
+      });
+      const notify = (obj: KubeObject) => {
+        const instance = obj.metadata?.labels?.[LABEL_INSTANCE];
+        if (instance && obj.metadata?.namespace) this.emit('EMQX', `${obj.metadata.namespace}/${instance}`);
+      };
+      inf.onAdd(notify);
+      inf.onUpdate(notify);
+      inf.onDelete(notify);
+      this.owned.set(name, inf);
+    }
+    this.emqxInformer = new Informer(client, {
+      ...EMQX_KIND,
+      namespace: opts.namespace,
+      logger: opts.logger,
+    });
+    this.rebalanceInformer = new Informer(client, {
+      ...REBALANCE_KIND,
+      namespace: opts.namespace,
+      logger: opts.logger,
+    });
+    const emqxChanged = (obj: KubeObject) => {
+      const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+      this.emit('EMQX', key);
+      // Rebalances follow their EMQX's readiness.
+      for (const r of this.rebalanceInformer.list(obj.metadata?.namespace)) {
+        if (r.spec?.instanceName === obj.metadata?.name)
+          this.emit('Rebalance', `${r.metadata?.namespace}/${r.metadata?.name}`);
+      }
+    };
+    this.emqxInformer.onAdd(emqxChanged);
+    this.emqxInformer.onUpdate(emqxChanged);
+    this.emqxInformer.onDelete(emqxChanged);
+    const rebalanceChanged = (obj: KubeObject) =>
+      this.emit('Rebalance', `${obj.metadata?.namespace}/${obj.metadata?.name}`);
+    this.rebalanceInformer.onAdd(rebalanceChanged);
+    this.rebalanceInformer.onUpdate(rebalanceChanged);
+    this.rebalanceInformer.onDelete(rebalanceChanged);
+  }
+
+  private emit(kind: 'EMQX' | 'Rebalance', key: string): void {
+    for (const l of this.listeners) l(kind, key);
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    const all = [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()];
+    await Promise.all(all.map((i) => i.start()));
+    await Promise.all(all.map((i) => i.synced));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()].map((i) => i.stop()),
+    );
+  }
+
+  emqx(namespace: string, name: string): EMQX | undefined {
+    return this.emqxInformer.get(namespace, name);
+  }
+
+  emqxList(): EMQX[] {
+    return this.emqxInformer.list();
+  }
+
+  rebalance(namespace: string, name: string): Rebalance | undefined {
+    return this.rebalanceInformer.get(namespace, name);
+  }
+
+  rebalanceList(): Rebalance[] {
+    return this.rebalanceInformer.list();
+  }
+
+  get<T>(kind: OwnedKind, namespace: string, name: string): T | undefined {
+    return this.owned.get(kind)!.get(namespace, name) as T | undefined;
+  }
+
+  /** Objects of `kind` that belong to the EMQX `instance` (by the instance label). */
+  ownedBy<T>(kind: OwnedKind, namespace: string, instance: string): T[] {
+    return this.owned
+      .get(kind)!
+      .list(namespace)
+      .filter((o) => o.metadata?.labels?.[LABEL_INSTANCE] === instance) as T[];
+  }
+}

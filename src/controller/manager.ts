@@ -1,0 +1,244 @@
+// The operator process: informers, one serialised work queue, the reconcilers, leader election, the conversion
+// webhook, health and metrics. `startOperator` is what `emqx-operator run` calls.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
+import { buildCrds, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
+import { EmqxClient } from '../emqx/client.ts';
+import { apply, createIfAbsent } from '../k8s/apply.ts';
+import { loadKubeConfig } from '../k8s/config.ts';
+import { EventRecorder } from '../k8s/events.ts';
+import { LeaderElector } from '../k8s/leader.ts';
+import { KubeClient } from '../k8s/rest.ts';
+import { createLogger, type Logger, type LogLevel } from '../observability/logger.ts';
+import { defaultRegistry } from '../observability/metrics.ts';
+import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
+import { createSelfSignedCertificate } from '../webhook/cert.ts';
+import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
+import { ClusterCache } from './cache.ts';
+import type { EmqxApi, EmqxApiFactory } from './context.ts';
+import { WorkQueue } from './queue.ts';
+import { RebalanceReconciler } from './rebalance.ts';
+import { EmqxReconciler } from './reconciler.ts';
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  context?: string;
+  /** Watch one namespace; default all. */
+  namespace?: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName?: string;
+  identity?: string;
+  /** host:port for /healthz, /readyz and /metrics. */
+  healthBind: string;
+  /** A second listener for /metrics only (e.g. when health and metrics ports differ). */
+  metricsBind?: string;
+  /** Apply the CRDs at start (for clusters where no one else installs them, e.g. the sandbox). */
+  installCrds?: boolean;
+  webhook?: {
+    bind: string;
+    /** How the API server reaches the webhook: an in-cluster Service `ns/name`, or a URL. */
+    service?: { namespace: string; name: string };
+    url?: string;
+  };
+  workers?: number;
+  logLevel?: LogLevel;
+  logger?: Logger;
+  emqxTimeoutMs?: number;
+  notReadyIntervalMs?: number;
+  readyIntervalMs?: number;
+}
+
+export interface RunningOperator {
+  /** Resolves when the operator stopped (leadership lost, stop() called). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+  health: ObservabilityServer;
+  webhookPort?: number;
+}
+
+const queueGauge = defaultRegistry.gauge({
+  name: 'emqx_operator_leading',
+  help: '1 while this process reconciles.',
+});
+
+function bindOf(value: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(value);
+  if (!m) throw new Error(`bad bind address "${value}" (want host:port)`);
+  return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+async function webhookCertificate(client: KubeClient, ns: string, hosts: string[], log: Logger) {
+  // One certificate for every replica, kept in a Secret: the CRD's caBundle can then name it once.
+  const fresh = createSelfSignedCertificate({ commonName: 'emqx-operator-webhook', hosts, days: 3650 });
+  const secret: V1Secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'emqx-operator-webhook-cert', namespace: ns },
+    type: 'kubernetes.io/tls',
+    data: {
+      'tls.crt': Buffer.from(fresh.cert).toString('base64'),
+      'tls.key': Buffer.from(fresh.key).toString('base64'),
+    },
+  };
+  const { object } = await createIfAbsent(client, secret as never);
+  const live = object as unknown as V1Secret;
+  const cert = Buffer.from(live.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
+  const key = Buffer.from(live.data?.['tls.key'] ?? '', 'base64').toString('utf8');
+  log.info('webhook certificate ready', { secret: `${ns}/emqx-operator-webhook-cert` });
+  return { cert, key };
+}
+
+export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
+  const log = opts.logger ?? createLogger({ level: opts.logLevel ?? 'info' });
+  const { kc, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const client = new KubeClient(kc);
+  log.info('starting', {
+    kubeconfig: source,
+    from,
+    namespace: opts.namespace ?? '(all)',
+    server: client.server,
+  });
+
+  let leading = false;
+  let cacheSynced = false;
+  const health = await startObservabilityServer({
+    ...bindOf(opts.healthBind),
+    logger: log,
+    healthy: () => true,
+    ready: () => ({ ok: !opts.leaderElect || !leading || cacheSynced, reason: 'cache not synced' }),
+  });
+  const metrics = opts.metricsBind
+    ? await startObservabilityServer({ ...bindOf(opts.metricsBind), logger: log })
+    : undefined;
+
+  // Conversion webhook (every replica serves it, leader or not).
+  let webhook: WebhookServer | undefined;
+  let webhookOptions: WebhookOptions | undefined;
+  if (opts.webhook) {
+    const hosts = ['127.0.0.1', 'localhost'];
+    if (opts.webhook.service) {
+      const { name, namespace } = opts.webhook.service;
+      hosts.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
+    }
+    const { cert, key } = await webhookCertificate(client, opts.leaseNamespace, hosts, log);
+    webhook = await startWebhookServer({ ...bindOf(opts.webhook.bind), cert, key, logger: log });
+    const caBundle = Buffer.from(cert).toString('base64');
+    webhookOptions = opts.webhook.service
+      ? { service: { ...opts.webhook.service, path: '/convert', port: 443 }, caBundle }
+      : { url: (opts.webhook.url ?? `https://127.0.0.1:${webhook.port}`) + '/convert', caBundle };
+  }
+
+  const events = new EventRecorder(client, { logger: log, reportingInstance: opts.identity ?? hostname() });
+  const clients = new Map<string, EmqxClient>();
+  const emqxApiFactory: EmqxApiFactory = (targets, creds) => {
+    const id = `${creds.key}:${creds.secret.length}:${creds.secret.slice(0, 4)}`;
+    let c = clients.get(id);
+    if (!c) {
+      c = new EmqxClient({
+        targets,
+        apiKey: creds.key,
+        apiSecret: creds.secret,
+        timeoutMs: opts.emqxTimeoutMs,
+        logger: log,
+      });
+      clients.set(id, c);
+    } else c.setTargets(targets);
+    return c as unknown as EmqxApi;
+  };
+
+  let cache: ClusterCache | undefined;
+  let queue: WorkQueue | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+
+  const startControllers = async () => {
+    if (opts.installCrds) {
+      for (const crd of buildCrds(webhookOptions ? { webhook: webhookOptions } : {}))
+        await apply(client, crd as never);
+      log.info('CRDs applied', { conversionWebhook: Boolean(webhookOptions) });
+    } else if (
+      !(await client.get({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name: EMQX_CRD_NAME,
+      }))
+    ) {
+      throw new Error(
+        `CustomResourceDefinition ${EMQX_CRD_NAME} is not installed: apply deploy/crds/ (kubectl apply --server-side -f deploy/crds/) or run with --install-crds`,
+      );
+    }
+    leading = true;
+    queueGauge.set({}, 1);
+    cache = new ClusterCache(client, { namespace: opts.namespace, logger: log });
+    const emqx = new EmqxReconciler({
+      client,
+      cache,
+      events,
+      log,
+      emqxApiFactory,
+      notReadyIntervalMs: opts.notReadyIntervalMs,
+      readyIntervalMs: opts.readyIntervalMs,
+    });
+    const rebalance = new RebalanceReconciler({ client, cache, events, log, emqxApiFactory });
+    const q = new WorkQueue(
+      async (key) => {
+        const [kind, ns, name] = key.split('/') as [string, string, string];
+        const outcome =
+          kind === 'EMQX' ? await emqx.reconcile(ns, name) : await rebalance.reconcile(ns, name);
+        q.forget(key);
+        if (outcome.requeueAfterMs !== undefined) q.addAfter(key, outcome.requeueAfterMs);
+      },
+      { name: 'emqx', workers: opts.workers ?? 4, logger: log },
+    );
+    queue = q;
+    cache.onChange((kind, key) => q.add(`${kind}/${key}`));
+    await cache.start();
+    cacheSynced = true;
+    for (const e of cache.emqxList()) q.add(`EMQX/${e.metadata.namespace}/${e.metadata.name}`);
+    for (const r of cache.rebalanceList()) q.add(`Rebalance/${r.metadata.namespace}/${r.metadata.name}`);
+    log.info('controllers started', { emqx: cache.emqxList().length });
+  };
+
+  const stopControllers = async () => {
+    leading = false;
+    queueGauge.set({}, 0);
+    await queue?.shutdown();
+    await cache?.stop();
+  };
+
+  let elector: LeaderElector | undefined;
+  if (opts.leaderElect) {
+    const identity = opts.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
+    elector = new LeaderElector(client, {
+      namespace: opts.leaseNamespace,
+      name: opts.leaseName ?? 'emqx-operator-leader',
+      identity,
+      logger: log,
+      onStartedLeading: async () => {
+        log.info('became leader', { identity });
+        await startControllers();
+      },
+      onStoppedLeading: () => {
+        log.warn('lost leadership: stopping', { identity });
+        void stopControllers().then(resolveDone);
+      },
+    });
+    void elector.run();
+  } else {
+    await startControllers();
+  }
+
+  const stop = async () => {
+    log.info('shutting down');
+    if (elector) await elector.stop();
+    await stopControllers();
+    await events.close();
+    await webhook?.close();
+    await metrics?.close();
+    await health.close();
+    resolveDone();
+  };
+  return { done, stop, health, ...(webhook && { webhookPort: webhook.port }) };
+}
