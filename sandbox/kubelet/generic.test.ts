@@ -130,6 +130,15 @@ test('a generic container whose command the tiny shell knows runs it and exits w
   ]);
   assert.equal(outcome, 'still running');
   await forever.stop({ graceful: true });
+  const initCtx = ctx({ name: 'setup', image: 'busybox', command: ['/opt/prepare'] }, ip, dir);
+  initCtx.pod = { ...initCtx.pod, spec: { initContainers: [initCtx.container], containers: [] } };
+  assert.equal(
+    await (
+      await genericHandler.start(initCtx)
+    ).exited,
+    0,
+    'unknown init command: exits 0 at once',
+  );
   const sleeper = await genericHandler.start(
     ctx({ name: 'c', image: 'busybox', args: ['sleep', '3600'], command: [] }, ip, dir),
   );

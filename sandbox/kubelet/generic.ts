@@ -5,7 +5,7 @@
 //  - exec understands a tiny shell (see `runScript`), against the container's mounted paths;
 //  - if its command (command + args) is made only of commands that tiny shell knows (`sh -c "exit 3"`, `true`,
 //    `sleep 5`), it runs it and exits with its code; any other command, or none, runs until stopped.
-//    Init containers follow the same rule, so an unknown init command exits 0 at once.
+//    An init container (not a native sidecar) runs a command the tiny shell knows; any other exits 0 at once.
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -292,7 +292,16 @@ export const genericHandler: ImageHandler = {
     };
 
     const argv = [...(ctx.container.command ?? []), ...(ctx.container.args ?? [])];
-    if (understood(argv)) {
+    const initContainer =
+      ctx.container.restartPolicy !== 'Always' &&
+      (ctx.pod.spec?.initContainers ?? []).some((c) => c.name === ctx.container.name);
+    if (initContainer && !understood(argv)) {
+      ctx.log(`init container ${JSON.stringify(argv)}: not emulated, exits 0`);
+      setImmediate(() => {
+        closeServers();
+        resolveExit(0);
+      });
+    } else if (understood(argv)) {
       ctx.log(`running ${JSON.stringify(argv)}`);
       void runScript(argv, fs, abort.signal).then((r) => {
         if (r.stdout) ctx.log(r.stdout.trimEnd());
