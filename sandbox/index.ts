@@ -54,7 +54,7 @@ export interface SandboxOptions {
   extensions?: SandboxExtension[];
   /** Container restart backoff of the kubelet emulator. */
   backoff?: Partial<BackoffSettings>;
-  /** apiserver `--min-request-timeout` (seconds, default 60): watches end between this and twice this. */
+  /** apiserver `--min-request-timeout` (seconds, default 30): watches end between this and twice this. */
   minRequestTimeoutSeconds?: number;
 }
 

@@ -33,17 +33,31 @@ function killAllNow(): void {
   live.clear();
 }
 
+/** SIGTERM to every child still running, SIGKILL to those still there after `graceMs`. */
+export async function stopAll(graceMs = 5000): Promise<void> {
+  const children = [...live];
+  const gone = children.map(
+    (c) =>
+      new Promise<void>((r) =>
+        c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
+      ),
+  );
+  for (const c of children) c.kill('SIGTERM');
+  const timer = setTimeout(killAllNow, graceMs);
+  await Promise.all(gone);
+  clearTimeout(timer);
+}
+
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on('exit', killAllNow);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      // Only act as the last resort: when someone else (the CLI, a test runner) handles the signal, let it stop
-      // things gracefully. With no other listener, Node would no longer exit on the signal, so we do.
+      // Only the last resort: when someone else (the CLI, the test runner) handles the signal, it stops things
+      // itself. With no other listener Node would no longer exit on the signal, so we stop the children and exit.
       if (process.listenerCount(signal) > 1) return;
-      killAllNow();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     });
   }
 }

@@ -114,6 +114,8 @@ export class Informer<T extends KubernetesObject> {
   readonly path: string;
   private readonly lw: ListWatch<T>;
   private stopped = false;
+  /** How many times the informer (re)connected: one list, then one per watch (re-)established. */
+  connects = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly onError: (e: unknown) => void;
 
@@ -129,6 +131,7 @@ export class Informer<T extends KubernetesObject> {
       undefined,
       { delayFn: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 500))) },
     );
+    this.lw.on('connect', () => this.connects++);
     this.lw.on('error', (e: unknown) => {
       if (this.stopped) return;
       this.onError(e);

@@ -347,6 +347,11 @@ export class Kubelet {
     return pv?.spec?.hostPath?.path ?? pv?.spec?.local?.path;
   }
 
+  /** How often each informer (re)connected, by resource path: watches the API server ended are re-established. */
+  informerConnects(): Record<string, number> {
+    return Object.fromEntries(Object.values(this.informers).map((i) => [i.path, i.connects]));
+  }
+
   /** Requests made to the API server so far, by HTTP method. */
   get requestCounts(): Readonly<Record<string, number>> {
     return this.api.counts;
