@@ -8,10 +8,28 @@ import os from 'node:os';
 import path from 'node:path';
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1PodList } from '@kubernetes/client-node';
 import { CONTENT_TYPE } from '../sandbox/kubelet/api.ts';
+import type { ImageHandler } from '../sandbox/kubelet/handler.ts';
 import { inPodRange } from '../sandbox/kubelet/ipam.ts';
 import { KUBECTL, useSandbox } from './support/sandbox.ts';
 
-const sb = useSandbox();
+// A handler that ignores graceful stops (like a process ignoring SIGTERM): only the grace period ends it.
+const stopCalls: Array<{ pod: string; graceful: boolean; at: number }> = [];
+const stubborn: ImageHandler = {
+  name: 'stubborn',
+  matches: (image) => image.startsWith('sandbox.test/stubborn'),
+  async start(ctx) {
+    return {
+      exited: new Promise<number>(() => {}),
+      exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+      stop: ({ graceful }) => {
+        stopCalls.push({ pod: ctx.pod.metadata!.name!, graceful, at: Date.now() });
+        return graceful ? new Promise<void>(() => {}) : Promise.resolve();
+      },
+    };
+  },
+};
+
+const sb = useSandbox({ handlers: [stubborn] });
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 const isReady = (p: V1Pod) =>
@@ -105,6 +123,24 @@ test('a 3-replica StatefulSet with a PVC template gets 3 Running+Ready pods with
     return s.status?.readyReplicas === 3 ? s : undefined;
   });
   assert.equal(sts.status!.readyReplicas, 3);
+
+  // The disruption controller runs: a PodDisruptionBudget gets a real status.
+  await sb.apply(
+    {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'web' },
+      spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } },
+    },
+    ns,
+  );
+  const pdb = await sb.waitFor('PDB status', async () => {
+    const p = await sb.api.get<{
+      status?: { currentHealthy?: number; disruptionsAllowed?: number; expectedPods?: number };
+    }>(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/web`);
+    return p.status?.expectedPods === 3 ? p.status : undefined;
+  });
+  assert.deepEqual([pdb.currentHealthy, pdb.disruptionsAllowed], [3, 1]);
 });
 
 test('a deleted StatefulSet pod comes back with the same name and the same volume data', async (t) => {
@@ -448,6 +484,140 @@ test('graceful deletion runs the preStop hook, then the pod is gone; a deleted P
     }
   });
   await sb.waitFor('PV directory removed', () => !existsSync(pvDir), 5000);
+});
+
+test('restart policies and init containers', async (t) => {
+  const ns = await sb.newNamespace(t);
+  const podOf = (name: string, spec: Record<string, unknown>) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec,
+  });
+  await sb.apply(
+    [
+      podOf('crash', { containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'exit 3'] }] }),
+      podOf('once', {
+        restartPolicy: 'Never',
+        containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'exit 3'] }],
+      }),
+      podOf('job', {
+        restartPolicy: 'OnFailure',
+        containers: [{ name: 'c', image: 'busybox', command: ['true'] }],
+      }),
+      podOf('init', {
+        initContainers: [{ name: 'setup', image: 'busybox', command: ['/opt/prepare-everything'] }],
+        containers: [{ name: 'c', image: 'busybox' }],
+      }),
+      podOf('init-fail', {
+        restartPolicy: 'Never',
+        initContainers: [{ name: 'setup', image: 'busybox', command: ['sh', '-c', 'exit 2'] }],
+        containers: [{ name: 'c', image: 'busybox' }],
+      }),
+    ],
+    ns,
+  );
+  const backoff = await sb.waitFor(
+    'crash: CrashLoopBackOff after repeated exits',
+    async () => {
+      const cs = (await pod(ns, 'crash')).status?.containerStatuses?.[0];
+      return cs?.state?.waiting?.reason === 'CrashLoopBackOff' ? cs : undefined;
+    },
+    30_000,
+    100,
+  );
+  assert.ok(backoff.restartCount >= 1, `restartCount ${backoff.restartCount}`);
+  assert.equal(backoff.lastState?.terminated?.exitCode, 3);
+  await sb.waitFor('crash: restarted again after the back-off', async () => {
+    const cs = (await pod(ns, 'crash')).status?.containerStatuses?.[0];
+    return (cs?.restartCount ?? 0) > backoff.restartCount;
+  });
+  assert.equal((await pod(ns, 'crash')).status?.phase, 'Running');
+
+  const once = await sb.waitFor('once: Failed', async () => {
+    const p = await pod(ns, 'once');
+    return p.status?.phase === 'Failed' ? p : undefined;
+  });
+  assert.equal(once.status!.containerStatuses![0].state?.terminated?.exitCode, 3);
+  assert.equal(once.status!.containerStatuses![0].restartCount, 0);
+  await sb.waitFor('job: Succeeded', async () => (await pod(ns, 'job')).status?.phase === 'Succeeded');
+
+  const init = await sb.waitFor('init: Ready after its init container', async () => {
+    const p = await pod(ns, 'init');
+    return isReady(p) ? p : undefined;
+  });
+  assert.equal(init.status!.initContainerStatuses![0].state?.terminated?.reason, 'Completed');
+  const initFail = await sb.waitFor('init-fail: Failed', async () => {
+    const p = await pod(ns, 'init-fail');
+    return p.status?.phase === 'Failed' ? p : undefined;
+  });
+  assert.equal(initFail.status!.initContainerStatuses![0].state?.terminated?.exitCode, 2);
+  assert.equal(initFail.status!.containerStatuses![0].state?.waiting?.reason, 'PodInitializing');
+  assert.equal(initFail.status!.conditions!.find((c) => c.type === 'Initialized')?.status, 'False');
+});
+
+test('a container that ignores the graceful stop is killed when the grace period runs out', async (t) => {
+  const ns = await sb.newNamespace(t);
+  await sb.apply(
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'stubborn' },
+      spec: {
+        terminationGracePeriodSeconds: 30,
+        containers: [{ name: 'c', image: 'sandbox.test/stubborn:1' }],
+      },
+    },
+    ns,
+  );
+  await sb.waitFor('stubborn pod Ready', async () => isReady(await pod(ns, 'stubborn')));
+  const t0 = Date.now();
+  // A delete with an explicit grace period overrides the pod's 30 s.
+  await sb.api.delete(`/api/v1/namespaces/${ns}/pods/stubborn`, { gracePeriodSeconds: 2 });
+  await sb.waitFor(
+    'stubborn pod gone',
+    async () => !(await pods(ns)).some((p) => p.metadata!.name === 'stubborn'),
+  );
+  const elapsed = Date.now() - t0;
+  const calls = stopCalls.filter((c) => c.pod === 'stubborn');
+  assert.deepEqual(
+    calls.map((c) => c.graceful),
+    [true, false],
+    'a graceful stop, then a forced one',
+  );
+  const forcedAfter = calls[1].at - calls[0].at;
+  assert.ok(
+    forcedAfter >= 1800 && forcedAfter < 5000,
+    `forced stop ${forcedAfter} ms after the graceful one`,
+  );
+  assert.ok(elapsed >= 1800, `pod deleted after ${elapsed} ms, before the grace period ended`);
+});
+
+test('persistentVolumeClaimRetentionPolicy whenScaled: Delete removes the claim of a scaled-down pod', async (t) => {
+  const ns = await sb.newNamespace(t);
+  const policy = { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Retain' } };
+  await sb.apply(statefulSet('keep', 2, policy), ns);
+  await readyPods(ns, 'app=keep', 2);
+  const claim1 = await sb.api.get<V1PersistentVolumeClaim>(
+    `/api/v1/namespaces/${ns}/persistentvolumeclaims/data-keep-1`,
+  );
+  await sb.apply(statefulSet('keep', 1, policy), ns);
+  await sb.waitFor('data-keep-1 deleted', async () => {
+    const list = await sb.api.get<{ items: V1PersistentVolumeClaim[] }>(
+      `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+    );
+    const names = list.items.map((c) => c.metadata!.name);
+    return !names.includes('data-keep-1') && names.includes('data-keep-0');
+  });
+  await sb.waitFor('its PV deleted', async () => {
+    try {
+      await sb.api.get(`/api/v1/persistentvolumes/${claim1.spec!.volumeName}`);
+      return false;
+    } catch (e) {
+      return (e as { code?: number }).code === 404;
+    }
+  });
+  assert.equal((await readyPods(ns, 'app=keep', 1))[0].metadata!.name, 'keep-0');
 });
 
 test('`emqx-operator sandbox --no-operator` runs in the foreground and leaves no process behind on SIGINT', async (t) => {
