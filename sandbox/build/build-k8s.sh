@@ -69,7 +69,7 @@ build_k8s() {
   done
 }
 
-log "building Kubernetes v$K8S_VERSION and etcd v$ETCD_VERSION into $bin (about 6 minutes on 2 cores when measured with a warm Go module cache; allow 15-30 with a cold one)"
+log "building Kubernetes v$K8S_VERSION and etcd v$ETCD_VERSION into $bin (measured: about 6 minutes on 2 cores with an empty Go build cache; downloading every module first adds a few minutes)"
 [ -x "$bin/etcd" ] || step "etcd v$ETCD_VERSION (module download + build)" build_etcd
 step "Kubernetes v$K8S_VERSION module download" k8s_wrapper
 build_k8s
