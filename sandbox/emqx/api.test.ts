@@ -8,6 +8,9 @@ import type { HoconObject } from '../../src/hocon/index.ts';
 import { API_KEY, API_SECRET, HEADLESS, Testbed, api, nodeName, runningNames, waitFor } from './testkit.ts';
 import type { StartedNode } from './testkit.ts';
 
+// every test bounded in real time, so a regression cannot hang the run
+const T = { timeout: 30_000 };
+
 const basic = (k: string, s: string): string => `Basic ${Buffer.from(`${k}:${s}`).toString('base64')}`;
 
 describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one core stopped)', () => {
@@ -30,7 +33,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
   });
   after(() => tb.close());
 
-  test('GET /status: text, 200, retry-after: 15, no auth needed', async () => {
+  test('GET /status: text, 200, retry-after: 15, no auth needed', T, async () => {
     for (const p of ['/status', '/api/v5/status']) {
       const r = await api(c0, p, { auth: null });
       assert.equal(r.status, 200);
@@ -40,7 +43,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     }
   });
 
-  test('GET /status?format=json: 5.x carries rel_vsn', async () => {
+  test('GET /status?format=json: 5.x carries rel_vsn', T, async () => {
     const r = await api(r0, '/api/v5/status?format=json', { auth: null });
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, {
@@ -51,14 +54,14 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     });
   });
 
-  test('missing Authorization: 401 AUTHORIZATION_HEADER_ERROR with WWW-Authenticate', async () => {
+  test('missing Authorization: 401 AUTHORIZATION_HEADER_ERROR with WWW-Authenticate', T, async () => {
     const r = await api(c0, '/api/v5/nodes', { auth: null });
     assert.equal(r.status, 401);
     assert.equal((r.json as { code: string }).code, 'AUTHORIZATION_HEADER_ERROR');
     assert.equal(r.headers.get('www-authenticate'), 'Basic Realm="emqx-dashboard"');
   });
 
-  test('bad API key or secret: 401 BAD_API_KEY_OR_SECRET', async () => {
+  test('bad API key or secret: 401 BAD_API_KEY_OR_SECRET', T, async () => {
     for (const auth of [basic(API_KEY, 'wrong'), basic('nobody', API_SECRET), 'Basic !!!']) {
       const r = await api(c0, '/api/v5/nodes', { auth });
       assert.equal(r.status, 401, auth);
@@ -66,12 +69,12 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     }
   });
 
-  test('the replicant accepts the bootstrap keys it got by replication', async () => {
+  test('the replicant accepts the bootstrap keys it got by replication', T, async () => {
     const r = await api(r0, '/api/v5/nodes');
     assert.equal(r.status, 200);
   });
 
-  test('Bearer token from POST /login (admin/public); a bad password is 401', async () => {
+  test('Bearer token from POST /login (admin/public); a bad password is 401', T, async () => {
     const bad = await api(c0, '/api/v5/login', {
       method: 'POST',
       auth: null,
@@ -95,7 +98,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal(badToken.status, 401);
   });
 
-  test('unknown paths: 404 {"code":"NOT_FOUND"}; wrong method: 405', async () => {
+  test('unknown paths: 404 {"code":"NOT_FOUND"}; wrong method: 405', T, async () => {
     const r = await api(c0, '/api/v5/no_such_thing');
     assert.equal(r.status, 404);
     assert.equal((r.json as { code: string }).code, 'NOT_FOUND');
@@ -103,7 +106,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal(m.status, 405);
   });
 
-  test('GET /nodes: running nodes sorted by name, then the stopped core as a 3-field stub', async () => {
+  test('GET /nodes: running nodes sorted by name, then the stopped core as a 3-field stub', T, async () => {
     const r = await api(c1, '/api/v5/nodes');
     assert.equal(r.status, 200);
     const nodes = r.json as Array<Record<string, unknown>>;
@@ -152,7 +155,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     );
   });
 
-  test('uptime is in ms and grows', async () => {
+  test('uptime is in ms and grows', T, async () => {
     const get = async (): Promise<number> =>
       ((await api(c0, `/api/v5/nodes/${encodeURIComponent(name('emqx-core-0'))}`)).json as { uptime: number })
         .uptime;
@@ -163,7 +166,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.ok(b > a + 500, `uptime ${a} -> ${b}`);
   });
 
-  test('GET /nodes/{node}: 200 for a running node, 404 for a stopped or unknown one', async () => {
+  test('GET /nodes/{node}: 200 for a running node, 404 for a stopped or unknown one', T, async () => {
     const ok = await api(c0, `/api/v5/nodes/${encodeURIComponent(nodeName(r0))}`);
     assert.equal(ok.status, 200);
     assert.equal((ok.json as { role: string }).role, 'replicant');
@@ -174,7 +177,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal(unknown.status, 404);
   });
 
-  test('GET /cluster lists running nodes only; PUT changes only the description', async () => {
+  test('GET /cluster lists running nodes only; PUT changes only the description', T, async () => {
     const r = await api(r0, '/api/v5/cluster');
     assert.equal(r.status, 200);
     const body = r.json as { name: string; description: string; nodes: string[]; self: string };
@@ -188,7 +191,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal(bad.status, 400);
   });
 
-  test('DELETE /cluster/{node}/force_leave: self 400, unknown 400 node_not_in_cluster', async () => {
+  test('DELETE /cluster/{node}/force_leave: self 400, unknown 400 node_not_in_cluster', T, async () => {
     const self = await api(c0, `/api/v5/cluster/${encodeURIComponent(name('emqx-core-0'))}/force_leave`, {
       method: 'DELETE',
     });
@@ -201,7 +204,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal(post.status, 405);
   });
 
-  test('GET /listeners: the four defaults, merged over running nodes', async () => {
+  test('GET /listeners: the four defaults, merged over running nodes', T, async () => {
     const r = await api(c0, '/api/v5/listeners');
     assert.equal(r.status, 200);
     const ls = r.json as Array<Record<string, unknown>>;
@@ -226,7 +229,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     );
   });
 
-  test('GET /configs: text/plain HOCON with defaults, hidden roots dropped, secrets masked', async () => {
+  test('GET /configs: text/plain HOCON with defaults, hidden roots dropped, secrets masked', T, async () => {
     for (const accept of [undefined, 'text/plain', '*/*', 'application/json;q=0.5, text/plain;q=0.9']) {
       const r = await api(c0, '/api/v5/configs', accept === undefined ? {} : { headers: { accept } });
       assert.equal(r.status, 200, String(accept));
@@ -255,31 +258,35 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal((conf['license'] as HoconObject)['key'], '******');
   });
 
-  test('GET /configs: JSON roots with Accept: application/json, 400 INVALID_ACCEPT otherwise', async () => {
-    const j = await api(c0, '/api/v5/configs', { headers: { accept: 'application/json' } });
-    assert.equal(j.status, 200);
-    assert.deepEqual(Object.keys(j.json as object).sort(), [
-      'alarm',
-      'broker',
-      'dashboard',
-      'file_transfer',
-      'log',
-      'sys_topics',
-      'sysmon',
-    ]);
-    const key = await api(c0, '/api/v5/configs?key=listeners', { headers: { accept: 'application/json' } });
-    assert.deepEqual(Object.keys(key.json as object), ['listeners']);
-    const bad = await api(c0, '/api/v5/configs', { headers: { accept: 'application/xml' } });
-    assert.equal(bad.status, 400);
-    assert.equal((bad.json as { code: string }).code, 'INVALID_ACCEPT');
-    const otherNode = await api(c0, `/api/v5/configs?node=${encodeURIComponent(nodeName(r0))}`);
-    assert.equal(otherNode.status, 200);
-    assert.equal((parseHocon(otherNode.text)['node'] as HoconObject)['role'], 'replicant');
-    const stoppedNode = await api(c0, `/api/v5/configs?node=${encodeURIComponent(name('emqx-core-2'))}`);
-    assert.equal(stoppedNode.status, 404);
-  });
+  test(
+    'GET /configs: JSON roots with Accept: application/json, 400 INVALID_ACCEPT otherwise',
+    T,
+    async () => {
+      const j = await api(c0, '/api/v5/configs', { headers: { accept: 'application/json' } });
+      assert.equal(j.status, 200);
+      assert.deepEqual(Object.keys(j.json as object).sort(), [
+        'alarm',
+        'broker',
+        'dashboard',
+        'file_transfer',
+        'log',
+        'sys_topics',
+        'sysmon',
+      ]);
+      const key = await api(c0, '/api/v5/configs?key=listeners', { headers: { accept: 'application/json' } });
+      assert.deepEqual(Object.keys(key.json as object), ['listeners']);
+      const bad = await api(c0, '/api/v5/configs', { headers: { accept: 'application/xml' } });
+      assert.equal(bad.status, 400);
+      assert.equal((bad.json as { code: string }).code, 'INVALID_ACCEPT');
+      const otherNode = await api(c0, `/api/v5/configs?node=${encodeURIComponent(nodeName(r0))}`);
+      assert.equal(otherNode.status, 200);
+      assert.equal((parseHocon(otherNode.text)['node'] as HoconObject)['role'], 'replicant');
+      const stoppedNode = await api(c0, `/api/v5/configs?node=${encodeURIComponent(name('emqx-core-2'))}`);
+      assert.equal(stoppedNode.status, 404);
+    },
+  );
 
-  test('PUT /configs: read-only keys give 400 {"errors": …} without ignore_readonly', async () => {
+  test('PUT /configs: read-only keys give 400 {"errors": …} without ignore_readonly', T, async () => {
     const r = await api(c0, '/api/v5/configs', {
       method: 'PUT',
       headers: { 'content-type': 'text/plain' },
@@ -298,25 +305,29 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal(((conf['log'] as HoconObject)['console'] as HoconObject)['level'], 'warning');
   });
 
-  test('PUT /configs?ignore_readonly=true drops read-only keys, applies the rest cluster-wide, persists', async () => {
-    const r = await api(c0, '/api/v5/configs?mode=merge&ignore_readonly=true', {
-      method: 'PUT',
-      body: 'node.cookie = stolen\ncluster.autoheal = false\nlog.console.level = info\n',
-    });
-    assert.equal(r.status, 200);
-    assert.equal(r.text, '');
-    for (const n of [c0, c1, r0]) {
-      const conf = parseHocon((await api(n, '/api/v5/configs')).text);
-      assert.equal(((conf['log'] as HoconObject)['console'] as HoconObject)['level'], 'info');
-      assert.equal((conf['cluster'] as HoconObject)['autoheal'], true);
-    }
-    const file = path.join(c1.input.dataDir!, 'configs', 'cluster.hocon');
-    const saved = parseHocon(fs.readFileSync(file, 'utf8'));
-    assert.equal(((saved['log'] as HoconObject)['console'] as HoconObject)['level'], 'info');
-    assert.ok(!('node' in saved) && !('cluster' in saved));
-  });
+  test(
+    'PUT /configs?ignore_readonly=true drops read-only keys, applies the rest cluster-wide, persists',
+    T,
+    async () => {
+      const r = await api(c0, '/api/v5/configs?mode=merge&ignore_readonly=true', {
+        method: 'PUT',
+        body: 'node.cookie = stolen\ncluster.autoheal = false\nlog.console.level = info\n',
+      });
+      assert.equal(r.status, 200);
+      assert.equal(r.text, '');
+      for (const n of [c0, c1, r0]) {
+        const conf = parseHocon((await api(n, '/api/v5/configs')).text);
+        assert.equal(((conf['log'] as HoconObject)['console'] as HoconObject)['level'], 'info');
+        assert.equal((conf['cluster'] as HoconObject)['autoheal'], true);
+      }
+      const file = path.join(c1.input.dataDir!, 'configs', 'cluster.hocon');
+      const saved = parseHocon(fs.readFileSync(file, 'utf8'));
+      assert.equal(((saved['log'] as HoconObject)['console'] as HoconObject)['level'], 'info');
+      assert.ok(!('node' in saved) && !('cluster' in saved));
+    },
+  );
 
-  test('PUT /configs: a new listener, then a disabled one, show up live in /listeners', async () => {
+  test('PUT /configs: a new listener, then a disabled one, show up live in /listeners', T, async () => {
     const add = await api(c1, '/api/v5/configs', {
       method: 'PUT',
       body: 'listeners.tcp.internal { bind = "0.0.0.0:11883", max_connections = 100 }',
@@ -342,7 +353,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal((tcp['internal'] as HoconObject)['bind'], '0.0.0.0:11883');
   });
 
-  test('PUT /configs?mode=replace swaps a whole root', async () => {
+  test('PUT /configs?mode=replace swaps a whole root', T, async () => {
     const r = await api(c0, '/api/v5/configs?mode=replace', {
       method: 'PUT',
       body: 'listeners { tcp { default { bind = "0.0.0.0:1883" } } }',
@@ -355,7 +366,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     );
   });
 
-  test('PUT /configs error bodies: parse error, unknown root, validation errors', async () => {
+  test('PUT /configs error bodies: parse error, unknown root, validation errors', T, async () => {
     const parse = await api(c0, '/api/v5/configs', { method: 'PUT', body: 'log {' });
     assert.equal(parse.status, 400);
     const pe = (parse.json as { errors: { line: number; reason: string; type: string } }).errors;
@@ -390,7 +401,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal(empty.status, 200);
   });
 
-  test('GET /monitor_current: flat integers over the cluster', async () => {
+  test('GET /monitor_current: flat integers over the cluster', T, async () => {
     tb.fabric.setClients(name('emqx-core-0'), { connections: 7, sessions: 9 });
     tb.fabric.setClients(nodeName(r0), { connections: 3 });
     tb.fabric.retain(name('emqx-core-1'), 't/1', 'hello');
@@ -418,7 +429,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     tb.fabric.setClients(nodeName(r0), { connections: 0 });
   });
 
-  test('/ds/* is 404 "Durable storage is disabled" while durable sessions are off', async () => {
+  test('/ds/* is 404 "Durable storage is disabled" while durable sessions are off', T, async () => {
     const r = await api(c0, '/api/v5/ds/sites');
     assert.deepEqual(
       { status: r.status, body: r.json },
@@ -429,7 +440,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     );
   });
 
-  test('faults: slow or failing API, failing /status, RPC failure', async () => {
+  test('faults: slow or failing API, failing /status, RPC failure', T, async () => {
     const n0 = name('emqx-core-0');
     tb.fabric.setFaults(n0, { api: { status: 503 } });
     const failing = await api(c0, '/api/v5/nodes');
@@ -454,7 +465,7 @@ describe('EMQX REST API contract (Enterprise 5.8.3, 3 cores + 1 replicant, one c
     assert.equal((await api(c1, '/api/v5/nodes')).status, 200);
   });
 
-  test('force_leave of a stopped core removes its stub', async () => {
+  test('force_leave of a stopped core removes its stub', T, async () => {
     const r = await api(c1, `/api/v5/cluster/${encodeURIComponent(name('emqx-core-2'))}/force_leave`, {
       method: 'DELETE',
     });
@@ -472,7 +483,7 @@ describe('EMQX REST API details that depend on version, edition and role', () =>
   });
   after(() => tb.close());
 
-  test('6.x /status JSON carries cluster instead of rel_vsn; Enterprise edition', async () => {
+  test('6.x /status JSON carries cluster instead of rel_vsn; Enterprise edition', T, async () => {
     const n = await tb.core('six-0', { image: 'emqx/emqx:6.0.1' });
     await waitFor('running', async () => (await api(n, '/status', { auth: null })).status === 200);
     const r = await api(n, '/status?format=json', { auth: null });
@@ -489,7 +500,7 @@ describe('EMQX REST API details that depend on version, edition and role', () =>
     assert.ok('a2a_registry' in (j.json as object));
   });
 
-  test('/status is 503 "not_running" while booting', async () => {
+  test('/status is 503 "not_running" while booting', T, async () => {
     const slow = new Testbed({ timeScale: 1, timing: { bootMs: 60_000 } });
     try {
       const n = await slow.core('slow-0');
@@ -504,7 +515,7 @@ describe('EMQX REST API details that depend on version, edition and role', () =>
     }
   });
 
-  test('Enterprise roles: a viewer key reads but cannot write (403 UNAUTHORIZED_ROLE)', async () => {
+  test('Enterprise roles: a viewer key reads but cannot write (403 UNAUTHORIZED_ROLE)', T, async () => {
     const n = await tb.start({
       name: 'roles-0',
       image: 'emqx/emqx-enterprise:5.8.3',
@@ -530,17 +541,21 @@ describe('EMQX REST API details that depend on version, edition and role', () =>
     assert.equal(admin.status, 200);
   });
 
-  test('a bad line in the bootstrap file aborts the load: earlier keys work, later ones do not', async () => {
-    const n = await tb.start({
-      name: 'badkeys-0',
-      image: 'emqx/emqx:5.8.3',
-      ip: '127.1.199.2',
-      env: { EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys', EMQX_HOST: '127.1.199.2' },
-      files: { '/opt/emqx/data/keys': 'first:secret-1\n\nbroken-line\nthird:secret-3\n' },
-    });
-    await waitFor('running', async () => (await api(n, '/status', { auth: null })).status === 200);
-    assert.equal((await api(n, '/api/v5/nodes', { auth: basic('first', 'secret-1') })).status, 200);
-    assert.equal((await api(n, '/api/v5/nodes', { auth: basic('third', 'secret-3') })).status, 401);
-    assert.ok(!n.logs.join('\n').includes('secret-'), 'secrets never logged');
-  });
+  test(
+    'a bad line in the bootstrap file aborts the load: earlier keys work, later ones do not',
+    T,
+    async () => {
+      const n = await tb.start({
+        name: 'badkeys-0',
+        image: 'emqx/emqx:5.8.3',
+        ip: '127.1.199.2',
+        env: { EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys', EMQX_HOST: '127.1.199.2' },
+        files: { '/opt/emqx/data/keys': 'first:secret-1\n\nbroken-line\nthird:secret-3\n' },
+      });
+      await waitFor('running', async () => (await api(n, '/status', { auth: null })).status === 200);
+      assert.equal((await api(n, '/api/v5/nodes', { auth: basic('first', 'secret-1') })).status, 200);
+      assert.equal((await api(n, '/api/v5/nodes', { auth: basic('third', 'secret-3') })).status, 401);
+      assert.ok(!n.logs.join('\n').includes('secret-'), 'secrets never logged');
+    },
+  );
 });

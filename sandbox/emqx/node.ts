@@ -193,7 +193,8 @@ export class EmqxNode {
     const env = { ...this.ctx.env };
     // docker-entrypoint.sh / bin/emqx: the node name always comes from the environment
     const name = this.#nodeNameFromEnv(env);
-    env['EMQX_NODE__NAME'] = name;
+    // bin/emqx takes the name verbatim (it is not read as a HOCON value): quote it for the override layer
+    env['EMQX_NODE__NAME'] = JSON.stringify(name);
     delete env['EMQX_NODE_NAME'];
     if (env['EMQX_NODE_COOKIE'] !== undefined && env['EMQX_NODE__COOKIE'] === undefined) {
       env['EMQX_NODE__COOKIE'] = env['EMQX_NODE_COOKIE'];

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ContainerContext, RunningContainer, SandboxResolver } from '../kubelet/handler.ts';
-import { createEmqxHandler } from './index.ts';
+import { DEFAULT_TIMING, ManualClock, createEmqxHandler } from './index.ts';
 import type { EmqxHandler, EmqxHandlerOptions } from './index.ts';
 
 /** Cluster DNS as a test wants it: SRV names map to pod hostnames, hostnames to IPs. */
@@ -238,8 +238,12 @@ export class Testbed {
     });
   }
 
+  /** Stops a node's container (SIGTERM, or SIGKILL when not graceful); drives a ManualClock meanwhile. */
   async stop(n: StartedNode, graceful = true): Promise<void> {
-    await n.container.stop({ graceful });
+    const p = n.container.stop({ graceful });
+    const clock = this.fabric.clock;
+    if (clock instanceof ManualClock) await clock.advance(DEFAULT_TIMING.stopMs);
+    await p;
   }
 
   async close(): Promise<void> {
