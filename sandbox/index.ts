@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { resolveBinDir } from './cluster/binaries.ts';
 import { startControlPlane, type ControlPlane } from './cluster/control-plane.ts';
+import { onUnhandledSignal } from './cluster/process.ts';
 import { kubeconfigYaml, writeFileAtomic } from './cluster/kubeconfig.ts';
 import type { ImageHandler, SandboxResolver } from './kubelet/handler.ts';
 import { Kubelet } from './kubelet/kubelet.ts';
@@ -105,8 +106,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   let kubelet: Kubelet | undefined;
   const started: Array<{ name: string; stop(): Promise<void> }> = [];
   let stopping: Promise<void> | undefined;
+  let unregister = () => {};
   const stop = () =>
     (stopping ??= (async () => {
+      unregister();
       for (const ext of started.reverse()) {
         await ext.stop().catch((e: Error) => log(`stopping ${ext.name}: ${e.message}`));
       }
@@ -116,6 +119,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       process.off('exit', onExit);
     })());
 
+  // SIGINT/SIGTERM that nobody else handles (a script, a test process): stop gracefully, then exit.
+  unregister = onUnhandledSignal(stop);
   try {
     controlPlane = await startControlPlane({
       dir,

@@ -33,19 +33,28 @@ function killAllNow(): void {
   live.clear();
 }
 
-/** SIGTERM to every child still running, SIGKILL to those still there after `graceMs`. */
+/** SIGTERM to every child still running (newest first, one after the other), SIGKILL after `graceMs` each. */
 export async function stopAll(graceMs = 5000): Promise<void> {
-  const children = [...live];
-  const gone = children.map(
-    (c) =>
-      new Promise<void>((r) =>
-        c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
-      ),
-  );
-  for (const c of children) c.kill('SIGTERM');
-  const timer = setTimeout(killAllNow, graceMs);
-  await Promise.all(gone);
-  clearTimeout(timer);
+  for (const child of [...live].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+const cleanups = new Set<() => Promise<void>>();
+
+/**
+ * Registers a graceful shutdown (e.g. a sandbox's stop()) to run when the process gets SIGINT/SIGTERM that nobody
+ * else handles. Returns a function that unregisters it.
+ */
+export function onUnhandledSignal(cleanup: () => Promise<void>): () => void {
+  installHooks();
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
 }
 
 function installHooks(): void {
@@ -55,9 +64,13 @@ function installHooks(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       // Only the last resort: when someone else (the CLI, the test runner) handles the signal, it stops things
-      // itself. With no other listener Node would no longer exit on the signal, so we stop the children and exit.
+      // itself. With no other listener Node would no longer exit on the signal, so we stop everything and exit.
       if (process.listenerCount(signal) > 1) return;
-      void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+      const code = signal === 'SIGINT' ? 130 : 143;
+      void (async () => {
+        for (const c of [...cleanups]) await c().catch(() => {});
+        await stopAll();
+      })().finally(() => process.exit(code));
     });
   }
 }

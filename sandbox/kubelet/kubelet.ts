@@ -229,11 +229,16 @@ export class Kubelet {
       return;
     }
     this.scheduling = (async () => {
-      do {
-        this.schedulePending = false;
-        await this.schedulePass();
-      } while (this.schedulePending && !this.stopped);
-      this.scheduling = undefined;
+      try {
+        do {
+          this.schedulePending = false;
+          await this.schedulePass();
+        } while (this.schedulePending && !this.stopped);
+      } catch (e) {
+        this.log(`scheduler: ${(e as Error).stack ?? e}`);
+      } finally {
+        this.scheduling = undefined;
+      }
     })();
   }
 
