@@ -90,6 +90,24 @@ async function webhookCertificate(client: KubeClient, ns: string, hosts: string[
   return { cert, key };
 }
 
+/** Waits until the API server serves both custom resources (a CRD is usable only once Established). */
+async function waitForCrds(client: KubeClient, log: Logger, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const kind of ['EMQX', 'Rebalance']) {
+    for (;;) {
+      try {
+        await client.resource('apps.emqx.io/v2beta1', kind);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline)
+          throw new Error(`the API server does not serve ${kind} yet: ${(err as Error).message}`);
+        log.debug('waiting for CRD', { kind });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+}
+
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.logger ?? createLogger({ level: opts.logLevel ?? 'info' });
   const { kc, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
@@ -158,6 +176,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       for (const crd of buildCrds(webhookOptions ? { webhook: webhookOptions } : {}))
         await apply(client, crd as never);
       log.info('CRDs applied', { conversionWebhook: Boolean(webhookOptions) });
+      await waitForCrds(client, log);
     } else if (
       !(await client.get({
         apiVersion: 'apiextensions.k8s.io/v1',
