@@ -124,6 +124,15 @@ test('a 3-replica StatefulSet with a PVC template gets 3 Running+Ready pods with
   });
   assert.equal(sts.status!.readyReplicas, 3);
 
+  // Readiness probes keep running every second, but an unchanged status is not written again.
+  const writes = () => {
+    const c = sb.sandbox.kubelet.requestCounts;
+    return (c.PATCH ?? 0) + (c.POST ?? 0) + (c.PUT ?? 0) + (c.DELETE ?? 0);
+  };
+  const before = writes();
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(writes(), before, 'the kubelet emulator wrote to the API server while nothing changed');
+
   // The disruption controller runs: a PodDisruptionBudget gets a real status.
   await sb.apply(
     {
