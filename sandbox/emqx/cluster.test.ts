@@ -2,7 +2,8 @@
 // cookies, boot failures, the replicated database, leave/force_leave, autoclean, licences, partitions.
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
-import { HEADLESS, Testbed, api, nodeName, runningNames, waitFor } from './testkit.ts';
+import { BOOTSTRAP, HEADLESS, Testbed, api, nodeName, runningNames, waitFor } from './testkit.ts';
+import type { StartedNode } from './testkit.ts';
 
 // every test bounded in real time, so a regression cannot hang the run
 const T = { timeout: 30_000 };
@@ -112,6 +113,71 @@ describe('cluster formation', () => {
       ],
     );
   });
+});
+
+describe('other discovery strategies', () => {
+  let tb: Testbed;
+  beforeEach(() => {
+    tb = new Testbed();
+  });
+  afterEach(() => tb.close());
+
+  test('static seeds', T, async () => {
+    const ips = ['127.1.197.1', '127.1.197.2', '127.1.197.3'];
+    const seeds = `[${ips.map((ip) => `"emqx@${ip}"`).join(', ')}]`;
+    const nodes: StartedNode[] = [];
+    for (const ip of ips) {
+      nodes.push(
+        await tb.start({
+          name: `static-${ip}`,
+          image: 'emqx/emqx:5.8.3',
+          ip,
+          env: {
+            EMQX_HOST: ip,
+            EMQX_CLUSTER__DISCOVERY_STRATEGY: 'static',
+            EMQX_CLUSTER__STATIC__SEEDS: seeds,
+            EMQX_NODE__COOKIE: 'c',
+            EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys',
+          },
+          files: { '/opt/emqx/data/keys': BOOTSTRAP },
+        }),
+      );
+    }
+    await waitFor('3 nodes', async () => (await runningNames(nodes[2]!)).length === 3);
+  });
+
+  test(
+    "manual: no autocluster; `emqx ctl cluster join` replaces the joiner's database with the cluster's",
+    T,
+    async () => {
+      const mk = (ip: string) =>
+        tb.start({
+          name: `manual-${ip}`,
+          image: 'emqx/emqx:5.8.3',
+          ip,
+          env: { EMQX_HOST: ip, EMQX_NODE__COOKIE: 'c', EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys' },
+          files: { '/opt/emqx/data/keys': BOOTSTRAP },
+        });
+      const a = await mk('127.1.197.11');
+      const b = await mk('127.1.197.12');
+      await waitFor(
+        'both up',
+        async () => (await statusCode(a.url)) === 200 && (await statusCode(b.url)) === 200,
+      );
+      tb.fabric.retain('emqx@127.1.197.11', 'from', 'a');
+      tb.fabric.retain('emqx@127.1.197.12', 'from', 'b');
+      tb.fabric.retain('emqx@127.1.197.12', 'only-b', 'x');
+      await new Promise((res) => setTimeout(res, 300));
+      assert.equal((await runningNames(a)).length, 1, 'manual strategy: nobody joins by itself');
+      const r = await b.container.exec(['emqx', 'ctl', 'cluster', 'join', 'emqx@127.1.197.11'], 5000);
+      assert.match(r.stdout, /^Join the cluster successfully\./);
+      await waitFor(
+        'joined',
+        async () => (await runningNames(a)).length === 2 && (await runningNames(b)).length === 2,
+      );
+      assert.deepEqual(tb.fabric.dbList('emqx@127.1.197.12', 'retained'), { from: 'a' });
+    },
+  );
 });
 
 describe('boot failures', () => {

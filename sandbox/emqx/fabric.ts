@@ -65,6 +65,7 @@ export class EmqxFabric {
   readonly reconnectOnNodeLoss: boolean;
   /** Live incarnations (not yet exited). */
   readonly #nodes = new Set<EmqxNode>();
+  readonly #byName = new Map<string, EmqxNode>();
   readonly #partitions = new Set<string>();
   readonly #isolated = new Set<string>();
   /** When each core name was last seen going down (emulated ms), for cluster.autoclean. */
@@ -82,16 +83,17 @@ export class EmqxFabric {
   // ----- registry (used by nodes) -----
 
   register(node: EmqxNode): string | undefined {
-    for (const n of this.#nodes) {
-      if (n.name === node.name && n !== node) return `node name ${node.name} is already in use`;
-    }
+    const other = this.#byName.get(node.name);
+    if (other && other !== node) return `node name ${node.name} is already in use`;
     this.#nodes.add(node);
+    this.#byName.set(node.name, node);
     this.everSeen.add(node.name);
     return undefined;
   }
 
   unregister(node: EmqxNode): void {
     this.#nodes.delete(node);
+    if (this.#byName.get(node.name) === node) this.#byName.delete(node.name);
   }
 
   /** All live incarnations (booting, running, stopping, app stopped). */
@@ -100,8 +102,7 @@ export class EmqxFabric {
   }
 
   byName(name: string): EmqxNode | undefined {
-    for (const n of this.#nodes) if (n.name === name) return n;
-    return undefined;
+    return this.#byName.get(name);
   }
 
   byIp(ip: string): EmqxNode[] {
