@@ -629,6 +629,56 @@ test('persistentVolumeClaimRetentionPolicy whenScaled: Delete removes the claim 
   assert.equal((await readyPods(ns, 'app=keep', 1))[0].metadata!.name, 'keep-0');
 });
 
+test('apply (server-side, raw JSON) keeps CRD schema extensions and finds a new kind through discovery', async (t) => {
+  const ns = await sb.newNamespace(t);
+  const group = `${ns}.sandbox.test`;
+  await sb.apply(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.${group}}
+spec:
+  group: ${group}
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              port: {x-kubernetes-int-or-string: true}
+`);
+  const stored = await sb.api.get<{
+    spec: {
+      versions: Array<{
+        schema: {
+          openAPIV3Schema: {
+            properties: Record<string, { properties: Record<string, Record<string, unknown>> }>;
+          };
+        };
+      }>;
+    };
+  }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.${group}`);
+  assert.equal(
+    stored.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.port[
+      'x-kubernetes-int-or-string'
+    ],
+    true,
+  );
+  const [w] = await sb.apply(
+    { apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name: 'w' }, spec: { port: 'mqtt' } },
+    ns,
+  );
+  assert.equal(w.metadata?.namespace, ns);
+  assert.deepEqual((w as { spec?: unknown }).spec, { port: 'mqtt' });
+  await sb.api.delete(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.${group}`);
+});
+
 test('`emqx-operator sandbox --no-operator` runs in the foreground and leaves no process behind on SIGINT', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cli-sandbox-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

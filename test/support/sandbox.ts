@@ -18,13 +18,12 @@ import {
   AppsV1Api,
   CoreV1Api,
   KubernetesObjectApi,
-  PatchStrategy,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.ts';
-import { KubeApi } from '../../sandbox/kubelet/api.ts';
+import { CONTENT_TYPE, KubeApi } from '../../sandbox/kubelet/api.ts';
 
 export const KUBECTL = '/usr/bin/kubectl';
 export const TEST_FIELD_MANAGER = 'sandbox-test';
@@ -43,8 +42,9 @@ export interface TestSandbox {
   /** Creates a namespace for this test (name derived from the test name), deleted when the test ends. */
   newNamespace(t: TestContext, prefix?: string): Promise<string>;
   /**
-   * Server-side applies objects (YAML text with one or more documents, an object or a list), in `namespace` when
-   * given and the object has none. Returns the objects as the server answered.
+   * Server-side applies (field manager `sandbox-test`, force) objects: YAML text with one or more documents, an
+   * object or a list. Namespaced objects without a namespace go to `namespace` (default `default`). Raw JSON, so
+   * no field is lost to client-side models (CRDs, new fields). Returns the objects as the server answered.
    */
   apply(input: string | object | object[], namespace?: string): Promise<KubernetesObject[]>;
   /**
@@ -127,6 +127,31 @@ export function useSandbox(opts: SandboxOptions = {}): TestSandbox {
       child.stdin?.end(input ?? '');
     });
 
+  // Discovery cache for apply: "<apiVersion>/<Kind>" -> resource name and scope.
+  const resources = new Map<string, { name: string; namespaced: boolean }>();
+  const discover = async (apiVersion: string): Promise<void> => {
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const list = await need(api).get<{
+      resources: Array<{ name: string; kind: string; namespaced: boolean }>;
+    }>(base);
+    for (const r of list.resources) {
+      if (!r.name.includes('/'))
+        resources.set(`${apiVersion}/${r.kind}`, { name: r.name, namespaced: r.namespaced });
+    }
+  };
+  const resourceFor = async (apiVersion: string, kind: string) => {
+    const key = `${apiVersion}/${kind}`;
+    // A CRD's kinds appear in discovery shortly after it is created: look again for a few seconds.
+    for (let attempt = 0; !resources.has(key) && attempt < 20; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 250));
+      await discover(apiVersion).catch(() => {});
+    }
+    const r = resources.get(key);
+    if (!r) throw new Error(`apply: the API server does not serve ${kind} in ${apiVersion}`);
+    return r;
+  };
+
+  // Raw JSON server-side apply: no client-side (de)serialisation that could drop fields it does not know.
   const apply = async (
     input: string | object | object[],
     namespace?: string,
@@ -140,18 +165,27 @@ export function useSandbox(opts: SandboxOptions = {}): TestSandbox {
     const out: KubernetesObject[] = [];
     for (const doc of docs) {
       const body = structuredClone(doc);
-      body.metadata ??= {};
-      if (namespace && !body.metadata.namespace) body.metadata.namespace = namespace;
+      if (!body.apiVersion || !body.kind || !body.metadata?.name) {
+        throw new Error(
+          `apply: apiVersion, kind and metadata.name are required (${JSON.stringify(doc).slice(0, 200)})`,
+        );
+      }
       delete body.metadata.managedFields;
       delete body.metadata.resourceVersion;
+      const r = await resourceFor(body.apiVersion, body.kind);
+      if (r.namespaced) body.metadata.namespace ??= namespace ?? 'default';
+      else delete body.metadata.namespace;
+      const base = body.apiVersion.includes('/') ? `/apis/${body.apiVersion}` : `/api/${body.apiVersion}`;
+      const scope = r.namespaced ? `/namespaces/${body.metadata.namespace}` : '';
       out.push(
-        await need(objects).patch(
-          body,
-          undefined,
-          undefined,
-          TEST_FIELD_MANAGER,
-          true,
-          PatchStrategy.ServerSideApply,
+        await need(api).request<KubernetesObject>(
+          'PATCH',
+          `${base}${scope}/${r.name}/${body.metadata.name}`,
+          {
+            body,
+            contentType: CONTENT_TYPE.apply,
+            query: { fieldManager: TEST_FIELD_MANAGER, force: true },
+          },
         ),
       );
     }
