@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { BOOTSTRAP, HEADLESS, Testbed, api, nodeName, runningNames, waitFor } from './testkit.ts';
 import type { StartedNode } from './testkit.ts';
+import { ManualClock } from './clock.ts';
 
 // every test bounded in real time, so a regression cannot hang the run
 const T = { timeout: 30_000 };
@@ -112,6 +113,31 @@ describe('cluster formation', () => {
         [core('emqx-core-1'), 'stopped'],
       ],
     );
+  });
+});
+
+describe('scale and idleness', () => {
+  test('25 cores + 5 replicants form one consistent cluster, then no emulator timer is left', T, async () => {
+    const clock = new ManualClock();
+    const tb = new Testbed({ clock });
+    try {
+      for (let i = 0; i < 25; i++) await tb.core(`emqx-core-${i}`);
+      for (let i = 0; i < 5; i++) await tb.replicant(`emqx-replicant-${i}`);
+      const consistent = (): boolean =>
+        tb.fabric
+          .nodes()
+          .every((n) => n.status === 'running' && n.cluster.length === 30 && n.stoppedCores.length === 0);
+      for (let i = 0; i < 60 && !consistent(); i++) await clock.advance(1000);
+      assert.ok(
+        consistent(),
+        JSON.stringify(tb.fabric.nodes().map((n) => [n.name, n.status, n.cluster.length])),
+      );
+      await clock.advance(30_000);
+      assert.equal(clock.pendingTimers, 0, 'an idle cluster keeps no timers');
+      assert.ok(consistent());
+    } finally {
+      await tb.close();
+    }
   });
 });
 

@@ -511,6 +511,28 @@ export class EmqxNode {
     return out;
   }
 
+  /**
+   * Live cores (any status but exited) that `core` counts as members and that count it back: the nodes a schema
+   * change or a database write reaches (a core restarting its applications after a join keeps its database).
+   */
+  static livePeersOf(core: EmqxNode): EmqxNode[] {
+    const out: EmqxNode[] = [];
+    for (const m of core.members) {
+      if (m === core.name) continue;
+      const n = core.fabric.byName(m);
+      if (
+        n &&
+        n.role === 'core' &&
+        n.status !== 'exited' &&
+        core.fabric.reachable(core, n) &&
+        n.members.has(core.name)
+      ) {
+        out.push(n);
+      }
+    }
+    return out;
+  }
+
   runningCores(): EmqxNode[] {
     const core = this.viewCore();
     if (!core) return [];
@@ -658,8 +680,8 @@ export class EmqxNode {
       this.log('debug', 'autocluster: discovery complete');
       return;
     }
-    const cores = alive.filter((n) => n.role === 'core');
-    if (cores.some((n) => n.status !== 'running')) return again();
+    // cores that cannot take a join right now (booting, restarting after a join) are left for a later round
+    const cores = alive.filter((n) => n.role === 'core' && n.status === 'running');
     const oldest = [this, ...cores].sort((a, b) => a.startedAt - b.startedAt || byName(a, b))[0]!;
     if (oldest !== this && !(this.members.has(oldest.name) && oldest.members.has(this.name))) {
       const r = this.join(oldest, { auto: true });
@@ -747,7 +769,7 @@ export class EmqxNode {
     const now = this.clock.now();
     const stale = this.stoppedCores().filter((s) => now - (this.fabric.downSince.get(s) ?? now) >= ms);
     if (stale.length > 0) {
-      for (const core of [this, ...EmqxNode.peersOf(this)]) {
+      for (const core of [this, ...EmqxNode.livePeersOf(this)]) {
         for (const s of stale) core.members.delete(s);
         core.persistDb();
       }
@@ -785,7 +807,7 @@ export class EmqxNode {
       return { error: `{already_in_cluster,'${target.name}'}` };
     }
     this.#detachFromPeers();
-    const cluster = [target, ...EmqxNode.peersOf(target)];
+    const cluster = [target, ...EmqxNode.livePeersOf(target)];
     for (const p of cluster) {
       p.members.add(this.name);
       p.persistDb();
@@ -797,7 +819,7 @@ export class EmqxNode {
   }
 
   #detachFromPeers(): void {
-    for (const p of EmqxNode.peersOf(this)) {
+    for (const p of EmqxNode.livePeersOf(this)) {
       p.members.delete(this.name);
       p.persistDb();
     }
@@ -833,7 +855,7 @@ export class EmqxNode {
     if (running) return running.leave();
     const core = this.viewCore();
     if (!core) return { error: 'node_not_in_cluster' };
-    for (const c of [core, ...EmqxNode.peersOf(core)]) {
+    for (const c of [core, ...EmqxNode.livePeersOf(core)]) {
       c.members.delete(name);
       c.persistDb();
     }
@@ -882,7 +904,7 @@ export class EmqxNode {
     if (!core || (core.status !== 'running' && !(duringBoot && core === this))) {
       throw new Error(`${this.name}: no running core node, the write stalls`);
     }
-    const cores = [core, ...EmqxNode.peersOf(core)];
+    const cores = [core, ...EmqxNode.livePeersOf(core)];
     const names = new Set(cores.map((c) => c.name));
     const replicants = this.fabric
       .all()
