@@ -219,6 +219,14 @@ describe('boot failures', () => {
     assert.notEqual(code, 0);
     assert.equal(await statusCode(n.url), 'refused');
     assert.ok(n.logs.some((l) => /failed to load config/.test(l)));
+    // an unquoted secret that breaks the file is not echoed to the log
+    const m = await tb.core('emqx-core-1', { conf: 'node.cookie = sec:ret-value\n' });
+    assert.equal(await m.container.exited, 1);
+    assert.ok(
+      m.logs.some((l) => /failed to load config: emqx\.conf line 1/.test(l)),
+      m.logs.join('\n'),
+    );
+    assert.ok(!m.logs.join('\n').includes('ret-value'));
   });
 
   test('a config value the schema rejects also stops the boot', T, async () => {

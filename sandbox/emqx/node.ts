@@ -164,7 +164,8 @@ export class EmqxNode {
     } catch (e) {
       const msg =
         e instanceof HoconError
-          ? `failed to load config: ${e.message}`
+          ? // the reason may quote text from the file (which can hold secrets): position and kind only
+            `failed to load config: ${e.source ?? 'config'} line ${e.line}, column ${e.column}: ${e.kind}`
           : e instanceof ConfigError || e instanceof StartError
             ? e.message
             : `failed to start: ${(e as Error).message}`;
