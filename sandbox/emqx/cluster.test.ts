@@ -5,6 +5,7 @@ import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { BOOTSTRAP, HEADLESS, Testbed, api, nodeName, runningNames, waitFor } from './testkit.ts';
 import type { StartedNode } from './testkit.ts';
 import { ManualClock } from './clock.ts';
+import { getPath, parseHocon } from '../../src/hocon/index.ts';
 
 // every test bounded in real time, so a regression cannot hang the run
 const T = { timeout: 30_000 };
@@ -342,6 +343,47 @@ describe('replicated cluster database', () => {
     await waitFor('detached', () => tb.fabric.node(nodeName(r))?.attachedTo === undefined);
     assert.throws(() => tb.fabric.retain(nodeName(r), 'x', 'y'), /no running core/);
   });
+});
+
+describe('config persistence', () => {
+  let tb: Testbed;
+  beforeEach(() => {
+    tb = new Testbed();
+  });
+  afterEach(() => tb.close());
+
+  test(
+    'API changes persist in cluster.hocon; after a restart emqx.conf and env win over them',
+    T,
+    async () => {
+      const conf = 'log.console.level = error\n';
+      const env = { EMQX_MQTT__MAX_PACKET_SIZE: '"2MB"' };
+      const c0 = await tb.core('emqx-core-0', { conf, env });
+      await waitFor('running', async () => (await statusCode(c0.url)) === 200);
+      const put = await api(c0, '/api/v5/configs', {
+        method: 'PUT',
+        body: 'log.console.level = info\nmqtt { max_qos_allowed = 1, max_packet_size = "5MB" }',
+      });
+      assert.equal(put.status, 200);
+      const read = async (n: StartedNode): Promise<[unknown, unknown, unknown]> => {
+        const c = parseHocon((await api(n, '/api/v5/configs')).text);
+        return [
+          getPath(c, 'log.console.level'),
+          getPath(c, 'mqtt.max_qos_allowed'),
+          getPath(c, 'mqtt.max_packet_size'),
+        ];
+      };
+      assert.deepEqual(await read(c0), ['info', 1, '5MB'], 'runtime: the API change applies');
+      await tb.stop(c0);
+      const back = await tb.core('emqx-core-0', { conf, env, dataDir: c0.input.dataDir! });
+      await waitFor('running again', async () => (await statusCode(back.url)) === 200);
+      assert.deepEqual(
+        await read(back),
+        ['error', 1, '2MB'],
+        'after restart: emqx.conf and env pin their keys',
+      );
+    },
+  );
 });
 
 describe('leaving the cluster', () => {
