@@ -82,6 +82,21 @@ describe('cluster formation', () => {
     },
   );
 
+  test(
+    'an environment cookie is taken verbatim (not read as HOCON, where # starts a comment)',
+    T,
+    async () => {
+      const a = await tb.core('emqx-core-0', { cookie: 'prefix#one' });
+      const b = await tb.core('emqx-core-1', { cookie: 'prefix#two' });
+      await waitFor(
+        'both up',
+        async () => (await statusCode(a.url)) === 200 && (await statusCode(b.url)) === 200,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await runningNames(b), [core('emqx-core-1')]);
+    },
+  );
+
   test('a replicant stays up when its cores go, and re-attaches when one is back', T, async () => {
     const c0 = await tb.core('emqx-core-0');
     const r = await tb.replicant('emqx-replicant-0');

@@ -197,9 +197,9 @@ export class EmqxNode {
     // bin/emqx takes the name verbatim (it is not read as a HOCON value): quote it for the override layer
     env['EMQX_NODE__NAME'] = JSON.stringify(name);
     delete env['EMQX_NODE_NAME'];
-    if (env['EMQX_NODE_COOKIE'] !== undefined && env['EMQX_NODE__COOKIE'] === undefined) {
-      env['EMQX_NODE__COOKIE'] = env['EMQX_NODE_COOKIE'];
-    }
+    // bin/emqx also passes an environment cookie verbatim (-setcookie), not as a HOCON value
+    const envCookie = env['EMQX_NODE__COOKIE'] ?? env['EMQX_NODE_COOKIE'];
+    if (envCookie !== undefined && envCookie !== '') env['EMQX_NODE__COOKIE'] = JSON.stringify(envCookie);
     this.#env = env;
     const confPath = this.ctx.hostPath('/opt/emqx/etc/emqx.conf');
     if (confPath !== undefined) {
