@@ -49,7 +49,7 @@ test('names, scope, versions: v2beta1 stored, v2alpha1 deprecated and served onl
     plural: 'emqxes',
     singular: 'emqx',
     shortNames: ['emqx'],
-    categories: ['emqx'],
+    categories: ['emqx-all'],
   });
   assert.equal(emqx.spec.scope, 'Namespaced');
   const [v2beta1, v2alpha1] = versions(emqx);

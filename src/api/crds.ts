@@ -111,7 +111,7 @@ export function buildEmqxCrd(options: CrdOptions = {}): CustomResourceDefinition
         plural: 'emqxes',
         singular: 'emqx',
         shortNames: ['emqx'],
-        categories: ['emqx'],
+        categories: ['emqx-all'],
       },
       scope: 'Namespaced',
       conversion: conversion(options.webhook),
@@ -158,7 +158,7 @@ export function buildRebalanceCrd(): CustomResourceDefinition {
         listKind: 'RebalanceList',
         plural: 'rebalances',
         singular: 'rebalance',
-        categories: ['emqx'],
+        categories: ['emqx-all'],
       },
       scope: 'Namespaced',
       versions: [

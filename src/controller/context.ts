@@ -70,6 +70,8 @@ export interface Observed {
   initialized: boolean;
   paused?: boolean;
   update?: UpdateProgress;
+  /** Pods the readiness gate was set True on in this pass (or already was). */
+  serving?: Set<string>;
   /** Base URLs of ready core pods, oldest first (EMQX API targets). */
   apiTargets: string[];
 }

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import { buildCrds, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
+import { buildCrds, buildEmqxCrd, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
 import { EmqxClient } from '../emqx/client.ts';
 import { apply, createIfAbsent } from '../k8s/apply.ts';
 import { loadKubeConfig } from '../k8s/config.ts';
@@ -177,16 +177,32 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         await apply(client, crd as never);
       log.info('CRDs applied', { conversionWebhook: Boolean(webhookOptions) });
       await waitForCrds(client, log);
-    } else if (
-      !(await client.get({
+    } else {
+      const crd = await client.get({
         apiVersion: 'apiextensions.k8s.io/v1',
         kind: 'CustomResourceDefinition',
         name: EMQX_CRD_NAME,
-      }))
-    ) {
-      throw new Error(
-        `CustomResourceDefinition ${EMQX_CRD_NAME} is not installed: apply deploy/crds/ (kubectl apply --server-side -f deploy/crds/) or run with --install-crds`,
-      );
+      });
+      if (!crd) {
+        throw new Error(
+          `CustomResourceDefinition ${EMQX_CRD_NAME} is not installed: apply deploy/crds/ (kubectl apply --server-side -f deploy/crds/) or run with --install-crds`,
+        );
+      }
+      if (webhookOptions) {
+        // Point the CRD's conversion webhook at this operator's certificate (and URL, outside a cluster).
+        const conversion = buildEmqxCrd({ webhook: webhookOptions }).spec.conversion;
+        const path = await client.path({
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'CustomResourceDefinition',
+          name: EMQX_CRD_NAME,
+        });
+        await client.request('PATCH', path, {
+          body: { spec: { conversion } },
+          contentType: 'application/merge-patch+json',
+          write: { verb: 'patch', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
+        });
+        log.info('conversion webhook registered on the CRD');
+      }
     }
     leading = true;
     queueGauge.set({}, 1);

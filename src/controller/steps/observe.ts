@@ -64,7 +64,10 @@ function roleState(ctx: ReconcileContext, role: Role, pods: V1Pod[], running: Se
     pods: mine,
     updated,
     old,
-    running: new Set([...running].filter((n) => mine.some((p) => p.metadata?.name === n))),
+    // A node counts once EMQX reports it running AND its pod passes its readiness probe, i.e. it can serve.
+    running: new Set(
+      mine.filter((p) => running.has(p.metadata!.name!) && containersReady(p)).map((p) => p.metadata!.name!),
+    ),
     progressing: false,
   };
 }

@@ -34,11 +34,14 @@ async function wantServing(ctx: ReconcileContext, pod: V1Pod, running: Set<strin
 export const updatePodConditions: Step = {
   name: 'updatePodConditions',
   async run(ctx) {
+    const serving = new Set<string>();
+    ctx.observed.serving = serving;
     for (const state of [ctx.observed.core, ctx.observed.replicant]) {
       if (!state) continue;
       for (const pod of state.pods) {
         if (isTerminating(pod)) continue;
         const want = (await wantServing(ctx, pod, state.running)) ? 'True' : 'False';
+        if (want === 'True') serving.add(pod.metadata!.name!);
         const current = podCondition(pod, CONDITION_ON_SERVING);
         if (current?.status === want) continue;
         await patchPodStatus(

@@ -40,7 +40,16 @@ export const ensureServices: Step = {
       if (liveListeners) return; // keep what is there rather than guess
       ports = configuredListenerPorts(ctx.conf);
     }
-    const replicantsServing = (ctx.observed.replicant?.pods ?? []).some(podReady);
+    // The pods the readiness gate lets serve in this pass (the informer cache may not show the gate yet).
+    const serving = ctx.observed.serving;
+    const replicantsServing = (ctx.observed.replicant?.pods ?? []).some((p) =>
+      serving ? serving.has(p.metadata!.name!) : podReady(p),
+    );
+    ctx.log.debug('listeners service', {
+      ports: ports.map((p) => p.port),
+      target: replicantsServing ? 'replicant' : 'core',
+      serving: serving ? [...serving] : undefined,
+    });
     const svc = listenersService(ctx.emqx, ctx.conf, {
       ports,
       targetRole: replicantsServing ? 'replicant' : 'core',
