@@ -12,17 +12,18 @@ import type { ImageHandler, SandboxResolver } from './kubelet/handler.ts';
 import { Kubelet } from './kubelet/kubelet.ts';
 import type { BackoffSettings } from './kubelet/pod-worker.ts';
 import { OPERATOR_USER } from './cluster/control-plane.ts';
+import { createEmqxHandler } from './emqx/index.ts';
 
 export type { ImageHandler, SandboxResolver } from './kubelet/handler.ts';
 export { Kubelet } from './kubelet/kubelet.ts';
 
 /**
- * EXTENSION POINT (a): image handlers every sandbox gets after the caller's own and before the generic one.
- * The EMQX node emulator (sandbox/emqx/) is meant to be listed here by whoever wires it in; this module does not
- * import it itself.
+ * Image handlers every sandbox gets after the caller's own and before the generic one: the EMQX node emulator, so
+ * every pod whose image is an EMQX image runs an emulated EMQX node (real time; pass your own handler from
+ * createEmqxHandler({ timeScale }) for faster emulated time).
  */
 export function defaultHandlers(): ImageHandler[] {
-  return [];
+  return [createEmqxHandler()];
 }
 
 /**

@@ -14,9 +14,12 @@ Options:
   --dir DIR              sandbox directory: kubeconfig, logs, pod and volume directories (default: .sandbox)
   --nodes N              number of emulated nodes (default: 3)
   --cluster-domain NAME  cluster DNS domain answered by the emulated resolver (default: cluster.local)
-  --no-operator          do not start the operator (it is not wired into the sandbox yet either way)
+  --no-operator          do not start the operator (CRDs and RBAC are not installed either)
   --keep                 keep the directory's state (etcd data, pod dirs, volumes) after stopping
   -h, --help             this help
+
+Pods whose image is an EMQX image run an emulated EMQX node. Unless --no-operator is given, the CRDs and RBAC are
+installed and the operator runs (as user emqx-operator, bound to deploy/rbac.yaml); its log is DIR/logs/operator.log.
 
 Once ready it writes DIR/kubeconfig (admin) and DIR/operator.kubeconfig (user emqx-operator, no groups):
   kubectl --kubeconfig DIR/kubeconfig get pods -A`;
@@ -82,6 +85,7 @@ export const command: Command = {
     // Loaded lazily: `emqx-operator --help` must not pay for the sandbox.
     const { resolveBinDir, missingBinaries } = await import('../../../sandbox/cluster/binaries.ts');
     const { startSandbox } = await import('../../../sandbox/index.ts');
+    const { operatorExtension } = await import('../../../sandbox/operator.ts');
 
     let stopRequested: string | undefined;
     let wake: () => void = () => {};
@@ -119,6 +123,7 @@ export const command: Command = {
           keep: opts.keep,
           binDir,
           log: (line) => err(`  ${line}`),
+          extensions: opts.operator ? [operatorExtension()] : [],
         });
       } catch (e) {
         err(`emqx-operator sandbox: could not start: ${(e as Error).message}`);
@@ -136,7 +141,7 @@ export const command: Command = {
             `  operator credentials (user ${sandbox.operatorUser}, RBAC only): ${show(sandbox.operatorKubeconfigPath)}`,
             `  logs: ${show(sandbox.logsDir)}`,
             opts.operator
-              ? 'note: the operator is not wired into the sandbox yet; start it yourself against the kubeconfig above'
+              ? `  operator running; log: ${show(path.join(sandbox.logsDir, 'operator.log'))}; try: kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} apply -f examples/core-replicant.yaml`
               : 'operator not started (--no-operator)',
             'Ctrl-C to stop.',
             '',
