@@ -44,6 +44,8 @@ export interface NodeSummary {
 }
 
 export interface LoadCounts {
+  /** Connections cut by a node going away (see droppedConnections). */
+  dropped: number;
   total: { connections: number; sessions: number };
   nodes: Array<{ name: string; role: string; status: string; connections: number; sessions: number }>;
 }
@@ -72,6 +74,12 @@ export class EmqxFabric {
   readonly downSince = new Map<string, number>();
   /** Every node name that ever ran in this fabric (the "atoms" a node may know). */
   readonly everSeen = new Set<string>();
+  /**
+   * Client connections cut because their node went away (stopped, crashed, deleted) while they were connected.
+   * They reconnect elsewhere (reconnectOnNodeLoss), but each one was a dropped connection: an upgrade that moves
+   * clients by node evacuation first keeps this at zero.
+   */
+  droppedConnections = 0;
   #notifyScheduled = false;
   #closers: Array<() => Promise<void>> = [];
 
@@ -173,7 +181,7 @@ export class EmqxFabric {
       total.connections += n.connections;
       total.sessions += n.sessions;
     }
-    return { total, nodes };
+    return { total, nodes, dropped: this.droppedConnections };
   }
 
   // ----- control API: load -----
