@@ -1,5 +1,6 @@
 // Helpers for end-to-end tests of EMQX resources: reading the resource, waiting for conditions, and talking to
 // emulated EMQX nodes over their real REST API with the operator's own bootstrap key.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -104,4 +105,63 @@ export async function patchEmqx(sb: TestSandbox, ns: string, patch: object, name
     patch,
     'application/merge-patch+json',
   )) as EMQX;
+}
+
+/** A node as `.status.coreNodes` / `.status.replicantNodes` list it. */
+type StatusNode = NonNullable<NonNullable<EMQX['status']>['coreNodes']>[number];
+
+/**
+ * Waits until the resource is Ready for its current generation with exactly `cores` core and `replicants`
+ * replicant nodes listed, all running, and the `cores`/`replicants` columns saying so.
+ */
+export async function waitConverged(
+  sb: TestSandbox,
+  ns: string,
+  want: { cores: number; replicants: number },
+  timeoutMs = 120_000,
+  name = 'emqx',
+): Promise<EMQX> {
+  return sb.waitFor(
+    `EMQX ${ns}/${name} Ready with ${want.cores} cores and ${want.replicants} replicants`,
+    async () => {
+      const e = await getEmqx(sb, ns, name);
+      const s = e?.status;
+      const running = (l: StatusNode[] | undefined) => (l ?? []).filter((n) => n.node_status === 'running');
+      const ok =
+        s?.phase === 'Ready' &&
+        s.observedGeneration === e!.metadata.generation &&
+        condition(e, 'Ready') === 'True' &&
+        s.cores === `${want.cores}/${want.cores}` &&
+        s.replicants === `${want.replicants}/${want.replicants}` &&
+        s.coreNodes?.length === want.cores &&
+        running(s.coreNodes).length === want.cores &&
+        (s.replicantNodes?.length ?? 0) === want.replicants &&
+        running(s.replicantNodes).length === want.replicants;
+      return ok ? e : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+/**
+ * The status node lists name exactly the live pods: cores by their stable DNS name, replicants by their pod IP,
+ * each matched to its pod.
+ */
+export async function assertNodesMatchPods(sb: TestSandbox, ns: string, e: EMQX): Promise<void> {
+  const pods = await listPods(sb, ns);
+  const cores = pods.filter((p) => p.metadata.labels['apps.emqx.io/db-role'] === 'core');
+  const repls = pods.filter((p) => p.metadata.labels['apps.emqx.io/db-role'] === 'replicant');
+  assert.deepEqual(
+    (e.status!.coreNodes ?? []).map((n) => `${n.name} ${n.podName}`).sort(),
+    cores
+      .map((p) => `emqx@${p.metadata.name}.emqx-headless.${ns}.svc.cluster.local ${p.metadata.name}`)
+      .sort(),
+    'status.coreNodes vs core pods',
+  );
+  assert.deepEqual(
+    (e.status!.replicantNodes ?? []).map((n) => `${n.name} ${n.podName}`).sort(),
+    repls.map((p) => `emqx@${p.status.podIP} ${p.metadata.name}`).sort(),
+    'status.replicantNodes vs replicant pods',
+  );
 }

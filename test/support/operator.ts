@@ -48,3 +48,61 @@ export function useOperatorSandbox(
   });
   return out;
 }
+
+/** One sample of a Prometheus text exposition: metric name, labels, value. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Reads and parses an operator's /metrics. */
+export async function readMetrics(op: OperatorProcess): Promise<MetricSample[]> {
+  const base = op.healthUrl();
+  if (!base) throw new Error(`${op.name} has not logged its health address yet`);
+  const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`${op.name} /metrics: HTTP ${res.status}`);
+  const out: MetricSample[] = [];
+  for (const line of (await res.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m) throw new Error(`${op.name} /metrics: cannot parse "${line}"`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** `emqx_operator_kube_writes_total` by `verb/kind`. */
+export async function kubeWrites(op: OperatorProcess): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const s of await readMetrics(op)) {
+    if (s.name === 'emqx_operator_kube_writes_total') out[`${s.labels.verb}/${s.labels.kind}`] = s.value;
+  }
+  return out;
+}
+
+/** `emqx_operator_emqx_api_requests_total` by `endpoint outcome`. */
+export async function emqxApiCalls(op: OperatorProcess): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const s of await readMetrics(op)) {
+    if (s.name === 'emqx_operator_emqx_api_requests_total')
+      out[`${s.labels.endpoint} ${s.labels.outcome}`] = s.value;
+  }
+  return out;
+}
+
+/** What grew between two counter snapshots (keys with a positive difference only). */
+export function counterDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
