@@ -25,9 +25,19 @@ Options:
   --install-crds                     apply the CRDs at start (as leader)
   --workers N                        parallel reconciles across resources (default 4; one resource is never
                                      reconciled twice at once)
+  --ready-interval DURATION          safety-net re-check of a Ready cluster (default 30s; e.g. 500ms, 10s, 2m)
+  --not-ready-interval DURATION      re-check of a cluster that is not Ready yet (default 5s)
+  --emqx-timeout DURATION            timeout of one EMQX REST API request (default 5s)
   --log-level LEVEL                  debug, info, warn or error (default info)
   -h, --help                         this help
 `;
+
+/** `500ms`, `10s`, `1.5m` → milliseconds; undefined when it is not such a duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm']);
+}
 
 export const command: Command = {
   summary: 'run the operator against a Kubernetes cluster',
@@ -51,6 +61,9 @@ export const command: Command = {
           'webhook-url': { type: 'string' },
           'install-crds': { type: 'boolean', default: false },
           workers: { type: 'string' },
+          'ready-interval': { type: 'string' },
+          'not-ready-interval': { type: 'string' },
+          'emqx-timeout': { type: 'string' },
           'log-level': { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
@@ -78,6 +91,19 @@ export const command: Command = {
       process.stderr.write('emqx-operator run: --workers must be a positive integer\n');
       return 1;
     }
+    const durations: Record<string, number | undefined> = {};
+    for (const flag of ['ready-interval', 'not-ready-interval', 'emqx-timeout'] as const) {
+      const v = values[flag];
+      if (v === undefined) continue;
+      const ms = parseDuration(v);
+      if (ms === undefined || ms <= 0) {
+        process.stderr.write(
+          `emqx-operator run: --${flag} must be a positive duration (e.g. 500ms, 10s, 2m)\n`,
+        );
+        return 1;
+      }
+      durations[flag] = ms;
+    }
     try {
       const op = await startOperator({
         kubeconfig: values.kubeconfig,
@@ -98,6 +124,9 @@ export const command: Command = {
           },
         }),
         workers,
+        readyIntervalMs: durations['ready-interval'],
+        notReadyIntervalMs: durations['not-ready-interval'],
+        emqxTimeoutMs: durations['emqx-timeout'],
         logger: log,
       });
       log.info('operator running', { health: op.health.url, webhookPort: op.webhookPort });
