@@ -22,8 +22,13 @@ export function useOperatorSandbox(
   opts: SandboxOptions & { timeScale?: number; startOperator?: boolean; operatorArgs?: string[] } = {},
 ): OperatorSandbox {
   const emqx = createEmqxHandler({ timeScale: opts.timeScale ?? 10 });
-  const sb = useSandbox({ ...opts, handlers: [emqx, ...(opts.handlers ?? [])] });
   let operator: OperatorProcess | undefined;
+  // Registered before the sandbox's own after(): hooks run in order, so the operator stops while the API server
+  // still answers (otherwise its shutdown is a page of connection errors, and a real stop is not exercised).
+  after(async () => {
+    await operator?.stop();
+  });
+  const sb = useSandbox({ ...opts, handlers: [emqx, ...(opts.handlers ?? [])] });
   before(async () => {
     // node:test runs a file's top-level before() hooks concurrently: wait for the sandbox's own hook.
     for (;;) {
@@ -36,9 +41,6 @@ export function useOperatorSandbox(
     await prepareForOperator(sb.sandbox);
     if (opts.startOperator !== false)
       operator = startOperatorProcess(sb.sandbox, { args: opts.operatorArgs, logLevel: 'debug' });
-  });
-  after(async () => {
-    await operator?.stop();
   });
   const out = Object.create(sb) as OperatorSandbox;
   Object.defineProperty(out, 'emqx', { value: emqx });
