@@ -26,6 +26,19 @@ export type OwnedKind = keyof typeof OWNED_KINDS;
 export const EMQX_KIND = { apiVersion: 'apps.emqx.io/v2beta1', kind: 'EMQX' } as const;
 export const REBALANCE_KIND = { apiVersion: 'apps.emqx.io/v2beta1', kind: 'Rebalance' } as const;
 
+/** True unless only the status (or resourceVersion/managedFields) changed. */
+export function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
+  const a = obj.metadata ?? {};
+  const b = old.metadata ?? {};
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    JSON.stringify(a.labels ?? {}) !== JSON.stringify(b.labels ?? {}) ||
+    JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {}) ||
+    JSON.stringify(a.finalizers ?? []) !== JSON.stringify(b.finalizers ?? [])
+  );
+}
+
 export type ChangeListener = (kind: 'EMQX' | 'Rebalance', key: string) => void;
 
 export class ClusterCache {
@@ -72,12 +85,18 @@ export class ClusterCache {
       }
     };
     this.emqxInformer.onAdd(emqxChanged);
-    this.emqxInformer.onUpdate(emqxChanged);
+    // The operator's own status writes must not trigger another pass (that would loop): only spec (generation),
+    // labels, annotations (pause) and deletion count.
+    this.emqxInformer.onUpdate((obj, old) => {
+      if (!old || specOrMetaChanged(obj, old)) emqxChanged(obj);
+    });
     this.emqxInformer.onDelete(emqxChanged);
     const rebalanceChanged = (obj: KubeObject) =>
       this.emit('Rebalance', `${obj.metadata?.namespace}/${obj.metadata?.name}`);
     this.rebalanceInformer.onAdd(rebalanceChanged);
-    this.rebalanceInformer.onUpdate(rebalanceChanged);
+    this.rebalanceInformer.onUpdate((obj, old) => {
+      if (!old || specOrMetaChanged(obj, old)) rebalanceChanged(obj);
+    });
     this.rebalanceInformer.onDelete(rebalanceChanged);
   }
 

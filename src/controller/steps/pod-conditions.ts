@@ -17,9 +17,17 @@ function podUrl(pod: V1Pod): string {
   return `http://${pod.status?.podIP}:${port}`;
 }
 
+/**
+ * A pod starts serving once its node runs in the cluster (and passes the availability check where there is one).
+ * It then keeps serving until the operator drains it or its own readiness probe fails: a node missing from one
+ * answer of the EMQX API (an unreachable target, a replicant between cores during an upgrade) does not pull it
+ * out of the Services, which is what made the Go operator's pods flap.
+ */
 async function wantServing(ctx: ReconcileContext, pod: V1Pod, running: Set<string>): Promise<boolean> {
-  if (!containersReady(pod) || !running.has(pod.metadata!.name!)) return false;
   if (pod.metadata?.annotations?.[ANNOTATION_DRAINING]) return false;
+  if (!containersReady(pod)) return false;
+  if (podCondition(pod, CONDITION_ON_SERVING)?.status === 'True') return true;
+  if (!running.has(pod.metadata!.name!)) return false;
   const node = ctx.observed.nodes?.find((n) => n.node_status === 'running');
   if (ctx.emqxApi && supportsEvacuation(node) && podCondition(pod, CONDITION_ON_SERVING)?.status !== 'True') {
     try {

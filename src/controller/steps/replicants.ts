@@ -5,13 +5,18 @@ import { names } from '../../api/names.ts';
 import { replicantReplicaSet } from '../../resources/index.ts';
 import type { ReconcileContext, Step } from '../context.ts';
 import { scaleSet } from '../scale.ts';
+import { holdingLastOldCore } from './rollout.ts';
 import { applyIfChanged } from '../write.ts';
 
+/**
+ * New replicants can start once the cores of the new revision run: all of them, or all but the one old core kept
+ * for the old replicants during an in-place upgrade (see holdingLastOldCore).
+ */
 export function coresReady(ctx: ReconcileContext): boolean {
   const core = ctx.observed.core!;
-  return (
-    core.updated.filter((p) => core.running.has(p.metadata!.name!)).length >= core.desired && core.desired > 0
-  );
+  const running = core.updated.filter((p) => core.running.has(p.metadata!.name!)).length;
+  if (core.desired > 0 && running >= core.desired) return true;
+  return running >= 1 && running >= core.desired - 1 && holdingLastOldCore(ctx);
 }
 
 export const ensureReplicants: Step = {

@@ -96,6 +96,11 @@ export function buildStatus(ctx: ReconcileContext): { status: EMQXStatus; observ
   return { status, observation };
 }
 
+function withoutUptime(status: EMQXStatus): EMQXStatus {
+  const strip = (nodes: EMQXStatus['coreNodes']) => nodes?.map(({ uptime: _uptime, ...n }) => n);
+  return { ...status, coreNodes: strip(status.coreNodes), replicantNodes: strip(status.replicantNodes) };
+}
+
 const GOOD_WHEN_TRUE = new Set([
   'Initialized',
   'CoreNodesReady',
@@ -109,7 +114,9 @@ export const updateStatus: Step = {
   name: 'updateStatus',
   async run(ctx) {
     const { status } = buildStatus(ctx);
-    if (canonicalJson(status) === canonicalJson(ctx.raw.status ?? {})) return;
+    // Node uptimes change on every read: on their own they are no reason to write (an idle cluster costs zero
+    // writes); they are refreshed whenever something else changes.
+    if (canonicalJson(withoutUptime(status)) === canonicalJson(withoutUptime(ctx.raw.status ?? {}))) return;
     await applyStatus(ctx.client, {
       apiVersion: ctx.raw.apiVersion,
       kind: ctx.raw.kind,
