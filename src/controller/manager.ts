@@ -100,7 +100,9 @@ async function waitForCrds(client: KubeClient, log: Logger, timeoutMs = 60_000):
         break;
       } catch (err) {
         if (Date.now() > deadline)
-          throw new Error(`the API server does not serve ${kind} yet: ${(err as Error).message}`);
+          throw new Error(`the API server does not serve ${kind} yet: ${(err as Error).message}`, {
+            cause: err,
+          });
         log.debug('waiting for CRD', { kind });
         await new Promise((r) => setTimeout(r, 500));
       }
