@@ -41,6 +41,40 @@ export const names = {
   roleBinding: (emqx: EMQX) => `${name(emqx)}-discovery`,
 };
 
+// Name lengths. The EMQX name prefixes every child's name, and some children's names end up where limits are tighter
+// than their own: in a pod label (StatefulSets) or in the names of generated pods (ReplicaSets).
+
+/** Longest revision hash in a child's name: hashObject prints a 32-bit hash in decimal, at most 10 digits. */
+export const MAX_REVISION_HASH_LENGTH = 10;
+/**
+ * Longest StatefulSet name: the StatefulSet controller labels every pod `controller-revision-hash: <name>-<hash>`,
+ * its own hash has at most 10 characters, and a label value at most 63.
+ */
+export const MAX_STATEFULSET_NAME = 63 - 1 - 10;
+/**
+ * Longest ReplicaSet name whose pods keep it whole in their names: the pods get `generateName: <name>-`, of which
+ * the API server keeps at most 58 characters before it appends 5 random ones (so that the pod name, which is also
+ * the pod's hostname, fits a 63-character DNS label). A longer name is cut, and the pod names lose the hash.
+ */
+export const MAX_REPLICASET_NAME = 58 - 1;
+/**
+ * Longest EMQX name, so that every name the operator derives from it is valid with the longest revision hash:
+ * - a blue-green core StatefulSet `<name>-core-<hash>` within MAX_STATEFULSET_NAME: 52 - 6 - 10 = 36;
+ * - a replicant ReplicaSet `<name>-replicant-<hash>` within MAX_REPLICASET_NAME: 57 - 11 - 10 = 36;
+ * - the in-place core StatefulSet `<name>-core` (47), the Services `<name>-dashboard`, `<name>-listeners` and
+ *   `<name>-headless` (DNS-1035 labels of at most 63: 53) and the claim template `<name>-core-data` (a DNS label:
+ *   53) would allow longer names.
+ */
+export const MAX_EMQX_NAME = Math.min(
+  MAX_STATEFULSET_NAME - '-core-'.length - MAX_REVISION_HASH_LENGTH,
+  MAX_REPLICASET_NAME - '-replicant-'.length - MAX_REVISION_HASH_LENGTH,
+  MAX_STATEFULSET_NAME - '-core'.length,
+  63 - '-dashboard'.length,
+  63 - '-listeners'.length,
+  63 - '-headless'.length,
+  63 - '-core-data'.length,
+);
+
 /** Labels every child object carries. */
 export function instanceLabels(emqx: EMQX): Record<string, string> {
   return { [LABEL_INSTANCE]: name(emqx), [LABEL_MANAGED_BY]: MANAGED_BY };

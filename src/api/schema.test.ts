@@ -23,7 +23,10 @@ const ROOTS: Record<string, () => Schema> = {
  * Examples for every CEL rule, keyed by its CEL text: values `self` may take that the rule must accept and reject.
  * A rule without an entry here fails the test below, so a new rule cannot go in untested.
  */
-const CEL_EXAMPLES: Record<string, { valid: unknown[]; invalid: unknown[]; old?: unknown }> = {
+const CEL_EXAMPLES: Record<
+  string,
+  { valid: unknown[]; invalid: unknown[]; old?: unknown; validOnUpdate?: { old: unknown; values: unknown[] } }
+> = {
   '!(has(self.minAvailable) && has(self.maxUnavailable))': {
     valid: [{}, { minAvailable: 1 }, { maxUnavailable: '25%' }, { minAvailable: 0 }],
     invalid: [
@@ -57,20 +60,27 @@ const CEL_EXAMPLES: Record<string, { valid: unknown[]; invalid: unknown[]; old?:
     ],
     invalid: [{ volumeClaimTemplates: {}, dataVolume: 'EmptyDir' }],
   },
-  "self.metadata.name.size() <= 53 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')": {
-    valid: [
-      { metadata: { name: 'emqx' } },
-      { metadata: { name: 'a'.repeat(53) } },
-      { metadata: { name: 'my-emqx-2' } },
-    ],
-    invalid: [
-      { metadata: { name: 'a'.repeat(54) } },
-      { metadata: { name: '1emqx' } },
-      { metadata: { name: 'emqx-' } },
-      { metadata: { name: 'Emqx' } },
-      { metadata: { name: 'em.qx' } },
-    ],
-  },
+  "oldSelf.hasValue() || (self.metadata.name.size() <= 36 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$'))":
+    {
+      valid: [
+        { metadata: { name: 'emqx' } },
+        { metadata: { name: 'a'.repeat(36) } },
+        { metadata: { name: 'my-emqx-2' } },
+      ],
+      invalid: [
+        { metadata: { name: 'a'.repeat(37) } },
+        { metadata: { name: 'a'.repeat(53) } },
+        { metadata: { name: '1emqx' } },
+        { metadata: { name: 'emqx-' } },
+        { metadata: { name: 'Emqx' } },
+        { metadata: { name: 'em.qx' } },
+      ],
+      // The name cannot change; one made under an older limit stays valid on updates.
+      validOnUpdate: {
+        old: { metadata: { name: 'a'.repeat(53) } },
+        values: [{ metadata: { name: 'a'.repeat(53) } }],
+      },
+    },
   'self == oldSelf': {
     old: { instanceName: 'a', rebalanceStrategy: { connEvictRate: 1 } },
     valid: [{ instanceName: 'a', rebalanceStrategy: { connEvictRate: 1 } }],
@@ -106,7 +116,37 @@ test('every CEL rule has a TypeScript check that agrees with its examples', () =
     for (const v of examples.invalid) {
       assert.equal(rule.check(v, examples.old), false, `${where} accepts ${JSON.stringify(v)}`);
     }
+    for (const v of examples.validOnUpdate?.values ?? []) {
+      const old = examples.validOnUpdate!.old;
+      assert.equal(rule.check(v, old), true, `${where} rejects the update ${JSON.stringify(v)}`);
+    }
   }
+});
+
+test('optionalOldSelf is set exactly on the rules that treat oldSelf as optional', () => {
+  for (const { root, path: at, rule } of allRules()) {
+    const where = `${root} ${at || '<root>'}: ${rule.rule}`;
+    const optional = /\boldSelf\.(hasValue|orValue|value)\(/.test(rule.rule);
+    assert.equal(Boolean(rule.optionalOldSelf), optional, where);
+  }
+  for (const [root, build] of Object.entries(ROOTS)) {
+    const emitted: string[] = [];
+    JSON.stringify(toCrdSchema(build()), (key, value) => {
+      if (key === 'x-kubernetes-validations') {
+        for (const r of value as Array<Record<string, unknown>>)
+          if (r.optionalOldSelf === true) emitted.push(r.rule as string);
+      }
+      return value;
+    });
+    const defined = allRules()
+      .filter((r) => r.root === root && r.rule.optionalOldSelf)
+      .map((r) => r.rule.rule);
+    assert.deepEqual(emitted.sort(), defined.sort(), `${root}: optionalOldSelf in the CRD`);
+  }
+  assert.ok(
+    allRules().some((r) => r.rule.optionalOldSelf),
+    'the EMQX name rule is checked on create only',
+  );
 });
 
 test('the CRD form of each schema carries every CEL rule, without the TypeScript check', () => {
@@ -118,7 +158,9 @@ test('the CRD form of each schema carries every CEL rule, without the TypeScript
       if (key === 'x-kubernetes-validations') {
         for (const r of value as Array<Record<string, unknown>>) {
           assert.deepEqual(
-            Object.keys(r).filter((k) => !['rule', 'message', 'fieldPath', 'reason'].includes(k)),
+            Object.keys(r).filter(
+              (k) => !['rule', 'message', 'fieldPath', 'reason', 'optionalOldSelf'].includes(k),
+            ),
             [],
             `${root}: CRD rule has extra keys`,
           );

@@ -19,6 +19,7 @@ import {
   DEFAULT_REBALANCE_STRATEGY,
   DEFAULT_REVISION_HISTORY_LIMIT,
 } from './defaults.ts';
+import { MAX_EMQX_NAME, MAX_REPLICASET_NAME, MAX_STATEFULSET_NAME } from './names.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -37,8 +38,13 @@ export interface CelRule {
    */
   reportPath?: string;
   /**
+   * A transition rule evaluated on creates too: `oldSelf` is then a CEL optional (`oldSelf.hasValue()` is false on
+   * create), and the TypeScript check gets `undefined` for it.
+   */
+  optionalOldSelf?: boolean;
+  /**
    * The same rule in TypeScript: true when the value is valid. Transition rules (those that use `oldSelf`) get the
-   * old value as the second argument and are only evaluated on updates.
+   * old value as the second argument and are only evaluated on updates, unless `optionalOldSelf` is set.
    */
   check: (self: unknown, oldSelf?: unknown) => boolean;
 }
@@ -174,16 +180,32 @@ export const RULE_VOLUME_CLAIM_NEEDS_PVC: CelRule = {
     (self as Obj).dataVolume === 'PersistentVolumeClaim',
 };
 
-/** EMQX names become Service names (`<name>-dashboard`, `<name>-listeners`): DNS-1035 labels of at most 63. */
+const EMQX_NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+
+/**
+ * The EMQX name prefixes the names of the children (see MAX_EMQX_NAME in ./names.ts): a DNS-1035 label short enough
+ * for the longest of them. Checked on create only: the name cannot change, and a resource created under an older,
+ * looser limit must stay updatable (a root rule that failed on update would block even the removal of its
+ * finalizer).
+ */
 export const RULE_EMQX_NAME: CelRule = {
-  rule: "self.metadata.name.size() <= 53 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+  rule:
+    `oldSelf.hasValue() || (self.metadata.name.size() <= ${MAX_EMQX_NAME} && ` +
+    `self.metadata.name.matches('${EMQX_NAME_PATTERN}'))`,
+  optionalOldSelf: true,
   message:
-    'metadata.name must be at most 53 characters of lowercase letters, digits and "-", start with a letter and end with a ' +
-    'letter or digit (it prefixes Service names)',
+    `metadata.name must be at most ${MAX_EMQX_NAME} characters of lowercase letters, digits and "-", start with a ` +
+    'letter and end with a letter or digit: it prefixes the blue-green core StatefulSets (<name>-core-<hash>, at most ' +
+    `${MAX_STATEFULSET_NAME} characters so that the pod label controller-revision-hash fits 63) and the ` +
+    `replicant ReplicaSets (<name>-replicant-<hash>, at most ${MAX_REPLICASET_NAME} so that their pod names keep ` +
+    'it whole within 63)',
   reportPath: '.metadata.name',
-  check: (self) => {
+  check: (self, oldSelf) => {
+    if (oldSelf !== undefined && oldSelf !== null) return true;
     const name = isObj(self) && isObj(self.metadata) ? self.metadata.name : undefined;
-    return typeof name !== 'string' || (name.length <= 53 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name));
+    return (
+      typeof name !== 'string' || (name.length <= MAX_EMQX_NAME && new RegExp(EMQX_NAME_PATTERN).test(name))
+    );
   },
 };
 
@@ -890,6 +912,7 @@ export function toCrdSchema(schema: Schema): Obj {
         const rule: Obj = { rule: r.rule, message: r.message };
         if (r.fieldPath !== undefined) rule.fieldPath = r.fieldPath;
         if (r.reason !== undefined) rule.reason = r.reason;
+        if (r.optionalOldSelf) rule.optionalOldSelf = true;
         return rule;
       });
     } else {

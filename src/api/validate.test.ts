@@ -120,8 +120,18 @@ test('apiVersion, kind and metadata are checked', () => {
   assertIssue(validateEMQX({ ...emqx({}), metadata: undefined }), 'metadata', 'required');
   assertIssue(validateEMQX(emqx({}, {})), 'metadata.name', 'required');
   assert.deepEqual(lines(validateEMQX(emqx({}, { generateName: 'emqx-' }))), []);
-  assertIssue(validateEMQX(emqx({}, { name: 'My_EMQX' })), 'metadata.name', 'at most 53 characters');
-  assertIssue(validateEMQX(emqx({}, { name: 'e'.repeat(54) })), 'metadata.name', 'at most 53 characters');
+  assertIssue(validateEMQX(emqx({}, { name: 'My_EMQX' })), 'metadata.name', 'at most 36 characters');
+  assertIssue(validateEMQX(emqx({}, { name: 'e'.repeat(37) })), 'metadata.name', 'at most 36 characters');
+  assertIssue(
+    validateEMQX(emqx({}, { name: 'e'.repeat(37) })),
+    'metadata.name',
+    /<name>-core-<hash>, at most 52 .*controller-revision-hash.*<name>-replicant-<hash>, at most 57/,
+  );
+  assert.deepEqual(lines(validateEMQX(emqx({}, { name: 'e'.repeat(36) }))), []);
+  // The name cannot change: one made under the older limit of 53 stays valid on updates (and so deletable).
+  const old = emqx({}, { name: 'e'.repeat(53) });
+  assert.deepEqual(lines(validateEMQX(emqx({ clusterDomain: 'example.org' }, old.metadata), { old })), []);
+  assert.equal(lines(validateEMQX(old)).length, 1, 'but not on create');
   assertIssue(validateEMQX(emqx({}, { name: 'emqx', namespace: 'Bad' })), 'metadata.namespace', 'DNS label');
   assertIssue(
     validateEMQX(emqx({}, { name: 'emqx', labels: { a: 1 } })),
@@ -251,7 +261,7 @@ test('CEL rules run through their TypeScript checks, reported at their field pat
   assertIssue(issues, 'spec.replicantTemplate.spec.maxUnavailable', 'mutually exclusive');
   const name = validateEMQX(emqx({}, { name: '9lives' }));
   assert.deepEqual(lines(name).length, 1);
-  assertIssue(name, 'metadata.name', /^must be at most 53/);
+  assertIssue(name, 'metadata.name', /^must be at most 36/);
 });
 
 test('null counts as absent, preserve-unknown-fields keeps anything, nullable and date-time are honoured', () => {

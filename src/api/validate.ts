@@ -112,7 +112,10 @@ function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 export interface ValidateOptions {
-  /** The object being replaced, for transition rules (CEL rules using oldSelf). Without it they are skipped. */
+  /**
+   * The object being replaced, for transition rules (CEL rules using oldSelf). Without it they are skipped, except
+   * those with optionalOldSelf, which are checked as on a create.
+   */
   old?: unknown;
 }
 
@@ -271,7 +274,7 @@ function visit(schema: Schema, value: unknown, path: string, old: unknown, issue
   // CEL rules, through their TypeScript twins. Only on values of the right shape: a type error is already reported.
   for (const rule of schema['x-kubernetes-validations'] ?? []) {
     if (isTransitionRule(rule)) {
-      if (old === undefined || old === null) continue;
+      if ((old === undefined || old === null) && !rule.optionalOldSelf) continue;
       if (!rule.check(value, old)) fail(celMessage(rule), celPath(path, rule));
     } else if (!rule.check(value)) {
       fail(celMessage(rule), celPath(path, rule));

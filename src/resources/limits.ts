@@ -1,6 +1,9 @@
 // Kubernetes naming limits the built objects must respect, checked after building so that a name that is too
 // long is reported with its reason instead of failing at the API server (or worse, later, when pods are made).
+import { MAX_REPLICASET_NAME, MAX_STATEFULSET_NAME } from '../api/names.ts';
 import type { BuiltObject } from './index.ts';
+
+export { MAX_REPLICASET_NAME, MAX_STATEFULSET_NAME };
 
 export interface ObjectIssue {
   /** `Kind/name` of the offending object. */
@@ -12,12 +15,6 @@ export interface ObjectIssue {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/**
- * The StatefulSet controller labels every pod `controller-revision-hash: <statefulset name>-<hash of up to 10
- * characters>`, and a label value holds at most 63 characters.
- */
-export const MAX_STATEFULSET_NAME = 52;
 
 function nameIssue(kind: string, name: string): string | undefined {
   if (kind === 'Service') {
@@ -36,12 +33,19 @@ function nameIssue(kind: string, name: string): string | undefined {
     }
     return undefined;
   }
+  if (kind === 'ReplicaSet' && name.length > MAX_REPLICASET_NAME && DNS_SUBDOMAIN.test(name)) {
+    return (
+      `"${name}" is ${name.length} characters; a ReplicaSet name may have at most ${MAX_REPLICASET_NAME}, ` +
+      `because its pods are named <name>-<5 random characters> and the API server cuts a longer prefix ` +
+      `(the pod names would lose the revision hash); use a shorter EMQX name`
+    );
+  }
   if (name.length > 253 || !DNS_SUBDOMAIN.test(name))
     return `"${name}" must be a DNS subdomain (at most 253 characters)`;
   return undefined;
 }
 
-/** Names the API server (or the StatefulSet controller) would refuse. Empty when all is well. */
+/** Names the API server (or the StatefulSet controller) would refuse, or that pod names would cut. Empty when all is well. */
 export function objectIssues(objs: readonly BuiltObject[]): ObjectIssue[] {
   const issues: ObjectIssue[] = [];
   for (const o of objs) {

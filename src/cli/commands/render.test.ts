@@ -335,12 +335,14 @@ test('--help prints usage and exits 0', async () => {
   assert.match(r.stdout, /Usage: emqx-operator render -f FILE/);
 });
 
-test('an EMQX name too long for a StatefulSet is refused with the reason', async () => {
-  const name = 'a'.repeat(50);
+test('an EMQX name too long for its StatefulSets and ReplicaSets is refused with the reason', async () => {
+  const name = 'a'.repeat(37);
   const r = await run(['-f', 'long.yaml'], { 'long.yaml': validEmqx(name) });
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /StatefulSet\/a+-core: metadata\.name: .*at most 52/);
+  assert.match(r.stderr, /metadata\.name: must be at most 36 characters .*controller-revision-hash/);
+  const ok = await run(['-f', 'ok.yaml'], { 'ok.yaml': validEmqx('a'.repeat(36)) });
+  assert.equal(ok.code, 0, ok.stderr);
 });
 
 test('through the CLI entry point: exit codes and streams', () => {
