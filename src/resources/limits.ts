@@ -45,7 +45,10 @@ function nameIssue(kind: string, name: string): string | undefined {
   return undefined;
 }
 
-/** Names the API server (or the StatefulSet controller) would refuse, or that pod names would cut. Empty when all is well. */
+/**
+ * Names the API server (or the StatefulSet controller) would refuse, or that generated pod names would cut. Empty
+ * when all is well.
+ */
 export function objectIssues(objs: readonly BuiltObject[]): ObjectIssue[] {
   const issues: ObjectIssue[] = [];
   for (const o of objs) {
