@@ -11,6 +11,7 @@ import { KUBECTL } from './support/sandbox.ts';
 import { useOperatorSandbox } from './support/operator.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/emqxes.apps.emqx.io';
 const EXAMPLES = readdirSync(path.join(ROOT, 'examples'))
   .filter((f) => f.endsWith('.yaml'))
   .sort();
@@ -218,5 +219,149 @@ describe('CRDs: the API server rejects invalid EMQX resources, naming the field'
       );
       assert.equal(ok.code, 0, ok.stderr);
     }
+  });
+});
+
+describe('names: the longest EMQX name fits everything Kubernetes derives from it', () => {
+  const HASH = 'x'.repeat(10); // the longest revision hash, the operator's and the StatefulSet controller's
+
+  it('the API server refuses a name one character too long, saying why', async (t) => {
+    const ns = await sb.newNamespace(t, 'names');
+    const long = await kubectl([...DRY_RUN_APPLY, '-n', ns, '-f', '-'], emqx('e'.repeat(37), {}));
+    assert.notEqual(long.code, 0);
+    assert.match(
+      long.stderr,
+      /metadata\.name must be at most 36 characters .*<name>-core-<hash>.*controller-revision-hash.*<name>-replicant-<hash>/,
+    );
+    const ok = await kubectl([...DRY_RUN_APPLY, '-n', ns, '-f', '-'], emqx('e'.repeat(36), {}));
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  it('at 36 characters the pods of blue-green StatefulSets and replicant ReplicaSets are valid; at 37 not', async (t) => {
+    const ns = await sb.newNamespace(t, 'names');
+    const name36 = 'e'.repeat(36);
+    const r = await run(
+      process.execPath,
+      [path.join(ROOT, 'src/cli/main.ts'), 'render', '-f', '-', '-n', ns],
+      emqx(name36, { updateStrategy: { core: { type: 'BlueGreen' } }, replicantTemplate: {} }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJSON() as Record<string, any>);
+    const sts = docs.find((d) => d.kind === 'StatefulSet')!;
+    const rs = docs.find((d) => d.kind === 'ReplicaSet')!;
+    assert.match(sts.metadata.name, new RegExp(`^${name36}-core-[a-z0-9]+$`), 'a blue-green StatefulSet');
+
+    for (const name of [name36, 'e'.repeat(37)]) {
+      // The pod the StatefulSet controller would create for `<name>-core-<longest hash>`.
+      const stsName = `${name}-core-${HASH}`;
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: `${stsName}-0`,
+          labels: {
+            ...sts.spec.template.metadata.labels,
+            'controller-revision-hash': `${stsName}-${HASH}`,
+            'statefulset.kubernetes.io/pod-name': `${stsName}-0`,
+          },
+        },
+        spec: {
+          ...sts.spec.template.spec,
+          hostname: `${stsName}-0`,
+          subdomain: `${name}-headless`,
+          // The controller adds a volume per claim template, for the claim `<template>-<pod>`.
+          volumes: [
+            ...(sts.spec.template.spec.volumes ?? []),
+            ...(sts.spec.volumeClaimTemplates ?? []).map((c: any) => ({
+              name: c.metadata.name,
+              persistentVolumeClaim: { claimName: `${c.metadata.name}-${stsName}-0` },
+            })),
+          ],
+        },
+      };
+      const p = await kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-'], JSON.stringify(pod));
+      if (name === name36) assert.equal(p.code, 0, p.stderr);
+      else {
+        assert.notEqual(p.code, 0);
+        // The controller-revision-hash label.
+        assert.match(
+          p.stderr,
+          new RegExp(`metadata\\.labels: Invalid value: "${stsName}-${HASH}": must be no more than 63`),
+        );
+      }
+
+      // The pod the ReplicaSet controller would create for `<name>-replicant-<longest hash>`.
+      const rsName = `${name}-replicant-${HASH}`;
+      const replicant = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { generateName: `${rsName}-`, labels: rs.spec.template.metadata.labels },
+        spec: rs.spec.template.spec,
+      };
+      const q = await kubectl(
+        ['create', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'],
+        JSON.stringify(replicant),
+      );
+      assert.equal(q.code, 0, q.stderr);
+      const podName: string = JSON.parse(q.stdout).metadata.name;
+      assert.equal(podName.length, 63);
+      assert.equal(
+        podName.startsWith(`${rsName}-`),
+        name === name36,
+        `${podName}: the pod name keeps the whole ReplicaSet name only up to 36 characters`,
+      );
+    }
+  });
+
+  it('a resource made under the older limit of 53 stays updatable: the rule runs on create only', async (t) => {
+    const ns = await sb.newNamespace(t, 'names');
+    const crd = await sb.api.get<any>(CRD);
+    const v = crd.spec.versions.findIndex((x: any) => x.name === 'v2beta1');
+    const at = `/spec/versions/${v}/schema/openAPIV3Schema/x-kubernetes-validations/0/rule`;
+    const rule: string = crd.spec.versions[v].schema.openAPIV3Schema['x-kubernetes-validations'][0].rule;
+    assert.match(rule, /<= 36/);
+    const setRule = (value: string) =>
+      sb.api.patch(CRD, [{ op: 'replace', path: at, value }], 'application/json-patch+json');
+    // The CRD as it was: 53.
+    await setRule(rule.replace('<= 36', '<= 53'));
+    t.after(() => setRule(rule));
+    const name = 'e'.repeat(40);
+    const old = {
+      apiVersion: 'apps.emqx.io/v2beta1',
+      kind: 'EMQX',
+      metadata: { name, annotations: { 'apps.emqx.io/reconcile-paused': 'true' } },
+      spec: { image: 'emqx/emqx:5.8.3' },
+    };
+    await sb.waitFor('the older CRD to accept a 40-character name', async () => {
+      const r = await kubectl(['apply', '--server-side', '-n', ns, '-f', '-'], JSON.stringify(old));
+      return r.code === 0;
+    });
+
+    await setRule(rule);
+    await sb.waitFor('the current CRD to refuse a new 40-character name', async () => {
+      const r = await kubectl(
+        [...DRY_RUN_APPLY, '-n', ns, '-f', '-'],
+        JSON.stringify({ ...old, metadata: { name: 'f'.repeat(40) } }),
+      );
+      return r.code !== 0 && /at most 36 characters/.test(r.stderr);
+    });
+    // The existing one: spec, finalizers and status can still be written.
+    const path_ = `/apis/apps.emqx.io/v2beta1/namespaces/${ns}/emqxes/${name}`;
+    const updated = await sb.api.patch<any>(path_, {
+      metadata: { finalizers: ['example.com/test'] },
+      spec: { clusterDomain: 'example.org' },
+    });
+    assert.equal(updated.spec.clusterDomain, 'example.org');
+    await sb.api.patch(`${path_}/status`, { status: { phase: 'Pending' } });
+    await sb.api.patch(path_, { metadata: { finalizers: null } });
+    await sb.api.delete(path_);
+    await sb.waitFor('the old resource to be deleted', async () => {
+      try {
+        await sb.api.get(path_);
+        return false;
+      } catch (e) {
+        return /HTTP 404/.test((e as Error).message);
+      }
+    });
   });
 });
