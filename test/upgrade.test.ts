@@ -43,3 +43,89 @@ describe('upgrades', () => {
     assert.equal(after?.status?.update?.phase, 'Idle');
   });
 });
+
+describe('upgrades, other strategies and editions', () => {
+  it('blue-green cores: new cores join, old ones leave after the replicants moved; no drop; old PVCs reported', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(
+      emqxResource(ns, {
+        image: 'emqx/emqx-enterprise:5.8.3',
+        cores: 3,
+        replicants: 3,
+        coreStrategy: 'BlueGreen',
+      }),
+    );
+    await waitReady(sb, ns);
+    const total = await loadEveryNode(sb, sb.emqx, ns, 100);
+    const anyCore = (await listPods(sb, ns, 'apps.emqx.io/db-role=core'))[0].metadata.name;
+    sb.emqx.fabric.retain(sb.emqx.fabric.nodeOfPod(`${ns}/${anyCore}`)!.name, 'sensors/bg', 'kept');
+    const droppedBefore = sb.emqx.fabric.droppedConnections;
+    const oldSets = ((await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets`)) as any).items.map(
+      (s: any) => s.metadata.name,
+    );
+
+    await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx-enterprise:5.8.4' } });
+    const e = await waitAllOnVersion(sb, ns, '5.8.4', Number(process.env.UPGRADE_TIMEOUT ?? 240_000));
+
+    assert.equal(e.status!.coreNodes!.length, 3, 'no old core lingers in the node list');
+    assert.ok(e.status!.coreNodes!.every((n) => n.node_status === 'running'));
+    assert.equal(await connectionsIn(sb, sb.emqx, ns), total);
+    assert.equal(sb.emqx.fabric.droppedConnections - droppedBefore, 0);
+    const newCore = (await listPods(sb, ns, 'apps.emqx.io/db-role=core'))[0].metadata.name;
+    assert.ok(!oldSets.some((s: string) => newCore.startsWith(`${s}-`)), 'cores run in a new StatefulSet');
+    assert.equal(
+      sb.emqx.fabric.dbGet(sb.emqx.fabric.nodeOfPod(`${ns}/${newCore}`)!.name, 'retained', 'sensors/bg'),
+      'kept',
+    );
+    const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
+    assert.ok(
+      events.items.some((ev: any) => ev.reason === 'OldCoreDataRetained' && /PVCs .* are kept/.test(ev.note)),
+      'an Event names the retained PVCs of the old cores',
+    );
+    const claims = await pvcs(sb, ns);
+    assert.equal(claims.length, 6, 'old PVCs kept (Retain), new ones created');
+  });
+
+  it('Opensource 5.7.2 → 5.7.3: takeover wait instead of evacuation, every client back', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx:5.7.2', cores: 2, replicants: 2 }));
+    await waitReady(sb, ns);
+    const total = await loadEveryNode(sb, sb.emqx, ns, 50);
+    await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx:5.7.3' } });
+    await waitAllOnVersion(sb, ns, '5.7.3', Number(process.env.UPGRADE_TIMEOUT ?? 240_000));
+    assert.equal(await connectionsIn(sb, sb.emqx, ns), total);
+    const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
+    assert.ok(
+      events.items.some((ev: any) => ev.reason === 'NodeDraining'),
+      'old replicants were drained by a takeover wait',
+    );
+    assert.ok(
+      !events.items.some((ev: any) => ev.reason === 'NodeEvacuationStarted'),
+      'no evacuation on Opensource',
+    );
+  });
+
+  it('reverting the image mid-upgrade goes back without replacing every node twice', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 3, replicants: 2 }));
+    await waitReady(sb, ns);
+    const uidsBefore = new Map(
+      (await listPods(sb, ns, 'apps.emqx.io/db-role=core')).map((p) => [p.metadata.name, p.metadata.uid]),
+    );
+    await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx-enterprise:5.8.4' } });
+    await sb.waitFor(
+      'the first core on 5.8.4',
+      async () => {
+        const e = await getEmqx(sb, ns);
+        return e?.status?.coreNodes?.some((n) => n.version === '5.8.4' && n.node_status === 'running');
+      },
+      120_000,
+      200,
+    );
+    await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx-enterprise:5.8.3' } });
+    await waitAllOnVersion(sb, ns, '5.8.3', Number(process.env.UPGRADE_TIMEOUT ?? 240_000));
+    const after = await listPods(sb, ns, 'apps.emqx.io/db-role=core');
+    const kept = after.filter((p) => uidsBefore.get(p.metadata.name) === p.metadata.uid);
+    assert.ok(kept.length >= 1, `cores never replaced: ${kept.map((p) => p.metadata.name).join(', ')}`);
+  });
+});

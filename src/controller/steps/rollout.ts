@@ -15,7 +15,7 @@
 // Replicants, BlueGreen: a new ReplicaSet at full size; once all its nodes serve (and initialDelaySeconds passed),
 //   old pods are drained one at a time: node evacuation to the new replicants on editions that have it, else the
 //   pod stops serving and the operator waits waitTakeover seconds; then the pod goes.
-import type { V1Pod, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Pod, V1ReplicaSet, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import { coreNodeName, LABEL_POD_TEMPLATE_HASH, names, replicantNodeName } from '../../api/names.ts';
 import type { NodeEvacuationStatus } from '../../api/types.ts';
 import { deleteObject } from '../../k8s/apply.ts';
@@ -25,6 +25,7 @@ import { isTerminating, podCreated, supportsEvacuation, type ApiNode } from '../
 import { scaleSet } from '../scale.ts';
 import { coreReplicasOverride } from './cores.ts';
 import { ANNOTATION_DRAINING } from './pod-conditions.ts';
+import { operatorKeyFrom } from './secrets.ts';
 
 const SOON: StepResult = { requeueAfterMs: 1000, reason: 'rollout in progress' };
 const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
@@ -166,11 +167,22 @@ async function stopStaleEvacuations(ctx: ReconcileContext, keep: Set<string>): P
 // Cores
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Makes `node` leave the cluster (running: told to leave; stopped: removed), so no stopped node lingers. */
-async function leaveCluster(ctx: ReconcileContext, node: string): Promise<void> {
-  if (!ctx.emqxApi) return;
+/**
+ * Makes `node` leave the cluster (running: told to leave; stopped: removed), so no stopped node lingers. Asked
+ * through another node: EMQX refuses a force_leave of itself.
+ */
+async function leaveCluster(ctx: ReconcileContext, node: string, pod?: V1Pod): Promise<void> {
+  const ip = pod?.status?.podIP;
+  const targets = ctx.observed.apiTargets.filter(
+    (t) => !ip || (!t.includes(`//${ip}:`) && !t.includes(`[${ip}]`)),
+  );
+  const creds = operatorKeyFrom(
+    ctx.cache.get<V1Secret>('Secret', ctx.namespace, names.bootstrapApiKeySecret(ctx.emqx)),
+  );
+  if (targets.length === 0 || !creds) return;
+  const api = ctx.emqxApiFactory(targets, creds);
   try {
-    await ctx.emqxApi.forceLeave(node);
+    await api.forceLeave(node);
     void ctx.events.normal(ctx.raw, 'NodeLeftCluster', `${node} left the cluster`);
   } catch (err) {
     if (!/node_not_in_cluster|not found/i.test((err as Error).message)) throw err;
@@ -206,7 +218,7 @@ async function coreScaleDown(ctx: ReconcileContext, sts: V1StatefulSet): Promise
     ...runningNodesOf(ctx, ctx.observed.replicant?.updated ?? [], ctx.observed.replicant!),
   ];
   if (!(await drainClients(ctx, victim, node, targets))) return SOON;
-  if (apiNode(ctx, node)) await leaveCluster(ctx, node);
+  if (apiNode(ctx, node)) await leaveCluster(ctx, node, victim);
   coreReplicasOverride.set(ctx, current - 1);
   void ctx.events.normal(
     ctx.raw,
@@ -321,8 +333,18 @@ async function retireOldCoreSets(ctx: ReconcileContext, sets: V1StatefulSet[]): 
     ];
     if (!(await drainClients(ctx, victim, node, targets))) return SOON;
   }
-  if (apiNode(ctx, node)) await leaveCluster(ctx, node);
+  if (apiNode(ctx, node)) await leaveCluster(ctx, node, victim);
   await scaleSet(ctx, set, current - 1);
+  if (current - 1 === 0) {
+    const policy = set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ?? 'Retain';
+    void ctx.events.normal(
+      ctx.raw,
+      policy === 'Delete' ? 'OldCoreDataDeleted' : 'OldCoreDataRetained',
+      policy === 'Delete'
+        ? `old core StatefulSet ${set.metadata!.name} retired; its PVCs are deleted (persistentVolumeClaimRetentionPolicy.whenScaled: Delete)`
+        : `old core StatefulSet ${set.metadata!.name} retired; its PVCs (${set.spec?.volumeClaimTemplates?.[0]?.metadata?.name ?? 'data'}-${set.metadata!.name}-*) are kept (persistentVolumeClaimRetentionPolicy.whenScaled: Retain): delete them when no longer needed`,
+    );
+  }
   return SOON;
 }
 
