@@ -37,7 +37,8 @@ export function apiTargets(pods: V1Pod[]): string[] {
 
 /** The revision hash the role should be on: from the config when it parsed, else from the newest set. */
 function wantedHash(ctx: ReconcileContext, role: Role): string {
-  if (ctx.observed.config.state !== 'Invalid') return currentHash(ctx.emqx, ctx.conf, role);
+  const hasTemplate = role === 'core' || ctx.emqx.spec.replicantTemplate !== undefined;
+  if (ctx.observed.config.state !== 'Invalid' && hasTemplate) return currentHash(ctx.emqx, ctx.conf, role);
   const sets =
     role === 'core'
       ? ctx.cache.ownedBy<V1StatefulSet>('StatefulSet', ctx.namespace, ctx.name)

@@ -1,0 +1,110 @@
+// Issue: the Rebalance resource — start, follow, complete; clear failures when the EMQX cluster cannot rebalance.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { useOperatorSandbox } from './support/operator.ts';
+import { listPods, waitReady } from './support/emqx.ts';
+import { emqxResource } from './support/upgrade.ts';
+
+const sb = useOperatorSandbox({ timeScale: 10 });
+
+function rebalance(ns: string, instanceName: string): Record<string, any> {
+  return {
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'Rebalance',
+    metadata: { name: 'rb', namespace: ns },
+    spec: {
+      instanceName,
+      rebalanceStrategy: {
+        connEvictRate: 50,
+        sessEvictRate: 50,
+        waitTakeover: 2,
+        waitHealthCheck: 1,
+        absConnThreshold: 10,
+        relConnThreshold: '1.1',
+        absSessThreshold: 10,
+        relSessThreshold: '1.1',
+      },
+    },
+  };
+}
+
+async function getRebalance(ns: string): Promise<any> {
+  return sb.api.get(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/rebalances/rb`);
+}
+
+describe('Rebalance', () => {
+  it('rebalances an Enterprise cluster and completes', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, replicants: 3 }));
+    await waitReady(sb, ns);
+    const repl = await listPods(sb, ns, 'apps.emqx.io/db-role=replicant');
+    const fabric = sb.emqx.fabric;
+    const nodes = repl.map((p) => fabric.nodeOfPod(`${ns}/${p.metadata.name}`)!.name);
+    fabric.setClients(nodes[0]!, { connections: 300 });
+    await sb.apply(rebalance(ns, 'emqx'));
+    const r = await sb.waitFor(
+      'Rebalance Completed',
+      async () => {
+        const x = await getRebalance(ns);
+        return x.status?.phase === 'Completed' ? x : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.ok(r.status.startedTime && r.status.completedTime);
+    assert.ok(r.metadata.finalizers.includes('apps.emqx.io/finalizer'));
+    const counts = fabric
+      .counts()
+      .nodes.filter((n) => nodes.includes(n.name))
+      .map((n) => n.connections);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      300,
+      'no client lost',
+    );
+    assert.ok(Math.max(...counts) < 300, `load moved off the busiest node: ${counts.join(', ')}`);
+    await sb.api.delete(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/rebalances/rb`);
+    await sb.waitFor('Rebalance deleted (finalizer removed)', async () => {
+      try {
+        await getRebalance(ns);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  });
+
+  it('fails with a clear condition on an Opensource cluster', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx:5.7.2', cores: 1, replicants: 1 }));
+    await waitReady(sb, ns);
+    await sb.apply(rebalance(ns, 'emqx'));
+    const r = await sb.waitFor(
+      'Rebalance Failed',
+      async () => {
+        const x = await getRebalance(ns);
+        return x.status?.phase === 'Failed' ? x : undefined;
+      },
+      60_000,
+      500,
+    );
+    const c = r.status.conditions.find((x: any) => x.type === 'Failed');
+    assert.equal(c.reason, 'NotSupported');
+    assert.match(c.message, /Opensource.*Enterprise/);
+  });
+
+  it('fails clearly when the EMQX resource does not exist', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(rebalance(ns, 'missing'));
+    const r = await sb.waitFor(
+      'Rebalance Failed',
+      async () => {
+        const x = await getRebalance(ns);
+        return x.status?.phase === 'Failed' ? x : undefined;
+      },
+      60_000,
+      500,
+    );
+    assert.match(r.status.conditions[0].message, /EMQX "missing" not found/);
+  });
+});

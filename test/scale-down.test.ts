@@ -1,0 +1,74 @@
+// Issue: safe core scale-down — one node at a time, clients evacuated, the node leaves the cluster (no `stopped`
+// node lingers), data intact; a scale-down to zero cores is refused.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { useOperatorSandbox } from './support/operator.ts';
+import { emqxCall, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
+import { connectionsIn, emqxResource, pvcs } from './support/upgrade.ts';
+
+const sb = useOperatorSandbox({ timeScale: 10 });
+
+describe('core scale-down', () => {
+  it('3 → 1 cores: evacuated, left the cluster, no stopped node, data and retained PVCs intact', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 3 }));
+    await waitReady(sb, ns);
+    const fabric = sb.emqx.fabric;
+    for (const i of [0, 1, 2])
+      fabric.setClients(fabric.nodeOfPod(`${ns}/emqx-core-${i}`)!.name, { connections: 40 });
+    fabric.retain(fabric.nodeOfPod(`${ns}/emqx-core-2`)!.name, 'plant/7', 'kept');
+    const droppedBefore = fabric.droppedConnections;
+
+    await patchEmqx(sb, ns, { spec: { coreTemplate: { spec: { replicas: 1 } } } });
+    const e = await sb.waitFor(
+      'one core left and Ready',
+      async () => {
+        const x = await waitReady(sb, ns);
+        return x.status?.coreNodes?.length === 1 ? x : undefined;
+      },
+      120_000,
+      500,
+    );
+    const pods = await listPods(sb, ns);
+    assert.deepEqual(
+      pods.map((p) => p.metadata.name),
+      ['emqx-core-0'],
+    );
+    const nodes = await emqxCall(sb, ns, pods[0].status.podIP, '/api/v5/nodes');
+    assert.equal(nodes.status, 200);
+    assert.deepEqual(
+      nodes.json.map((n: any) => [n.node, n.node_status]),
+      [[`emqx@emqx-core-0.emqx-headless.${ns}.svc.cluster.local`, 'running']],
+      'no stopped node in /api/v5/nodes',
+    );
+    assert.equal(e.status!.coreNodes![0]!.node_status, 'running');
+    assert.equal(await connectionsIn(sb, sb.emqx, ns), 120, 'clients moved to the remaining core');
+    assert.equal(fabric.droppedConnections - droppedBefore, 0, 'no connection dropped');
+    assert.equal(fabric.dbGet(fabric.nodeOfPod(`${ns}/emqx-core-0`)!.name, 'retained', 'plant/7'), 'kept');
+    assert.equal((await pvcs(sb, ns)).length, 3, 'PVCs retained by default (whenScaled: Retain)');
+    const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
+    assert.equal(events.items.filter((ev: any) => ev.reason === 'NodeLeftCluster').length, 2);
+  });
+
+  it('a scale-down to zero cores is refused at admission, naming the field, and nothing changes', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 1 }));
+    const before = await waitReady(sb, ns);
+    await assert.rejects(
+      sb.kubectl([
+        'patch',
+        'emqx',
+        'emqx',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"spec":{"coreTemplate":{"spec":{"replicas":0}}}}',
+      ]),
+      /spec\.coreTemplate\.spec\.replicas.*(greater than or equal to 1|>= 1)/,
+    );
+    const after = await getEmqx(sb, ns);
+    assert.equal(after?.metadata.generation, before.metadata.generation);
+    assert.equal((await listPods(sb, ns)).length, 1);
+  });
+});
