@@ -122,6 +122,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
 
   let leading = false;
+  // Exported from the start: a standby says 0 (without a sample, "no replica leads" could not be alerted on).
+  queueGauge.set({}, 0);
   let cacheSynced = false;
   const health = await startObservabilityServer({
     ...bindOf(opts.healthBind),
