@@ -86,7 +86,7 @@ async function webhookCertificate(client: KubeClient, ns: string, hosts: string[
   const live = object as unknown as V1Secret;
   const cert = Buffer.from(live.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
   const key = Buffer.from(live.data?.['tls.key'] ?? '', 'base64').toString('utf8');
-  log.info('webhook certificate ready', { secret: `${ns}/emqx-operator-webhook-cert` });
+  log.info('webhook certificate ready', { secretName: `${ns}/emqx-operator-webhook-cert` });
   return { cert, key };
 }
 
