@@ -33,12 +33,15 @@ const HELP = `Usage: npm run bench -- [options]
 Measures the operator against the sandbox and prints the figures (see BENCHMARKS.md).
 
 Options:
-  --quick                 skip part 3 (the N-resource run); about 2 minutes instead of about 6
+  --quick                 skip part 3 (the N-resource run): about 2 minutes instead of 3 to 4
   --count N               EMQX resources applied at once in part 3 (default 50)
   --idle SECONDS          length of each idle window (default 60)
   --many-time-scale S     EMQX emulator time scale for the part-3 resources (default 1 = real time; 10 makes
                           emulated boot/retry delays 10x shorter; Kubernetes probe timing is never scaled)
   --timeout SECONDS       give up on a Ready wait after this long (default 300)
+  --operator-node-options STR
+                          NODE_OPTIONS for the operator process only, e.g. --max-old-space-size=128 to see how
+                          much of its RSS is garbage the GC has had no reason to collect
   --dir DIR               sandbox directory; its logs/ (operator.log, kube-apiserver.log, ...) are kept after
                           the run (default .sandbox/bench)
   -h, --help              this help`;
@@ -225,6 +228,58 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
+interface EventLike {
+  metadata: { uid: string; namespace?: string };
+  reason?: string;
+  note?: string;
+  reportingController?: string;
+  regarding?: { kind?: string; name?: string };
+  eventTime?: string;
+  series?: { count: number; lastObservedTime: string };
+}
+
+async function operatorEvents(client: KubeClient): Promise<Map<string, EventLike>> {
+  const list = await client.request<{ items: EventLike[] }>('GET', '/apis/events.k8s.io/v1/events');
+  return new Map(
+    list.items.filter((e) => e.reportingController === 'emqx-operator').map((e) => [e.metadata.uid, e]),
+  );
+}
+
+/**
+ * Events the operator created or bumped between two listings, grouped by reason, with when the repeat that a
+ * bump records was observed (the recorder writes a repeat up to 60 s after it happened).
+ */
+function eventChanges(
+  before: Map<string, EventLike>,
+  after: Map<string, EventLike>,
+  windowStart: number,
+): string[] {
+  const groups = new Map<string, { created: number; bumps: number; observedBefore: number }>();
+  for (const [uid, e] of after) {
+    const old = before.get(uid);
+    const count = e.series?.count ?? 1;
+    const oldCount = old ? (old.series?.count ?? 1) : 0;
+    if (old && count === oldCount) continue;
+    const key = `${e.reason ?? '?'} on ${e.regarding?.kind ?? '?'}: "${(e.note ?? '').slice(0, 90)}"`;
+    const g = groups.get(key) ?? { created: 0, bumps: 0, observedBefore: 0 };
+    if (!old) g.created++;
+    else {
+      g.bumps++;
+      const observed = Date.parse(e.series?.lastObservedTime ?? '');
+      if (observed < windowStart) g.observedBefore++;
+    }
+    groups.set(key, g);
+  }
+  return [...groups].map(
+    ([k, g]) =>
+      `${k}: ${g.created ? `${g.created} created` : ''}${g.created && g.bumps ? ', ' : ''}${
+        g.bumps
+          ? `${g.bumps} series bumped (${g.observedBefore} of them record a repeat observed before the window)`
+          : ''
+      }`,
+  );
+}
+
 // ------------------------------------------------------------------------------------------------------- parts
 
 interface Ctx {
@@ -336,6 +391,7 @@ async function idleWindow(ctx: Ctx, label: string): Promise<IdleResult> {
   const { op } = ctx;
   const pid = op.child.pid!;
   say(`${label}: idle window of ${sec(ctx.idleMs)} (sampling RSS and /metrics every 5 s)`);
+  const ev0 = await operatorEvents(ctx.client);
   const m0 = await scrape(op);
   const p0 = procStat(pid);
   const t0 = Date.now();
@@ -359,6 +415,7 @@ async function idleWindow(ctx: Ctx, label: string): Promise<IdleResult> {
   const m1 = await scrape(op);
   const p1 = procStat(pid);
   const elapsed = Date.now() - t0;
+  const eventLines = eventChanges(ev0, await operatorEvents(ctx.client), t0);
   rss.push(p1.rssKiB);
 
   const writes = delta(
@@ -401,6 +458,10 @@ async function idleWindow(ctx: Ctx, label: string): Promise<IdleResult> {
     `   operator CPU: ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(2)} s over the window (${(((p1.cpuSeconds - p0.cpuSeconds) / elapsed) * 100000).toFixed(1)} % of one core)`,
   ];
   if (bursts.length) lines.push(`   when the writes happened (5 s buckets): ${bursts.join('; ')}`);
+  if (eventLines.length) {
+    lines.push(`   Events the operator created or bumped in the window (from events.k8s.io/v1):`);
+    for (const l of eventLines) lines.push(`      ${l}`);
+  }
   print();
   for (const l of lines) print(l);
   print();
@@ -516,6 +577,7 @@ async function main(): Promise<number> {
         'many-time-scale': { type: 'string', default: '1' },
         timeout: { type: 'string', default: '300' },
         dir: { type: 'string', default: path.join(ROOT, '.sandbox/bench') },
+        'operator-node-options': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -591,7 +653,16 @@ async function main(): Promise<number> {
     sb = await startSandbox({ dir: values.dir!, handlers: [handler], log: (l) => say(`  ${l}`) });
     checkAbort();
     await prepareForOperator(sb);
-    op = startOperatorProcess(sb, { name: 'operator', logLevel: 'info' });
+    const nodeOptions = values['operator-node-options'];
+    const savedNodeOptions = process.env.NODE_OPTIONS;
+    if (nodeOptions !== undefined) process.env.NODE_OPTIONS = nodeOptions; // spawn copies the environment now
+    try {
+      op = startOperatorProcess(sb, { name: 'operator', logLevel: 'info' });
+    } finally {
+      if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = savedNodeOptions;
+    }
+    if (nodeOptions !== undefined) machine.push(`operator NODE_OPTIONS: ${nodeOptions}`);
     const startedAt = Date.now();
     for (;;) {
       if (op.child.exitCode !== null) throw new Error(`the operator exited with ${op.child.exitCode}`);
