@@ -26,10 +26,21 @@ function webhookPort(op: OperatorProcess): Promise<number> {
   });
 }
 
-/** Waits until the CRD's conversion webhook points at `op`'s webhook server; resolves with the CRD. */
+/** A paused EMQX in `default` that the API server can only serve as v2alpha1 through the webhook. */
+const PROBE = {
+  apiVersion: 'apps.emqx.io/v2beta1',
+  kind: 'EMQX',
+  metadata: { name: 'probe', annotations: { 'apps.emqx.io/reconcile-paused': 'true' } },
+  spec: { image: IMAGE },
+};
+
+/**
+ * Waits until the CRD's conversion webhook points at `op`'s webhook server, and the API server uses it (it picks up
+ * a changed CRD a moment later: until then conversions still go to the old address); resolves with the CRD.
+ */
 async function registeredFor(op: OperatorProcess): Promise<any> {
   const url = `https://127.0.0.1:${await webhookPort(op)}/convert`;
-  return sb.waitFor(
+  const crd = await sb.waitFor(
     `the CRD's conversion webhook to be ${url}`,
     async () => {
       const crd = await sb.api.get<any>(CRD);
@@ -37,6 +48,13 @@ async function registeredFor(op: OperatorProcess): Promise<any> {
     },
     60_000,
   );
+  await sb.apply(PROBE, 'default');
+  await sb.waitFor(
+    'the API server to convert through the registered webhook',
+    () => sb.api.get(alpha('default', 'probe')),
+    30_000,
+  );
+  return crd;
 }
 
 /** ConversionReviews the operator answered with Success, from its /metrics. */
@@ -197,10 +215,13 @@ describe('conversion webhook: apps.emqx.io/v2alpha1', () => {
       },
       60_000,
     );
-    const pdb = await sb.waitFor('PodDisruptionBudget emqx-core', () =>
-      sb.api.get<any>(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/emqx-core`),
+    await sb.waitFor(
+      'PodDisruptionBudget emqx-core with minAvailable 1',
+      async () =>
+        (await sb.api.get<any>(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/emqx-core`)).spec
+          .minAvailable === 1,
+      60_000,
     );
-    assert.equal(pdb.spec.minAvailable, 1);
   });
 
   it('a restarted operator registers its new webhook; v2beta1 reads never need it', async (t) => {
