@@ -254,14 +254,18 @@ function eventChanges(
   after: Map<string, EventLike>,
   windowStart: number,
 ): string[] {
-  const groups = new Map<string, { created: number; bumps: number; observedBefore: number }>();
+  const groups = new Map<
+    string,
+    { created: number; bumps: number; observedBefore: number; counts: Set<number> }
+  >();
   for (const [uid, e] of after) {
     const old = before.get(uid);
     const count = e.series?.count ?? 1;
     const oldCount = old ? (old.series?.count ?? 1) : 0;
     if (old && count === oldCount) continue;
     const key = `${e.reason ?? '?'} on ${e.regarding?.kind ?? '?'}: "${(e.note ?? '').slice(0, 90)}"`;
-    const g = groups.get(key) ?? { created: 0, bumps: 0, observedBefore: 0 };
+    const g = groups.get(key) ?? { created: 0, bumps: 0, observedBefore: 0, counts: new Set<number>() };
+    g.counts.add(count);
     if (!old) g.created++;
     else {
       g.bumps++;
@@ -276,7 +280,7 @@ function eventChanges(
         g.bumps
           ? `${g.bumps} series bumped (${g.observedBefore} of them record a repeat observed before the window)`
           : ''
-      }`,
+      }; series count now ${[...g.counts].sort((a, b) => a - b).join('/')}`,
   );
 }
 
