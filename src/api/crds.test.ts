@@ -8,6 +8,7 @@ import type { CustomResourceDefinition } from './crds.ts';
 import {
   buildCrds,
   buildEmqxCrd,
+  conversionMergePatch,
   crdFiles,
   DEFAULT_WEBHOOK_SERVICE,
   DEPLOY_CRD_OPTIONS,
@@ -113,6 +114,36 @@ function at(schema: Record<string, unknown>, jsonPath: string): Record<string, u
   }
   return node;
 }
+
+/** RFC 7386 JSON merge patch, as the API server applies application/merge-patch+json. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+test('conversionMergePatch replaces the address kind of an installed CRD, as buildEmqxCrd would write it', () => {
+  const url = { url: 'https://127.0.0.1:8443/convert', caBundle: 'Q0E=' };
+  const service = { service: { namespace: 'ops', name: 'hook' } };
+  const cases: Array<[string, object, object]> = [
+    ['Service (deploy/crds) -> URL', DEPLOY_CRD_OPTIONS.webhook ?? {}, url],
+    ['URL -> Service', url, service],
+    ['URL -> URL without a CA', url, { url: 'https://127.0.0.1:9443/convert' }],
+    ['no webhook -> URL', {}, url],
+  ];
+  for (const [what, from, to] of cases) {
+    const installed = Object.keys(from).length > 0 ? buildEmqxCrd({ webhook: from }) : buildEmqxCrd();
+    const patched = mergePatch(installed, conversionMergePatch(to)) as CustomResourceDefinition;
+    assert.deepEqual(patched.spec.conversion, buildEmqxCrd({ webhook: to }).spec.conversion, what);
+  }
+});
 
 test('the scale subresource points at fields that exist in the v2beta1 schema, with the right types', () => {
   const [v2beta1] = versions(buildEmqxCrd(DEPLOY_CRD_OPTIONS));

@@ -97,6 +97,23 @@ function conversion(webhook: WebhookOptions | undefined): Record<string, unknown
   return { strategy: 'Webhook', webhook: { conversionReviewVersions: ['v1'], clientConfig } };
 }
 
+/**
+ * A JSON merge patch that points an installed EMQX CRD's conversion at `webhook`. A merge patch merges
+ * `clientConfig` key by key, so it sets the kind of address not used (and an absent caBundle) to null: patching a
+ * URL into a CRD that names a Service (as deploy/crds does) would otherwise leave both, which the API server
+ * refuses ("exactly one of url or service is required").
+ */
+export function conversionMergePatch(webhook: WebhookOptions): {
+  spec: { conversion: Record<string, unknown> };
+} {
+  const c = conversion(webhook) as {
+    strategy: string;
+    webhook: { conversionReviewVersions: string[]; clientConfig: Record<string, unknown> };
+  };
+  const clientConfig = { url: null, service: null, caBundle: null, ...c.webhook.clientConfig };
+  return { spec: { conversion: { ...c, webhook: { ...c.webhook, clientConfig } } } };
+}
+
 export function buildEmqxCrd(options: CrdOptions = {}): CustomResourceDefinition {
   const served = options.webhook !== undefined;
   return {

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import { buildCrds, buildEmqxCrd, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
+import { buildCrds, conversionMergePatch, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
 import { EmqxClient } from '../emqx/client.ts';
 import { apply, createIfAbsent } from '../k8s/apply.ts';
 import { loadKubeConfig } from '../k8s/config.ts';
@@ -175,6 +175,39 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
 
+  // Points the CRD's conversion webhook at this process: its certificate, and its URL outside a cluster. A failure
+  // does not stop reconciling (v2beta1 needs no conversion; a leader that never started its controllers would hold
+  // the lease and do nothing): it is logged and retried with back-off while this process leads.
+  let webhookRetry: ReturnType<typeof setTimeout> | undefined;
+  const registerConversionWebhook = async (w: WebhookOptions, attempt = 0): Promise<void> => {
+    try {
+      const path = await client.path({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name: EMQX_CRD_NAME,
+      });
+      await client.request('PATCH', path, {
+        body: conversionMergePatch(w),
+        contentType: 'application/merge-patch+json',
+        write: { verb: 'patch', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
+      });
+      log.info(
+        'conversion webhook registered on the CRD',
+        w.url ? { url: w.url } : { service: `${w.service?.namespace}/${w.service?.name}` },
+      );
+    } catch (err) {
+      const retryInMs = Math.min(1000 * 2 ** attempt, 60_000);
+      log.error('conversion webhook registration failed; v2alpha1 requests fail until it succeeds', {
+        error: (err as Error).message,
+        retryInMs,
+      });
+      webhookRetry = setTimeout(() => {
+        if (leading) void registerConversionWebhook(w, attempt + 1);
+      }, retryInMs);
+      webhookRetry.unref();
+    }
+  };
+
   const startControllers = async () => {
     if (opts.installCrds) {
       for (const crd of buildCrds(webhookOptions ? { webhook: webhookOptions } : {}))
@@ -192,21 +225,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
           `CustomResourceDefinition ${EMQX_CRD_NAME} is not installed: apply deploy/crds/ (kubectl apply --server-side -f deploy/crds/) or run with --install-crds`,
         );
       }
-      if (webhookOptions) {
-        // Point the CRD's conversion webhook at this operator's certificate (and URL, outside a cluster).
-        const conversion = buildEmqxCrd({ webhook: webhookOptions }).spec.conversion;
-        const path = await client.path({
-          apiVersion: 'apiextensions.k8s.io/v1',
-          kind: 'CustomResourceDefinition',
-          name: EMQX_CRD_NAME,
-        });
-        await client.request('PATCH', path, {
-          body: { spec: { conversion } },
-          contentType: 'application/merge-patch+json',
-          write: { verb: 'patch', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
-        });
-        log.info('conversion webhook registered on the CRD');
-      }
+      if (webhookOptions) await registerConversionWebhook(webhookOptions);
     }
     leading = true;
     queueGauge.set({}, 1);
@@ -242,6 +261,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
   const stopControllers = async () => {
     leading = false;
+    clearTimeout(webhookRetry);
     queueGauge.set({}, 0);
     await queue?.shutdown();
     await cache?.stop();
