@@ -245,3 +245,31 @@ describe('conversion webhook: apps.emqx.io/v2alpha1', () => {
     assert.equal((await sb.api.get<any>(beta(ns, 'emqx-2'))).spec.coreTemplate.spec.replicas, 1);
   });
 });
+
+describe('conversion webhook: registration over the committed CRDs', () => {
+  it('replaces the in-cluster Service of deploy/crds with its own URL when run outside a cluster', async () => {
+    await registeredFor(sb.operator);
+    await sb.operator.stop();
+    // The conversion stanza of deploy/crds: the operator's webhook Service, no URL.
+    await sb.api.patch(CRD, {
+      spec: {
+        conversion: {
+          webhook: {
+            clientConfig: {
+              url: null,
+              service: {
+                namespace: OPERATOR_NAMESPACE,
+                name: 'emqx-operator-webhook',
+                path: '/convert',
+                port: 443,
+              },
+            },
+          },
+        },
+      },
+    });
+    sb.operator = startOperatorProcess(sb.sandbox, { logLevel: 'debug' });
+    const crd = await registeredFor(sb.operator);
+    assert.equal(crd.spec.conversion.webhook.clientConfig.service, undefined);
+  });
+});
