@@ -277,7 +277,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       logger: log,
       onStartedLeading: async () => {
         log.info('became leader', { identity });
-        await startControllers();
+        try {
+          await startControllers();
+        } catch (err) {
+          // A leader that cannot reconcile must not keep the lease: give it up and exit, so another replica (or a
+          // restarted one) takes over.
+          log.error('cannot start the controllers: giving up leadership', { error: (err as Error).message });
+          void elector?.stop();
+        }
       },
       onStoppedLeading: () => {
         log.warn('lost leadership: stopping', { identity });
