@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
-import { condition, emqxCall, example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
+import { condition, example, listPods, waitReady } from './support/emqx.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 

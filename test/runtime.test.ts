@@ -26,7 +26,7 @@ import { kubeWriteCount } from '../src/k8s/writes.ts';
 
 const sb = useSandbox();
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 const MICRO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 

@@ -65,7 +65,7 @@ test('creates an events.k8s.io/v1 Event with reporting controller, MicroTime and
   const r = requests[0]!;
   assert.equal(r.method, 'POST');
   assert.equal(r.path, '/apis/events.k8s.io/v1/namespaces/prod/events');
-  const b = r.body as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const b = r.body as Record<string, any>;
   assert.match(b.metadata.name, /^emqx\.[0-9a-f]+$/);
   assert.equal(b.metadata.namespace, 'prod');
   assert.match(b.eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);

@@ -13,7 +13,7 @@ import {
 // Desired objects and the live objects kube-apiserver v1.36.3 returned after a server-side apply of them (with the
 // defaults it added: podManagementPolicy, updateStrategy, terminationMessagePath, clusterIP, ipFamilies, ...; and
 // with the quantities it normalised: cpu "0.5" → "500m", memory "2048Mi" → "2Gi").
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 const fixtures = JSON.parse(
   fs.readFileSync(new URL('./testdata/ssa-fixtures.json', import.meta.url), 'utf8'),
 ) as Record<string, { desired: Obj; live: Obj }>;
