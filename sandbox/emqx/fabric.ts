@@ -80,6 +80,18 @@ export class EmqxFabric {
    * clients by node evacuation first keeps this at zero.
    */
   droppedConnections = 0;
+  readonly #droppedByNamespace = new Map<string, number>();
+
+  /** Records connections cut by a node of `namespace` going away. */
+  recordDropped(namespace: string, n: number): void {
+    this.droppedConnections += n;
+    this.#droppedByNamespace.set(namespace, (this.#droppedByNamespace.get(namespace) ?? 0) + n);
+  }
+
+  /** Connections cut by nodes of one namespace going away (tests run clusters side by side in one fabric). */
+  droppedConnectionsIn(namespace: string): number {
+    return this.#droppedByNamespace.get(namespace) ?? 0;
+  }
   #notifyScheduled = false;
   #closers: Array<() => Promise<void>> = [];
 

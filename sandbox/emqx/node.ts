@@ -1132,7 +1132,7 @@ export class EmqxNode {
     this.#ticker?.cancel();
     this.#ticker = undefined;
     if (this.rebalance) this.endRebalance('aborted: the coordinator stopped');
-    if (wasRegistered) this.fabric.droppedConnections += this.load.live;
+    if (wasRegistered) this.fabric.recordDropped(this.podKey.split('/')[0] ?? '', this.load.live);
     if (this.fabric.reconnectOnNodeLoss && others.length > 0) {
       spread(others, this.load.clean, (t, c) => (t.load.clean += c));
       spread(others, this.load.persistent, (t, c) => (t.load.persistent += c));

@@ -2,7 +2,7 @@
 // EMQX through `emqx`, and leave what they observed in `observed` for the status step at the end.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Role } from '../api/names.ts';
-import type { EMQX, EMQXNode, NodeEvacuationStatus, UpdateProgress } from '../api/types.ts';
+import type { EMQX, EMQXNode, EMQXStatus, NodeEvacuationStatus, UpdateProgress } from '../api/types.ts';
 import type { HoconObject } from '../hocon/index.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { KubeClient } from '../k8s/rest.ts';
@@ -69,6 +69,8 @@ export interface Observed {
   config: ConfigObservation;
   initialized: boolean;
   paused?: boolean;
+  /** The status this pass computed (and wrote, when it differed). */
+  status?: EMQXStatus;
   update?: UpdateProgress;
   /** Pods the readiness gate was set True on in this pass (or already was). */
   serving?: Set<string>;

@@ -3,7 +3,7 @@
 // reflects what happened even when a step failed.
 import { ANNOTATION_PAUSED } from '../api/names.ts';
 import { applyDefaults } from '../api/defaults.ts';
-import type { EMQX } from '../api/types.ts';
+import type { EMQX, EMQXStatus } from '../api/types.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -83,14 +83,23 @@ export interface ReconcileOutcome {
 
 export class EmqxReconciler {
   private readonly d: ReconcilerDeps;
+  /** The last status written (or confirmed) per resource. */
+  private readonly lastStatus = new Map<string, { uid?: string; status: EMQXStatus }>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
   }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileOutcome> {
-    const raw = this.d.cache.emqx(namespace, name);
-    if (!raw || raw.metadata.deletionTimestamp) return {}; // children go with their owner reference
+    const cached = this.d.cache.emqx(namespace, name);
+    if (!cached || cached.metadata.deletionTimestamp) {
+      this.lastStatus.delete(`${namespace}/${name}`);
+      return {}; // children go with their owner reference
+    }
+    // Only this operator writes the status, and the informer may not have seen its last write yet: start from what
+    // was written, so a change is neither written nor announced (Event) twice.
+    const memo = this.lastStatus.get(`${namespace}/${name}`);
+    const raw = memo && memo.uid === cached.metadata.uid ? { ...cached, status: memo.status } : cached;
     const started = process.hrtime.bigint();
     const log = this.d.log.child({ emqx: `${namespace}/${name}` });
     const ctx: ReconcileContext = {
@@ -133,6 +142,8 @@ export class EmqxReconciler {
     ctx.observed.initialized ||= this.d.cache.ownedBy('StatefulSet', namespace, name).length > 0;
     try {
       await updateStatus.run(ctx);
+      if (ctx.observed.status)
+        this.lastStatus.set(`${namespace}/${name}`, { uid: raw.metadata.uid, status: ctx.observed.status });
     } catch (err) {
       log.error('status update failed', { error: (err as Error).message });
       failure ??= err;
@@ -140,7 +151,7 @@ export class EmqxReconciler {
     reconcileSeconds.observe({ kind: 'EMQX' }, Number(process.hrtime.bigint() - started) / 1e9);
     reconcileTotal.inc({ kind: 'EMQX', result: failure ? 'error' : 'success' });
     if (failure) throw failure;
-    const ready = ctx.raw.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    const ready = ctx.observed.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     const base = ready ? (this.d.readyIntervalMs ?? 30_000) : (this.d.notReadyIntervalMs ?? 5_000);
     return { requeueAfterMs: Math.min(base, ...requeues) };
   }

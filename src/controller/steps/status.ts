@@ -114,6 +114,7 @@ export const updateStatus: Step = {
   name: 'updateStatus',
   async run(ctx) {
     const { status } = buildStatus(ctx);
+    ctx.observed.status = status;
     // Node uptimes change on every read: on their own they are no reason to write (an idle cluster costs zero
     // writes); they are refreshed whenever something else changes.
     if (canonicalJson(withoutUptime(status)) === canonicalJson(withoutUptime(ctx.raw.status ?? {}))) return;
