@@ -27,12 +27,15 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const FIELD_MANAGER = 'emqx-bench';
 const SEED_NS = 'bench-seed';
 const MANY_NS_PREFIX = 'bench-many-';
+const UPGRADE_NS = 'bench-upgrade';
+const UPGRADE_TIME_SCALE = 10;
 
 const HELP = `Usage: npm run bench -- [options]
 
 Measures the operator against the sandbox and prints the figures (see BENCHMARKS.md).
 
 Options:
+  --no-upgrade            skip part 4 (the upgrade of a 3 + 3 Enterprise cluster with clients)
   --quick                 skip part 3 (the N-resource run): about 2 minutes instead of 3 to 4
   --count N               EMQX resources applied at once in part 3 (default 50)
   --idle SECONDS          length of each idle window (default 60)
@@ -568,6 +571,106 @@ async function partMany(ctx: Ctx, count: number, timeScale: number): Promise<voi
 
 // -------------------------------------------------------------------------------------------------------- main
 
+/**
+ * Part 4: the upgrade of issue 6: Enterprise 5.8.3 → 5.8.4, 3 cores + 3 replicants, 100 clients on every node,
+ * default probes and evacuation strategy, EMQX time ×UPGRADE_TIME_SCALE (evacuation waits are EMQX's, not ours).
+ * Splits the wall time into pod start-up on the critical path (cores one after another, then the replicants
+ * together), evacuation (any node of the cluster evacuating) and the rest: the operator's own added time.
+ */
+async function partUpgrade(ctx: Ctx, handler: ReturnType<typeof createEmqxHandler>): Promise<void> {
+  const { client } = ctx;
+  say(
+    `part 4: upgrade 5.8.3 → 5.8.4 of 3 cores + 3 replicants with 100 clients each (EMQX time ×${UPGRADE_TIME_SCALE})`,
+  );
+  await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: UPGRADE_NS } });
+  const resource = {
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'EMQX',
+    metadata: { name: 'emqx', namespace: UPGRADE_NS },
+    spec: {
+      image: 'emqx/emqx-enterprise:5.8.3',
+      coreTemplate: { spec: { replicas: 3 } },
+      replicantTemplate: { spec: { replicas: 3 } },
+    },
+  };
+  await applyObject(client, resource as KubeObject);
+  const get = async () =>
+    (await client.get({
+      apiVersion: 'apps.emqx.io/v2beta1',
+      kind: 'EMQX',
+      namespace: UPGRADE_NS,
+      name: 'emqx',
+    })) as EMQX | undefined;
+  const deadline = Date.now() + ctx.timeoutMs;
+  while (!isReady(await get())) {
+    if (Date.now() > deadline) throw new Error('part 4: the cluster did not become Ready');
+    checkAbort();
+    await sleep(500);
+  }
+  const fabric = handler.fabric;
+  const mine = () => fabric.nodes().filter((n) => n.pod?.startsWith(`${UPGRADE_NS}/`));
+  for (const n of mine()) fabric.setClients(n.name, { connections: 100 });
+  const before = fabric
+    .counts()
+    .nodes.filter((n) => mine().some((m) => m.name === n.name))
+    .reduce((a, n) => a + n.connections, 0);
+  say(`  Ready; ${before} clients on ${mine().length} nodes; changing the image`);
+
+  const t0 = Date.now();
+  await client.request('PATCH', `/apis/apps.emqx.io/v2beta1/namespaces/${UPGRADE_NS}/emqxes/emqx`, {
+    body: { spec: { image: 'emqx/emqx-enterprise:5.8.4' } },
+    contentType: 'application/merge-patch+json',
+  });
+  let evacuatingMs = 0;
+  let last = Date.now();
+  let done: EMQX | undefined;
+  while (!done) {
+    if (Date.now() > t0 + ctx.timeoutMs) throw new Error('part 4: the upgrade did not finish');
+    checkAbort();
+    await sleep(100);
+    const now = Date.now();
+    if (mine().some((n) => n.evacuation !== undefined && n.evacuation !== 'prohibiting'))
+      evacuatingMs += now - last;
+    last = now;
+    const e = await get();
+    const nodes = [...(e?.status?.coreNodes ?? []), ...(e?.status?.replicantNodes ?? [])];
+    if (isReady(e) && nodes.length === 6 && nodes.every((n) => n.version === '5.8.4')) done = e;
+  }
+  const totalMs = Date.now() - t0;
+  const pods = (await client.list('v1', 'Pod', { namespace: UPGRADE_NS })).items as unknown as Array<{
+    metadata: { name: string; creationTimestamp: string; labels?: Record<string, string> };
+    status?: { conditions?: Array<{ type: string; status: string; lastTransitionTime?: string }> };
+  }>;
+  const startup = (p: (typeof pods)[number]) => {
+    const ready = p.status?.conditions?.find((c) => c.type === 'ContainersReady' && c.status === 'True');
+    return ready?.lastTransitionTime
+      ? Date.parse(ready.lastTransitionTime) - Date.parse(p.metadata.creationTimestamp)
+      : 0;
+  };
+  const fresh = pods.filter((p) => Date.parse(p.metadata.creationTimestamp) >= t0 - 1000);
+  const coreStartup = fresh
+    .filter((p) => p.metadata.labels?.['apps.emqx.io/db-role'] === 'core')
+    .reduce((a, p) => a + startup(p), 0);
+  const replStartup = Math.max(
+    0,
+    ...fresh.filter((p) => p.metadata.labels?.['apps.emqx.io/db-role'] === 'replicant').map(startup),
+  );
+  const podMs = coreStartup + replStartup;
+  const after = fabric
+    .counts()
+    .nodes.filter((n) => mine().some((m) => m.name === n.name))
+    .reduce((a, n) => a + n.connections, 0);
+  const own = Math.max(0, totalMs - podMs - evacuatingMs);
+  ctx.summary.push(
+    `4. upgrade 5.8.3 → 5.8.4, 3 cores + 3 replicants, ${before} clients (EMQX time ×${UPGRADE_TIME_SCALE}): ${sec(totalMs)} in all; ` +
+      `pod start-up on the critical path ${sec(podMs)} (3 cores in turn ${sec(coreStartup)}, replicants ${sec(replStartup)}); ` +
+      `node evacuation ${sec(evacuatingMs)}; the operator's own added time ${sec(own)}; ` +
+      `clients after ${after}, dropped ${fabric.droppedConnectionsIn(UPGRADE_NS)}`,
+  );
+  say(`  ${ctx.summary[ctx.summary.length - 1]}`);
+  void done;
+}
+
 async function main(): Promise<number> {
   let values;
   try {
@@ -576,6 +679,7 @@ async function main(): Promise<number> {
       strict: true,
       options: {
         quick: { type: 'boolean', default: false },
+        'no-upgrade': { type: 'boolean', default: false },
         count: { type: 'string', default: '50' },
         idle: { type: 'string', default: '60' },
         'many-time-scale': { type: 'string', default: '1' },
@@ -648,10 +752,17 @@ async function main(): Promise<number> {
     // Real time for the seed cluster; the part-3 namespaces may get a faster emulator (one handler picks by namespace).
     const real = createEmqxHandler({ timeScale: 1 });
     const fast = manyScale === 1 ? real : createEmqxHandler({ timeScale: manyScale });
+    const upgradeHandler = createEmqxHandler({ timeScale: UPGRADE_TIME_SCALE });
     const handler: ImageHandler = {
       name: 'emqx-bench',
       matches: (image) => real.matches(image),
-      start: (c) => (c.pod.metadata?.namespace?.startsWith(MANY_NS_PREFIX) ? fast : real).start(c),
+      start: (c) =>
+        (c.pod.metadata?.namespace === UPGRADE_NS
+          ? upgradeHandler
+          : c.pod.metadata?.namespace?.startsWith(MANY_NS_PREFIX)
+            ? fast
+            : real
+        ).start(c),
     };
     say(`starting the sandbox in ${path.relative(process.cwd(), values.dir!) || values.dir}`);
     sb = await startSandbox({ dir: values.dir!, handlers: [handler], log: (l) => say(`  ${l}`) });
@@ -692,6 +803,7 @@ async function main(): Promise<number> {
 
     await partSeed(ctx);
     await idleWindow(ctx, '2. the Ready example cluster (1 EMQX resource, 5 pods)');
+    if (!values['no-upgrade']) await partUpgrade(ctx, upgradeHandler);
     if (!values.quick) {
       await partMany(ctx, count, manyScale);
       await idleWindow(ctx, `3b. all ${count + 1} EMQX resources Ready (${2 * count + 5} pods)`);
