@@ -24,6 +24,7 @@
 import { defaultVolumeClaimSpec } from './defaults.ts';
 import type { EMQX, EMQXSpec, EMQXV2Alpha1, EMQXV2Alpha1Spec } from './types.ts';
 import { EMQX_API_VERSION, EMQX_V2ALPHA1_API_VERSION } from './types.ts';
+import { deepEqual, isObj, type Obj } from './json.ts';
 
 export const ANNOTATION_V2ALPHA1_FIELDS = 'apps.emqx.io/v2alpha1-fields';
 export const ANNOTATION_V2BETA1_SPEC = 'apps.emqx.io/v2beta1-spec';
@@ -31,23 +32,6 @@ export const ANNOTATION_V2BETA1_SPEC = 'apps.emqx.io/v2beta1-spec';
 export const V2ALPHA1_DEFAULT_REPLICAS = 3;
 /** v2beta1 replicas default (./defaults.ts), used when a v2beta1 template leaves replicas out. */
 const V2BETA1_DEFAULT_REPLICAS = 2;
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
-  }
-  return false;
-}
 
 function clone<T>(v: T): T {
   return v === undefined ? v : structuredClone(v);

@@ -20,8 +20,7 @@ import {
   DEFAULT_REVISION_HISTORY_LIMIT,
 } from './defaults.ts';
 import { MAX_EMQX_NAME, MAX_REPLICASET_NAME, MAX_STATEFULSET_NAME } from './names.ts';
-
-type Obj = Record<string, unknown>;
+import { deepEqual, isObj, type Obj } from './json.ts';
 
 /** A CEL validation rule with its TypeScript twin. */
 export interface CelRule {
@@ -121,24 +120,10 @@ export function k8s(name: K8sTypeName, description?: string): Schema {
   return s;
 }
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 /** CEL's has(self.f) for a TS value. */
 function has(v: unknown, key: string): boolean {
   return isObj(v) && v[key] !== undefined && v[key] !== null;
 }
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
-  }
-  return false;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // CEL rules
 // ---------------------------------------------------------------------------------------------------------------

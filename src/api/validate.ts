@@ -17,17 +17,12 @@ import {
 } from './schema.ts';
 import type { EMQX, EMQXV2Alpha1, Rebalance } from './types.ts';
 import { EMQX_API_VERSION, EMQX_V2ALPHA1_API_VERSION } from './types.ts';
+import { deepEqual, isObj, type Obj } from './json.ts';
 
 export interface ValidationIssue {
   /** Dotted path of the offending field, e.g. `spec.coreTemplate.spec.replicas`; `<root>` for the object itself. */
   path: string;
   message: string;
-}
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function typeName(v: unknown): string {
@@ -98,17 +93,6 @@ function regex(pattern: string): RegExp {
     patternCache.set(pattern, r);
   }
   return r;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 export interface ValidateOptions {
