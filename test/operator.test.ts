@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
-import { condition, example, listPods, waitReady } from './support/emqx.ts';
+import { condition, example, getEmqx, listPods, waitReady } from './support/emqx.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
@@ -50,5 +50,48 @@ describe('operator: a core + replicant cluster (seed 004)', () => {
     const listeners = await svc('emqx-listeners');
     assert.equal(listeners.spec.selector['apps.emqx.io/db-role'], 'replicant');
     assert.deepEqual(listeners.spec.ports.map((p: any) => p.port).sort(), [1883, 8083, 8084, 8883]);
+  });
+});
+
+describe('operator: pausing reconciliation', () => {
+  it('apps.emqx.io/reconcile-paused: "true" stops every change and shows Paused; removing it resumes', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const resource = example('minimal.yaml', ns);
+    await sb.apply(resource);
+    await waitReady(sb, ns, resource.metadata.name);
+    const name = resource.metadata.name as string;
+    const stsBefore = (await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets`)) as any;
+    const replicas = stsBefore.items[0].spec.replicas as number;
+    await sb.kubectl(['annotate', 'emqx', name, '-n', ns, 'apps.emqx.io/reconcile-paused=true']);
+    await sb.kubectl([
+      'patch',
+      'emqx',
+      name,
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      `{"spec":{"coreTemplate":{"spec":{"replicas":${replicas + 1}}}}}`,
+    ]);
+    const paused = await sb.waitFor('phase Paused', async () => {
+      const e = await getEmqx(sb, ns, name);
+      return e?.status?.phase === 'Paused' ? e : undefined;
+    });
+    assert.equal(condition(paused, 'Paused'), 'True');
+    await new Promise((r) => setTimeout(r, 3000));
+    const stsPaused = (await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets`)) as any;
+    assert.equal(stsPaused.items[0].spec.replicas, replicas, 'no change while paused');
+    assert.equal(stsPaused.items[0].metadata.resourceVersion, stsBefore.items[0].metadata.resourceVersion);
+    await sb.kubectl(['annotate', 'emqx', name, '-n', ns, 'apps.emqx.io/reconcile-paused-']);
+    const e = await sb.waitFor(
+      'resumed and scaled',
+      async () => {
+        const x = await waitReady(sb, ns, name);
+        return x.status?.coreNodes?.length === replicas + 1 ? x : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.equal(condition(e, 'Paused'), 'False');
   });
 });
