@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
-import { listPods, waitReady } from './support/emqx.ts';
+import { emqxCall, listPods, waitReady } from './support/emqx.ts';
 import { emqxResource } from './support/upgrade.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
@@ -72,6 +72,54 @@ describe('Rebalance', () => {
         return true;
       }
     });
+  });
+
+  it('deleted while Processing: the rebalance is stopped on its coordinator before the finalizer goes', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, replicants: 3 }));
+    await waitReady(sb, ns);
+    const repl = await listPods(sb, ns, 'apps.emqx.io/db-role=replicant');
+    const fabric = sb.emqx.fabric;
+    const busiest = fabric.nodeOfPod(`${ns}/${repl[0].metadata.name}`)!.name;
+    fabric.setClients(busiest, { connections: 3000 });
+    const slow = rebalance(ns, 'emqx');
+    slow.spec.rebalanceStrategy.connEvictRate = 1; // 3000 connections at 1/s: it cannot finish during the test
+    slow.spec.rebalanceStrategy.waitHealthCheck = 1;
+    await sb.apply(slow);
+    const r = await sb.waitFor(
+      'Rebalance Processing',
+      async () => {
+        const x = await getRebalance(ns);
+        return x.status?.phase === 'Processing' ? x : undefined;
+      },
+      60_000,
+      300,
+    );
+    const coordinator = r.status.rebalanceStates[0].coordinator_node as string;
+    const pod =
+      repl.find((p) => fabric.nodeOfPod(`${ns}/${p.metadata.name}`)?.name === coordinator) ?? repl[0];
+    const running = await emqxCall(sb, ns, pod.status.podIP, '/api/v5/load_rebalance/global_status');
+    assert.equal(running.json.rebalances.length, 1, 'a rebalance runs in EMQX before the delete');
+    await sb.api.delete(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/rebalances/rb`);
+    await sb.waitFor(
+      'Rebalance gone (finalizer removed)',
+      async () => {
+        try {
+          await getRebalance(ns);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      60_000,
+    );
+    const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
+    assert.ok(
+      events.items.some((ev: any) => ev.reason === 'RebalanceStopped' && ev.note.includes(coordinator)),
+    );
+    const status = await emqxCall(sb, ns, pod.status.podIP, '/api/v5/load_rebalance/global_status');
+    assert.equal(status.status, 200);
+    assert.deepEqual(status.json.rebalances, [], 'no rebalance left running in EMQX');
   });
 
   it('fails with a clear condition on an Opensource cluster', async (t) => {
