@@ -128,3 +128,34 @@ describe('upgrades, other strategies and editions', () => {
     assert.ok(kept.length >= 1, `cores never replaced: ${kept.map((p) => p.metadata.name).join(', ')}`);
   });
 });
+
+describe('upgrades of the smallest cluster, and revision history', () => {
+  it('1 core + 1 replicant upgrades twice; only revisionHistoryLimit old ReplicaSets are kept', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const resource = emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 1, replicants: 1 });
+    resource.spec.revisionHistoryLimit = 1;
+    await sb.apply(resource);
+    await waitReady(sb, ns);
+    for (const version of ['5.8.4', '5.8.5']) {
+      await patchEmqx(sb, ns, { spec: { image: `emqx/emqx-enterprise:${version}` } });
+      await waitAllOnVersion(sb, ns, version, Number(process.env.UPGRADE_TIMEOUT ?? 240_000));
+    }
+    const rs = await sb.waitFor(
+      'old ReplicaSets pruned to revisionHistoryLimit',
+      async () => {
+        const list = ((await sb.api.get(`/apis/apps/v1/namespaces/${ns}/replicasets`)) as any).items;
+        return list.length === 2 ? list : undefined;
+      },
+      30_000,
+      500,
+    );
+    assert.deepEqual(
+      rs.map((s: any) => s.spec.replicas).sort(),
+      [0, 1],
+      'the current ReplicaSet and one old one at zero',
+    );
+    const sts = ((await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets`)) as any).items;
+    assert.equal(sts.length, 1);
+    assert.equal(sts[0].metadata.name, 'emqx-core');
+  });
+});

@@ -236,7 +236,9 @@ export function holdingLastOldCore(ctx: ReconcileContext): boolean {
   const core = ctx.observed.core;
   const repl = ctx.observed.replicant;
   if (!core || !repl || coreIsBlueGreen(ctx.emqx)) return false;
-  return core.old.length === 1 && repl.old.length > 0 && core.pods.length >= core.desired;
+  // Only while a core of the new revision already runs: with a single core there is nothing to hold it for.
+  const newCoreRuns = core.updated.some((p) => core.running.has(p.metadata!.name!));
+  return newCoreRuns && core.old.length === 1 && repl.old.length > 0 && core.pods.length >= core.desired;
 }
 
 async function coreRollInPlace(ctx: ReconcileContext, sts: V1StatefulSet | undefined): Promise<StepResult> {
