@@ -3,6 +3,7 @@
 // limits, Secret keys and ConfigMap keys. A missing non-optional Secret/ConfigMap/key is an error: the kubelet
 // then reports the container as waiting with reason CreateContainerConfigError and retries later.
 import type { V1ConfigMap, V1Container, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { parseQuantity } from '../../src/k8s/needs-apply.ts';
 
 export interface EnvSources {
   secret(namespace: string, name: string): V1Secret | undefined;
@@ -90,35 +91,8 @@ export function fieldValue(pod: V1Pod, fieldPath: string): string | undefined {
   }
 }
 
-const SUFFIX: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** Parses a Kubernetes quantity ("500m", "1Gi", "2e3") into a number. Undefined if it is not one. */
-export function parseQuantity(q: string | number | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  if (typeof q === 'number') return q;
-  const m = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(
-    q.trim(),
-  );
-  if (!m) return undefined;
-  return Number(m[1]) * SUFFIX[m[2] ?? ''];
-}
+/** Kubernetes quantities ("500m", "1Gi", "2e3") are parsed by the operator's own helper. */
+export { parseQuantity };
 
 function resourceValue(
   pod: V1Pod,
