@@ -74,8 +74,6 @@ export interface Observed {
   update?: UpdateProgress;
   /** Pods the readiness gate was set True on in this pass (or already was). */
   serving?: Set<string>;
-  /** The operator's own API key, when known (for clients aimed at other targets than emqxApi's). */
-  apiCredentials?: { key: string; secret: string };
   /** Base URLs of ready core pods, oldest first (EMQX API targets). */
   apiTargets: string[];
 }

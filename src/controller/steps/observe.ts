@@ -25,17 +25,14 @@ function dashboardPortOf(pod: V1Pod): number {
   return 18083;
 }
 
-/** The base URL of a pod's EMQX REST API (its dashboard listener on the pod IP). */
-export function podBaseUrl(pod: V1Pod): string {
-  const ip = pod.status?.podIP ?? '';
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${dashboardPortOf(pod)}`;
-}
-
 export function apiTargets(pods: V1Pod[]): string[] {
   return pods
     .filter((p) => podRole(p) === 'core' && containersReady(p) && p.status?.podIP)
     .sort(byAge)
-    .map(podBaseUrl);
+    .map((p) => {
+      const ip = p.status!.podIP!;
+      return `http://${ip.includes(':') ? `[${ip}]` : ip}:${dashboardPortOf(p)}`;
+    });
 }
 
 /** The revision hash the role should be on: from the config when it parsed, else from the newest set. */
@@ -87,7 +84,6 @@ export const observeCluster: Step = {
       operatorKeyFrom(
         ctx.cache.get<V1Secret>('Secret', ctx.namespace, names.bootstrapApiKeySecret(ctx.emqx)),
       );
-    ctx.observed.apiCredentials = creds;
     if (targets.length > 0 && creds) {
       ctx.emqxApi = ctx.emqxApiFactory(targets, creds);
       try {

@@ -6,10 +6,16 @@ import { CONDITION_ON_SERVING } from '../../api/names.ts';
 import { patchPodStatus } from '../../k8s/apply.ts';
 import type { ReconcileContext, Step } from '../context.ts';
 import { containersReady, isTerminating, podCondition, supportsEvacuation } from '../observe.ts';
-import { podBaseUrl } from './observe.ts';
 
 /** Pods the operator is draining carry this annotation; they stop serving. */
 export const ANNOTATION_DRAINING = 'apps.emqx.io/draining';
+
+function podUrl(pod: V1Pod): string {
+  const port =
+    pod.spec?.containers?.flatMap((c) => c.ports ?? []).find((p) => p.name === 'dashboard')?.containerPort ??
+    18083;
+  return `http://${pod.status?.podIP}:${port}`;
+}
 
 /**
  * A pod starts serving once its node runs in the cluster (and passes the availability check where there is one).
@@ -25,7 +31,7 @@ async function wantServing(ctx: ReconcileContext, pod: V1Pod, running: Set<strin
   const node = ctx.observed.nodes?.find((n) => n.node_status === 'running');
   if (ctx.emqxApi && supportsEvacuation(node) && podCondition(pod, CONDITION_ON_SERVING)?.status !== 'True') {
     try {
-      return await ctx.emqxApi.availabilityCheck(podBaseUrl(pod));
+      return await ctx.emqxApi.availabilityCheck(podUrl(pod));
     } catch {
       return false;
     }

@@ -15,17 +15,17 @@
 // Replicants, BlueGreen: a new ReplicaSet at full size; once all its nodes serve (and initialDelaySeconds passed),
 //   old pods are drained one at a time: node evacuation to the new replicants on editions that have it, else the
 //   pod stops serving and the operator waits waitTakeover seconds; then the pod goes.
-import type { V1Pod, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
-import { coreNodeName, LABEL_POD_TEMPLATE_HASH, replicantNodeName } from '../../api/names.ts';
+import type { V1Pod, V1ReplicaSet, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import { coreNodeName, LABEL_POD_TEMPLATE_HASH, names, replicantNodeName } from '../../api/names.ts';
 import type { NodeEvacuationStatus } from '../../api/types.ts';
 import { deleteObject } from '../../k8s/apply.ts';
-import { clusterDomainOf, coreIsBlueGreen, coreStatefulSetName } from '../../resources/index.ts';
+import { clusterDomainOf, coreIsBlueGreen } from '../../resources/index.ts';
 import type { ReconcileContext, RoleState, Step, StepResult } from '../context.ts';
 import { isTerminating, podCreated, supportsEvacuation, type ApiNode } from '../observe.ts';
 import { scaleSet } from '../scale.ts';
 import { coreReplicasOverride } from './cores.ts';
 import { ANNOTATION_DRAINING } from './pod-conditions.ts';
-import { podBaseUrl } from './observe.ts';
+import { operatorKeyFrom } from './secrets.ts';
 
 const SOON: StepResult = { requeueAfterMs: 1000, reason: 'rollout in progress' };
 const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
@@ -172,9 +172,13 @@ async function stopStaleEvacuations(ctx: ReconcileContext, keep: Set<string>): P
  * through another node: EMQX refuses a force_leave of itself.
  */
 async function leaveCluster(ctx: ReconcileContext, node: string, pod?: V1Pod): Promise<void> {
-  const self = pod ? podBaseUrl(pod) : undefined;
-  const targets = ctx.observed.apiTargets.filter((t) => t !== self);
-  const creds = ctx.observed.apiCredentials;
+  const ip = pod?.status?.podIP;
+  const targets = ctx.observed.apiTargets.filter(
+    (t) => !ip || (!t.includes(`//${ip}:`) && !t.includes(`[${ip}]`)),
+  );
+  const creds = operatorKeyFrom(
+    ctx.cache.get<V1Secret>('Secret', ctx.namespace, names.bootstrapApiKeySecret(ctx.emqx)),
+  );
   if (targets.length === 0 || !creds) return;
   const api = ctx.emqxApiFactory(targets, creds);
   try {
@@ -452,7 +456,7 @@ async function pruneHistory(ctx: ReconcileContext): Promise<void> {
     .ownedBy<V1StatefulSet>('StatefulSet', ctx.namespace, ctx.name)
     .filter(
       (s) =>
-        s.metadata?.name !== coreStatefulSetName(ctx.emqx, core.hash) &&
+        s.metadata?.name !== currentCoreSetName(ctx, core) &&
         (s.spec?.replicas ?? 0) === 0 &&
         (s.status?.replicas ?? 0) === 0,
     )
@@ -472,13 +476,19 @@ async function pruneHistory(ctx: ReconcileContext): Promise<void> {
   }
 }
 
+function currentCoreSetName(ctx: ReconcileContext, core: RoleState): string {
+  return coreIsBlueGreen(ctx.emqx)
+    ? names.coreStatefulSet(ctx.emqx, core.hash)
+    : names.coreStatefulSet(ctx.emqx);
+}
+
 export const rollout: Step = {
   name: 'rollout',
   async run(ctx) {
     const core = ctx.observed.core;
     if (!core) return;
     const sets = ctx.cache.ownedBy<V1StatefulSet>('StatefulSet', ctx.namespace, ctx.name);
-    const currentName = coreStatefulSetName(ctx.emqx, core.hash);
+    const currentName = currentCoreSetName(ctx, core);
     const currentSet = sets.find((s) => s.metadata?.name === currentName);
     const oldSets = sets.filter((s) => s !== currentSet);
 
