@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
 import { getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { connectionsIn, emqxResource, loadEveryNode, pvcs, waitAllOnVersion } from './support/upgrade.ts';
-import { MqttLoad, serviceHost } from './support/mqtt-load.ts';
+import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
@@ -43,15 +43,7 @@ describe('upgrades', () => {
 
     assert.equal(e.status!.coreNodes!.length, 3);
     assert.equal(e.status!.replicantNodes!.length, 3);
-    await sb.waitFor('every client connected again', () => load.report().allConnected, 30_000);
-    await load.drain();
-    const r = load.report();
-    t.diagnostic(MqttLoad.format(r));
-    assert.ok(r.acked > 0, 'the publisher published through the upgrade');
-    assert.deepEqual(r.notConnected, [], 'every client is connected at the end');
-    assert.equal(r.lost, 0, 'no QoS 1 message to a persistent session was lost');
-    assert.equal(r.sessionsLost, 0, 'every reconnect found its session');
-    assert.equal(r.unexplainedDuplicates, 0, 'no duplicate beyond what QoS 1 allows');
+    await assertNoClientLost(t, load);
     assert.equal(sb.emqx.fabric.droppedConnectionsIn(ns), 0, 'no connection was cut by a node going away');
     const core2 = sb.emqx.fabric.nodeOfPod(`${ns}/emqx-core-2`)!.name;
     assert.equal(sb.emqx.fabric.dbGet(core2, 'retained', 'sensors/1'), 'before-upgrade');

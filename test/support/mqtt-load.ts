@@ -2,6 +2,8 @@
 // tcp and ws) and one QoS 1 publisher at a steady rate, all MQTT.js clients connected through the listeners
 // Service. It measures what a user of the cluster would see: each client's time without a connection, messages
 // lost (acknowledged to the publisher, never delivered to a subscriber), duplicates and delivery delays.
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 
@@ -326,4 +328,27 @@ export async function serviceHost(
   if (!ip || !ip.startsWith('127.'))
     throw new Error(`Service ${ns}/${name} has no loopback ClusterIP (${ip})`);
   return ip;
+}
+
+/**
+ * The end of a disruption test: waits (bounded) until every client is connected again and every acknowledged
+ * message was delivered, prints the report (test diagnostic), and asserts that no client stayed away, no QoS 1
+ * message to a persistent session was lost, no session was lost and no duplicate goes beyond QoS 1.
+ */
+export async function assertNoClientLost(
+  t: TestContext,
+  load: MqttLoad,
+  timeoutMs = 30_000,
+): Promise<LoadReport> {
+  const deadline = Date.now() + timeoutMs;
+  while (!load.report().allConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await load.drain(Math.max(1000, deadline - Date.now()));
+  const r = load.report();
+  t.diagnostic(MqttLoad.format(r));
+  assert.ok(r.acked > 0, 'the publisher published');
+  assert.deepEqual(r.notConnected, [], 'every client is connected at the end');
+  assert.equal(r.lost, 0, 'no QoS 1 message to a persistent session was lost');
+  assert.equal(r.sessionsLost, 0, 'every reconnect found its session');
+  assert.equal(r.unexplainedDuplicates, 0, 'no duplicate beyond what QoS 1 allows');
+  return r;
 }
