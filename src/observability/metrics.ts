@@ -139,9 +139,9 @@ export async function metricValue<T extends string>(
   labels: LabelValues<T> = {},
 ): Promise<number> {
   const want = Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)]));
-  const countName = metric instanceof Histogram ? `${(await metric.get()).name}_count` : undefined;
+  const histogram = metric instanceof Histogram;
   for (const s of await metricSamples(metric as AnyMetric)) {
-    if (countName && s.name !== countName) continue;
+    if (histogram && !s.name.endsWith('_count')) continue;
     const keys = Object.keys(s.labels);
     if (keys.length === Object.keys(want).length && matches(s.labels, want)) return s.value;
   }
