@@ -12,7 +12,16 @@ export const MANAGED_BY = 'emqx-operator';
 export const CONDITION_ON_SERVING = 'apps.emqx.io/on-serving';
 /** `"true"` stops all writes for the resource. */
 export const ANNOTATION_PAUSED = 'apps.emqx.io/reconcile-paused';
+/** The one field manager of every write the operator makes (server-side apply, patches, scale). */
 export const FIELD_MANAGER = 'emqx-operator';
+/** On the ConfigMap: hash of the runtime-changeable config EMQX last accepted (see controller config sync). */
+export const ANNOTATION_APPLIED_CONFIG = 'apps.emqx.io/applied-config-hash';
+/** On the pod template: hash of the config EMQX cannot change at runtime (see restartRequiredConfig). */
+export const ANNOTATION_RESTART_CONFIG_HASH = 'apps.emqx.io/restart-config-hash';
+/** On a pod the operator is draining (value: when it started); the pod stops serving. */
+export const ANNOTATION_DRAINING = 'apps.emqx.io/draining';
+/** Kubernetes' hint to the ReplicaSet controller: on scale-down, remove pods with the lowest cost first. */
+export const ANNOTATION_POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 export const FINALIZER = 'apps.emqx.io/finalizer';
 
 export type Role = 'core' | 'replicant';

@@ -4,7 +4,7 @@ import { MAX_EMQX_NAME, MAX_REVISION_HASH_LENGTH } from '../api/names.ts';
 import type { EMQXSpec } from '../api/types.ts';
 import { buildAll, parseEmqxConfig } from './index.ts';
 import { MAX_REPLICASET_NAME, MAX_STATEFULSET_NAME, objectIssues } from './limits.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 const inputs = {
   cookie: 'c',
