@@ -166,12 +166,14 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       case 'evacuate': {
         const api = emqxApi();
         if (!api) return;
+        // The pod is marked first: a pass that stops between the two writes sees a draining pod with no
+        // evacuation and starts it again, where the other order would leave an evacuating pod serving.
+        if (a.markDraining) await annotatePod(a.pod.name, { [ANNOTATION_DRAINING]: a.markDraining });
         try {
           await api.evacuationStart(a.node, a.body);
         } catch (err) {
           if (!isAlreadyStarted(err)) throw err;
         }
-        if (a.markDraining) await annotatePod(a.pod.name, { [ANNOTATION_DRAINING]: a.markDraining });
         break;
       }
       case 'markDraining':
