@@ -1,5 +1,6 @@
-// Every object the operator creates for one EMQX, in a stable order. Pure: secrets and (optionally) the listener
-// ports and revision hashes come from the caller.
+// Every object the operator creates for one EMQX, in a stable order: the one list, which the controller's plan
+// applies (src/controller/plan.ts) and `render` prints. Pure: secrets and (optionally) the listener ports,
+// revision hashes and what only a running operator knows come from the caller.
 import type {
   V1ConfigMap,
   V1PodDisruptionBudget,

@@ -203,6 +203,10 @@ function placeholderSecrets(emqx: EMQX, conf: HoconObject): Map<string, Record<s
  * real or stand-in, reaches the output.
  */
 function renderEmqx(emqx: EMQX, conf: HoconObject): BuiltObject[] {
+  // The same list the operator's plan applies (src/controller/plan.ts). What only a running operator knows is
+  // left at its default here: the live cookie (keepCookie), a core count held during a scale-down
+  // (coreReplicas), whether the cores run yet (replicantSet), the ports and serving role EMQX reports for the
+  // listeners Service, and the hash of the config EMQX accepted (appliedConfigHash).
   const standIn = (n: number) => `placeholder${n}`;
   const objs = buildAll(emqx, conf, {
     cookie: standIn(0),
