@@ -121,7 +121,6 @@ export function buildAll(emqx: EMQX, conf: HoconObject, inputs: BuildInputs): Bu
   return out;
 }
 
-export * from '../emqx/config.ts';
 export * from './configmap.ts';
 export * from './hash.ts';
 export * from './limits.ts';

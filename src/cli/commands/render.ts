@@ -14,17 +14,15 @@ import {
   NODE_COOKIE_KEY,
   OPERATOR_API_KEY_NAME,
   buildAll,
-  licenseKey,
   licenseSecretName,
-  nodeCookie,
-  parseEmqxConfig,
 } from '../../resources/index.ts';
+import { licenseKey, nodeCookie, parseEmqxConfig } from '../../emqx/config.ts';
 import type { BuiltObject } from '../../resources/index.ts';
 import { objectIssues } from '../../resources/limits.ts';
-import { names } from '../../api/names.ts';
+import { ANNOTATION_RENDER_PLACEHOLDER, names } from '../../api/names.ts';
 
 /** Annotation put on rendered Secrets: their values are placeholders. */
-export const ANNOTATION_PLACEHOLDER = 'apps.emqx.io/render-placeholder';
+export const ANNOTATION_PLACEHOLDER = ANNOTATION_RENDER_PLACEHOLDER;
 
 function usage(): string {
   return [
