@@ -125,8 +125,9 @@ status() {
 
 monitor() {
   while sleep "${BUILD_K8S_STATUS_EVERY:-15}"; do
-    [ -f "$state/compile.t0" ] || { [ -f "$state/k8s.total" ] && echo $((SECONDS - t_start)) >"$state/compile.t0"; }
-    status
+    # The compile rate counts from the moment the first job started compiling.
+    [ -f "$state/compile.t0" ] || ! compgen -G "$state/*.total" >/dev/null || echo $((SECONDS - t_start)) >"$state/compile.t0"
+    status || true
   done
 }
 
