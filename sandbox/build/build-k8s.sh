@@ -162,7 +162,19 @@ if [ ${#failed[@]} -gt 0 ]; then
   tail -n 25 "$build_log" >&2 || true
   exit 1
 fi
-log "all built in $((SECONDS - t_start)) s"
+# CPU time of everything the script ran (the second line of `times`: children's user and system time), a figure
+# that depends far less on how busy the machine is than the wall time.
+cpu_seconds() { # sets CPU_S; no subshell, or `times` would count the subshell's children only
+  local t m sec total=0
+  times >"$state/times" 2>/dev/null || return 0
+  for t in $(tail -n 1 "$state/times"); do
+    m=${t%%m*}; sec=${t#*m}; sec=${sec%s}; sec=${sec%.*}
+    total=$((total + m * 60 + 10#$sec))
+  done
+  CPU_S=$total
+}
+cpu_seconds || true
+log "all built in $((SECONDS - t_start)) s (${CPU_S:-?} s of CPU)"
 
 # Diagnostics only: none of these may fail the build (and no pipeline here, so no early-closing reader can kill
 # a writer with SIGPIPE under pipefail).
