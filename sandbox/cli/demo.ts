@@ -13,7 +13,8 @@ const HELP = `Usage: npm start -- [options]    (node sandbox/cli/main.ts demo [o
 
 Starts the sandbox (a real Kubernetes control plane with emulated EMQX nodes, see \`npm run sandbox -- --help\`) with
 the operator, applies an EMQX cluster, and follows it until it is Ready. The first run builds the Kubernetes
-binaries from source (about 6 minutes on 2 cores, cached afterwards).
+binaries from source, cached afterwards: 6 minutes or more on 2 free cores, longer on a busy machine; it prints
+its phases, a status line every 15 s (packages compiled, time left) and where its full log is.
 
 Options:
   -f, --filename FILE   the EMQX resource to apply (default: examples/core-replicant.yaml)
