@@ -33,7 +33,7 @@ export interface ConfigPush {
 
 export interface Plan {
   /** Why nothing but the readiness gates and the status is written this pass. */
-  halted?: 'paused' | 'invalid config';
+  halted?: 'paused' | 'invalid config' | 'invalid certificate';
   /** The desired objects, in apply order (server-side apply, skipped when the live object already matches). */
   objects: BuiltObject[];
   /** Push the runtime part of the config first; the ConfigMap in `objects` is applied only if EMQX accepts it. */
@@ -176,6 +176,31 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
         serving,
         decisions: {
           config: { state: 'Invalid', message: s.config.error },
+          initialized,
+          activity: {},
+          progressing: {},
+        },
+        events,
+      },
+      [],
+    );
+  }
+  if (s.tls?.error !== undefined) {
+    // A TLS Secret that is missing or unusable changes nothing either: pods started with it would not serve.
+    events.push({
+      type: 'Warning',
+      reason: 'InvalidCertificate',
+      message: `${s.tls.error}; nothing was changed`,
+    });
+    return finish(
+      {
+        halted: 'invalid certificate',
+        objects: [],
+        rollout: { activity: {} },
+        scales: [],
+        serving,
+        decisions: {
+          config: { state: 'Pending', message: `waiting for a usable certificate: ${s.tls.error}` },
           initialized,
           activity: {},
           progressing: {},
