@@ -6,7 +6,9 @@
 // gets DISCONNECT 0x8E). The eviction agent (evacuation, rebalance) disconnects clients with 0x9C and moves
 // disconnected sessions to other nodes. Authentication is anonymous (EMQX's default with no authenticator).
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import mqttPacket from 'mqtt-packet';
 import type { IConnectPacket, IPublishPacket, ISubscribePacket, Packet, QoS } from 'mqtt-packet';
@@ -18,6 +20,7 @@ import type { TimerHandle } from './clock.ts';
 import type { EmqxNode } from './node.ts';
 import type { JsonValue } from './store.ts';
 import { parseShare, topicMatches, validFilter, validTopic } from './topic.ts';
+import { loadTls, sslOptionsOf, TlsReloader, verifyClient, type SslOptions } from './tls.ts';
 
 /** MQTT 5 reason codes the emulator sends. */
 export const RC = {
@@ -496,7 +499,7 @@ const shareCursor = new Map<string, number>();
 
 export interface ListenerInfo {
   id: string;
-  type: 'tcp' | 'ws';
+  type: 'tcp' | 'ssl' | 'ws' | 'wss';
   port: number;
 }
 
@@ -506,8 +509,9 @@ export class NodeMqtt {
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   readonly listeners: ListenerInfo[] = [];
-  #servers: Array<net.Server | http.Server> = [];
+  #servers: Array<net.Server | http.Server | https.Server> = [];
   #wss: WebSocketServer[] = [];
+  #reloaders: TlsReloader[] = [];
   #starting: Promise<void> | undefined;
 
   constructor(node: EmqxNode) {
@@ -551,7 +555,7 @@ export class NodeMqtt {
   async #start(): Promise<void> {
     const listeners = getPath(this.node.raw, 'listeners');
     if (!listeners || typeof listeners !== 'object' || Array.isArray(listeners)) return;
-    for (const type of ['tcp', 'ws'] as const) {
+    for (const type of ['tcp', 'ssl', 'ws', 'wss'] as const) {
       const instances = (listeners as Record<string, HoconValue>)[type];
       if (!instances || typeof instances !== 'object' || Array.isArray(instances)) continue;
       for (const [name, value] of Object.entries(instances as Record<string, HoconValue>)) {
@@ -565,9 +569,23 @@ export class NodeMqtt {
           this.node.log('warning', `listener ${id} bound to ${bind.host}: not reachable on the pod IP`);
           continue;
         }
+        let ssl: SslOptions | undefined;
+        if (type === 'ssl' || type === 'wss') {
+          ssl = sslOptionsOf(getPath(inst, 'ssl_options') as HoconObject | undefined);
+          if (!ssl) {
+            this.node.log('error', `listener ${id} not started: ssl_options has no certfile or keyfile`);
+            continue;
+          }
+          if (this.node.ctx.hostPath(ssl.certfile) === undefined) {
+            // EMQX's image bundles a self-signed etc/certs/cert.pem; the emulated one bundles none.
+            this.node.log('warning', `listener ${id} not started: ${ssl.certfile} is not mounted`);
+            continue;
+          }
+        }
         try {
-          if (type === 'tcp') await this.#listenTcp(id, bind.port);
-          else await this.#listenWs(id, bind.port, String(getPath(inst, 'websocket.mqtt_path') ?? '/mqtt'));
+          const mqttPath = String(getPath(inst, 'websocket.mqtt_path') ?? '/mqtt');
+          if (type === 'tcp' || type === 'ssl') await this.#listenTcp(id, bind.port, ssl);
+          else await this.#listenWs(id, bind.port, mqttPath, ssl);
           this.listeners.push({ id, type, port: bind.port });
           this.node.log('info', `listener ${id} started on ${this.node.podIP}:${bind.port}`);
         } catch (e) {
@@ -580,19 +598,59 @@ export class NodeMqtt {
     }
   }
 
-  async #listenTcp(id: string, port: number): Promise<void> {
-    const server = net.createServer((sock) => {
+  /** Reads the listener's certificate files (throws naming a missing one) and keeps them fresh. */
+  #watchTls(id: string, ssl: SslOptions, server: tls.Server): void {
+    const hostPath = (p: string) => this.node.ctx.hostPath(p);
+    this.#reloaders.push(
+      new TlsReloader(ssl, hostPath, server, {
+        error: (msg) => this.node.log('error', `listener ${id}: cannot reload the certificate: ${msg}`),
+        reload: () =>
+          this.node.log('info', `listener ${id}: certificate files changed, new handshakes use them`),
+      }),
+    );
+  }
+
+  async #listenTcp(id: string, port: number, ssl?: SslOptions): Promise<void> {
+    const onSocket = (sock: net.Socket) => {
       sock.setNoDelay(true);
       this.#accept(sock, 'tcp', id, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
-    });
+    };
+    let server: net.Server;
+    if (ssl) {
+      const hostPath = (p: string) => this.node.ctx.hostPath(p);
+      const secure = tls.createServer(loadTls(ssl, hostPath), (sock) => {
+        if (!verifyClient(ssl, sock)) sock.destroy();
+        else onSocket(sock);
+      });
+      secure.on('tlsClientError', () => {});
+      this.#watchTls(id, ssl, secure);
+      server = secure;
+    } else {
+      server = net.createServer(onSocket);
+    }
     await listen(server, port, this.node.podIP);
     this.#servers.push(server);
   }
 
-  async #listenWs(id: string, port: number, mqttPath: string): Promise<void> {
-    const server = http.createServer((_req, res) => {
+  async #listenWs(id: string, port: number, mqttPath: string, ssl?: SslOptions): Promise<void> {
+    const notFound = (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(404).end();
-    });
+    };
+    let server: http.Server | https.Server;
+    if (ssl) {
+      const secure = https.createServer(
+        loadTls(ssl, (p) => this.node.ctx.hostPath(p)),
+        notFound,
+      );
+      secure.on('secureConnection', (sock: tls.TLSSocket) => {
+        if (!verifyClient(ssl, sock)) sock.destroy();
+      });
+      secure.on('tlsClientError', () => {});
+      this.#watchTls(id, ssl, secure);
+      server = secure;
+    } else {
+      server = http.createServer(notFound);
+    }
     const wss = new WebSocketServer({
       server,
       path: mqttPath,
@@ -622,12 +680,13 @@ export class NodeMqtt {
   async stop(graceful: boolean): Promise<void> {
     this.dropAll(graceful ? RC.serverShuttingDown : undefined);
     for (const w of this.#wss.splice(0)) w.close();
+    for (const r of this.#reloaders.splice(0)) r.close();
     await Promise.all(
       this.#servers.splice(0).map(
         (s) =>
           new Promise<void>((resolve) => {
             s.close(() => resolve());
-            if (s instanceof http.Server) s.closeAllConnections();
+            if (s instanceof http.Server || s instanceof https.Server) s.closeAllConnections();
           }),
       ),
     );
