@@ -225,3 +225,26 @@ test('plan: certificates in status; CertificatesReady warns 14 days before the f
     'no spec.tls, no condition',
   );
 });
+
+test('plan: a new serial for a certificate is announced once, with its serial and expiry', () => {
+  const s = world(running);
+  const c = (serial: string) => ({
+    name: 'listeners',
+    secretName: 'mqtt-tls',
+    serial,
+    notAfter: '2026-04-01T00:00:00.000Z',
+  });
+  const previousStatus = { ...s.previousStatus, certificates: [c('0a')] };
+  const rotated = plan({ ...s, previousStatus, tls: { certificates: [c('0b')] } }, NOW);
+  const ev = rotated.events.filter((e) => e.reason === 'CertificateRotated');
+  assert.equal(ev.length, 1);
+  assert.match(ev[0]!.message, /serial 0b, valid until 2026-04-01T00:00:00.000Z/);
+  const same = plan({ ...s, previousStatus, tls: { certificates: [c('0a')] } }, NOW);
+  assert.equal(same.events.filter((e) => e.reason === 'CertificateRotated').length, 0);
+  const first = plan({ ...s, tls: { certificates: [c('0a')] } }, NOW);
+  assert.equal(
+    first.events.filter((e) => e.reason === 'CertificateRotated').length,
+    0,
+    'no Event for the first',
+  );
+});

@@ -126,9 +126,28 @@ export function requeueFor(status: EMQXStatus, waits: readonly number[], opts: P
   return Math.min(base, ...waits);
 }
 
+/**
+ * A Normal Event for each certificate whose serial differs from the one the last status recorded (a renewal or a
+ * replaced Secret): what the nodes now serve to new connections, with its serial and end of validity.
+ */
+export function certificateEvents(s: Snapshot): PlannedEvent[] {
+  const before = new Map((s.previousStatus?.certificates ?? []).map((c) => [c.name, c]));
+  const out: PlannedEvent[] = [];
+  for (const c of s.tls?.certificates ?? []) {
+    const prev = before.get(c.name);
+    if (!prev || prev.serial === c.serial) continue;
+    out.push({
+      type: 'Normal',
+      reason: 'CertificateRotated',
+      message: `the ${c.name} certificate (Secret "${c.secretName}") is now serial ${c.serial}, valid until ${c.notAfter}; nodes serve it to new connections, established ones are kept`,
+    });
+  }
+  return out;
+}
+
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
-  const events: PlannedEvent[] = [];
+  const events: PlannedEvent[] = certificateEvents(s);
   const finish = (
     p: Omit<Plan, 'status' | 'statusEvents' | 'requeueAfterMs' | 'waits' | 'intervals'>,
     waits: number[],
