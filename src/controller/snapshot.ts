@@ -21,7 +21,14 @@ import type { Logger } from '../observability/logger.ts';
 import { registerSecret } from '../observability/redact.ts';
 import { currentHash } from '../resources/index.ts';
 import { NODE_COOKIE_KEY, bootstrapApiKeySecretRefs, generateSecretValue } from '../resources/secrets.ts';
-import { checkTlsSecret, tlsConfigProblem, tlsSecretRefs, withTlsConfig } from '../resources/tls.ts';
+import {
+  CA_CERT_KEY,
+  checkTlsSecret,
+  tlsConfigProblem,
+  tlsSecretRefs,
+  withTlsConfig,
+} from '../resources/tls.ts';
+import { clusterDomainOf } from '../resources/metadata.ts';
 import { OWNED_KINDS, type ClusterCache, type OwnedKind } from './cache.ts';
 import {
   capabilitiesOf,
@@ -116,12 +123,15 @@ export interface TlsObservation {
   /** The first Secret that is missing or unusable, naming the field and the Secret. */
   readonly error?: string;
   readonly certificates: CertificateStatus[];
+  /** The dashboard Secret's ca.crt (public), to verify the https dashboard with. */
+  readonly dashboardCa?: string;
 }
 
 /** Reads and checks the Secrets spec.tls names. Key material stays in this function. */
 async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservation> {
   const certificates: CertificateStatus[] = [];
   let error: string | undefined;
+  let dashboardCa: string | undefined;
   for (const ref of tlsSecretRefs(emqx)) {
     let secret: V1Secret | undefined;
     try {
@@ -135,6 +145,7 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
       if (!isNotFound(err)) throw err;
     }
     const checked = checkTlsSecret(ref, secret);
+    if (ref.name === 'dashboard') dashboardCa = decodeSecret(secret, CA_CERT_KEY);
     if (!checked.ok) error ??= checked.error;
     else if (checked.facts && ref.name !== 'clientCA') {
       certificates.push({
@@ -145,7 +156,11 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
       });
     }
   }
-  return { ...(error !== undefined && { error }), certificates };
+  return {
+    ...(error !== undefined && { error }),
+    certificates,
+    ...(dashboardCa !== undefined && { dashboardCa }),
+  };
 }
 
 /** Errors observe met and reports: the plan turns them into Events and status; they never stop a pass. */
@@ -284,7 +299,11 @@ export async function observe(
   // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
   const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
   const bootstrap = secret(names.bootstrapApiKeySecret(emqx));
-  const access = emqxAccess(pods, bootstrap);
+  const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
+  const access = emqxAccess(pods, bootstrap, {
+    clusterDomain: clusterDomainOf(emqx),
+    ...(tls?.dashboardCa !== undefined && { ca: tls.dashboardCa }),
+  });
   const writing = !paused && config.ok;
   const secrets = {
     cookie: liveCookie ?? generateSecretValue(),
@@ -292,7 +311,6 @@ export async function observe(
     operatorSecret: access.credentials?.secret ?? generateSecretValue(),
     userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
   };
-  const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
   registerSecret(secrets.cookie);
   registerSecret(secrets.operatorSecret);
   for (const s of Object.values(secrets.userSecrets)) for (const v of Object.values(s)) registerSecret(v);
