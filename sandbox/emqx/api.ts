@@ -821,7 +821,14 @@ async function dispatch(node: EmqxNode, req: Omit<Req, 'params' | 'role'>): Prom
 }
 
 export function createApiServer(node: EmqxNode): http.Server {
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(apiRequestListener(node));
+  server.keepAliveTimeout = 5000;
+  return server;
+}
+
+/** The REST API as a request listener, for the http and the https dashboard listener alike. */
+export function apiRequestListener(node: EmqxNode): http.RequestListener {
+  return (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
@@ -862,7 +869,5 @@ export function createApiServer(node: EmqxNode): http.Server {
           send(err(500, 'INTERNAL_ERROR', 'internal error'));
         });
     });
-  });
-  server.keepAliveTimeout = 5000;
-  return server;
+  };
 }

@@ -3,6 +3,7 @@
 // (ctl.ts) are thin layers over this class.
 import fs from 'node:fs';
 import type http from 'node:http';
+import https from 'node:https';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,7 @@ import { NodeMqtt, RC } from './mqtt.ts';
 import { Evacuation } from './rebalance.ts';
 import type { Rebalance } from './rebalance.ts';
 import { Db, NodeStore } from './store.ts';
+import { loadTls, sslOptionsOf, TlsReloader } from './tls.ts';
 import type { JsonValue } from './store.ts';
 
 export type NodeStatus = 'booting' | 'running' | 'app_stopped' | 'stopping' | 'exited';
@@ -138,6 +140,9 @@ export class EmqxNode {
   donorOf: string | undefined;
   faults: NodeFaults = {};
   server: http.Server | undefined;
+  /** The https dashboard listener, when configured. */
+  httpsServer: https.Server | undefined;
+  #httpsReloader: TlsReloader | undefined;
   apiPort: number | undefined;
 
   readonly exited: Promise<number>;
@@ -338,12 +343,44 @@ export class EmqxNode {
     });
   }
 
+  /** The https dashboard listener, when `dashboard.listeners.https` is enabled with a bind port. */
+  async #listenDashboardHttps(): Promise<void> {
+    const conf = getPath(this.raw, 'dashboard.listeners.https');
+    if (!conf || typeof conf !== 'object' || Array.isArray(conf)) return;
+    const enabled = asBool(getPath(conf as HoconObject, 'enable'), true);
+    const bind = bindPort(getPath(conf as HoconObject, 'bind'));
+    if (!enabled || !bind || bind.port === 0) return;
+    const ssl = sslOptionsOf(getPath(conf as HoconObject, 'ssl_options') as HoconObject | undefined);
+    if (!ssl) throw new Error('dashboard.listeners.https: ssl_options has no certfile or keyfile');
+    const hostPath = (p: string) => this.ctx.hostPath(p);
+    const { apiRequestListener } = await import('./api.ts');
+    const server = https.createServer(loadTls(ssl, hostPath), apiRequestListener(this));
+    server.keepAliveTimeout = 5000;
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bind.port, this.podIP, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.httpsServer = server;
+    this.#httpsReloader = new TlsReloader(ssl, hostPath, server, {
+      error: (msg) => this.log('error', `dashboard https listener: cannot reload the certificate: ${msg}`),
+      reload: () => this.log('info', 'dashboard https listener: certificate files changed'),
+    });
+    this.apiPort ??= bind.port;
+    this.log('info', `dashboard listener https:${this.podIP}:${bind.port} started`);
+  }
+
   async #listenDashboard(): Promise<void> {
+    await this.#listenDashboardHttps();
     const http = getPath(this.raw, 'dashboard.listeners.http');
     const enabled = asBool(getPath(this.raw, 'dashboard.listeners.http.enable'), true);
     const bind = bindPort(getPath(this.raw, 'dashboard.listeners.http.bind'));
     if (!http || !enabled || !bind || bind.port === 0) {
-      this.log('warning', 'dashboard HTTP listener disabled: the REST API is not served');
+      if (!this.httpsServer)
+        this.log('warning', 'dashboard HTTP listener disabled: the REST API is not served');
       return;
     }
     if (bind.host !== undefined && !['0.0.0.0', '::', this.podIP].includes(bind.host)) {
@@ -1195,6 +1232,14 @@ export class EmqxNode {
     if (server) {
       server.close();
       server.closeAllConnections();
+    }
+    const secure = this.httpsServer;
+    this.httpsServer = undefined;
+    this.#httpsReloader?.close();
+    this.#httpsReloader = undefined;
+    if (secure) {
+      secure.close();
+      secure.closeAllConnections();
     }
     if (this.#scratchDir) fs.rmSync(this.#scratchDir, { recursive: true, force: true });
     this.#resolveExit(code);

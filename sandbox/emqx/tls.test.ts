@@ -9,6 +9,8 @@ import { after, before, test } from 'node:test';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { createWebhookCertificates, type WebhookCertificates } from '../../src/webhook/cert.ts';
+import { EmqxClient } from '../../src/emqx/client.ts';
+import { Registry } from '../../src/observability/metrics.ts';
 import { BOOTSTRAP, HEADLESS, Testbed, coreEnv, nextIp, waitFor } from './testkit.ts';
 import type { StartedNode } from './testkit.ts';
 
@@ -121,4 +123,41 @@ test('rewritten files: new connections get the new certificate, an established o
   await old.subscribeAsync('rot/t', { qos: 1 });
   await fresh.publishAsync('rot/t', 'after rotation', { qos: 1 });
   assert.equal(await got, 'after rotation');
+});
+
+test('an https-only dashboard serves the REST API over TLS; the operator client verifies it by the core name', async () => {
+  const name = `emqx-core-1.${HEADLESS}`;
+  const certs = await createWebhookCertificates({ commonName: name, hosts: [name] });
+  const ip = nextIp();
+  bed.dns.add(name, ip, [HEADLESS]);
+  const n = await bed.start({
+    name: 'emqx-core-1',
+    image: 'emqx/emqx:5.8.3',
+    ip,
+    env: {
+      ...coreEnv('emqx-core-1'),
+      EMQX_DASHBOARD__LISTENERS__HTTP__ENABLE: 'false',
+      EMQX_DASHBOARD__LISTENERS__HTTPS__BIND: '18084',
+    },
+    files: {
+      '/opt/emqx/data/bootstrap_api_key': BOOTSTRAP,
+      '/opt/emqx/etc/emqx.conf':
+        'dashboard.listeners.https.ssl_options { certfile = "/d/tls.crt", keyfile = "/d/tls.key" }\n',
+      '/d/tls.crt': certs.cert,
+      '/d/tls.key': certs.key,
+    },
+    dataDir: bed.volume('emqx-core-1'),
+  });
+  await waitFor('https dashboard', () => n.logs.some((l) => l.includes('dashboard listener https:')));
+  assert.ok(!n.logs.some((l) => l.includes('dashboard listener http:')), 'no http listener');
+  const [key, secret] = BOOTSTRAP.split('\n')[1]!.split(':') as [string, string];
+  const client = new EmqxClient({
+    targets: [`https://${ip}:18084`],
+    apiKey: key,
+    apiSecret: secret,
+    registry: new Registry(),
+    tls: { ca: certs.caCert, serverNames: { [ip]: name } },
+  });
+  const nodes = await waitFor('GET /api/v5/nodes over https', () => client.getNodes(), 20_000, 200);
+  assert.ok(nodes.length >= 1);
 });
