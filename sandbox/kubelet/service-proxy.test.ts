@@ -111,3 +111,57 @@ test('ServiceProxy: ClusterIP, LoadBalancer (status written) and NodePort go to 
     await proxy.stop();
   }
 });
+
+test('ServiceProxy: a UDP port relays datagrams to a ready endpoint and the replies back', async () => {
+  const { default: dgram } = await import('node:dgram');
+  const third = 100 + Math.floor(Math.random() * 90);
+  const podIp = `127.1.${third}.21`;
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const echo = dgram.createSocket('udp4');
+  echo.on('message', (m, r) => echo.send(Buffer.concat([Buffer.from('pod-u:'), m]), r.port, r.address));
+  await new Promise<void>((r) => echo.bind(port, podIp, () => r()));
+  const svc: V1Service = {
+    metadata: { name: 'dns', namespace: 'ns', uid: 'uid-u' },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: `127.${third}.7.8`,
+      selector: { app: 'u' },
+      ports: [{ name: 'dns', port: port + 1, targetPort: port, protocol: 'UDP' }],
+    },
+  };
+  const pods: V1Pod[] = [
+    {
+      metadata: { name: 'u', namespace: 'ns', labels: { app: 'u' } },
+      spec: { containers: [{ name: 'c' }] },
+      status: { podIP: podIp, phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    },
+  ];
+  const logs: string[] = [];
+  const proxy = new ServiceProxy({
+    api: {} as KubeApi,
+    caches: { services: () => [svc], service: () => svc, pods: () => pods },
+    nodeIP: '127.0.0.1',
+    loadBalancerCidr: `127.${third + 64}.0.0/16`,
+    log: (l) => logs.push(l),
+  });
+  const client = dgram.createSocket('udp4');
+  try {
+    proxy.sync();
+    const deadline = Date.now() + 5000;
+    while (!logs.some((l) => l.includes('on UDP/')) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(
+      logs.some((l) => l.includes(`on UDP/127.${third}.7.8:${port + 1}`)),
+      logs.join('\n'),
+    );
+    client.bind(0, '127.0.0.1');
+    const reply = new Promise<string>((resolve) => client.once('message', (m) => resolve(m.toString())));
+    client.send('ping', port + 1, `127.${third}.7.8`);
+    assert.equal(await reply, 'pod-u:ping');
+  } finally {
+    client.close();
+    echo.close();
+    await proxy.stop();
+  }
+});

@@ -5,6 +5,7 @@
 // (round-robin), chosen when it arrives from the informer caches with the endpoints controller's rules: the API
 // server refuses loopback addresses in EndpointSlices, so the slices cannot be the source here (resolver.ts does
 // the same for DNS). Driven by the Service informer; endpoints are read per connection, so no polling.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import type { V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { CONTENT_TYPE, type KubeApi } from './api.ts';
@@ -27,13 +28,18 @@ export interface ServiceProxyOptions {
   log: (line: string) => void;
 }
 
+type Protocol = 'TCP' | 'UDP';
+
 interface Binding {
   key: string;
-  server: net.Server;
+  close(): void;
   /** `namespace/name` of the Service and the port it serves. */
   service: string;
-  port: { name?: string; port: number };
+  port: { name?: string; port: number; protocol: Protocol };
 }
+
+/** A UDP flow (one client address:port) is forgotten after this long without a datagram either way. */
+export const UDP_FLOW_IDLE_MS = 30_000;
 
 /** Hands out LoadBalancer addresses from a loopback /16 (never .0 or .255), one per Service UID. */
 export class LoadBalancerPool {
@@ -94,7 +100,8 @@ function isLoopbackV4(ip: string | undefined): ip is string {
   return ip !== undefined && net.isIPv4(ip) && ip.startsWith('127.');
 }
 
-const tcp = (p: V1ServicePort): boolean => (p.protocol ?? 'TCP') === 'TCP';
+const protocolOf = (p: V1ServicePort): string => p.protocol ?? 'TCP';
+const proxied = (p: V1ServicePort): boolean => protocolOf(p) === 'TCP' || protocolOf(p) === 'UDP';
 
 export class ServiceProxy {
   readonly #opts: ServiceProxyOptions;
@@ -134,19 +141,20 @@ export class ServiceProxy {
   }
 
   async #pass(): Promise<void> {
-    const want = new Map<string, Omit<Binding, 'server' | 'key'> & { ip: string }>();
+    const want = new Map<string, Omit<Binding, 'close' | 'key'> & { ip: string; listenPort: number }>();
     const lbOwners = new Set<string>();
     for (const svc of this.#opts.caches.services()) {
       const ns = svc.metadata?.namespace ?? 'default';
       const name = svc.metadata?.name ?? '';
       const id = `${ns}/${name}`;
       const spec = svc.spec ?? {};
-      const ports = (spec.ports ?? []).filter(tcp);
+      const ports = (spec.ports ?? []).filter(proxied);
       const add = (ip: string, port: number, p: V1ServicePort) =>
-        want.set(`${ip}:${port}`, {
+        want.set(`${protocolOf(p)}/${ip}:${port}`, {
           ip,
+          listenPort: port,
           service: id,
-          port: { ...(p.name ? { name: p.name } : {}), port: p.port },
+          port: { ...(p.name ? { name: p.name } : {}), port: p.port, protocol: protocolOf(p) as Protocol },
         });
       if (isLoopbackV4(spec.clusterIP)) for (const p of ports) add(spec.clusterIP, p.port, p);
       if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
@@ -168,7 +176,7 @@ export class ServiceProxy {
       const w = want.get(key);
       if (!w || w.service !== b.service || w.port.port !== b.port.port || w.port.name !== b.port.name) {
         this.#bindings.delete(key);
-        b.server.close();
+        b.close();
         this.#opts.log(`service proxy: ${b.service} no longer served on ${key}`);
       }
     }
@@ -176,13 +184,11 @@ export class ServiceProxy {
     for (const [key, w] of want) {
       if (this.#bindings.has(key) || this.#stopped) continue;
       try {
-        const server = await this.#listen(
-          w.ip,
-          Number(key.slice(key.lastIndexOf(':') + 1)),
-          w.service,
-          w.port,
-        );
-        this.#bindings.set(key, { key, server, service: w.service, port: w.port });
+        const close =
+          w.port.protocol === 'UDP'
+            ? await this.#listenUdp(w.ip, w.listenPort, w.service, w.port)
+            : await this.#listen(w.ip, w.listenPort, w.service, w.port);
+        this.#bindings.set(key, { key, close, service: w.service, port: w.port });
         this.#failed.delete(key);
         this.#opts.log(`service proxy: ${w.service} port ${w.port.name ?? w.port.port} on ${key}`);
       } catch (e) {
@@ -217,16 +223,70 @@ export class ServiceProxy {
     }
   }
 
-  #listen(ip: string, port: number, service: string, svcPort: Binding['port']): Promise<net.Server> {
+  #listen(ip: string, port: number, service: string, svcPort: Binding['port']): Promise<() => void> {
     const server = net.createServer((client) => this.#forward(client, service, svcPort));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, ip, () => {
         server.off('error', reject);
         server.on('error', (e) => this.#opts.log(`service proxy: ${ip}:${port}: ${e.message}`));
-        resolve(server);
+        resolve(() => server.close());
       });
     });
+  }
+
+  /**
+   * UDP: each client address:port is a flow pinned to one ready endpoint, relayed through a socket of its own
+   * (bound to 127.0.0.1) so that replies find their way back; a flow idle for UDP_FLOW_IDLE_MS is dropped.
+   */
+  async #listenUdp(ip: string, port: number, service: string, svcPort: Binding['port']): Promise<() => void> {
+    const sock = dgram.createSocket('udp4');
+    const flows = new Map<
+      string,
+      { up: dgram.Socket; ep: { ip: string; port: number }; timer: NodeJS.Timeout }
+    >();
+    const drop = (k: string): void => {
+      const f = flows.get(k);
+      if (!f) return;
+      clearTimeout(f.timer);
+      f.up.close();
+      flows.delete(k);
+    };
+    sock.on('message', (msg, rinfo) => {
+      const k = `${rinfo.address}:${rinfo.port}`;
+      let f = flows.get(k);
+      if (!f) {
+        const eps = this.endpoints(service, svcPort);
+        if (eps.length === 0) return;
+        const rrKey = `${service}:${svcPort.protocol}:${svcPort.name ?? svcPort.port}`;
+        const i = (this.#rr.get(rrKey) ?? 0) % eps.length;
+        this.#rr.set(rrKey, i + 1);
+        const up = dgram.createSocket('udp4');
+        up.bind(0, '127.0.0.1');
+        up.on('message', (reply) => {
+          flows.get(k)?.timer.refresh();
+          sock.send(reply, rinfo.port, rinfo.address);
+        });
+        up.on('error', () => drop(k));
+        f = { up, ep: eps[i]!, timer: setTimeout(() => drop(k), UDP_FLOW_IDLE_MS).unref() };
+        flows.set(k, f);
+      } else {
+        f.timer.refresh();
+      }
+      f.up.send(msg, f.ep.port, f.ep.ip);
+    });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(port, ip, () => {
+        sock.off('error', reject);
+        sock.on('error', (e) => this.#opts.log(`service proxy: udp ${ip}:${port}: ${e.message}`));
+        resolve();
+      });
+    });
+    return () => {
+      for (const k of [...flows.keys()]) drop(k);
+      sock.close();
+    };
   }
 
   /** The ready endpoints (pod IP, target port) of a Service port now. */
@@ -235,7 +295,9 @@ export class ServiceProxy {
     const svc = this.#opts.caches.service(name, ns);
     if (!svc) return [];
     const port = (svc.spec?.ports ?? []).find(
-      (p) => tcp(p) && (svcPort.name !== undefined ? p.name === svcPort.name : p.port === svcPort.port),
+      (p) =>
+        protocolOf(p) === svcPort.protocol &&
+        (svcPort.name !== undefined ? p.name === svcPort.name : p.port === svcPort.port),
     );
     if (!port) return [];
     const out: Array<{ ip: string; port: number }> = [];
@@ -253,7 +315,7 @@ export class ServiceProxy {
       client.destroy();
       return;
     }
-    const rrKey = `${service}:${svcPort.name ?? svcPort.port}`;
+    const rrKey = `${service}:${svcPort.protocol}:${svcPort.name ?? svcPort.port}`;
     const i = (this.#rr.get(rrKey) ?? 0) % eps.length;
     this.#rr.set(rrKey, i + 1);
     const ep = eps[i]!;
@@ -281,11 +343,7 @@ export class ServiceProxy {
     await this.#syncing;
     for (const s of this.#sockets) s.destroy();
     this.#sockets.clear();
-    await Promise.all(
-      [...this.#bindings.values()].map(
-        (b) => new Promise<void>((resolve) => b.server.close(() => resolve())),
-      ),
-    );
+    for (const b of this.#bindings.values()) b.close();
     this.#bindings.clear();
   }
 }
