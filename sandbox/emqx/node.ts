@@ -27,6 +27,7 @@ import type { ConfigFacts, PutMode } from './config.ts';
 import type { EmqxFabric, NodeFaults, NodeSummary } from './fabric.ts';
 import { hasCommunityLicense, parseEmqxImage } from './image.ts';
 import type { EmqxImageInfo } from './image.ts';
+import { NodeMqtt, RC } from './mqtt.ts';
 import { Evacuation } from './rebalance.ts';
 import type { Rebalance } from './rebalance.ts';
 import { Db, NodeStore } from './store.ts';
@@ -65,16 +66,33 @@ export interface NodeOptions {
 const SHORT_NAME_RE = /^[0-9A-Za-z_-]+$/;
 const DEFAULT_COOKIE = 'emqxsecretcookie';
 
-/** Client load: connected clients (clean or persistent session) and disconnected persistent sessions. */
+/**
+ * Client load: counted clients of the control API (connected with a clean or persistent session, disconnected
+ * persistent sessions) plus the real MQTT connections and sessions of the node's broker.
+ */
 export class Load {
   clean = 0;
   persistent = 0;
   detached = 0;
-  get live(): number {
-    return this.clean + this.persistent;
+  readonly #mqtt: { liveCount: number; sessionCount: number } | undefined;
+  constructor(mqtt?: { liveCount: number; sessionCount: number }) {
+    this.#mqtt = mqtt;
   }
+  /** Connected clients, counted and real. */
+  get live(): number {
+    return this.clean + this.persistent + (this.#mqtt?.liveCount ?? 0);
+  }
+  /** Sessions, connected or not, counted and real. */
   get sessions(): number {
-    return this.clean + this.persistent + this.detached;
+    return this.clean + this.persistent + this.detached + (this.#mqtt?.sessionCount ?? 0);
+  }
+  /** Disconnected persistent sessions, counted and real. */
+  get disconnected(): number {
+    return this.sessions - this.live;
+  }
+  /** Connected clients of the control API only. */
+  get counted(): number {
+    return this.clean + this.persistent;
   }
 }
 
@@ -106,7 +124,8 @@ export class EmqxNode {
   db = new Db();
   /** Replicants: the core this node replicates from. */
   attachedTo: string | undefined;
-  load = new Load();
+  readonly mqtt: NodeMqtt = new NodeMqtt(this);
+  load = new Load(this.mqtt);
   evacuation: Evacuation | undefined;
   rebalance: Rebalance | undefined;
   /** Set while this node is a donor of a rebalance coordinated by that node. */
@@ -394,6 +413,7 @@ export class EmqxNode {
     this.runningSince = this.clock.now();
     this.fabric.downSince.delete(this.name);
     this.log('info', `EMQX ${this.image.version} is running now!`);
+    void this.mqtt.start();
     this.fabric.topologyChanged();
     this.#checkLicense();
     if (firstBoot) this.#startAutocluster();
@@ -402,6 +422,7 @@ export class EmqxNode {
   #restartApps(reason: string): void {
     this.log('info', `restarting applications: ${reason}`);
     this.status = 'booting';
+    this.#dropMqtt();
     this.fabric.topologyChanged();
     this.#setTimer('restart', this.timing.joinRestartMs, () => this.#appsUp(false));
   }
@@ -984,7 +1005,7 @@ export class EmqxNode {
   }
 
   disconnectClients(n: number, dropSessions: boolean): number {
-    let k = Math.min(n, this.load.live);
+    let k = Math.min(n, this.load.counted);
     const fromClean = Math.min(k, this.load.clean);
     this.load.clean -= fromClean;
     k -= fromClean;
@@ -999,7 +1020,14 @@ export class EmqxNode {
    * disconnected. Returns how many were evicted.
    */
   evictConnections(k: number, targets: EmqxNode[]): number {
-    const n = Math.min(Math.max(0, Math.floor(k)), this.load.live);
+    const want = Math.max(0, Math.floor(k));
+    // real MQTT clients are told to use another server and reconnect by themselves (their sessions stay here)
+    const real = this.mqtt.evictConnections(want, this.evacuation?.opts.redirectTo);
+    return real + this.#evictCounted(want - real, targets);
+  }
+
+  #evictCounted(k: number, targets: EmqxNode[]): number {
+    const n = Math.min(Math.max(0, Math.floor(k)), this.load.counted);
     const clean = Math.min(n, this.load.clean);
     const persistent = n - clean;
     this.load.clean -= clean;
@@ -1016,6 +1044,14 @@ export class EmqxNode {
   /** Moves up to `k` disconnected persistent sessions to `targets`. Returns how many moved. */
   migrateSessions(k: number, targets: EmqxNode[]): number {
     if (targets.length === 0) return 0;
+    const real = this.mqtt.migrateSessions(
+      Math.max(0, Math.floor(k)),
+      targets.map((t) => t.mqtt),
+    );
+    return real + this.#migrateCounted(k - real, targets);
+  }
+
+  #migrateCounted(k: number, targets: EmqxNode[]): number {
     const n = Math.min(Math.max(0, Math.floor(k)), this.load.detached);
     this.load.detached -= n;
     spread(targets, n, (t, c) => (t.load.detached += c));
@@ -1088,6 +1124,7 @@ export class EmqxNode {
   stopApp(): void {
     if (this.status !== 'running') return;
     this.status = 'app_stopped';
+    this.#dropMqtt();
     if (this.role === 'core') this.fabric.downSince.set(this.name, this.clock.now());
     this.log('warning', 'emqx application stopped');
     this.fabric.topologyChanged();
@@ -1133,11 +1170,12 @@ export class EmqxNode {
     this.#ticker = undefined;
     if (this.rebalance) this.endRebalance('aborted: the coordinator stopped');
     if (wasRegistered) this.fabric.recordDropped(this.podKey.split('/')[0] ?? '', this.load.live);
+    void this.mqtt.stop(code === 0);
     if (this.fabric.reconnectOnNodeLoss && others.length > 0) {
       spread(others, this.load.clean, (t, c) => (t.load.clean += c));
       spread(others, this.load.persistent, (t, c) => (t.load.persistent += c));
     }
-    this.load = new Load();
+    this.load = new Load(this.mqtt);
     this.#store?.flush();
     if (wasRegistered) {
       this.fabric.unregister(this);
@@ -1152,6 +1190,12 @@ export class EmqxNode {
     }
     if (this.#scratchDir) fs.rmSync(this.#scratchDir, { recursive: true, force: true });
     this.#resolveExit(code);
+  }
+
+  /** The applications stop (restart, app stop): MQTT connections end and sessions are gone. */
+  #dropMqtt(): void {
+    const n = this.mqtt.dropAll(RC.serverUnavailable);
+    if (n > 0) this.fabric.recordDropped(this.podKey.split('/')[0] ?? '', n);
   }
 
   /** Re-reads the status (TypeScript narrows it across awaits otherwise). */
