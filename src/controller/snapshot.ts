@@ -33,6 +33,12 @@ import {
   type EmqxApiFactory,
 } from './emqx-access.ts';
 import {
+  durableSessionsEnabled,
+  readDurableStorage,
+  replicationFactorOf,
+  type DsState,
+} from './durable-storage.ts';
+import {
   containersReady,
   isTerminating,
   podCondition,
@@ -107,6 +113,8 @@ export interface Snapshot {
   readonly listenerPorts?: readonly V1ServicePort[];
   /** Availability check of pods about to start serving (pod name → accepts connections), editions that have it. */
   readonly availability: ReadonlyMap<string, boolean>;
+  /** Durable storage, when the config turns durable sessions on (durable-storage.ts). */
+  readonly ds?: DsState;
 }
 
 /** Errors observe met and reports: the plan turns them into Events and status; they never stop a pass. */
@@ -289,6 +297,24 @@ export async function observe(
     }
   }
 
+  // Durable storage: sites and replica sets, when the config turns durable sessions on.
+  let ds: DsState | undefined;
+  if (config.ok && durableSessionsEnabled(config.conf)) {
+    const rf = replicationFactorOf(config.conf);
+    ds = { active: true, replicationFactor: rf.factor, factorExplicit: rf.explicit };
+    if (api && nodes) {
+      try {
+        const obs = await readDurableStorage(api);
+        ds = obs === 'disabled' ? { ...ds, active: false } : { ...ds, observed: obs };
+      } catch (err) {
+        ds = { ...ds, error: (err as Error).message };
+        deps.log.warn('cannot read durable storage state', { error: ds.error });
+      }
+    } else {
+      ds = { ...ds, error: apiError ?? 'EMQX API not reachable' };
+    }
+  }
+
   // No API: a pod whose /status probe passes stands in for a running node.
   const running = nodes
     ? runningPods(nodes, pods)
@@ -345,6 +371,7 @@ export async function observe(
     capabilities,
     ...(ports && { listenerPorts: ports }),
     availability,
+    ...(ds && { ds }),
   };
   return { snapshot: Object.freeze(snapshot), warnings };
 }
