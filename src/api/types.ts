@@ -206,6 +206,7 @@ export const CONDITION_TYPES = [
   'Ready',
   'ConfigApplied',
   'Paused',
+  'DurableStorage',
 ] as const;
 export type EMQXConditionType = (typeof CONDITION_TYPES)[number];
 
@@ -296,6 +297,22 @@ export interface EMQXStatus {
   /** Scale subresource label selector path. */
   replicantSelector?: string;
   update?: UpdateProgress;
+  /** Durable storage replication (only when durable sessions are on in spec.config.data). */
+  durableStorage?: DurableStorageStatus;
+}
+
+/** Durable storage as the operator last saw it (EMQX `/api/v5/ds/*`). */
+export interface DurableStorageStatus {
+  /** durable_storage.messages.replication_factor (EMQX default 3). */
+  replicationFactor: number;
+  /** Sites (one per core node that ran with durable storage), with the shard replicas each holds. */
+  sites: Array<{ site: string; node: string; up: boolean; shards: number }>;
+  /** Shards over every DS database. */
+  shards: number;
+  /** Shards with fewer replicas up than the replication factor (or than the sites assigned, when fewer). */
+  underReplicatedShards: number;
+  /** Shards with a replica transition (joining or leaving) in progress. */
+  transitions: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
