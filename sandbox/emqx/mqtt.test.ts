@@ -333,3 +333,50 @@ describe('eviction agent on real MQTT connections', () => {
     },
   );
 });
+
+describe('a replicant detached from every core (rolling upgrade) keeps routing with its cluster', () => {
+  let tb: Testbed;
+  let c0: StartedNode;
+  let c1: StartedNode;
+  let r0: StartedNode;
+
+  before(async () => {
+    tb = new Testbed({ timeScale: 20 });
+    c0 = await tb.core('emqx-core-0', { image: 'emqx/emqx-enterprise:5.8.3' });
+    c1 = await tb.core('emqx-core-1', { image: 'emqx/emqx-enterprise:5.8.4' });
+    r0 = await tb.replicant('emqx-replicant-0', { image: 'emqx/emqx-enterprise:5.8.3' });
+    await waitFor('3 nodes running', async () => (await runningNames(c1)).length === 3, 20_000, 50);
+  }, T);
+
+  after(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    await tb.close();
+  });
+
+  test('messages flow both ways between a detached old replicant and the new core', T, async () => {
+    const rName = `emqx@${r0.ip}`;
+    const subR = await connect(r0, { protocolVersion: 5, clientId: 'det-r' });
+    const subC = await connect(c1, { protocolVersion: 4, clientId: 'det-c' });
+    await subR.subscribeAsync('det/#', { qos: 1 });
+    await subC.subscribeAsync('det/#', { qos: 1 });
+    // the only 5.8.3 core stops: the replicant cannot attach to the 5.8.4 core
+    tb.fabric.stopApp(`emqx@emqx-core-0.${HEADLESS}`);
+    await waitFor('replicant detached', () => tb.fabric.node(rName)?.attachedTo === undefined);
+    const pubC = await connect(c1, { protocolVersion: 5, clientId: 'det-pub-c' });
+    const pubR = await connect(r0, { protocolVersion: 5, clientId: 'det-pub-r' });
+    await pubC.publishAsync('det/from-core', 'a', { qos: 1 });
+    await pubR.publishAsync('det/from-replicant', 'b', { qos: 1 });
+    await waitFor('both subscribers got both', () => inbox(subR).length === 2 && inbox(subC).length === 2);
+    assert.deepEqual(
+      inbox(subR)
+        .map((m) => m.topic)
+        .sort(),
+      ['det/from-core', 'det/from-replicant'],
+    );
+    // a takeover from the core finds the session on the detached replicant
+    const kicked = disconnectPacket(subR);
+    await connect(c1, { protocolVersion: 5, clientId: 'det-r' });
+    assert.equal((await kicked).reasonCode, 0x8e);
+    void c0;
+  });
+});

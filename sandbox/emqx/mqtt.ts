@@ -677,12 +677,53 @@ export class NodeMqtt {
     return undefined;
   }
 
-  /** The nodes whose sessions and subscribers this node's cluster routing covers (running ones, itself included). */
+  /**
+   * The nodes this node's routing, takeover and shared subscriptions cover: the running nodes of its cluster,
+   * plus replicants of that cluster that are detached from every core (e.g. old-version replicants while the
+   * cores already run the new version: mria attaches a replicant to cores of its own release only) but still
+   * running and reachable, since EMQX forwards over the distribution with the route table they keep. A detached
+   * replicant sees the cluster of the core it last replicated from. Itself always included.
+   */
   clusterBrokers(): NodeMqtt[] {
-    const nodes = this.node.runningNodes();
-    const out = nodes.map((n) => n.mqtt);
-    if (!nodes.includes(this.node)) out.push(this);
-    return out;
+    const node = this.node;
+    const fabric = node.fabric;
+    let base: EmqxNode[];
+    if (node.role === 'replicant' && node.viewCore() === undefined) {
+      const last = node.lastCore;
+      const anchor =
+        last === undefined
+          ? undefined
+          : fabric
+              .all()
+              .find(
+                (c) =>
+                  c.role === 'core' &&
+                  c.status === 'running' &&
+                  c.members.has(last) &&
+                  fabric.reachable(node, c),
+              );
+      base = anchor ? anchor.runningNodes() : [];
+    } else {
+      base = node.runningNodes();
+    }
+    const schema = new Set<string>();
+    for (const c of base) if (c.role === 'core') for (const m of c.members) schema.add(m);
+    const out = [...base];
+    for (const r of fabric.all()) {
+      if (
+        r.role === 'replicant' &&
+        r.status === 'running' &&
+        !out.includes(r) &&
+        r.viewCore() === undefined &&
+        r.lastCore !== undefined &&
+        schema.has(r.lastCore) &&
+        fabric.reachable(node, r)
+      ) {
+        out.push(r);
+      }
+    }
+    if (!out.includes(node)) out.push(node);
+    return out.map((n) => n.mqtt);
   }
 
   /** Finds a session anywhere in the cluster. */

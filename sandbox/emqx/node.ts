@@ -127,6 +127,12 @@ export class EmqxNode {
   db = new Db();
   /** Replicants: the core this node replicates from. */
   attachedTo: string | undefined;
+  /**
+   * Replicants: the core this node last replicated from, kept while detached (its core went away, or no core of
+   * its version runs during a rolling upgrade). Such a replicant keeps routing messages with the rest of that
+   * cluster over the distribution, as EMQX's stale route table does; cleared when the replicant leaves.
+   */
+  lastCore: string | undefined;
   readonly mqtt: NodeMqtt = new NodeMqtt(this);
   /** Durable storage (sites, shards, durable sessions): `ds.ts`. */
   readonly ds: NodeDs = new NodeDs(this);
@@ -756,6 +762,7 @@ export class EmqxNode {
 
   #attach(core: EmqxNode): void {
     this.attachedTo = core.name;
+    this.lastCore = core.name;
     this.db = core.db.clone();
     this.#adoptClusterConfig(core);
     this.log('info', `replicant attached to core ${core.name}`);
@@ -868,6 +875,7 @@ export class EmqxNode {
     if (this.role === 'replicant') {
       if (this.attachedTo === undefined) return { error: 'node_not_in_cluster' };
       this.attachedTo = undefined;
+      this.lastCore = undefined;
       this.#replicantLeft = true;
       this.fabric.topologyChanged();
       return { ok: true };
