@@ -93,7 +93,7 @@ export function dsReplicas(input: RolloutInput, progress: Progress): Verdict {
         events: [
           normal(
             'DurableStorageReplicasChanged',
-            `${db.name}: replica sites [${current.map(nodeOf).join(', ')}] → [${sites.map(nodeOf).join(', ')}]`,
+            `${db.name}: replica sites [${current.map(nodeOf).sort().join(', ')}] → [${sites.map(nodeOf).sort().join(', ')}]`,
           ),
         ],
       },
