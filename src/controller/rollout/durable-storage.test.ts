@@ -205,7 +205,35 @@ runCases('durable storage', [
     action: { kind: 'dsSetReplicas', sites: ['B0', 'B1'] },
   },
   {
-    name: 'blue-green: an old core with replicas left waits; once empty it is evacuated',
+    name: 'blue-green with the default factor 3 and 2 cores: no refusal (the old set is not a scale-down)',
+    world: {
+      spec: { updateStrategy: { core: { type: 'BlueGreen' as const } }, ...wantCores(2) },
+      cores: [
+        { name: `emqx-core-${OLD}-0`, rev: OLD },
+        { name: `emqx-core-${OLD}-1`, rev: OLD },
+        { name: `emqx-core-${NEW}-0`, rev: NEW },
+        { name: `emqx-core-${NEW}-1`, rev: NEW },
+      ],
+      statefulSets: [
+        { name: `emqx-core-${OLD}`, rev: OLD, replicas: 2, createdAt: '2026-01-01T00:00:00Z' },
+        { name: `emqx-core-${NEW}`, rev: NEW, replicas: 2, createdAt: '2026-01-01T00:10:00Z' },
+      ],
+      ds: dsWorld({
+        factor: 3,
+        explicit: false,
+        sites: {
+          [`emqx-core-${OLD}-0`]: 'A0',
+          [`emqx-core-${OLD}-1`]: 'A1',
+          [`emqx-core-${NEW}-0`]: 'B0',
+          [`emqx-core-${NEW}-1`]: 'B1',
+        },
+        shards: shards(['A0', 'A1']),
+      }),
+    },
+    action: { kind: 'dsSetReplicas', sites: ['B0', 'B1'] },
+  },
+  {
+    name: 'blue-green: an old core whose site still has a replica (leaving) is not evacuated yet',
     world: {
       spec: { updateStrategy: { core: { type: 'BlueGreen' as const } }, ...wantCores(2) },
       cores: [

@@ -33,7 +33,8 @@ export function dsRefusal(s: Snapshot, currentSet: V1StatefulSet | undefined): s
   const ds = dsActive(s);
   if (!ds) return undefined;
   const desired = Math.max(s.core.desired, 1);
-  const current = Math.max(currentSet?.spec?.replicas ?? 0, s.core.pods.length);
+  // the current set only: during a blue-green rollout the old set's pods are not a scale-down
+  const current = currentSet?.spec?.replicas ?? 0;
   if (desired >= ds.replicationFactor || current <= desired) return undefined;
   return (
     `spec.coreTemplate.spec.replicas ${desired} is below the durable storage replication factor ` +
