@@ -251,6 +251,56 @@ describe('durable storage', () => {
     assert.equal((await pvcs(sb, ns)).length, 4, 'PVCs retained');
   });
 
+  it('blue-green upgrade: replicas move to the new cores before the old ones leave', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(
+      emqxResource(ns, {
+        image: 'emqx/emqx-enterprise:5.8.3',
+        cores: 2,
+        config: CONFIG,
+        coreStrategy: 'BlueGreen',
+      }),
+    );
+    await waitReady(sb, ns);
+    const fabric = sb.emqx.fabric;
+    const oldPods = (await listPods(sb, ns)).map((p) => p.metadata.name as string).sort();
+    await waitPlaced(ns, oldPods);
+    const host = await serviceHost(sb.api, ns, 'emqx-listeners');
+    const offline = await offlineSession(host, ns);
+    await offline.publish(10);
+    const load = new MqttLoad({ host, subscribers: 20, rate: 20, prefix: ns });
+    t.after(() => load.stop());
+    await load.start();
+    const sampler = startSampler(fabric, ns);
+    t.after(() => sampler.stop());
+
+    await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx-enterprise:5.8.4' } });
+    const newPods = await sb.waitFor(
+      'only new cores, on 5.8.4, Ready',
+      async () => {
+        const e = await getEmqx(sb, ns);
+        const pods = (await listPods(sb, ns)).map((p) => p.metadata.name as string).sort();
+        const nodes = e?.status?.coreNodes ?? [];
+        return e?.status?.phase === 'Ready' &&
+          pods.length === 2 &&
+          pods.every((p) => !oldPods.includes(p)) &&
+          nodes.every((n) => n.version === '5.8.4')
+          ? pods
+          : undefined;
+      },
+      180_000,
+      500,
+    );
+    await offline.publish(10);
+    await waitPlaced(ns, newPods);
+    sampler.stop();
+    t.diagnostic(`samples ${sampler.seen.samples}, fewest replicas of a shard ${sampler.seen.minReplicas}`);
+    assert.ok(sampler.seen.minReplicas >= FACTOR, `no shard below ${FACTOR} replicas`);
+    assert.ok(sampler.seen.transitionsSeen > 0, 'transitions were seen while sampling');
+    await assertNoClientLost(t, load);
+    await offline.check(t);
+  });
+
   it('in-place upgrade: each core keeps its site and the next waits for its shards to be up again', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, config: CONFIG }));
