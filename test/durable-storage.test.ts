@@ -301,6 +301,43 @@ describe('durable storage', () => {
     await offline.check(t);
   });
 
+  it('a scale-down below the replication factor is refused: cores kept, DurableStorage False, a Warning Event', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const config =
+      'durable_sessions.enable = true\ndurable_storage.messages { n_shards = 4, replication_factor = 3 }\n';
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 3, config }));
+    await waitReady(sb, ns);
+    await waitCondition(ns, 'Replicated', 3);
+    await patchEmqx(sb, ns, { spec: { coreTemplate: { spec: { replicas: 2 } } } });
+    const e = await sb.waitFor(
+      'the refusal',
+      async () => {
+        const x = await getEmqx(sb, ns);
+        const c = x?.status?.conditions?.find((y) => y.type === 'DurableStorage');
+        return c?.reason === 'ReplicationFactorNotMet' ? x : undefined;
+      },
+      60_000,
+      300,
+    );
+    const c = e.status!.conditions!.find((y) => y.type === 'DurableStorage')!;
+    assert.equal(c.status, 'False');
+    assert.match(
+      c.message,
+      /spec\.coreTemplate\.spec\.replicas 2 is below the durable storage replication factor 3/,
+    );
+    const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
+    assert.ok(
+      events.items.some((ev: any) => ev.type === 'Warning' && ev.reason === 'ReplicationFactorNotMet'),
+      'a Warning Event',
+    );
+    // nothing destructive: still three cores, all in the cluster, the set not shrunk
+    await new Promise((r) => setTimeout(r, 2000)); // several passes (not an assertion on time)
+    assert.equal((await listPods(sb, ns)).length, 3);
+    const sts = (await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/emqx-core`)) as any;
+    assert.equal(sts.spec.replicas, 3);
+    assert.equal(sampleDs(sb.emqx.fabric, ns)?.minReplicas, 3);
+  });
+
   it('in-place upgrade: each core keeps its site and the next waits for its shards to be up again', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, config: CONFIG }));
