@@ -13,7 +13,9 @@ import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.t
 import { startOperatorProcess, useOperatorSandbox } from './support/operator.ts';
 import { emqxResource, pvcs } from './support/upgrade.ts';
 
-const sb = useOperatorSandbox({ timeScale: 10 });
+// A restarted core's shards take 20 s (emulated) to catch up: longer than a core evacuation, so an operator that
+// replaced the next core without waiting for them would be seen with two cores' shards down at once.
+const sb = useOperatorSandbox({ timeScale: 10, emqxTiming: { dsCatchUpMs: 20_000 } });
 const FACTOR = 2;
 const CONFIG = `durable_sessions.enable = true
 durable_storage.messages { n_shards = 8, replication_factor = ${FACTOR} }
@@ -117,7 +119,7 @@ async function waitCondition(ns: string, reason: string, cores: number): Promise
 }
 
 /** A durable session that subscribes and goes away; it must find every message when it comes back. */
-async function offlineSession(host: string, ns: string) {
+async function offlineSession(t: TestContext, host: string, ns: string) {
   const opts = {
     protocolVersion: 5 as const,
     clientId: `${ns}-offline`,
@@ -134,12 +136,14 @@ async function offlineSession(host: string, ns: string) {
     clientId: `${ns}-offline-pub`,
     reconnectPeriod: 100,
   });
+  // a failed assertion must not leave a reconnecting client keeping the test process alive
+  t.after(() => pub.end(true));
   let sent = 0;
   return {
     async publish(n: number) {
       for (let i = 0; i < n; i++) await pub.publishAsync(`${ns}/offline/m`, String(sent++), { qos: 1 });
     },
-    async check(t: TestContext) {
+    async check() {
       await pub.endAsync();
       const got: string[] = [];
       const back = mqtt.connect(`mqtt://${host}:1883`, opts);
@@ -181,7 +185,7 @@ describe('durable storage', () => {
     assert.equal(condition(e0, 'DurableStorage'), 'True');
 
     const host = await serviceHost(sb.api, ns, 'emqx-listeners');
-    const offline = await offlineSession(host, ns);
+    const offline = await offlineSession(t, host, ns);
     await offline.publish(10);
     const load = new MqttLoad({ host, subscribers: 20, rate: 20, prefix: ns });
     t.after(() => load.stop());
@@ -238,7 +242,7 @@ describe('durable storage', () => {
     );
     assert.equal(e.status!.durableStorage!.underReplicatedShards, 0);
     await assertNoClientLost(t, load);
-    await offline.check(t);
+    await offline.check();
     const changes = await replicaEvents(ns);
     t.diagnostic(`replica events: ${changes.join(' | ')}`);
     // the scale-up and the first assignment; the scale-down's Event may be lost with the operator killed right
@@ -266,7 +270,7 @@ describe('durable storage', () => {
     const oldPods = (await listPods(sb, ns)).map((p) => p.metadata.name as string).sort();
     await waitPlaced(ns, oldPods);
     const host = await serviceHost(sb.api, ns, 'emqx-listeners');
-    const offline = await offlineSession(host, ns);
+    const offline = await offlineSession(t, host, ns);
     await offline.publish(10);
     const load = new MqttLoad({ host, subscribers: 20, rate: 20, prefix: ns });
     t.after(() => load.stop());
@@ -298,7 +302,7 @@ describe('durable storage', () => {
     assert.ok(sampler.seen.minReplicas >= FACTOR, `no shard below ${FACTOR} replicas`);
     assert.ok(sampler.seen.transitionsSeen > 0, 'transitions were seen while sampling');
     await assertNoClientLost(t, load);
-    await offline.check(t);
+    await offline.check();
   });
 
   it('a scale-down below the replication factor is refused: cores kept, DurableStorage False, a Warning Event', async (t) => {
@@ -346,7 +350,7 @@ describe('durable storage', () => {
     await waitPlaced(ns, ['emqx-core-0', 'emqx-core-1']);
     const sites = sitesByPod(fabric, ns);
     const host = await serviceHost(sb.api, ns, 'emqx-listeners');
-    const offline = await offlineSession(host, ns);
+    const offline = await offlineSession(t, host, ns);
     await offline.publish(10);
     const load = new MqttLoad({ host, subscribers: 20, rate: 20, prefix: ns });
     t.after(() => load.stop());
@@ -383,6 +387,6 @@ describe('durable storage', () => {
       'only the initial assignment: an upgrade moves no replica',
     );
     await assertNoClientLost(t, load);
-    await offline.check(t);
+    await offline.check();
   });
 });
