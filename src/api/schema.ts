@@ -673,6 +673,25 @@ function emqxStatus(): Schema {
     replicants: str('Ready and desired replicant nodes, as "ready/desired".'),
     replicantReplicas: int32('Desired replicant nodes (the scale subresource status replicas).'),
     replicantSelector: str('Label selector of the replicant pods (the scale subresource label selector).'),
+    durableStorage: obj(
+      'Durable storage replication (EMQX /api/v5/ds), when durable sessions are on in spec.config.data.',
+      {
+        replicationFactor: int32('durable_storage.messages.replication_factor (EMQX default 3).'),
+        sites: arr(
+          'Durable storage sites (one per core node that ran with durable storage).',
+          obj('One site.', {
+            site: str('Site id (kept in the node data dir).'),
+            node: str('EMQX node of the site.'),
+            up: bool('The site is up.'),
+            shards: int32('Shard replicas the site holds.'),
+          }),
+          { 'x-kubernetes-list-type': 'atomic' },
+        ),
+        shards: int32('Shards over every durable storage database.'),
+        underReplicatedShards: int32('Shards with fewer replicas up than the replication factor.'),
+        transitions: int32('Shards with a replica transition in progress.'),
+      },
+    ),
     update: obj(
       'Progress of a pod-template rollout, recorded so that it resumes after an operator restart.',
       {

@@ -237,6 +237,7 @@ export const CONDITION_TYPES = [
   'ConfigApplied',
   'CertificatesReady',
   'Paused',
+  'DurableStorage',
 ] as const;
 export type EMQXConditionType = (typeof CONDITION_TYPES)[number];
 
@@ -329,6 +330,8 @@ export interface EMQXStatus {
   update?: UpdateProgress;
   /** The certificates spec.tls names, as the operator last read them (no key material). */
   certificates?: CertificateStatus[];
+  /** Durable storage replication (only when durable sessions are on in spec.config.data). */
+  durableStorage?: DurableStorageStatus;
 }
 
 export interface CertificateStatus {
@@ -339,6 +342,20 @@ export interface CertificateStatus {
   serial: string;
   /** RFC 3339. */
   notAfter: string;
+}
+
+/** Durable storage as the operator last saw it (EMQX `/api/v5/ds/*`). */
+export interface DurableStorageStatus {
+  /** durable_storage.messages.replication_factor (EMQX default 3). */
+  replicationFactor: number;
+  /** Sites (one per core node that ran with durable storage), with the shard replicas each holds. */
+  sites: Array<{ site: string; node: string; up: boolean; shards: number }>;
+  /** Shards over every DS database. */
+  shards: number;
+  /** Shards with fewer replicas up than the replication factor (or than the sites assigned, when fewer). */
+  underReplicatedShards: number;
+  /** Shards with a replica transition (joining or leaving) in progress. */
+  transitions: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

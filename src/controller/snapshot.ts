@@ -41,6 +41,12 @@ import {
   type EmqxApiFactory,
 } from './emqx-access.ts';
 import {
+  durableSessionsEnabled,
+  readDurableStorage,
+  replicationFactorOf,
+  type DsState,
+} from './durable-storage.ts';
+import {
   containersReady,
   isTerminating,
   podCondition,
@@ -117,6 +123,8 @@ export interface Snapshot {
   readonly availability: ReadonlyMap<string, boolean>;
   /** The Secrets spec.tls names, as read in this pass (public facts only); undefined without spec.tls. */
   readonly tls?: TlsObservation;
+  /** Durable storage, when the config turns durable sessions on (durable-storage.ts). */
+  readonly ds?: DsState;
 }
 
 export interface TlsObservation {
@@ -349,6 +357,24 @@ export async function observe(
     }
   }
 
+  // Durable storage: sites and replica sets, when the config turns durable sessions on.
+  let ds: DsState | undefined;
+  if (config.ok && durableSessionsEnabled(config.conf)) {
+    const rf = replicationFactorOf(config.conf);
+    ds = { active: true, replicationFactor: rf.factor, factorExplicit: rf.explicit };
+    if (api && nodes) {
+      try {
+        const obs = await readDurableStorage(api);
+        ds = obs === 'disabled' ? { ...ds, active: false } : { ...ds, observed: obs };
+      } catch (err) {
+        ds = { ...ds, error: (err as Error).message };
+        deps.log.warn('cannot read durable storage state', { error: ds.error });
+      }
+    } else {
+      ds = { ...ds, error: apiError ?? 'EMQX API not reachable' };
+    }
+  }
+
   // No API: a pod whose /status probe passes stands in for a running node.
   const running = nodes
     ? runningPods(nodes, pods)
@@ -406,6 +432,7 @@ export async function observe(
     ...(ports && { listenerPorts: ports }),
     availability,
     ...(tls && { tls }),
+    ...(ds && { ds }),
   };
   return { snapshot: Object.freeze(snapshot), warnings };
 }

@@ -2,7 +2,7 @@
 // node lists from EMQX, replica counts for both roles and the scale subresource; and the Events a write of it
 // announces (a condition that flips).
 import { LABEL_DB_ROLE, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.ts';
-import type { EMQXNodesStatus, EMQXStatus, UpdateProgress } from '../api/types.ts';
+import type { DurableStorageStatus, EMQXNodesStatus, EMQXStatus, UpdateProgress } from '../api/types.ts';
 import { kubeTime } from '../k8s/time.ts';
 import { canonicalJson } from '../resources/hash.ts';
 import {
@@ -11,10 +11,13 @@ import {
   mergeConditions,
   phase,
   type ConfigObservation,
+  type DurableStorageObservation,
   type RoleObservation,
   type StatusObservation,
 } from '../status/conditions.ts';
+import { summarize } from './durable-storage.ts';
 import { containersReady, podRevision } from './pod-facts.ts';
+import { currentCoreSet, dsRefusal } from './rollout/durable-storage.ts';
 import type { PlannedEvent } from './rollout/types.ts';
 import type { RoleView, Snapshot } from './snapshot.ts';
 
@@ -103,6 +106,7 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
         warnBeforeMs: CERTIFICATE_WARN_BEFORE_MS,
       },
     }),
+    ...(observed && s.ds && { durableStorage: dsObservation(s) }),
   };
   const values = computeConditions(observation);
   const conditions = mergeConditions(prev.conditions, values, kubeTime(now), generation);
@@ -121,6 +125,42 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
     replicantSelector: `${LABEL_INSTANCE}=${s.name},${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_DB_ROLE}=replicant`,
     ...(d.update && { update: d.update }),
     ...(s.tls && s.tls.certificates.length > 0 && { certificates: [...s.tls.certificates] }),
+    ...(observed && s.ds && dsStatus(s, prev.durableStorage)),
+  };
+}
+
+function dsObservation(s: Snapshot): DurableStorageObservation {
+  const ds = s.ds!;
+  const refusal = dsRefusal(s, currentCoreSet(s));
+  const sum = ds.observed && summarize(ds.observed, ds.replicationFactor);
+  return {
+    active: ds.active,
+    replicationFactor: ds.replicationFactor,
+    ...(ds.active && !ds.observed && { unreadable: ds.error ?? 'no answer' }),
+    shards: sum?.shards ?? 0,
+    underReplicated: sum?.underReplicated ?? 0,
+    transitions: sum?.transitions ?? 0,
+    sites: ds.observed?.sites.length ?? 0,
+    ...(refusal && { refusal }),
+  };
+}
+
+/** status.durableStorage: fresh when `/ds` was read, else the last one written. */
+function dsStatus(
+  s: Snapshot,
+  previous: DurableStorageStatus | undefined,
+): { durableStorage?: DurableStorageStatus } {
+  const ds = s.ds!;
+  if (!ds.observed) return previous ? { durableStorage: previous } : {};
+  const sum = summarize(ds.observed, ds.replicationFactor);
+  return {
+    durableStorage: {
+      replicationFactor: ds.replicationFactor,
+      sites: ds.observed.sites.map((x) => ({ ...x, shards: sum.shardsPerSite[x.site] ?? 0 })),
+      shards: sum.shards,
+      underReplicatedShards: sum.underReplicated,
+      transitions: sum.transitions,
+    },
   };
 }
 
@@ -145,6 +185,7 @@ const GOOD_WHEN_TRUE = new Set([
   'Ready',
   'ConfigApplied',
   'CertificatesReady',
+  'DurableStorage',
 ]);
 
 /** The Events a status write announces: one per condition that flipped (none for "not yet" on the first pass). */

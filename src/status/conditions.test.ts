@@ -6,6 +6,7 @@ import {
   configApplied,
   coreNodesProgressing,
   coreNodesReady,
+  durableStorage,
   flips,
   mergeConditions,
   phase,
@@ -111,6 +112,52 @@ describe('status conditions', () => {
         .map((c) => c.type)
         .sort(),
       ['Available', 'CoreNodesProgressing', 'CoreNodesReady', 'Ready'],
+    );
+  });
+});
+
+describe('DurableStorage condition', () => {
+  const ds = (extra: Partial<NonNullable<StatusObservation['durableStorage']>> = {}) =>
+    obs({
+      durableStorage: {
+        active: true,
+        replicationFactor: 2,
+        shards: 16,
+        underReplicated: 0,
+        transitions: 0,
+        sites: 2,
+        ...extra,
+      },
+    });
+  const cases: Array<[string, StatusObservation, string | undefined, string | undefined]> = [
+    ['absent without durable sessions', obs(), undefined, undefined],
+    ['fully replicated', ds(), 'True', 'Replicated'],
+    [
+      'transitions running, nothing under-replicated',
+      ds({ transitions: 3 }),
+      'True',
+      'TransitionsInProgress',
+    ],
+    ['under-replicated shards', ds({ underReplicated: 4, transitions: 4 }), 'False', 'UnderReplicated'],
+    ['refused spec', ds({ refusal: 'below the factor' }), 'False', 'ReplicationFactorNotMet'],
+    ['EMQX does not run it', ds({ active: false }), 'False', 'DurableStorageNotRunning'],
+    ['unreadable', ds({ unreadable: 'timeout' }), 'Unknown', 'DurableStorageUnknown'],
+  ];
+  for (const [name, o, status, reason] of cases) {
+    it(name, () => {
+      const c = durableStorage(o);
+      assert.equal(c?.status, status);
+      assert.equal(c?.reason, reason);
+      assert.equal(
+        computeConditions(o).some((x) => x.type === 'DurableStorage'),
+        status !== undefined,
+      );
+    });
+  }
+  it('the message counts shards, sites and the factor', () => {
+    assert.match(
+      durableStorage(ds({ underReplicated: 4, transitions: 2 }))!.message,
+      /4 of 16 shards on 2 sites, replication factor 2.*2 transitions/,
     );
   });
 });

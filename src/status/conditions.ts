@@ -36,6 +36,8 @@ export interface StatusObservation {
   apiUnreachable?: string;
   /** spec.tls certificates: undefined without spec.tls. */
   certificates?: CertificatesObservation;
+  /** Durable storage, when durable sessions are on in the config (the DurableStorage condition). */
+  durableStorage?: DurableStorageObservation;
 }
 
 /** What the operator read of the Secrets spec.tls names. */
@@ -48,6 +50,20 @@ export interface CertificatesObservation {
   now: number;
   /** Warn this many milliseconds before a certificate expires. */
   warnBeforeMs: number;
+}
+
+export interface DurableStorageObservation {
+  /** EMQX runs durable storage (false: it answers "Durable storage is disabled"). */
+  active: boolean;
+  replicationFactor: number;
+  /** Why `/ds` could not be read this pass. */
+  unreadable?: string;
+  shards: number;
+  underReplicated: number;
+  transitions: number;
+  sites: number;
+  /** The spec asks for fewer cores than the replication factor: what is refused. */
+  refusal?: string;
 }
 
 export type ConfigObservation =
@@ -208,7 +224,49 @@ export function pausedCondition(o: StatusObservation): ConditionValue {
     : cond('Paused', false, 'ReconcileActive', 'the operator reconciles this resource');
 }
 
+/**
+ * DurableStorage (only with durable sessions on): True when every shard has its replicas up (transitions may run);
+ * False when shards are under-replicated, EMQX does not run durable storage, or the spec is refused for asking
+ * fewer cores than the replication factor; Unknown when `/ds` could not be read.
+ */
+export function durableStorage(o: StatusObservation): ConditionValue | undefined {
+  const d = o.durableStorage;
+  if (!d) return undefined;
+  if (d.refusal) return cond('DurableStorage', false, 'ReplicationFactorNotMet', d.refusal);
+  if (!d.active)
+    return cond(
+      'DurableStorage',
+      false,
+      'DurableStorageNotRunning',
+      'durable sessions are on in spec.config.data but EMQX reports durable storage disabled (an Opensource edition, or nodes not restarted with it)',
+    );
+  if (d.unreadable !== undefined)
+    return {
+      type: 'DurableStorage',
+      status: 'Unknown',
+      reason: 'DurableStorageUnknown',
+      message: `cannot read durable storage state: ${d.unreadable}`,
+    };
+  const counts = `${d.shards} shards on ${d.sites} sites, replication factor ${d.replicationFactor}`;
+  if (d.underReplicated > 0)
+    return cond(
+      'DurableStorage',
+      false,
+      'UnderReplicated',
+      `${d.underReplicated} of ${counts} have fewer replicas up than they should; ${d.transitions} transitions in progress`,
+    );
+  if (d.transitions > 0)
+    return cond(
+      'DurableStorage',
+      true,
+      'TransitionsInProgress',
+      `${counts}: ${d.transitions} shard transitions in progress`,
+    );
+  return cond('DurableStorage', true, 'Replicated', `${counts}: every shard fully replicated`);
+}
+
 export function computeConditions(o: StatusObservation): ConditionValue[] {
+  const ds = durableStorage(o);
   return [
     initialized(o),
     coreNodesProgressing(o),
@@ -220,6 +278,7 @@ export function computeConditions(o: StatusObservation): ConditionValue[] {
     configApplied(o),
     ...(o.certificates ? [certificatesReady(o)!] : []),
     pausedCondition(o),
+    ...(ds ? [ds] : []),
   ];
 }
 

@@ -17,6 +17,7 @@ import type { EMQXSpec, EMQXStatus, NodeEvacuationStatus } from '../../src/api/t
 import type { OwnedKind } from '../../src/controller/cache.ts';
 import { capabilitiesOf, podApiUrl } from '../../src/controller/emqx-access.ts';
 import type { ApiNode } from '../../src/controller/pod-facts.ts';
+import type { DsObservation, DsState } from '../../src/controller/durable-storage.ts';
 import { roleView, type Snapshot } from '../../src/controller/snapshot.ts';
 import type { KubeObject } from '../../src/k8s/rest.ts';
 import { makeEmqx } from './emqx-fixture.ts';
@@ -71,6 +72,8 @@ export interface WorldSpec {
   coreHash?: string;
   replicantHash?: string;
   availability?: Record<string, boolean>;
+  /** Durable storage (durable sessions on): see `dsWorld`. */
+  ds?: DsState;
 }
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -222,6 +225,7 @@ export function world(w: WorldSpec): Snapshot {
     ...(w.evacuations && { evacuations: w.evacuations }),
     capabilities,
     availability: new Map(Object.entries(w.availability ?? {})),
+    ...(w.ds && { ds: w.ds }),
   } satisfies Snapshot);
 }
 
@@ -236,4 +240,45 @@ export const NOW = new Date('2026-01-01T01:00:00Z');
 /** `seconds` before NOW, as an RFC 3339 string. */
 export function ago(seconds: number): string {
   return new Date(NOW.getTime() - seconds * 1000).toISOString();
+}
+
+/**
+ * Durable storage for a world: `sites` maps core pod names to their site ids (a pod listed in `down` has its
+ * replicas down), each shard lists its replica sites and pending transitions (`+S` joining, `-S` leaving).
+ */
+export function dsWorld(opts: {
+  sites: Record<string, string>;
+  shards: string[][];
+  down?: string[];
+  factor?: number;
+  explicit?: boolean;
+  /** False: the API could not be read this pass. */
+  readable?: boolean;
+}): DsState {
+  const factor = opts.factor ?? 2;
+  const state: DsState = { active: true, replicationFactor: factor, factorExplicit: opts.explicit ?? true };
+  if (opts.readable === false) return { ...state, error: 'no answer' };
+  const downSites = new Set((opts.down ?? []).map((p) => opts.sites[p]));
+  const observed: DsObservation = {
+    sites: Object.entries(opts.sites).map(([pod, site]) => ({
+      site,
+      node: coreNode(pod),
+      up: !downSites.has(site),
+    })),
+    dbs: [
+      {
+        name: 'messages',
+        shards: opts.shards.map((entries, i) => ({
+          id: String(i),
+          replicas: entries
+            .filter((e) => !e.startsWith('+') && !e.startsWith('-'))
+            .map((site) => ({ site, status: downSites.has(site) ? 'down' : 'up' })),
+          transitions: entries
+            .filter((e) => e.startsWith('+') || e.startsWith('-'))
+            .map((e) => ({ site: e.slice(1), transition: e.startsWith('+') ? 'joining' : 'leaving' })),
+        })),
+      },
+    ],
+  };
+  return { ...state, observed };
 }

@@ -11,11 +11,13 @@
 //   core-in-place.ts      InPlace cores: replace pods one at a time, same names and PVCs
 //   replicants.ts         replicants: new ReplicaSet first, then drain the old pods one at a time
 //   core-blue-green.ts    BlueGreen cores: retire the old StatefulSets once the replicants moved
+//   durable-storage.ts    DS replica sets follow the cores meant to stay (and gate the removals above)
 //   history.ts            prune superseded sets beyond revisionHistoryLimit
 import { coreStatefulSetName, coreIsBlueGreen } from '../../resources/statefulset.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { coreRollInPlace } from './core-in-place.ts';
 import { coreScaleDown } from './core-scale-down.ts';
+import { dsReplicas } from './durable-storage.ts';
 import { retireOldCoreSets } from './core-blue-green.ts';
 import { pruneHistory } from './history.ts';
 import { drainOldReplicants } from './replicants.ts';
@@ -39,6 +41,7 @@ export function planRollout(s: Snapshot, now: Date): RolloutDecision {
   if (!verdict && !coreIsBlueGreen(s.emqx)) verdict = coreRollInPlace(input, progress, currentSet);
   if (!verdict) verdict = drainOldReplicants(input, progress);
   if (!verdict && oldSets.length > 0) verdict = retireOldCoreSets(input, progress, oldSets);
+  if (!verdict) verdict = dsReplicas(input, progress);
   let action = verdict?.action;
   let requeue = verdict?.requeue;
   if (!verdict) progress.update ??= { phase: 'Idle' };
