@@ -82,8 +82,9 @@ export function buildStatus(ctx: ReconcileContext): { status: EMQXStatus; observ
     phase: phase(values, paused),
     observedGeneration: observation.generation,
     conditions,
-    coreNodes: ctx.observed.coreNodes ?? prev.coreNodes ?? [],
-    replicantNodes: ctx.observed.replicantNodes ?? prev.replicantNodes ?? [],
+    // Empty lists are left out, as the Go operator does (its tooling tests for absence, not for []).
+    ...nonEmpty('coreNodes', ctx.observed.coreNodes ?? prev.coreNodes),
+    ...nonEmpty('replicantNodes', ctx.observed.replicantNodes ?? prev.replicantNodes),
     ...(core && { coreNodesStatus: nodesStatus(core, prev.coreNodesStatus) }),
     ...(hasReplicants && repl && { replicantNodesStatus: nodesStatus(repl, prev.replicantNodesStatus) }),
     ...((ctx.observed.evacuations?.length ?? 0) > 0 && { nodeEvacuationsStatus: ctx.observed.evacuations }),
@@ -94,6 +95,10 @@ export function buildStatus(ctx: ReconcileContext): { status: EMQXStatus; observ
     ...(ctx.observed.update && { update: ctx.observed.update }),
   };
   return { status, observation };
+}
+
+function nonEmpty<K extends string, T>(key: K, list: T[] | undefined): Partial<Record<K, T[]>> {
+  return list !== undefined && list.length > 0 ? ({ [key]: list } as Record<K, T[]>) : {};
 }
 
 function withoutUptime(status: EMQXStatus): EMQXStatus {
