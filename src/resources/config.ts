@@ -97,6 +97,8 @@ export function dashboardHttpsPort(conf: HoconObject): number | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 
 const PORT_NAME_MAX = 15;
+/** Service port names are DNS-1123 labels: up to 63 characters (the 15-character limit is for container ports). */
+const SERVICE_PORT_NAME_MAX = 63;
 
 function isValidPortName(name: string): boolean {
   return (
@@ -106,6 +108,28 @@ function isValidPortName(name: string): boolean {
     !name.includes('--') &&
     /[a-z]/.test(name)
   );
+}
+
+function isValidServicePortName(name: string): boolean {
+  return name.length <= SERVICE_PORT_NAME_MAX && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name);
+}
+
+/**
+ * A valid Service port name (a DNS-1123 label of at most 63 characters) for `raw`: listener names such as
+ * `lwm2m-udp-default` are kept whole, as the Go operator keeps them, so that tools and Ingresses referring to the
+ * port by name keep working. Names that are not valid labels are cleaned, and cut and suffixed with a hash like
+ * portName when needed.
+ */
+export function servicePortName(raw: string): string {
+  if (isValidServicePortName(raw)) return raw;
+  const cleaned = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+  const suffix = fnv1a32(new TextEncoder().encode(raw)).toString(16).padStart(8, '0').slice(0, 4);
+  const head = cleaned.slice(0, SERVICE_PORT_NAME_MAX - 5).replace(/-$/, '') || 'p';
+  return `${head}-${suffix}`;
 }
 
 /**
@@ -140,7 +164,8 @@ function sortedEntries(obj: HoconObject): [string, HoconValue][] {
  * - every enabled `gateway.<proto>.listeners.<type>.<name>` gives `<proto>-<type>-<name>`; `udp`/`dtls` are UDP
  *   (a gateway that is itself disabled contributes nothing);
  * - `enable = false` and `enabled = false` both disable;
- * - names are made valid Kubernetes port names (see portName) and unique; a second listener on the same port and
+ * - names are made valid Service port names (see servicePortName: whole up to 63 characters) and unique; a
+ *   second listener on the same port and
  *   protocol is dropped;
  * - when nothing is found, the four EMQX defaults: tcp 1883, ssl 8883, ws 8083, wss 8084.
  *
@@ -185,8 +210,8 @@ export function listenerPorts(conf: HoconObject): V1ServicePort[] {
   for (const f of found) {
     const key = `${f.port}/${f.protocol}`;
     if (ports.has(key)) continue;
-    let name = portName(f.raw);
-    if (names.has(name)) name = portName(`${f.raw}#${f.port}/${f.protocol}`);
+    let name = servicePortName(f.raw);
+    if (names.has(name)) name = servicePortName(`${f.raw}#${f.port}/${f.protocol}`);
     if (names.has(name)) continue;
     names.add(name);
     ports.add(key);
