@@ -222,7 +222,8 @@ export function applyRebalanceDefaults(rebalance: Rebalance): Rebalance {
     ...src,
     spec: {
       ...src.spec,
-      instanceKind: src.spec.instanceKind ?? 'EMQX',
+      // An empty instanceKind means EMQX, as in the Go operator.
+      instanceKind: src.spec.instanceKind || 'EMQX',
       rebalanceStrategy: mergeUnder(
         { ...DEFAULT_REBALANCE_STRATEGY } as RebalanceStrategy,
         src.spec.rebalanceStrategy,

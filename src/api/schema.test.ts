@@ -8,6 +8,7 @@ import {
   emqxV2alpha1Schema,
   emqxV2beta1Schema,
   PATTERN_QUANTITY,
+  RULE_REBALANCE_INSTANCE_KIND,
   RULE_V2ALPHA1_SHAPE,
   rebalanceV2beta1Schema,
   toCrdSchema,
@@ -28,6 +29,10 @@ const CEL_EXAMPLES: Record<
   string,
   { valid: unknown[]; invalid: unknown[]; old?: unknown; validOnUpdate?: { old: unknown; values: unknown[] } }
 > = {
+  [RULE_REBALANCE_INSTANCE_KIND.rule]: {
+    valid: ['EMQX', ''],
+    invalid: ['EmqxEnterprise', 'EmqxBroker', 'emqx'],
+  },
   [RULE_V2ALPHA1_SHAPE.rule]: {
     valid: [
       { image: 'emqx/emqx:5.8.3' },

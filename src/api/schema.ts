@@ -194,6 +194,16 @@ export const RULE_EMQX_NAME: CelRule = {
   },
 };
 
+/** instanceKind: EMQX or empty (the Go operator's default too); EmqxEnterprise (EMQX 4.x) is explained. */
+export const RULE_REBALANCE_INSTANCE_KIND: CelRule = {
+  rule: "self == '' || self == 'EMQX'",
+  message:
+    'instanceKind must be EMQX (or left out): this operator rebalances EMQX 5 clusters, apps.emqx.io/v2beta1 EMQX ' +
+    'resources. EmqxEnterprise named an EMQX 4.x cluster of the Go operator (v1beta4), which this operator does not ' +
+    'manage; write instanceKind: EMQX and set instanceName to the EMQX resource',
+  check: (self) => self === '' || self === 'EMQX',
+};
+
 export const RULE_REBALANCE_IMMUTABLE: CelRule = {
   rule: 'self == oldSelf',
   message: 'a Rebalance runs once and its spec cannot be changed; create a new Rebalance instead',
@@ -907,11 +917,14 @@ export function rebalanceV2beta1Schema(): Schema {
     obj(
       'What to rebalance and how fast. Immutable.',
       {
-        instanceKind: str('Kind of the cluster resource. Default EMQX.', {
-          enum: ['EMQX'],
-          default: 'EMQX',
-          maxLength: 32,
-        }),
+        instanceKind: str(
+          'Kind of the cluster resource: EMQX (the default; an empty value means the same).',
+          {
+            default: 'EMQX',
+            maxLength: 32,
+            'x-kubernetes-validations': [RULE_REBALANCE_INSTANCE_KIND],
+          },
+        ),
         instanceName: str('Name of the EMQX resource, in the same namespace.', {
           minLength: 1,
           maxLength: 253,

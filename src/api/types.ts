@@ -319,8 +319,8 @@ export interface Rebalance {
 }
 
 export interface RebalanceSpec {
-  /** Default EMQX. */
-  instanceKind?: 'EMQX';
+  /** Default EMQX; an empty value means EMQX too. */
+  instanceKind?: 'EMQX' | '';
   instanceName: string;
   rebalanceStrategy: RebalanceStrategy;
 }

@@ -315,7 +315,7 @@ test('Rebalance: required fields, patterns, and the immutable spec on update', (
     spec: { instanceKind: 'EmqxEnterprise', rebalanceStrategy: { connEvictRate: 0, relSessThreshold: 'x' } },
   });
   assertIssue(bad, 'spec.instanceName', 'required');
-  assertIssue(bad, 'spec.instanceKind', 'must be one of "EMQX"');
+  assertIssue(bad, 'spec.instanceKind', 'write instanceKind: EMQX');
   assertIssue(bad, 'spec.rebalanceStrategy.connEvictRate', 'must be >= 1');
   assertIssue(bad, 'spec.rebalanceStrategy.relSessThreshold', 'decimal');
   assertIssue(
@@ -379,7 +379,17 @@ test('loadRebalance applies the Rebalance defaults', () => {
   });
   assert.deepEqual(r.issues, []);
   assert.equal(r.rebalance?.spec.rebalanceStrategy.sessEvictRate, 500);
+  assert.equal(r.rebalance?.spec.instanceKind, 'EMQX');
   assert.equal(loadRebalance({}).rebalance, undefined);
+  // Clients that send an empty instanceKind (the Go operator accepts it) get EMQX.
+  const empty = loadRebalance({
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'Rebalance',
+    metadata: { name: 'rb' },
+    spec: { instanceKind: '', instanceName: 'emqx', rebalanceStrategy: { connEvictRate: 10 } },
+  });
+  assert.deepEqual(empty.issues, []);
+  assert.equal(empty.rebalance?.spec.instanceKind, 'EMQX');
 });
 
 test('every default the API server would apply is also applied by applyDefaults / applyRebalanceDefaults', () => {
