@@ -306,11 +306,16 @@ function containers(description: string): Schema {
   });
 }
 
+/**
+ * Environment variables. Atomic rather than a list-map keyed by name: the Go operator passes duplicate names on
+ * (Kubernetes lets the last one win), and a list-map would refuse them at admission.
+ */
 function env(description: string): Schema {
-  return arr(description, k8s('EnvVar'), {
-    'x-kubernetes-list-type': 'map',
-    'x-kubernetes-list-map-keys': ['name'],
-  });
+  return arr(
+    `${description} A name given twice is passed on once, with its last value (what the container would see).`,
+    k8s('EnvVar'),
+    { 'x-kubernetes-list-type': 'atomic' },
+  );
 }
 
 function volumes(description: string): Schema {
@@ -387,12 +392,16 @@ function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<strin
     podSecurityContext: k8s(
       'PodSecurityContext',
       `Pod security context of the ${pods}. Merged over the default: uid/gid/fsGroup 1000, runAsNonRoot, ` +
-        'fsGroupChangePolicy Always, supplementalGroups [1000], seccomp RuntimeDefault.',
+        'fsGroupChangePolicy Always, supplementalGroups [1000], seccomp RuntimeDefault. An explicit {} opts out ' +
+        'of the defaults; runAsUser 0 here, or an init or extra container running as root, drops the default ' +
+        'runAsNonRoot (a runAsNonRoot you write is kept).',
     ),
     containerSecurityContext: k8s(
       'SecurityContext',
       'Security context of the EMQX container. Merged over the default: uid/gid 1000, runAsNonRoot, no ' +
-        'privilege escalation, all capabilities dropped.',
+        'privilege escalation, all capabilities dropped. An explicit {} opts out of the defaults; runAsUser 0 ' +
+        '(here or on the pod) drops the default runAsNonRoot; uid, gid and runAsNonRoot set on the pod are not ' +
+        'overridden by the defaults here.',
     ),
     initContainers: containers(`Init containers of the ${pods}.`),
     extraContainers: containers(`Sidecar containers added to the ${pods}.`),

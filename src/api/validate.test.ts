@@ -223,7 +223,13 @@ test('lists: maxItems, list-map duplicates (with defaulted keys), items of the w
     emqx({
       coreTemplate: {
         spec: {
+          // Duplicate env names are passed on, as the Go operator does (the last value wins).
           env: [{ name: 'A' }, { name: 'B' }, { name: 'A', value: 'again' }],
+          extraVolumes: [
+            { name: 'v', emptyDir: {} },
+            { name: 'w', emptyDir: {} },
+            { name: 'v', emptyDir: {} },
+          ],
           // protocol defaults to TCP, so these two are the same port.
           ports: [{ containerPort: 1883 }, { containerPort: 1883, protocol: 'TCP' }],
           args: ['ok', 3],
@@ -231,7 +237,12 @@ test('lists: maxItems, list-map duplicates (with defaulted keys), items of the w
       },
     }),
   );
-  assertIssue(issues, 'spec.coreTemplate.spec.env[2]', 'duplicate entry with name="A" (also at index 0)');
+  assertIssue(
+    issues,
+    'spec.coreTemplate.spec.extraVolumes[2]',
+    'duplicate entry with name="v" (also at index 0)',
+  );
+  assert.ok(!issues.some((i) => i.path.includes('.env')), 'duplicate env names are accepted');
   assertIssue(
     issues,
     'spec.coreTemplate.spec.ports[1]',

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HoconError } from '../hocon/index.ts';
+import { emqxConfText } from './configmap.ts';
 import {
   bindPort,
   configuredListenerPorts,
@@ -12,6 +13,7 @@ import {
   nodeCookie,
   parseEmqxConfig,
   portName,
+  configIncludes,
   servicePortName,
   restartRequiredConfig,
   withoutSecrets,
@@ -105,6 +107,24 @@ test('listenerPorts: a second listener on the same port and protocol is dropped'
   assert.deepEqual(
     listenerPorts(conf).map((p) => p.name),
     ['tcp-a'],
+  );
+});
+
+test('parseEmqxConfig: include directives are passed on; the included files count as empty here', () => {
+  const data =
+    'include "/opt/emqx/etc/extra.conf"\nlisteners.tcp.default.bind = 1884\ninclude required("/mnt/x.conf")';
+  assert.deepEqual(parseEmqxConfig(data), { listeners: { tcp: { default: { bind: 1884 } } } });
+  assert.deepEqual(configIncludes(data), [
+    { file: '/opt/emqx/etc/extra.conf', required: false },
+    { file: '/mnt/x.conf', required: true },
+  ]);
+  assert.equal(
+    emqxConfText(parseEmqxConfig(data), configIncludes(data)),
+    'include "/opt/emqx/etc/extra.conf"\ninclude required("/mnt/x.conf")\nlisteners {\n  tcp {\n    default {bind = 1884}\n  }\n}\n',
+  );
+  assert.throws(
+    () => parseEmqxConfig('gateway { include "gw.conf" }'),
+    /only top-level includes are passed on to EMQX; move this one out of gateway/,
   );
 });
 

@@ -11,9 +11,43 @@ import { fnv1a32 } from './hash.ts';
 export const DEFAULT_DASHBOARD_HTTP_PORT = 18083;
 
 /** Parses `spec.config.data`; an absent or blank config is an empty object. Throws HoconError. */
+/** An `include` directive of spec.config.data, passed on to EMQX in emqx.conf. */
+export interface ConfigInclude {
+  file: string;
+  required: boolean;
+}
+
+/**
+ * Parses spec.config.data. `include` directives are passed on to EMQX, like the Go operator does: the included
+ * files live on the nodes (a mounted volume) where the operator cannot read them, so here they count as empty
+ * (listener discovery on a running cluster reads EMQX's own resolved configuration and sees their listeners).
+ * Only top-level includes can be passed on (emqx.conf is printed from the parsed config); one inside an object is
+ * refused with a message saying so.
+ */
 export function parseEmqxConfig(data: string | undefined): HoconObject {
-  if (data === undefined || data.trim() === '') return {};
-  return parseHocon(data);
+  return parseWithIncludes(data).conf;
+}
+
+/** The top-level includes of spec.config.data, in order (emqx.conf starts with them). */
+export function configIncludes(data: string | undefined): ConfigInclude[] {
+  return parseWithIncludes(data).includes;
+}
+
+function parseWithIncludes(data: string | undefined): { conf: HoconObject; includes: ConfigInclude[] } {
+  const includes: ConfigInclude[] = [];
+  if (data === undefined || data.trim() === '') return { conf: {}, includes };
+  const conf = parseHocon(data, {
+    include: (file, { required, path }) => {
+      if (path.length > 0)
+        throw new Error(
+          `only top-level includes are passed on to EMQX; move this one out of ${path.join('.')} (keys written ` +
+            'in config.data win over those of included files)',
+        );
+      includes.push({ file, required });
+      return '';
+    },
+  });
+  return { conf, includes };
 }
 
 function get(conf: HoconObject, path: readonly string[]): HoconValue | undefined {
