@@ -268,3 +268,14 @@ test('security contexts: an explicit {} opts out of the defaults, root drops run
     assert.deepEqual(again.containerSecurityContext, s.containerSecurityContext);
   }
 });
+
+test('template metadata written with an empty value (null) counts as absent', () => {
+  const d = applyDefaults(
+    minimal({
+      coreTemplate: { metadata: { name: 'ignored', annotations: null as never, labels: { a: 'b' } } },
+      replicantTemplate: { metadata: { labels: null as never } },
+    }),
+  );
+  assert.deepEqual(d.spec.coreTemplate?.metadata, { name: 'ignored', labels: { a: 'b' } });
+  assert.deepEqual(d.spec.replicantTemplate?.metadata, {});
+});

@@ -254,6 +254,16 @@ export function applyDefaults(emqx: EMQX): EMQX {
   }
   spec.dashboardServiceTemplate = defaultServiceTemplate(spec.dashboardServiceTemplate);
   spec.listenersServiceTemplate = defaultServiceTemplate(spec.listenersServiceTemplate);
+  for (const t of [
+    spec.coreTemplate,
+    spec.replicantTemplate,
+    spec.dashboardServiceTemplate,
+    spec.listenersServiceTemplate,
+  ]) {
+    // `annotations:` written with no value (the Go operator's full sample) is null: nothing.
+    const m = t?.metadata as Record<string, unknown> | undefined;
+    for (const k of ['labels', 'annotations']) if (m && m[k] === null) delete m[k];
+  }
   return { ...src, spec };
 }
 

@@ -233,8 +233,12 @@ export const PATTERN_MEANING: Record<string, string> = {
 
 function templateMetadata(what: string): Schema {
   return obj(`Labels and annotations added to the ${what}.`, {
-    labels: strMap(`Labels added to the ${what}. The operator's own labels take precedence.`),
-    annotations: strMap(`Annotations added to the ${what}.`),
+    // nullable: `annotations:` with no value, as in the Go operator's full sample, is null.
+    labels: {
+      ...strMap(`Labels added to the ${what}. The operator's own labels take precedence.`),
+      nullable: true,
+    },
+    annotations: { ...strMap(`Annotations added to the ${what}.`), nullable: true },
     // The Go operator's samples (emqx-full.yaml) write these; its schema took a whole ObjectMeta here.
     name: str('Accepted for compatibility with the Go operator and ignored: the operator names its objects.'),
     namespace: str(
