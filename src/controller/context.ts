@@ -69,6 +69,8 @@ export interface Observed {
   config: ConfigObservation;
   initialized: boolean;
   paused?: boolean;
+  /** Set when workloads this operator did not create were found (./foreign-workloads.ts): the message. */
+  foreignWorkloads?: string;
   /** The status this pass computed (and wrote, when it differed). */
   status?: EMQXStatus;
   update?: UpdateProgress;

@@ -9,6 +9,13 @@ import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import type { ClusterCache } from './cache.ts';
+import {
+  detectForeignWorkloads,
+  foreignWorkloadsMessage,
+  REASON_FOREIGN_WORKLOADS,
+  type ForeignWorkload,
+  type WorkloadLike,
+} from './foreign-workloads.ts';
 import type { EmqxApiFactory, ReconcileContext, Step } from './context.ts';
 import { ensureBaseObjects } from './steps/base.ts';
 import { parseConfig } from './steps/config.ts';
@@ -90,6 +97,17 @@ export class EmqxReconciler {
     this.d = deps;
   }
 
+  private foreignWorkloads(namespace: string, name: string): ForeignWorkload[] {
+    return detectForeignWorkloads([
+      ...this.d.cache
+        .ownedBy<WorkloadLike>('StatefulSet', namespace, name)
+        .map((o) => ({ ...o, kind: 'StatefulSet' })),
+      ...this.d.cache
+        .ownedBy<WorkloadLike>('ReplicaSet', namespace, name)
+        .map((o) => ({ ...o, kind: 'ReplicaSet' })),
+    ]);
+  }
+
   async reconcile(namespace: string, name: string): Promise<ReconcileOutcome> {
     const cached = this.d.cache.emqx(namespace, name);
     if (!cached || cached.metadata.deletionTimestamp) {
@@ -118,11 +136,20 @@ export class EmqxReconciler {
     };
     const paused = raw.metadata.annotations?.[ANNOTATION_PAUSED] === 'true';
     ctx.observed.paused = paused;
+    // Workloads of another operator (the Go emqx-operator) under this resource: change nothing, say so.
+    const foreign = paused ? [] : this.foreignWorkloads(namespace, name);
+    if (foreign.length > 0) {
+      const message = foreignWorkloadsMessage(name, foreign);
+      ctx.observed.foreignWorkloads = message;
+      const ready = raw.status?.conditions?.find((c) => c.type === 'Ready');
+      if (ready?.reason !== REASON_FOREIGN_WORKLOADS)
+        void this.d.events.warning(raw, REASON_FOREIGN_WORKLOADS, message);
+    }
     let halted: string | undefined = paused ? 'reconciliation paused' : undefined;
     const requeues: number[] = [];
     let failure: unknown;
     for (const { step, always } of PIPELINE) {
-      if (paused || (halted && !always)) continue;
+      if (paused || foreign.length > 0 || (halted && !always)) continue;
       const t0 = process.hrtime.bigint();
       try {
         const r = await step.run(ctx);

@@ -83,6 +83,15 @@ describe('status conditions', () => {
     assert.equal(conds.find((c) => c.type === 'Paused')?.status, 'True');
   });
 
+  it('foreign workloads make Ready False with their message, even on a running cluster', () => {
+    const o = obs({ foreignWorkloads: 'StatefulSet emqx-core-abc (...): not created by this operator' });
+    assert.deepEqual(
+      [ready(o).status, ready(o).reason, ready(o).message],
+      ['False', 'ForeignWorkloads', 'StatefulSet emqx-core-abc (...): not created by this operator'],
+    );
+    assert.equal(ready(obs()).status, 'True', 'the same observation without them is Ready');
+  });
+
   it('invalid config is reported with its message', () => {
     const o = obs({
       config: { state: 'Invalid', message: 'spec.config.data: line 2, column 5: unexpected' },

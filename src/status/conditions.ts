@@ -34,6 +34,8 @@ export interface StatusObservation {
   config: ConfigObservation;
   /** The EMQX API could not be reached: the node counts come from Kubernetes only. */
   apiUnreachable?: string;
+  /** Workloads this operator did not create were found (the message says which): nothing is changed. */
+  foreignWorkloads?: string;
 }
 
 export type ConfigObservation =
@@ -126,6 +128,7 @@ export function available(o: StatusObservation): ConditionValue {
 /** Everything converged: available, no rollout or drain in progress, the latest spec observed. */
 export function ready(o: StatusObservation): ConditionValue {
   if (o.paused) return cond('Ready', false, 'ReconcilePaused', 'reconciliation is paused');
+  if (o.foreignWorkloads) return cond('Ready', false, 'ForeignWorkloads', o.foreignWorkloads);
   if (available(o).status !== 'True') return cond('Ready', false, 'NotAvailable', available(o).message);
   if (coreNodesProgressing(o).status === 'True')
     return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);

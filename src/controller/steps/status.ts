@@ -67,6 +67,7 @@ export function buildStatus(ctx: ReconcileContext): { status: EMQXStatus; observ
     ...(hasReplicants && repl && { replicant: roleObservation(repl) }),
     config: ctx.observed.config,
     ...(ctx.observed.apiError !== undefined && { apiUnreachable: ctx.observed.apiError }),
+    ...(ctx.observed.foreignWorkloads !== undefined && { foreignWorkloads: ctx.observed.foreignWorkloads }),
   };
   const values = computeConditions(observation);
   const conditions = mergeConditions(

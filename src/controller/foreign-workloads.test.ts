@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  ANNOTATION_GO_LAST_APPLIED,
+  detectForeignWorkloads,
+  foreignWorkloadsMessage,
+  type WorkloadLike,
+} from './foreign-workloads.ts';
+
+const entry = (manager: string, operation = 'Update', subresource?: string) => ({
+  manager,
+  operation,
+  ...(subresource !== undefined && { subresource }),
+});
+
+function sts(
+  name: string,
+  managers: ReturnType<typeof entry>[],
+  annotations?: Record<string, string>,
+): WorkloadLike {
+  return {
+    kind: 'StatefulSet',
+    metadata: { name, managedFields: managers, ...(annotations && { annotations }) },
+  };
+}
+
+describe('detectForeignWorkloads', () => {
+  it("flags the Go operator's sets: its field manager, its last-applied annotation", () => {
+    const goCore = sts(
+      'emqx-core-5d8b7c',
+      [entry('manager'), entry('kube-controller-manager', 'Update', 'status')],
+      {
+        [ANNOTATION_GO_LAST_APPLIED]: 'UEsDB...',
+      },
+    );
+    const goReplicant: WorkloadLike = {
+      kind: 'ReplicaSet',
+      metadata: { name: 'emqx-replicant-6f9', managedFields: [entry('manager')] },
+    };
+    const found = detectForeignWorkloads([goReplicant, goCore]);
+    assert.deepEqual(
+      found.map((f) => `${f.kind}/${f.name}`),
+      ['ReplicaSet/emqx-replicant-6f9', 'StatefulSet/emqx-core-5d8b7c'],
+    );
+    assert.deepEqual(found[1]!.reasons, [
+      `it carries ${ANNOTATION_GO_LAST_APPLIED}, the Go operator's annotation`,
+      'it was written by manager, never by emqx-operator',
+    ]);
+  });
+
+  it('never flags what this operator applied, even after others wrote to it', () => {
+    const ours = sts('emqx-core', [
+      entry('emqx-operator', 'Apply'),
+      entry('kube-controller-manager', 'Update', 'status'),
+      entry('kubectl-edit'),
+    ]);
+    const oursBlueGreen = sts('emqx-core-1234567890', [entry('emqx-operator', 'Apply')]);
+    assert.deepEqual(detectForeignWorkloads([ours, oursBlueGreen]), []);
+  });
+
+  it('an object without managedFields or the annotation cannot be told apart and is left alone', () => {
+    assert.deepEqual(detectForeignWorkloads([{ kind: 'StatefulSet', metadata: { name: 'x' } }]), []);
+    // The annotation alone is enough.
+    assert.equal(
+      detectForeignWorkloads([
+        { kind: 'StatefulSet', metadata: { name: 'x', annotations: { [ANNOTATION_GO_LAST_APPLIED]: '' } } },
+      ]).length,
+      1,
+    );
+    // Only status writers (the controllers): nothing to name, but still never ours.
+    assert.equal(
+      detectForeignWorkloads([sts('y', [entry('kube-controller-manager', 'Update', 'status')])]).length,
+      0,
+    );
+  });
+
+  it('the message names the objects, says nothing changes and points to the migration guide', () => {
+    const many = Array.from({ length: 6 }, (_, i) => sts(`emqx-core-h${i}`, [entry('manager')]));
+    const msg = foreignWorkloadsMessage('emqx', detectForeignWorkloads(many));
+    assert.match(msg, /^StatefulSet emqx-core-h0 \(it was written by manager, never by emqx-operator\), /);
+    assert.match(msg, /and 2 more: not created by this operator/);
+    assert.match(msg, /Nothing of this cluster is changed while they exist/);
+    assert.match(msg, /README "Migrating from the Go operator"/);
+  });
+});

@@ -1,0 +1,75 @@
+// Workloads of an EMQX resource that this operator did not create: typically those the Go operator
+// (emqx/emqx-operator) left running when a user switched operators. Both operators label their children the same way
+// (apps.emqx.io/instance, apps.emqx.io/managed-by=emqx-operator) and the EMQX resource keeps its uid, so the cache
+// finds them as this resource's own. Acting on them would be destructive: the Go operator's `<name>-core-<hash>`
+// pods would look "old" and be drained and deleted one by one while its StatefulSet recreates them.
+//
+// Pure: the controller passes the StatefulSets and ReplicaSets it sees for the resource and, when this returns any,
+// changes nothing, reports Ready=False (reason ForeignWorkloads) and sends one Event saying how to proceed
+// (README: "Migrating from the Go operator").
+import { FIELD_MANAGER } from '../api/names.ts';
+
+/** The Go operator's patch base, written on every child it creates or updates. */
+export const ANNOTATION_GO_LAST_APPLIED = 'apps.emqx.io/last-applied';
+export const REASON_FOREIGN_WORKLOADS = 'ForeignWorkloads';
+
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+}
+
+export interface WorkloadLike {
+  kind?: string;
+  metadata?: {
+    name?: string;
+    annotations?: Record<string, string>;
+    managedFields?: ManagedFieldsEntry[];
+  };
+}
+
+export interface ForeignWorkload {
+  kind: string;
+  name: string;
+  /** Why it counts as foreign, for the message. */
+  reasons: string[];
+}
+
+/**
+ * The workloads among `objects` (StatefulSets and ReplicaSets of one EMQX resource) this operator did not create.
+ * An object counts as foreign when it carries the Go operator's `apps.emqx.io/last-applied` annotation, or when its
+ * managedFields name other managers for its spec and never this operator's (which writes every workload with
+ * server-side apply). An object without managedFields and without that annotation cannot be told apart and is left
+ * out: this never flags what the operator made itself.
+ */
+export function detectForeignWorkloads(objects: WorkloadLike[]): ForeignWorkload[] {
+  const out: ForeignWorkload[] = [];
+  for (const o of objects) {
+    const reasons: string[] = [];
+    if (o.metadata?.annotations?.[ANNOTATION_GO_LAST_APPLIED] !== undefined)
+      reasons.push(`it carries ${ANNOTATION_GO_LAST_APPLIED}, the Go operator's annotation`);
+    const entries = o.metadata?.managedFields ?? [];
+    if (entries.length > 0 && !entries.some((e) => e.manager === FIELD_MANAGER)) {
+      const writers = [
+        ...new Set(entries.filter((e) => e.subresource !== 'status').map((e) => e.manager ?? '?')),
+      ].sort();
+      if (writers.length > 0)
+        reasons.push(`it was written by ${writers.join(', ')}, never by ${FIELD_MANAGER}`);
+    }
+    if (reasons.length > 0) out.push({ kind: o.kind ?? 'object', name: o.metadata?.name ?? '?', reasons });
+  }
+  return out.sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+}
+
+/** The Ready condition's and the Event's message: what was found, what the operator does, what the user can do. */
+export function foreignWorkloadsMessage(emqxName: string, foreign: ForeignWorkload[]): string {
+  const shown = foreign.slice(0, 4).map((f) => `${f.kind} ${f.name} (${f.reasons.join('; ')})`);
+  if (foreign.length > shown.length) shown.push(`and ${foreign.length - shown.length} more`);
+  return (
+    `${shown.join(', ')}: not created by this operator (the Go emqx-operator names its sets ${emqxName}-core-<hash> ` +
+    `and ${emqxName}-replicant-<hash>). Nothing of this cluster is changed while they exist. To hand over, follow ` +
+    'README "Migrating from the Go operator": keep the Go operator running the cluster (reinstall it and its ' +
+    'CRDs), or move to a new EMQX resource managed by this operator and then delete this one. Taking over running ' +
+    'workloads in place is not implemented.'
+  );
+}
