@@ -64,7 +64,7 @@ async function assertConverged(ns: string, e: EMQX, cores: number, replicants: n
   const rs = (await sb.api.get<any>(`/apis/apps/v1/namespaces/${ns}/replicasets`)).items as any[];
   assert.equal(rs.length, 1, `one replicant ReplicaSet (${rs.map((r) => r.metadata.name).join(', ')})`);
   assert.equal(rs[0].spec.replicas, replicants, 'replicant ReplicaSet replicas');
-  for (const n of [...e.status!.coreNodes!, ...e.status!.replicantNodes!])
+  for (const n of [...e.status!.coreNodes!, ...(e.status!.replicantNodes ?? [])])
     assert.equal(n.node_status, 'running', n.name);
 }
 
