@@ -115,6 +115,7 @@ describe('taking over from the Go operator', () => {
     );
     const ready = e.status!.conditions!.find((c) => c.type === 'Ready')!;
     assert.equal(ready.status, 'False');
+    assert.equal(e.status!.phase, 'ForeignWorkloads', 'kubectl get emqx says why');
     assert.match(ready.message, /StatefulSet emqx-core-5d8b7c9f4 \(it carries apps\.emqx\.io\/last-applied/);
     assert.match(ready.message, /written by manager, never by emqx-operator/);
     assert.match(ready.message, /Migrating from the Go operator/);

@@ -630,7 +630,8 @@ function emqxStatus(): Schema {
   return obj('Observed state of the EMQX cluster, written by the operator.', {
     phase: str(
       'The most advanced lifecycle condition that holds (Initialized, CoreNodesProgressing, CoreNodesReady, ' +
-        'ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or Paused.',
+        'ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or Paused, or ForeignWorkloads ' +
+        '(workloads this operator did not create were found: nothing is changed; see the Ready condition).',
     ),
     observedGeneration: int64('The metadata.generation this status describes.'),
     conditions: conditions(),

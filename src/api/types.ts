@@ -285,7 +285,7 @@ export interface EMQXStatus {
   /**
    * One word for `kubectl get emqx`: the most advanced lifecycle condition that holds (Initialized,
    * CoreNodesProgressing, CoreNodesReady, ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or
-   * Paused.
+   * Paused, or ForeignWorkloads (workloads this operator did not create were found).
    */
   phase?: string;
   observedGeneration?: number;

@@ -141,8 +141,9 @@ export class EmqxReconciler {
     if (foreign.length > 0) {
       const message = foreignWorkloadsMessage(name, foreign);
       ctx.observed.foreignWorkloads = message;
+      // One Event: the status step announces Ready flipping from True; otherwise it is said here.
       const ready = raw.status?.conditions?.find((c) => c.type === 'Ready');
-      if (ready?.reason !== REASON_FOREIGN_WORKLOADS)
+      if (ready?.reason !== REASON_FOREIGN_WORKLOADS && ready?.status !== 'True')
         void this.d.events.warning(raw, REASON_FOREIGN_WORKLOADS, message);
     }
     let halted: string | undefined = paused ? 'reconciliation paused' : undefined;

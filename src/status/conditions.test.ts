@@ -7,6 +7,7 @@ import {
   coreNodesProgressing,
   coreNodesReady,
   flips,
+  foreignWorkloadsConditions,
   mergeConditions,
   phase,
   ready,
@@ -90,6 +91,18 @@ describe('status conditions', () => {
       ['False', 'ForeignWorkloads', 'StatefulSet emqx-core-abc (...): not created by this operator'],
     );
     assert.equal(ready(obs()).status, 'True', 'the same observation without them is Ready');
+    // The other conditions stay as the previous operator left them; the phase says why nothing moves.
+    const previous = [
+      { type: 'CoreNodesReady', status: 'True', reason: '', message: '', lastTransitionTime: 't' },
+      { type: 'Ready', status: 'True', reason: 'ClusterReady', message: '', lastTransitionTime: 't' },
+      { type: 'SomethingElse', status: 'True', reason: 'x', message: '', lastTransitionTime: 't' },
+    ] as const;
+    const shown = foreignWorkloadsConditions([...previous], computeConditions(o));
+    assert.deepEqual(
+      shown.map((c) => `${c.type}=${c.status}/${c.reason}`),
+      ['CoreNodesReady=True/', 'Ready=False/ForeignWorkloads'],
+    );
+    assert.equal(phase(shown, false), 'ForeignWorkloads');
   });
 
   it('invalid config is reported with its message', () => {

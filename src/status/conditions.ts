@@ -1,6 +1,6 @@
 // Status conditions of an EMQX resource. Each condition is computed by its own small pure function from an
 // observation of the cluster; `mergeCondition` keeps lastTransitionTime unless the status flips.
-import type { Condition, EMQXConditionType } from '../api/types.ts';
+import { CONDITION_TYPES, type Condition, type EMQXConditionType } from '../api/types.ts';
 
 /** What the controller saw of one role (core or replicant) in this pass. */
 export interface RoleObservation {
@@ -179,11 +179,31 @@ export function computeConditions(o: StatusObservation): ConditionValue[] {
 }
 
 /**
+ * The conditions to show while foreign workloads stop the operator (StatusObservation.foreignWorkloads): it observed
+ * nothing, so every condition but Ready stays as it was (as the previous operator left it); Ready says why.
+ */
+export function foreignWorkloadsConditions(
+  previous: Condition[] | undefined,
+  computed: ConditionValue[],
+): ConditionValue[] {
+  const kept: ConditionValue[] = (previous ?? [])
+    .filter((c) => c.type !== 'Ready' && (CONDITION_TYPES as readonly string[]).includes(c.type))
+    .map((c) => ({
+      type: c.type as EMQXConditionType,
+      status: c.status,
+      reason: c.reason ?? '',
+      message: c.message ?? '',
+    }));
+  return [...kept, ...computed.filter((c) => c.type === 'Ready')];
+}
+
+/**
  * One word for `kubectl get emqx`: Ready when everything converged, else the first stage of the lifecycle
  * (Initialized → cores → replicants → Available) that is still under way.
  */
 export function phase(conditions: ConditionValue[], paused: boolean): string {
   if (paused) return 'Paused';
+  if (conditions.find((c) => c.type === 'Ready')?.reason === 'ForeignWorkloads') return 'ForeignWorkloads';
   const is = (type: EMQXConditionType) => conditions.find((c) => c.type === type)?.status === 'True';
   if (!is('Initialized')) return 'Initializing';
   if (is('Ready')) return 'Ready';

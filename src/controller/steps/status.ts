@@ -7,6 +7,7 @@ import { canonicalJson } from '../../resources/index.ts';
 import {
   computeConditions,
   flips,
+  foreignWorkloadsConditions,
   mergeConditions,
   phase,
   type RoleObservation,
@@ -69,7 +70,9 @@ export function buildStatus(ctx: ReconcileContext): { status: EMQXStatus; observ
     ...(ctx.observed.apiError !== undefined && { apiUnreachable: ctx.observed.apiError }),
     ...(ctx.observed.foreignWorkloads !== undefined && { foreignWorkloads: ctx.observed.foreignWorkloads }),
   };
-  const values = computeConditions(observation);
+  const computed = computeConditions(observation);
+  const foreign = ctx.observed.foreignWorkloads !== undefined;
+  const values = foreign ? foreignWorkloadsConditions(prev.conditions, computed) : computed;
   const conditions = mergeConditions(
     prev.conditions,
     values,
@@ -89,8 +92,13 @@ export function buildStatus(ctx: ReconcileContext): { status: EMQXStatus; observ
     ...(core && { coreNodesStatus: nodesStatus(core, prev.coreNodesStatus) }),
     ...(hasReplicants && repl && { replicantNodesStatus: nodesStatus(repl, prev.replicantNodesStatus) }),
     ...((ctx.observed.evacuations?.length ?? 0) > 0 && { nodeEvacuationsStatus: ctx.observed.evacuations }),
-    cores: `${observation.core.runningUpdated}/${observation.core.desired}`,
-    replicants: `${observation.replicant?.runningUpdated ?? 0}/${observation.replicant?.desired ?? 0}`,
+    // Nothing observed while foreign workloads stop the operator: the columns stay as they were.
+    cores:
+      foreign && prev.cores ? prev.cores : `${observation.core.runningUpdated}/${observation.core.desired}`,
+    replicants:
+      foreign && prev.replicants
+        ? prev.replicants
+        : `${observation.replicant?.runningUpdated ?? 0}/${observation.replicant?.desired ?? 0}`,
     replicantReplicas: observation.replicant?.desired ?? 0,
     replicantSelector: `${LABEL_INSTANCE}=${ctx.name},${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_DB_ROLE}=replicant`,
     ...(ctx.observed.update && { update: ctx.observed.update }),
