@@ -12,6 +12,7 @@
 //   stay the only writers of replicant replicas, and an absent replicantTemplate stays absent), the default PVC
 //   spec, pod and container security contexts (merged under user values), default probes and the merge of the
 //   legacy `toleRations` into `tolerations`.
+import { deepEqual, isObj } from './json.ts';
 import type {
   V1PersistentVolumeClaimSpec,
   V1PodSecurityContext,
@@ -107,22 +108,6 @@ export function defaultReadinessProbe(): V1Probe {
   };
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => deepEqual(a[k], b[k]));
-  }
-  return false;
-}
-
 /** `defaults` with every key the user set replaced by the user value (one level deep). */
 function mergeUnder<T extends object>(defaults: T, user: T | undefined): T {
   if (!user) return defaults;
@@ -132,7 +117,7 @@ function mergeUnder<T extends object>(defaults: T, user: T | undefined): T {
 }
 
 function isEmptyObject(v: unknown): boolean {
-  return isPlainObject(v) && Object.keys(v).every((k) => v[k] === undefined);
+  return isObj(v) && Object.keys(v).every((k) => v[k] === undefined);
 }
 
 /**

@@ -62,7 +62,7 @@ export function detectForeignWorkloads(objects: WorkloadLike[]): ForeignWorkload
 }
 
 /** The Ready condition's and the Event's message: what was found, what the operator does, what the user can do. */
-export function foreignWorkloadsMessage(emqxName: string, foreign: ForeignWorkload[]): string {
+export function foreignWorkloadsMessage(emqxName: string, foreign: readonly ForeignWorkload[]): string {
   const shown = foreign.slice(0, 4).map((f) => `${f.kind} ${f.name} (${f.reasons.join('; ')})`);
   if (foreign.length > shown.length) shown.push(`and ${foreign.length - shown.length} more`);
   return (

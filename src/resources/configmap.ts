@@ -12,7 +12,7 @@ import { names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import { printHocon } from '../hocon/index.ts';
 import type { HoconObject } from '../hocon/index.ts';
-import { configIncludes, withoutSecrets, type ConfigInclude } from './config.ts';
+import { configIncludes, withoutSecrets, type ConfigInclude } from '../emqx/config.ts';
 import { childMeta } from './metadata.ts';
 
 export const CONFIG_FILE_KEY = 'emqx.conf';

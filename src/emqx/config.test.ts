@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HoconError } from '../hocon/index.ts';
-import { emqxConfText } from './configmap.ts';
+import { emqxConfText } from '../resources/configmap.ts';
 import {
   bindPort,
   configuredListenerPorts,
