@@ -4,6 +4,7 @@ import {
   ANNOTATION_GO_LAST_APPLIED,
   detectForeignWorkloads,
   foreignWorkloadsMessage,
+  goOperatorRunning,
   type WorkloadLike,
 } from './foreign-workloads.ts';
 
@@ -80,6 +81,29 @@ describe('detectForeignWorkloads', () => {
     assert.match(msg, /^StatefulSet emqx-core-h0 \(it was written by manager, never by emqx-operator\), /);
     assert.match(msg, /and 2 more: not created by this operator/);
     assert.match(msg, /Nothing of this cluster is changed while they exist/);
-    assert.match(msg, /README "Migrating from the Go operator"/);
+    assert.match(msg, /README "Migrating from the Go/);
+    assert.match(msg, /stop the Go operator, then annotate this resource apps\.emqx\.io\/takeover="true"/);
+  });
+
+  it('the Go operator runs while its Lease is held and renewed within its duration', () => {
+    const now = new Date('2026-01-01T00:01:00Z');
+    const lease = (renewTime: string, durationSeconds?: number, holder: string | undefined = 'op-1') => ({
+      ok: true as const,
+      leases: [
+        {
+          namespace: 'system',
+          renewTime,
+          ...(holder && { holder }),
+          ...(durationSeconds && { durationSeconds }),
+        },
+      ],
+    });
+    assert.match(goOperatorRunning(lease('2026-01-01T00:00:50Z', 15), now)!, /held by op-1, renewed 10s ago/);
+    assert.equal(goOperatorRunning(lease('2026-01-01T00:00:40Z', 15), now), undefined, 'expired');
+    assert.match(goOperatorRunning(lease('2026-01-01T00:00:40Z', 30), now)!, /renewed 20s ago/);
+    assert.match(goOperatorRunning(lease('2026-01-01T00:00:50Z'), now)!, /renewed 10s ago/, 'default 15 s');
+    assert.equal(goOperatorRunning(lease('2026-01-01T00:00:59Z', 15, ''), now), undefined, 'released');
+    assert.equal(goOperatorRunning({ ok: true, leases: [] }, now), undefined, 'never ran here');
+    assert.match(goOperatorRunning({ ok: false, error: 'forbidden' }, now)!, /cannot tell.*forbidden/);
   });
 });

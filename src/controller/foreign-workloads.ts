@@ -7,7 +7,7 @@
 // Pure: the controller passes the StatefulSets and ReplicaSets it sees for the resource and, when this returns any,
 // changes nothing, reports Ready=False (reason ForeignWorkloads) and sends one Event saying how to proceed
 // (README: "Migrating from the Go operator").
-import { FIELD_MANAGER } from '../api/names.ts';
+import { ANNOTATION_TAKEOVER, FIELD_MANAGER } from '../api/names.ts';
 
 /** The Go operator's patch base, written on every child it creates or updates. */
 export const ANNOTATION_GO_LAST_APPLIED = 'apps.emqx.io/last-applied';
@@ -63,13 +63,59 @@ export function detectForeignWorkloads(objects: WorkloadLike[]): ForeignWorkload
 
 /** The Ready condition's and the Event's message: what was found, what the operator does, what the user can do. */
 export function foreignWorkloadsMessage(emqxName: string, foreign: readonly ForeignWorkload[]): string {
+  return (
+    `${describe(foreign)}: not created by this operator (the Go emqx-operator names its sets ${emqxName}-core-<hash> ` +
+    `and ${emqxName}-replicant-<hash>). Nothing of this cluster is changed while they exist. To hand it over, stop ` +
+    `the Go operator, then annotate this resource ${ANNOTATION_TAKEOVER}="true" (README "Migrating from the Go ` +
+    'operator"); or reinstall the Go operator and its CRDs to keep running it.'
+  );
+}
+
+function describe(foreign: readonly ForeignWorkload[]): string {
   const shown = foreign.slice(0, 4).map((f) => `${f.kind} ${f.name} (${f.reasons.join('; ')})`);
   if (foreign.length > shown.length) shown.push(`and ${foreign.length - shown.length} more`);
+  return shown.join(', ');
+}
+
+/** The Go operator's leader-election Lease (controller-runtime, in the namespace it runs in). */
+export const GO_OPERATOR_LEASE = '19fd6fcc.emqx.io';
+export const REASON_GO_OPERATOR_RUNNING = 'GoOperatorRunning';
+
+/** What observe read of the Go operator's Leases (every namespace). */
+export type GoOperatorLeases =
+  | {
+      ok: true;
+      leases: ReadonlyArray<{
+        namespace: string;
+        holder?: string;
+        renewTime?: string;
+        durationSeconds?: number;
+      }>;
+    }
+  | { ok: false; error: string };
+
+/**
+ * Whether the Go operator may still be running, from its Leases: one held and renewed within its lease duration
+ * (15 s when unset, controller-runtime's default) means yes. A Lease that could not be read means "cannot tell",
+ * which counts as running: taking over under a live Go operator would be the loop the takeover exists to avoid.
+ * Returns the reason, or undefined when it is stopped.
+ */
+export function goOperatorRunning(leases: GoOperatorLeases, now: Date): string | undefined {
+  if (!leases.ok)
+    return `cannot tell whether the Go emqx-operator still runs (reading its Lease ${GO_OPERATOR_LEASE}: ${leases.error})`;
+  for (const l of leases.leases) {
+    if (!l.holder || !l.renewTime) continue;
+    const age = (now.getTime() - Date.parse(l.renewTime)) / 1000;
+    if (age < (l.durationSeconds ?? 15))
+      return `the Go emqx-operator still runs: its Lease ${l.namespace}/${GO_OPERATOR_LEASE} is held by ${l.holder}, renewed ${Math.max(0, Math.round(age))}s ago`;
+  }
+  return undefined;
+}
+
+/** The message while a takeover waits for the Go operator to stop. */
+export function goOperatorRunningMessage(why: string, foreign: readonly ForeignWorkload[]): string {
   return (
-    `${shown.join(', ')}: not created by this operator (the Go emqx-operator names its sets ${emqxName}-core-<hash> ` +
-    `and ${emqxName}-replicant-<hash>). Nothing of this cluster is changed while they exist. To hand over, follow ` +
-    'README "Migrating from the Go operator": keep the Go operator running the cluster (reinstall it and its ' +
-    'CRDs), or move to a new EMQX resource managed by this operator and then delete this one. Taking over running ' +
-    'workloads in place is not implemented.'
+    `takeover requested (${ANNOTATION_TAKEOVER}), but ${why}. Stop it first (scale its Deployment to 0 or uninstall ` +
+    `it, keeping the CRDs); nothing is changed until then. Waiting to take over ${describe(foreign)}.`
   );
 }

@@ -242,3 +242,61 @@ test('plan: sets of its own (its field manager) are never foreign, whatever thei
 test('plan: a paused resource with foreign workloads stays paused (nothing looked at)', () => {
   assert.equal(plan({ ...world(goCluster), paused: true }, NOW).halted, 'paused');
 });
+
+test('plan: takeover asked, the Go operator still renewing its Lease: nothing changes, Ready says why', () => {
+  const renewed = new Date(NOW.getTime() - 4000).toISOString();
+  const s = world({
+    ...goCluster,
+    takeover: true,
+    goOperatorLeases: {
+      ok: true,
+      leases: [
+        { namespace: 'emqx-operator-system', holder: 'pod-1_x', renewTime: renewed, durationSeconds: 15 },
+      ],
+    },
+  });
+  const p = plan(s, NOW);
+  assert.equal(p.halted, 'foreign workloads');
+  assert.deepEqual(p.objects, []);
+  assert.equal(p.rollout.action, undefined);
+  const ready = p.status.conditions!.find((c) => c.type === 'Ready')!;
+  assert.deepEqual([ready.status, ready.reason], ['False', 'GoOperatorRunning']);
+  assert.match(
+    ready.message,
+    /Lease emqx-operator-system\/19fd6fcc\.emqx\.io is held by pod-1_x, renewed 4s ago/,
+  );
+  assert.equal(p.status.phase, 'GoOperatorRunning');
+  assert.deepEqual(
+    p.events.map((e) => e.reason),
+    ['GoOperatorRunning'],
+  );
+  // A Lease that cannot be read counts as running.
+  const unread = plan({ ...s, goOperatorLeases: { ok: false, error: 'forbidden' } }, NOW);
+  assert.equal(unread.halted, 'foreign workloads');
+  assert.match(unread.status.conditions!.find((c) => c.type === 'Ready')!.message, /cannot tell .*forbidden/);
+});
+
+test('plan: takeover asked and the Go operator stopped (Lease expired, released or absent): the takeover runs', () => {
+  const expired = new Date(NOW.getTime() - 16_000).toISOString();
+  for (const leases of [
+    [{ namespace: 'op', holder: 'pod-1_x', renewTime: expired, durationSeconds: 15 }],
+    [{ namespace: 'op', renewTime: NOW.toISOString() }],
+    [],
+  ]) {
+    const s = world({
+      ...goCluster,
+      spec: { coreTemplate: { spec: { replicas: 2 } } },
+      takeover: true,
+      goOperatorLeases: { ok: true, leases },
+    });
+    const p = plan(s, NOW);
+    assert.equal(p.halted, undefined, JSON.stringify(leases));
+    // Its own objects are applied (the core StatefulSet at full size); no Go pod is touched yet.
+    const sts = p.objects.find((o) => o.kind === 'StatefulSet') as {
+      metadata: { name: string };
+      spec: { replicas: number };
+    };
+    assert.deepEqual([sts.metadata.name, sts.spec.replicas], ['emqx-core', 2]);
+    assert.equal(p.rollout.action, undefined);
+  }
+});

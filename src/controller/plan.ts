@@ -12,7 +12,13 @@ import { hashObject } from '../resources/hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
 import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
 import type { ConfigObservation } from '../status/conditions.ts';
-import { foreignWorkloadsMessage, REASON_FOREIGN_WORKLOADS } from './foreign-workloads.ts';
+import {
+  foreignWorkloadsMessage,
+  goOperatorRunning,
+  goOperatorRunningMessage,
+  REASON_FOREIGN_WORKLOADS,
+  REASON_GO_OPERATOR_RUNNING,
+} from './foreign-workloads.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
 import { coresReady, planRollout, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
@@ -127,6 +133,26 @@ export function requeueFor(status: EMQXStatus, waits: readonly number[], opts: P
   return Math.min(base, ...waits);
 }
 
+/**
+ * Why foreign workloads stop this pass (Ready's reason and message), or undefined: none, or a takeover the user
+ * asked for with the Go operator stopped (its Lease no longer renewed), which the rollout then carries out.
+ */
+export function foreignWorkloadsHold(
+  s: Snapshot,
+  now: Date,
+): { reason: string; message: string } | undefined {
+  if (s.foreignWorkloads.length === 0) return undefined;
+  if (!s.takeover)
+    return { reason: REASON_FOREIGN_WORKLOADS, message: foreignWorkloadsMessage(s.name, s.foreignWorkloads) };
+  const running = goOperatorRunning(s.goOperatorLeases ?? { ok: false, error: 'not read' }, now);
+  if (running)
+    return {
+      reason: REASON_GO_OPERATOR_RUNNING,
+      message: goOperatorRunningMessage(running, s.foreignWorkloads),
+    };
+  return undefined;
+}
+
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   const events: PlannedEvent[] = [];
@@ -160,14 +186,15 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
       [],
     );
   }
-  if (s.foreignWorkloads.length > 0) {
-    // Workloads of another operator (the Go emqx-operator) under this resource: nothing is written but the status,
-    // not even the readiness gates of its pods. One Event says so: the status write announces Ready flipping from
-    // True; in any other case it is said here, once (the previous Ready already carrying the reason: said before).
-    const message = foreignWorkloadsMessage(s.name, s.foreignWorkloads);
+  const foreignHold = foreignWorkloadsHold(s, now);
+  if (foreignHold) {
+    // Workloads of another operator (the Go emqx-operator) under this resource, and no takeover (or the Go
+    // operator still runs): nothing is written but the status, not even the readiness gates of its pods. One
+    // Event says so: the status write announces Ready flipping from True; in any other case it is said here,
+    // once (the previous Ready already carrying the reason: said before).
     const ready = s.previousStatus?.conditions?.find((c) => c.type === 'Ready');
-    if (ready?.reason !== REASON_FOREIGN_WORKLOADS && ready?.status !== 'True')
-      events.push({ type: 'Warning', reason: REASON_FOREIGN_WORKLOADS, message });
+    if (ready?.reason !== foreignHold.reason && ready?.status !== 'True')
+      events.push({ type: 'Warning', reason: foreignHold.reason, message: foreignHold.message });
     return finish(
       {
         halted: 'foreign workloads',
@@ -180,7 +207,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
           initialized,
           activity: {},
           progressing: {},
-          foreignWorkloads: message,
+          foreignWorkloads: foreignHold,
         },
         events,
       },

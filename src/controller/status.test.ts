@@ -61,7 +61,10 @@ describe('buildStatus', () => {
     });
     const status = buildStatus(
       s,
-      { ...decisions, foreignWorkloads: 'StatefulSet emqx-core-abc: not ours' },
+      {
+        ...decisions,
+        foreignWorkloads: { reason: 'ForeignWorkloads', message: 'StatefulSet emqx-core-abc: not ours' },
+      },
       NOW,
     );
     assert.equal(status.phase, 'ForeignWorkloads');

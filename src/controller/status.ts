@@ -29,8 +29,8 @@ export interface StatusDecisions {
   /** Per role: a rollout, scale-down or drain is under way. */
   progressing: { core?: boolean; replicant?: boolean };
   update?: UpdateProgress;
-  /** Workloads of another operator stop every change (the message says which): ./foreign-workloads.ts. */
-  foreignWorkloads?: string;
+  /** Workloads of another operator stop every change (why, and which): ./foreign-workloads.ts. */
+  foreignWorkloads?: { reason: string; message: string };
 }
 
 function roleObservation(

@@ -85,7 +85,12 @@ describe('status conditions', () => {
   });
 
   it('foreign workloads make Ready False with their message, even on a running cluster', () => {
-    const o = obs({ foreignWorkloads: 'StatefulSet emqx-core-abc (...): not created by this operator' });
+    const o = obs({
+      foreignWorkloads: {
+        reason: 'ForeignWorkloads',
+        message: 'StatefulSet emqx-core-abc (...): not created by this operator',
+      },
+    });
     assert.deepEqual(
       [ready(o).status, ready(o).reason, ready(o).message],
       ['False', 'ForeignWorkloads', 'StatefulSet emqx-core-abc (...): not created by this operator'],

@@ -35,7 +35,7 @@ export interface StatusObservation {
   /** The EMQX API could not be reached: the node counts come from Kubernetes only. */
   apiUnreachable?: string;
   /** Workloads this operator did not create were found (the message says which): nothing is changed. */
-  foreignWorkloads?: string;
+  foreignWorkloads?: { reason: string; message: string };
 }
 
 export type ConfigObservation =
@@ -128,7 +128,7 @@ export function available(o: StatusObservation): ConditionValue {
 /** Everything converged: available, no rollout or drain in progress, the latest spec observed. */
 export function ready(o: StatusObservation): ConditionValue {
   if (o.paused) return cond('Ready', false, 'ReconcilePaused', 'reconciliation is paused');
-  if (o.foreignWorkloads) return cond('Ready', false, 'ForeignWorkloads', o.foreignWorkloads);
+  if (o.foreignWorkloads) return cond('Ready', false, o.foreignWorkloads.reason, o.foreignWorkloads.message);
   if (available(o).status !== 'True') return cond('Ready', false, 'NotAvailable', available(o).message);
   if (coreNodesProgressing(o).status === 'True')
     return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);
@@ -203,7 +203,8 @@ export function foreignWorkloadsConditions(
  */
 export function phase(conditions: ConditionValue[], paused: boolean): string {
   if (paused) return 'Paused';
-  if (conditions.find((c) => c.type === 'Ready')?.reason === 'ForeignWorkloads') return 'ForeignWorkloads';
+  const readyReason = conditions.find((c) => c.type === 'Ready')?.reason;
+  if (readyReason === 'ForeignWorkloads' || readyReason === 'GoOperatorRunning') return readyReason;
   const is = (type: EMQXConditionType) => conditions.find((c) => c.type === type)?.status === 'True';
   if (!is('Initialized')) return 'Initializing';
   if (is('Ready')) return 'Ready';

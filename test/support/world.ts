@@ -57,6 +57,8 @@ export interface SetSpec {
   whenDeleted?: 'Retain' | 'Delete';
   /** Written by another operator (the Go one): its last-applied annotation and its field manager only. */
   foreign?: boolean;
+  /** Name of its volume claim template (StatefulSet). */
+  claimTemplate?: string;
 }
 
 export interface WorldSpec {
@@ -75,6 +77,11 @@ export interface WorldSpec {
   coreHash?: string;
   replicantHash?: string;
   availability?: Record<string, boolean>;
+  /** PersistentVolumeClaims (names). */
+  pvcs?: string[];
+  /** The takeover annotation is set. */
+  takeover?: boolean;
+  goOperatorLeases?: Snapshot['goOperatorLeases'];
 }
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -140,12 +147,14 @@ function setOf(kind: 'StatefulSet' | 'ReplicaSet', s: SetSpec): V1StatefulSet | 
       replicas: s.replicas,
       selector: { matchLabels: { [LABEL_POD_TEMPLATE_HASH]: s.rev } },
       template: { metadata: { labels: { [LABEL_POD_TEMPLATE_HASH]: s.rev } } },
-      ...(kind === 'StatefulSet' && {
-        persistentVolumeClaimRetentionPolicy: {
-          whenScaled: s.whenScaled ?? 'Retain',
-          whenDeleted: s.whenDeleted ?? 'Retain',
-        },
-      }),
+      ...(s.claimTemplate && { volumeClaimTemplates: [{ metadata: { name: s.claimTemplate } }] }),
+      ...(kind === 'StatefulSet' &&
+        !s.foreign && {
+          persistentVolumeClaimRetentionPolicy: {
+            whenScaled: s.whenScaled ?? 'Retain',
+            whenDeleted: s.whenDeleted ?? 'Retain',
+          },
+        }),
       serviceName: 'emqx-headless',
     } as V1StatefulSet['spec'] & V1ReplicaSet['spec'],
     status: { replicas: s.statusReplicas ?? s.replicas },
@@ -200,8 +209,15 @@ export function world(w: WorldSpec): Snapshot {
   add('StatefulSet', statefulSets);
   add('ReplicaSet', replicaSets);
   add('Pod', pods);
-  for (const k of ['Service', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'PodDisruptionBudget'] as const)
-    add(k, []);
+  for (const k of ['Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget'] as const) add(k, []);
+  add(
+    'PersistentVolumeClaim',
+    (w.pvcs ?? []).map((n) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: n, uid: `uid-${n}` },
+    })),
+  );
   for (const k of ['ServiceAccount', 'Role', 'RoleBinding'] as const) add(k, []);
   const capabilities = capabilitiesOf(nodes);
   return Object.freeze({
@@ -219,6 +235,8 @@ export function world(w: WorldSpec): Snapshot {
     core: roleView(emqx, 'core', w.coreHash ?? NEW, pods, running),
     replicant: roleView(emqx, 'replicant', w.replicantHash ?? NEW, pods, running),
     foreignWorkloads: foreignWorkloadsOf(statefulSets, replicaSets),
+    takeover: w.takeover ?? false,
+    ...(w.goOperatorLeases && { goOperatorLeases: w.goOperatorLeases }),
     secrets: {
       cookie: 'cookie-cookie',
       cookieExists: true,

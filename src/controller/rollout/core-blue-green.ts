@@ -48,7 +48,11 @@ export function retireOldCoreSets(
   }
   const events: PlannedEvent[] = [];
   if (current - 1 === 0) {
-    const policy = set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ?? 'Retain';
+    // A Go operator's set has no policy of its own: the resource's applies (takeover.ts deletes its PVCs).
+    const policy =
+      set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ??
+      s.emqx.spec.coreTemplate?.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ??
+      'Retain';
     events.push(
       normal(
         policy === 'Delete' ? 'OldCoreDataDeleted' : 'OldCoreDataRetained',
