@@ -55,7 +55,10 @@ export interface SetSpec {
   createdAt?: string;
   whenScaled?: 'Retain' | 'Delete';
   whenDeleted?: 'Retain' | 'Delete';
-  /** Written by another operator (the Go one): its last-applied annotation and its field manager only. */
+  /**
+   * Written by another operator (the Go one): its last-applied annotation and its field manager only (its PVC
+   * retention policy is the one the API server defaults, Retain).
+   */
   foreign?: boolean;
   /** Name of its volume claim template (StatefulSet). */
   claimTemplate?: string;
@@ -148,13 +151,12 @@ function setOf(kind: 'StatefulSet' | 'ReplicaSet', s: SetSpec): V1StatefulSet | 
       selector: { matchLabels: { [LABEL_POD_TEMPLATE_HASH]: s.rev } },
       template: { metadata: { labels: { [LABEL_POD_TEMPLATE_HASH]: s.rev } } },
       ...(s.claimTemplate && { volumeClaimTemplates: [{ metadata: { name: s.claimTemplate } }] }),
-      ...(kind === 'StatefulSet' &&
-        !s.foreign && {
-          persistentVolumeClaimRetentionPolicy: {
-            whenScaled: s.whenScaled ?? 'Retain',
-            whenDeleted: s.whenDeleted ?? 'Retain',
-          },
-        }),
+      ...(kind === 'StatefulSet' && {
+        persistentVolumeClaimRetentionPolicy: {
+          whenScaled: s.whenScaled ?? 'Retain',
+          whenDeleted: s.whenDeleted ?? 'Retain',
+        },
+      }),
       serviceName: 'emqx-headless',
     } as V1StatefulSet['spec'] & V1ReplicaSet['spec'],
     status: { replicas: s.statusReplicas ?? s.replicas },

@@ -76,6 +76,24 @@ runCases('takeover', [
     },
   },
   {
+    name: "the last Go core's Event follows the resource's PVC policy, not the set's",
+    world: base({
+      spec: {
+        coreTemplate: {
+          spec: { replicas: 2, persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete' } },
+        },
+      },
+      cores: [...goCores(1), ...ourCores()],
+      statefulSets: [goSet(1), ourSet],
+    }),
+    action: { kind: 'removeNode', node: coreNode(`emqx-core-${GO}-0`) },
+    check: (d) =>
+      assert.deepEqual(
+        d.action!.events.map((e) => e.reason),
+        ['OldCoreDataDeleted'],
+      ),
+  },
+  {
     name: 'BlueGreen: the same order',
     world: base({
       spec: { coreTemplate: { spec: { replicas: 2 } }, updateStrategy: { core: { type: 'BlueGreen' } } },

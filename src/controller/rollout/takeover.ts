@@ -48,7 +48,8 @@ export function withoutForeignCores(s: Snapshot): Snapshot {
   return { ...s, core };
 }
 
-const idle = (x: AnySet) => (x.spec?.replicas ?? 0) === 0 && (x.status?.replicas ?? 0) === 0;
+const idle = (x: AnySet) =>
+  (x.spec?.replicas ?? 0) === 0 && (x.status?.replicas ?? 0) === 0 && !x.metadata?.deletionTimestamp;
 
 /**
  * Step 4: delete the Go operator's sets that reached zero (no pod left), and the PVCs of its core sets when the
@@ -71,7 +72,9 @@ export function retireForeignSets(s: Snapshot): RolloutAction | undefined {
   for (const sts of foreignSets<V1StatefulSet>(s, 'StatefulSet').filter(idle)) {
     const name = sts.metadata!.name!;
     const prefixes = (sts.spec?.volumeClaimTemplates ?? []).map((t) => `${t.metadata?.name}-${name}-`);
-    const claims = pvcs.filter((p) => prefixes.some((x) => (p.metadata?.name ?? '').startsWith(x)));
+    const claims = pvcs.filter(
+      (p) => !p.metadata?.deletionTimestamp && prefixes.some((x) => (p.metadata?.name ?? '').startsWith(x)),
+    );
     if (policy === 'Delete') {
       for (const c of claims)
         objects.push({
