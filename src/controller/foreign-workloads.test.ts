@@ -5,6 +5,7 @@ import {
   detectForeignWorkloads,
   foreignWorkloadsMessage,
   goOperatorRunning,
+  writtenAfterTakeover,
   type WorkloadLike,
 } from './foreign-workloads.ts';
 
@@ -16,7 +17,7 @@ const entry = (manager: string, operation = 'Update', subresource?: string) => (
 
 function sts(
   name: string,
-  managers: ReturnType<typeof entry>[],
+  managers: Array<ReturnType<typeof entry> & { time?: string }>,
   annotations?: Record<string, string>,
 ): WorkloadLike {
   return {
@@ -105,5 +106,36 @@ describe('detectForeignWorkloads', () => {
     assert.equal(goOperatorRunning(lease('2026-01-01T00:00:59Z', 15, ''), now), undefined, 'released');
     assert.equal(goOperatorRunning({ ok: true, leases: [] }, now), undefined, 'never ran here');
     assert.match(goOperatorRunning({ ok: false, error: 'forbidden' }, now)!, /cannot tell.*forbidden/);
+  });
+
+  it("this operator's scale-downs of a Go set do not make it its own; only a whole-object apply does", () => {
+    const scaled = sts('emqx-core-h', [
+      entry('manager'),
+      { manager: 'emqx-operator', operation: 'Update', subresource: 'scale' },
+    ]);
+    assert.equal(detectForeignWorkloads([scaled]).length, 1);
+    const applied = sts('emqx-core', [entry('manager'), { manager: 'emqx-operator', operation: 'Apply' }]);
+    assert.equal(detectForeignWorkloads([applied]).length, 0);
+  });
+
+  it('a write by another manager after this operator scaled a Go set down means something still runs it', () => {
+    const set = (goTime: string, statusTime = '2026-01-01T00:09:00Z') =>
+      sts('emqx-core-h', [
+        { manager: 'manager', operation: 'Update', time: goTime },
+        { manager: 'kube-controller-manager', operation: 'Update', subresource: 'status', time: statusTime },
+        { manager: 'emqx-operator', operation: 'Update', subresource: 'scale', time: '2026-01-01T00:05:00Z' },
+      ]);
+    assert.equal(writtenAfterTakeover([set('2026-01-01T00:01:00Z')]), undefined, 'before ours');
+    assert.match(
+      writtenAfterTakeover([set('2026-01-01T00:06:00Z')])!,
+      /manager wrote StatefulSet emqx-core-h at 2026-01-01T00:06:00.000Z, after this operator scaled it down/,
+    );
+    assert.equal(
+      writtenAfterTakeover([
+        sts('emqx-core-h', [{ manager: 'manager', operation: 'Update', time: '2026-01-01T00:06:00Z' }]),
+      ]),
+      undefined,
+      'never written by this operator: nothing to compare with',
+    );
   });
 });

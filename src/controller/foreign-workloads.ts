@@ -17,6 +17,8 @@ interface ManagedFieldsEntry {
   manager?: string;
   operation?: string;
   subresource?: string;
+  /** When the manager last wrote (RFC 3339, seconds). */
+  time?: string | Date;
 }
 
 export interface WorkloadLike {
@@ -49,7 +51,9 @@ export function detectForeignWorkloads(objects: WorkloadLike[]): ForeignWorkload
     if (o.metadata?.annotations?.[ANNOTATION_GO_LAST_APPLIED] !== undefined)
       reasons.push(`it carries ${ANNOTATION_GO_LAST_APPLIED}, the Go operator's annotation`);
     const entries = o.metadata?.managedFields ?? [];
-    if (entries.length > 0 && !entries.some((e) => e.manager === FIELD_MANAGER)) {
+    // A takeover scales the other operator's sets through their scale subresource, which makes this operator one
+    // of their managers: only a write of the whole object (server-side apply) makes a set this operator's own.
+    if (entries.length > 0 && !entries.some((e) => e.manager === FIELD_MANAGER && !e.subresource)) {
       const writers = [
         ...new Set(entries.filter((e) => e.subresource !== 'status').map((e) => e.manager ?? '?')),
       ].sort();
@@ -108,6 +112,25 @@ export function goOperatorRunning(leases: GoOperatorLeases, now: Date): string |
     const age = (now.getTime() - Date.parse(l.renewTime)) / 1000;
     if (age < (l.durationSeconds ?? 15))
       return `the Go emqx-operator still runs: its Lease ${l.namespace}/${GO_OPERATOR_LEASE} is held by ${l.holder}, renewed ${Math.max(0, Math.round(age))}s ago`;
+  }
+  return undefined;
+}
+
+/**
+ * During a takeover, whether another manager wrote one of the Go operator's sets after this operator last did (its
+ * scale-downs): the Go operator, or something else, still runs it. Returns the reason, or undefined.
+ */
+export function writtenAfterTakeover(objects: readonly WorkloadLike[]): string | undefined {
+  const at = (e: ManagedFieldsEntry) => (e.time ? new Date(e.time).getTime() : 0);
+  for (const o of objects) {
+    const entries = o.metadata?.managedFields ?? [];
+    const ours = Math.max(0, ...entries.filter((e) => e.manager === FIELD_MANAGER).map(at));
+    if (ours === 0) continue;
+    const later = entries.find(
+      (e) => e.manager !== FIELD_MANAGER && e.subresource !== 'status' && at(e) > ours,
+    );
+    if (later)
+      return `${later.manager ?? 'another manager'} wrote ${o.kind ?? 'object'} ${o.metadata?.name} at ${new Date(at(later)).toISOString()}, after this operator scaled it down`;
   }
   return undefined;
 }

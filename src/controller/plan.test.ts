@@ -300,3 +300,31 @@ test('plan: takeover asked and the Go operator stopped (Lease expired, released 
     assert.equal(p.rollout.action, undefined);
   }
 });
+
+test('plan: takeover under way, a Go set written by its manager after this operator scaled it: it stops', () => {
+  const s = world({ ...goCluster, takeover: true, goOperatorLeases: { ok: true, leases: [] } });
+  const [goSts] = s.statefulSets;
+  const written = {
+    ...goSts!,
+    metadata: {
+      ...goSts!.metadata,
+      managedFields: [
+        { manager: 'manager', operation: 'Update', time: new Date('2026-01-01T00:59:30Z') },
+        {
+          manager: 'emqx-operator',
+          operation: 'Update',
+          subresource: 'scale',
+          time: new Date('2026-01-01T00:59:00Z'),
+        },
+      ],
+    },
+  };
+  const p = plan({ ...s, statefulSets: [written] }, NOW);
+  assert.equal(p.halted, 'foreign workloads');
+  const ready = p.status.conditions!.find((c) => c.type === 'Ready')!;
+  assert.equal(ready.reason, 'GoOperatorRunning');
+  assert.match(ready.message, /manager wrote StatefulSet emqx-core-5d8b7c9f4 at 2026-01-01T00:59:30.000Z/);
+  // Written before this operator's scale-down: the takeover goes on.
+  written.metadata.managedFields[0]!.time = new Date('2026-01-01T00:58:00Z');
+  assert.equal(plan({ ...s, statefulSets: [written] }, NOW).halted, undefined);
+});

@@ -18,7 +18,9 @@ import {
   goOperatorRunningMessage,
   REASON_FOREIGN_WORKLOADS,
   REASON_GO_OPERATOR_RUNNING,
+  writtenAfterTakeover,
 } from './foreign-workloads.ts';
+import { foreignSets } from './rollout/takeover.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
 import { coresReady, planRollout, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
@@ -144,7 +146,12 @@ export function foreignWorkloadsHold(
   if (s.foreignWorkloads.length === 0) return undefined;
   if (!s.takeover)
     return { reason: REASON_FOREIGN_WORKLOADS, message: foreignWorkloadsMessage(s.name, s.foreignWorkloads) };
-  const running = goOperatorRunning(s.goOperatorLeases ?? { ok: false, error: 'not read' }, now);
+  const running =
+    goOperatorRunning(s.goOperatorLeases ?? { ok: false, error: 'not read' }, now) ??
+    writtenAfterTakeover([
+      ...foreignSets(s, 'StatefulSet').map((x) => ({ ...x, kind: 'StatefulSet' })),
+      ...foreignSets(s, 'ReplicaSet').map((x) => ({ ...x, kind: 'ReplicaSet' })),
+    ]);
   if (running)
     return {
       reason: REASON_GO_OPERATOR_RUNNING,
