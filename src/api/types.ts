@@ -33,6 +33,12 @@ export type IntOrString = number | string;
 export interface TemplateMetadata {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Accepted and ignored (the Go operator's samples set it); the operator names its objects itself. */
+  name?: string;
+  /** Accepted and ignored: objects are always created in the EMQX resource's namespace. */
+  namespace?: string;
+  /** Accepted and ignored. */
+  finalizers?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -254,6 +260,8 @@ export interface Condition {
 /** One EMQX node as reported by `GET /api/v5/nodes`, matched to its pod. */
 export interface EMQXNode {
   name: string;
+  /** The same as name, under the key the Go operator writes; status tooling written for it reads `node`. */
+  node?: string;
   node_status: string;
   otp_release?: string;
   role: 'core' | 'replicant';
@@ -309,7 +317,7 @@ export interface EMQXStatus {
   /**
    * One word for `kubectl get emqx`: the most advanced lifecycle condition that holds (Initialized,
    * CoreNodesProgressing, CoreNodesReady, ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or
-   * Paused.
+   * Paused, or ForeignWorkloads (workloads this operator did not create were found).
    */
   phase?: string;
   observedGeneration?: number;
@@ -371,8 +379,8 @@ export interface Rebalance {
 }
 
 export interface RebalanceSpec {
-  /** Default EMQX. */
-  instanceKind?: 'EMQX';
+  /** Default EMQX; an empty value means EMQX too. */
+  instanceKind?: 'EMQX' | '';
   instanceName: string;
   rebalanceStrategy: RebalanceStrategy;
 }
@@ -412,6 +420,36 @@ export interface RebalanceStatus {
 // EMQX (apps.emqx.io/v2alpha1), the shape of the first 2.0 releases. Accepted and converted to v2beta1.
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * apps.emqx.io/v2alpha1 as the Go operator released it (2.0.0 on): v2beta1's spec with `bootstrapConfig` instead of
+ * `config.data`, replicas defaulting to 3, and Service-typed service templates (apiVersion and kind allowed).
+ */
+export interface EMQXV2Alpha1Released {
+  apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
+  kind: 'EMQX';
+  metadata: V1ObjectMeta;
+  spec: Omit<EMQXSpec, 'config' | 'dashboardServiceTemplate' | 'listenersServiceTemplate'> & {
+    bootstrapConfig?: string;
+    config?: { mode?: 'Merge' | 'Replace' };
+    dashboardServiceTemplate?: ServiceTemplate & { apiVersion?: string; kind?: string };
+    listenersServiceTemplate?: ServiceTemplate & { apiVersion?: string; kind?: string };
+  };
+  status?: Record<string, unknown>;
+}
+
+/** apps.emqx.io/v2alpha1 as its schema takes it: either shape (./schema.ts RULE_V2ALPHA1_SHAPE keeps them apart). */
+export interface EMQXV2Alpha1Any {
+  apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
+  kind: 'EMQX';
+  metadata: V1ObjectMeta;
+  spec: Partial<EMQXV2Alpha1Released['spec']> & {
+    emqxTemplate?: EMQXV2Alpha1Spec['emqxTemplate'];
+    persistent?: V1PersistentVolumeClaimSpec;
+  };
+  status?: Record<string, unknown>;
+}
+
+/** apps.emqx.io/v2alpha1 in its early shape (spec.emqxTemplate). */
 export interface EMQXV2Alpha1 {
   apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
   kind: 'EMQX';

@@ -8,6 +8,7 @@ import { canonicalJson } from '../resources/hash.ts';
 import {
   computeConditions,
   flips,
+  foreignWorkloadsConditions,
   mergeConditions,
   phase,
   type ConfigObservation,
@@ -31,6 +32,8 @@ export interface StatusDecisions {
   /** Per role: a rollout, scale-down or drain is under way. */
   progressing: { core?: boolean; replicant?: boolean };
   update?: UpdateProgress;
+  /** Workloads of another operator stop every change (why, and which): ./foreign-workloads.ts. */
+  foreignWorkloads?: { reason: string; message: string };
 }
 
 /** CertificatesReady turns False this long before a certificate expires (cert-manager renews at 2/3 of 90 days). */
@@ -107,20 +110,30 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
       },
     }),
     ...(observed && s.ds && { durableStorage: dsObservation(s) }),
+    ...(d.foreignWorkloads !== undefined && { foreignWorkloads: d.foreignWorkloads }),
   };
-  const values = computeConditions(observation);
+  const computed = computeConditions(observation);
+  // Foreign workloads: nothing of this cluster is this operator's to judge yet; the other conditions and the
+  // cores/replicants columns stay as they were (as the previous operator left them), Ready says why.
+  const foreign = d.foreignWorkloads !== undefined;
+  const values = foreign ? foreignWorkloadsConditions(prev.conditions, computed) : computed;
   const conditions = mergeConditions(prev.conditions, values, kubeTime(now), generation);
   return {
     phase: phase(values, s.paused),
     observedGeneration: generation,
     conditions,
-    coreNodes: (s.coreNodes as EMQXStatus['coreNodes']) ?? prev.coreNodes ?? [],
-    replicantNodes: (s.replicantNodes as EMQXStatus['replicantNodes']) ?? prev.replicantNodes ?? [],
+    // Empty lists are left out, as the Go operator does (its tooling tests for absence, not for []).
+    ...nonEmpty('coreNodes', (s.coreNodes as EMQXStatus['coreNodes']) ?? prev.coreNodes),
+    ...nonEmpty('replicantNodes', (s.replicantNodes as EMQXStatus['replicantNodes']) ?? prev.replicantNodes),
     ...(core && { coreNodesStatus: nodesStatus(core, prev.coreNodesStatus) }),
     ...(hasReplicants && repl && { replicantNodesStatus: nodesStatus(repl, prev.replicantNodesStatus) }),
     ...((s.evacuations?.length ?? 0) > 0 && { nodeEvacuationsStatus: [...s.evacuations!] }),
-    cores: `${observation.core.runningUpdated}/${observation.core.desired}`,
-    replicants: `${observation.replicant?.runningUpdated ?? 0}/${observation.replicant?.desired ?? 0}`,
+    cores:
+      foreign && prev.cores ? prev.cores : `${observation.core.runningUpdated}/${observation.core.desired}`,
+    replicants:
+      foreign && prev.replicants
+        ? prev.replicants
+        : `${observation.replicant?.runningUpdated ?? 0}/${observation.replicant?.desired ?? 0}`,
     replicantReplicas: observation.replicant?.desired ?? 0,
     replicantSelector: `${LABEL_INSTANCE}=${s.name},${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_DB_ROLE}=replicant`,
     ...(d.update && { update: d.update }),
@@ -162,6 +175,10 @@ function dsStatus(
       transitions: sum.transitions,
     },
   };
+}
+
+function nonEmpty<K extends string, T>(key: K, list: T[] | undefined): Partial<Record<K, T[]>> {
+  return list !== undefined && list.length > 0 ? ({ [key]: list } as Record<K, T[]>) : {};
 }
 
 function withoutUptime(status: EMQXStatus): EMQXStatus {

@@ -8,6 +8,7 @@ import {
   coreNodesReady,
   durableStorage,
   flips,
+  foreignWorkloadsConditions,
   mergeConditions,
   phase,
   ready,
@@ -82,6 +83,32 @@ describe('status conditions', () => {
     assert.equal(phase(conds, true), 'Paused');
     assert.equal(ready(o).reason, 'ReconcilePaused');
     assert.equal(conds.find((c) => c.type === 'Paused')?.status, 'True');
+  });
+
+  it('foreign workloads make Ready False with their message, even on a running cluster', () => {
+    const o = obs({
+      foreignWorkloads: {
+        reason: 'ForeignWorkloads',
+        message: 'StatefulSet emqx-core-abc (...): not created by this operator',
+      },
+    });
+    assert.deepEqual(
+      [ready(o).status, ready(o).reason, ready(o).message],
+      ['False', 'ForeignWorkloads', 'StatefulSet emqx-core-abc (...): not created by this operator'],
+    );
+    assert.equal(ready(obs()).status, 'True', 'the same observation without them is Ready');
+    // The other conditions stay as the previous operator left them; the phase says why nothing moves.
+    const previous = [
+      { type: 'CoreNodesReady', status: 'True', reason: '', message: '', lastTransitionTime: 't' },
+      { type: 'Ready', status: 'True', reason: 'ClusterReady', message: '', lastTransitionTime: 't' },
+      { type: 'SomethingElse', status: 'True', reason: 'x', message: '', lastTransitionTime: 't' },
+    ] as const;
+    const shown = foreignWorkloadsConditions([...previous], computeConditions(o));
+    assert.deepEqual(
+      shown.map((c) => `${c.type}=${c.status}/${c.reason}`),
+      ['CoreNodesReady=True/', 'Ready=False/ForeignWorkloads'],
+    );
+    assert.equal(phase(shown, false), 'ForeignWorkloads');
   });
 
   it('invalid config is reported with its message', () => {

@@ -1,6 +1,6 @@
 // Status conditions of an EMQX resource. Each condition is computed by its own small pure function from an
 // observation of the cluster; `mergeCondition` keeps lastTransitionTime unless the status flips.
-import type { Condition, EMQXConditionType } from '../api/types.ts';
+import { CONDITION_TYPES, type Condition, type EMQXConditionType } from '../api/types.ts';
 
 /** What the controller saw of one role (core or replicant) in this pass. */
 export interface RoleObservation {
@@ -38,6 +38,8 @@ export interface StatusObservation {
   certificates?: CertificatesObservation;
   /** Durable storage, when durable sessions are on in the config (the DurableStorage condition). */
   durableStorage?: DurableStorageObservation;
+  /** Workloads this operator did not create were found (the message says which): nothing is changed. */
+  foreignWorkloads?: { reason: string; message: string };
 }
 
 /** What the operator read of the Secrets spec.tls names. */
@@ -156,6 +158,7 @@ export function available(o: StatusObservation): ConditionValue {
 /** Everything converged: available, no rollout or drain in progress, the latest spec observed. */
 export function ready(o: StatusObservation): ConditionValue {
   if (o.paused) return cond('Ready', false, 'ReconcilePaused', 'reconciliation is paused');
+  if (o.foreignWorkloads) return cond('Ready', false, o.foreignWorkloads.reason, o.foreignWorkloads.message);
   if (available(o).status !== 'True') return cond('Ready', false, 'NotAvailable', available(o).message);
   if (coreNodesProgressing(o).status === 'True')
     return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);
@@ -283,11 +286,32 @@ export function computeConditions(o: StatusObservation): ConditionValue[] {
 }
 
 /**
+ * The conditions to show while foreign workloads stop the operator (StatusObservation.foreignWorkloads): it observed
+ * nothing, so every condition but Ready stays as it was (as the previous operator left it); Ready says why.
+ */
+export function foreignWorkloadsConditions(
+  previous: Condition[] | undefined,
+  computed: ConditionValue[],
+): ConditionValue[] {
+  const kept: ConditionValue[] = (previous ?? [])
+    .filter((c) => c.type !== 'Ready' && (CONDITION_TYPES as readonly string[]).includes(c.type))
+    .map((c) => ({
+      type: c.type as EMQXConditionType,
+      status: c.status,
+      reason: c.reason ?? '',
+      message: c.message ?? '',
+    }));
+  return [...kept, ...computed.filter((c) => c.type === 'Ready')];
+}
+
+/**
  * One word for `kubectl get emqx`: Ready when everything converged, else the first stage of the lifecycle
  * (Initialized → cores → replicants → Available) that is still under way.
  */
 export function phase(conditions: ConditionValue[], paused: boolean): string {
   if (paused) return 'Paused';
+  const readyReason = conditions.find((c) => c.type === 'Ready')?.reason;
+  if (readyReason === 'ForeignWorkloads' || readyReason === 'GoOperatorRunning') return readyReason;
   const is = (type: EMQXConditionType) => conditions.find((c) => c.type === type)?.status === 'True';
   if (!is('Initialized')) return 'Initializing';
   if (is('Ready')) return 'Ready';

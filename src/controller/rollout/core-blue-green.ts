@@ -52,7 +52,13 @@ export function retireOldCoreSets(
   }
   const events: PlannedEvent[] = [];
   if (current - 1 === 0) {
-    const policy = set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ?? 'Retain';
+    // A Go operator's set: the resource's policy applies, not the one the API server defaulted on that set
+    // (takeover.ts deletes its PVCs).
+    const foreign = s.foreignWorkloads.some((f) => f.kind === 'StatefulSet' && f.name === set.metadata!.name);
+    const policy =
+      (foreign
+        ? s.emqx.spec.coreTemplate?.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled
+        : set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled) ?? 'Retain';
     events.push(
       normal(
         policy === 'Delete' ? 'OldCoreDataDeleted' : 'OldCoreDataRetained',

@@ -29,7 +29,10 @@ export function coreScaleDown(input: RolloutInput, progress: Progress, sts: V1St
   const refused = dsHoldsScaleDown(s, progress, sts);
   if (refused) return refused;
   progress.coreReplicas = current; // held until the top node has left
-  const victim = core.pods.find((p) => ordinal(p) === current - 1);
+  // By name: during a takeover, the other operator's `<name>-core-<hash>-<n>` pods have ordinals too.
+  const victim = core.pods.find(
+    (p) => ordinal(p) === current - 1 && p.metadata?.name === `${sts.metadata!.name}-${current - 1}`,
+  );
   if (!victim) {
     // The pod is already gone (e.g. the operator stopped right after scaling): make sure its node left, go on.
     const node = coreNodeName(s.emqx, `${sts.metadata!.name}-${current - 1}`, clusterDomainOf(s.emqx));
