@@ -6,7 +6,9 @@
 // gets DISCONNECT 0x8E). The eviction agent (evacuation, rebalance) disconnects clients with 0x9C and moves
 // disconnected sessions to other nodes. Authentication is anonymous (EMQX's default with no authenticator).
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import mqttPacket from 'mqtt-packet';
 import type { IConnectPacket, IPublishPacket, ISubscribePacket, Packet, QoS } from 'mqtt-packet';
@@ -17,7 +19,10 @@ import { asBool, bindPort, durationMs } from './config.ts';
 import type { TimerHandle } from './clock.ts';
 import type { EmqxNode } from './node.ts';
 import type { JsonValue } from './store.ts';
+import { DS_SESSIONS } from './ds.ts';
+import type { StoredSession } from './ds.ts';
 import { parseShare, topicMatches, validFilter, validTopic } from './topic.ts';
+import { loadTls, sslOptionsOf, TlsReloader, verifyClient, type SslOptions } from './tls.ts';
 
 /** MQTT 5 reason codes the emulator sends. */
 export const RC = {
@@ -373,6 +378,16 @@ export class Connection {
       clientId = `emqx-emulator-${Math.random().toString(16).slice(2, 14)}`;
       assigned = true;
     }
+    if (
+      !cleanStart &&
+      !node.findSession(clientId) &&
+      node.node.dbRead(DS_SESSIONS, clientId) !== undefined &&
+      !node.node.ds.sessionReadable(clientId)
+    ) {
+      // durable sessions: no replica of the shard holding this client's session is up
+      refuse(RC.serverUnavailable, 3);
+      return;
+    }
     const expiry = v5
       ? (p.properties?.sessionExpiryInterval ?? 0)
       : cleanStart
@@ -496,7 +511,7 @@ const shareCursor = new Map<string, number>();
 
 export interface ListenerInfo {
   id: string;
-  type: 'tcp' | 'ws';
+  type: 'tcp' | 'ssl' | 'ws' | 'wss';
   port: number;
 }
 
@@ -506,8 +521,9 @@ export class NodeMqtt {
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   readonly listeners: ListenerInfo[] = [];
-  #servers: Array<net.Server | http.Server> = [];
+  #servers: Array<net.Server | http.Server | https.Server> = [];
   #wss: WebSocketServer[] = [];
+  #reloaders: TlsReloader[] = [];
   #starting: Promise<void> | undefined;
 
   constructor(node: EmqxNode) {
@@ -551,7 +567,7 @@ export class NodeMqtt {
   async #start(): Promise<void> {
     const listeners = getPath(this.node.raw, 'listeners');
     if (!listeners || typeof listeners !== 'object' || Array.isArray(listeners)) return;
-    for (const type of ['tcp', 'ws'] as const) {
+    for (const type of ['tcp', 'ssl', 'ws', 'wss'] as const) {
       const instances = (listeners as Record<string, HoconValue>)[type];
       if (!instances || typeof instances !== 'object' || Array.isArray(instances)) continue;
       for (const [name, value] of Object.entries(instances as Record<string, HoconValue>)) {
@@ -565,9 +581,23 @@ export class NodeMqtt {
           this.node.log('warning', `listener ${id} bound to ${bind.host}: not reachable on the pod IP`);
           continue;
         }
+        let ssl: SslOptions | undefined;
+        if (type === 'ssl' || type === 'wss') {
+          ssl = sslOptionsOf(getPath(inst, 'ssl_options') as HoconObject | undefined);
+          if (!ssl) {
+            this.node.log('error', `listener ${id} not started: ssl_options has no certfile or keyfile`);
+            continue;
+          }
+          if (this.node.ctx.hostPath(ssl.certfile) === undefined) {
+            // EMQX's image bundles a self-signed etc/certs/cert.pem; the emulated one bundles none.
+            this.node.log('warning', `listener ${id} not started: ${ssl.certfile} is not mounted`);
+            continue;
+          }
+        }
         try {
-          if (type === 'tcp') await this.#listenTcp(id, bind.port);
-          else await this.#listenWs(id, bind.port, String(getPath(inst, 'websocket.mqtt_path') ?? '/mqtt'));
+          const mqttPath = String(getPath(inst, 'websocket.mqtt_path') ?? '/mqtt');
+          if (type === 'tcp' || type === 'ssl') await this.#listenTcp(id, bind.port, ssl);
+          else await this.#listenWs(id, bind.port, mqttPath, ssl);
           this.listeners.push({ id, type, port: bind.port });
           this.node.log('info', `listener ${id} started on ${this.node.podIP}:${bind.port}`);
         } catch (e) {
@@ -580,19 +610,59 @@ export class NodeMqtt {
     }
   }
 
-  async #listenTcp(id: string, port: number): Promise<void> {
-    const server = net.createServer((sock) => {
+  /** Reads the listener's certificate files (throws naming a missing one) and keeps them fresh. */
+  #watchTls(id: string, ssl: SslOptions, server: tls.Server): void {
+    const hostPath = (p: string) => this.node.ctx.hostPath(p);
+    this.#reloaders.push(
+      new TlsReloader(ssl, hostPath, server, {
+        error: (msg) => this.node.log('error', `listener ${id}: cannot reload the certificate: ${msg}`),
+        reload: () =>
+          this.node.log('info', `listener ${id}: certificate files changed, new handshakes use them`),
+      }),
+    );
+  }
+
+  async #listenTcp(id: string, port: number, ssl?: SslOptions): Promise<void> {
+    const onSocket = (sock: net.Socket) => {
       sock.setNoDelay(true);
       this.#accept(sock, 'tcp', id, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 });
-    });
+    };
+    let server: net.Server;
+    if (ssl) {
+      const hostPath = (p: string) => this.node.ctx.hostPath(p);
+      const secure = tls.createServer(loadTls(ssl, hostPath), (sock) => {
+        if (!verifyClient(ssl, sock)) sock.destroy();
+        else onSocket(sock);
+      });
+      secure.on('tlsClientError', () => {});
+      this.#watchTls(id, ssl, secure);
+      server = secure;
+    } else {
+      server = net.createServer(onSocket);
+    }
     await listen(server, port, this.node.podIP);
     this.#servers.push(server);
   }
 
-  async #listenWs(id: string, port: number, mqttPath: string): Promise<void> {
-    const server = http.createServer((_req, res) => {
+  async #listenWs(id: string, port: number, mqttPath: string, ssl?: SslOptions): Promise<void> {
+    const notFound = (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(404).end();
-    });
+    };
+    let server: http.Server | https.Server;
+    if (ssl) {
+      const secure = https.createServer(
+        loadTls(ssl, (p) => this.node.ctx.hostPath(p)),
+        notFound,
+      );
+      secure.on('secureConnection', (sock: tls.TLSSocket) => {
+        if (!verifyClient(ssl, sock)) sock.destroy();
+      });
+      secure.on('tlsClientError', () => {});
+      this.#watchTls(id, ssl, secure);
+      server = secure;
+    } else {
+      server = http.createServer(notFound);
+    }
     const wss = new WebSocketServer({
       server,
       path: mqttPath,
@@ -622,12 +692,13 @@ export class NodeMqtt {
   async stop(graceful: boolean): Promise<void> {
     this.dropAll(graceful ? RC.serverShuttingDown : undefined);
     for (const w of this.#wss.splice(0)) w.close();
+    for (const r of this.#reloaders.splice(0)) r.close();
     await Promise.all(
       this.#servers.splice(0).map(
         (s) =>
           new Promise<void>((resolve) => {
             s.close(() => resolve());
-            if (s instanceof http.Server) s.closeAllConnections();
+            if (s instanceof http.Server || s instanceof https.Server) s.closeAllConnections();
           }),
       ),
     );
@@ -636,12 +707,19 @@ export class NodeMqtt {
   /** Ends every connection (MQTT 5 with `reasonCode`) and discards every session (applications restart). */
   dropAll(reasonCode?: number): number {
     let n = 0;
+    const durable = this.node.ds.sessionsDurable
+      ? [...this.sessions.values()]
+          .filter((s) => s.persistent)
+          .map((s) => storeSession(s, this.node.clock.now()))
+      : [];
     for (const c of [...this.connections]) {
       if (c.session) n++;
       c.close(reasonCode);
     }
     for (const s of this.sessions.values()) s.expiryTimer?.cancel();
     this.sessions.clear();
+    // durable sessions outlive their node: they wait in durable storage for their client
+    if (durable.length > 0) this.node.ds.storeSessions(durable);
     return n;
   }
 
@@ -737,11 +815,15 @@ export class NodeMqtt {
     }
     let session: Session;
     let present = false;
+    const stored = existing ? undefined : this.#takeStored(clientId, cleanStart);
     if (existing && !cleanStart) {
       session = existing;
       session.owner = this;
       present = true;
       // inflight messages of the old connection are retransmitted; the queue follows
+    } else if (stored) {
+      session = restoreSession(stored, this, version);
+      present = true;
     } else {
       session = new Session(clientId, this, expiry, version);
     }
@@ -752,6 +834,13 @@ export class NodeMqtt {
     session.disconnectedAt = undefined;
     this.sessions.set(clientId, session);
     return { session, present };
+  }
+
+  /** A durable session kept in durable storage (taken out of it; discarded on clean start). */
+  #takeStored(clientId: string, cleanStart: boolean): StoredSession | undefined {
+    if (this.node.dbRead(DS_SESSIONS, clientId) === undefined) return undefined;
+    const rec = this.node.ds.takeSession(clientId);
+    return cleanStart ? undefined : rec;
   }
 
   /** The connection of a session ended: a persistent session waits for its client, others end. */
@@ -773,6 +862,13 @@ export class NodeMqtt {
   /** Routes a message to every matching subscriber of the cluster and stores it when retained. */
   publish(msg: Message): void {
     if (msg.retain) this.#retain(msg);
+    if (this.node.db.size(DS_SESSIONS) > 0) {
+      this.node.ds.deliverStored(msg, (filter, sub) => {
+        const o = sub as { qos?: number; share?: unknown };
+        if (o.share || !topicMatches(filter, msg.topic)) return undefined;
+        return Math.min(msg.qos, Number(o.qos ?? 0));
+      });
+    }
     const shared = new Map<string, Array<{ s: Session; sub: Subscription }>>();
     for (const b of this.clusterBrokers()) {
       for (const s of b.sessions.values()) {
@@ -915,4 +1011,35 @@ function listen(server: net.Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** A persistent session as durable storage keeps it: subscriptions, and unacknowledged then queued messages. */
+function storeSession(s: Session, now: number): StoredSession {
+  const msgs = [...[...s.inflight.values()].map((f) => ({ msg: f.msg, qos: f.qos })), ...s.queue];
+  return {
+    clientId: s.clientId,
+    expiry: s.expiryInterval,
+    proto: s.protocolVersion,
+    storedAt: now,
+    subs: [...s.subs].map(([f, sub]) => [f, { ...sub } as unknown as JsonValue]),
+    queue: msgs.map(({ msg, qos }) => ({
+      topic: msg.topic,
+      payload_b64: msg.payload.toString('base64'),
+      qos,
+      retain: msg.retain,
+    })),
+  };
+}
+
+function restoreSession(rec: StoredSession, owner: NodeMqtt, version: number): Session {
+  const s = new Session(rec.clientId, owner, rec.expiry, version);
+  for (const [filter, sub] of rec.subs) s.subs.set(filter, sub as unknown as Subscription);
+  for (const m of rec.queue) {
+    const qos = (m.qos === 1 || m.qos === 2 ? m.qos : 0) as QoS;
+    s.queue.push({
+      msg: { topic: m.topic, payload: Buffer.from(m.payload_b64, 'base64'), qos, retain: m.retain },
+      qos,
+    });
+  }
+  return s;
 }

@@ -3,6 +3,7 @@
 // (ctl.ts) are thin layers over this class.
 import fs from 'node:fs';
 import type http from 'node:http';
+import https from 'node:https';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,16 +28,19 @@ import type { ConfigFacts, PutMode } from './config.ts';
 import type { EmqxFabric, NodeFaults, NodeSummary } from './fabric.ts';
 import { hasCommunityLicense, parseEmqxImage } from './image.ts';
 import type { EmqxImageInfo } from './image.ts';
+import { DEFAULT_DS_TIMING, NodeDs } from './ds.ts';
+import type { DsTiming } from './ds.ts';
 import { NodeMqtt, RC } from './mqtt.ts';
 import { Evacuation } from './rebalance.ts';
 import type { Rebalance } from './rebalance.ts';
 import { Db, NodeStore } from './store.ts';
+import { loadTls, sslOptionsOf, TlsReloader } from './tls.ts';
 import type { JsonValue } from './store.ts';
 
 export type NodeStatus = 'booting' | 'running' | 'app_stopped' | 'stopping' | 'exited';
 export type Role = 'core' | 'replicant';
 
-export interface NodeTiming {
+export interface NodeTiming extends DsTiming {
   /** From container start to the emqx application running (emulated ms). */
   bootMs: number;
   /** The application restart after a join or leave. */
@@ -56,6 +60,7 @@ export const DEFAULT_TIMING: NodeTiming = {
   autoclusterRetryMs: 5000,
   replicantRetryMs: 1000,
   licenseWaitMs: 30_000,
+  ...DEFAULT_DS_TIMING,
 };
 
 export interface NodeOptions {
@@ -131,6 +136,8 @@ export class EmqxNode {
    */
   lastCore: string | undefined;
   readonly mqtt: NodeMqtt = new NodeMqtt(this);
+  /** Durable storage (sites, shards, durable sessions): `ds.ts`. */
+  readonly ds: NodeDs = new NodeDs(this);
   load = new Load(this.mqtt);
   evacuation: Evacuation | undefined;
   rebalance: Rebalance | undefined;
@@ -138,6 +145,9 @@ export class EmqxNode {
   donorOf: string | undefined;
   faults: NodeFaults = {};
   server: http.Server | undefined;
+  /** The https dashboard listener, when configured. */
+  httpsServer: https.Server | undefined;
+  #httpsReloader: TlsReloader | undefined;
   apiPort: number | undefined;
 
   readonly exited: Promise<number>;
@@ -338,12 +348,44 @@ export class EmqxNode {
     });
   }
 
+  /** The https dashboard listener, when `dashboard.listeners.https` is enabled with a bind port. */
+  async #listenDashboardHttps(): Promise<void> {
+    const conf = getPath(this.raw, 'dashboard.listeners.https');
+    if (!conf || typeof conf !== 'object' || Array.isArray(conf)) return;
+    const enabled = asBool(getPath(conf as HoconObject, 'enable'), true);
+    const bind = bindPort(getPath(conf as HoconObject, 'bind'));
+    if (!enabled || !bind || bind.port === 0) return;
+    const ssl = sslOptionsOf(getPath(conf as HoconObject, 'ssl_options') as HoconObject | undefined);
+    if (!ssl) throw new Error('dashboard.listeners.https: ssl_options has no certfile or keyfile');
+    const hostPath = (p: string) => this.ctx.hostPath(p);
+    const { apiRequestListener } = await import('./api.ts');
+    const server = https.createServer(loadTls(ssl, hostPath), apiRequestListener(this));
+    server.keepAliveTimeout = 5000;
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bind.port, this.podIP, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.httpsServer = server;
+    this.#httpsReloader = new TlsReloader(ssl, hostPath, server, {
+      error: (msg) => this.log('error', `dashboard https listener: cannot reload the certificate: ${msg}`),
+      reload: () => this.log('info', 'dashboard https listener: certificate files changed'),
+    });
+    this.apiPort ??= bind.port;
+    this.log('info', `dashboard listener https:${this.podIP}:${bind.port} started`);
+  }
+
   async #listenDashboard(): Promise<void> {
+    await this.#listenDashboardHttps();
     const http = getPath(this.raw, 'dashboard.listeners.http');
     const enabled = asBool(getPath(this.raw, 'dashboard.listeners.http.enable'), true);
     const bind = bindPort(getPath(this.raw, 'dashboard.listeners.http.bind'));
     if (!http || !enabled || !bind || bind.port === 0) {
-      this.log('warning', 'dashboard HTTP listener disabled: the REST API is not served');
+      if (!this.httpsServer)
+        this.log('warning', 'dashboard HTTP listener disabled: the REST API is not served');
       return;
     }
     if (bind.host !== undefined && !['0.0.0.0', '::', this.podIP].includes(bind.host)) {
@@ -419,6 +461,7 @@ export class EmqxNode {
     this.runningSince = this.clock.now();
     this.fabric.downSince.delete(this.name);
     this.log('info', `EMQX ${this.image.version} is running now!`);
+    this.ds.onAppsUp(this.#store?.dataDir);
     void this.mqtt.start();
     this.fabric.topologyChanged();
     this.#checkLicense();
@@ -640,7 +683,10 @@ export class EmqxNode {
         this.#startAttachLoop();
       }
     }
-    if (this.role === 'core' && this.status === 'running') this.#scheduleAutoclean();
+    if (this.role === 'core' && this.status === 'running') {
+      this.#scheduleAutoclean();
+      if (this.ds.enabled) this.ds.kick();
+    }
   }
 
   /** Discovered node names, per `cluster.discovery_strategy`. */
@@ -856,6 +902,10 @@ export class EmqxNode {
 
   /** `emqx ctl cluster leave` (and the target side of force_leave). */
   leave(): { ok: true } | { error: string } {
+    // the DS applications refuse while this node's site still holds (or is getting) shard replicas
+    if (this.role === 'core' && this.ds.enabled && this.ds.nodeHoldsReplicas(this.name)) {
+      return { error: 'nonempty_ds_site' };
+    }
     this.#autoclusterDisabled = true;
     this.#timers.get('autocluster')?.cancel();
     this.#timers.delete('autocluster');
@@ -885,6 +935,7 @@ export class EmqxNode {
     if (running) return running.leave();
     const core = this.viewCore();
     if (!core) return { error: 'node_not_in_cluster' };
+    if (this.ds.enabled && this.ds.nodeHoldsReplicas(name)) return { error: 'nonempty_ds_site' };
     for (const c of [core, ...EmqxNode.livePeersOf(core)]) {
       c.members.delete(name);
       c.persistDb();
@@ -1174,6 +1225,7 @@ export class EmqxNode {
     this.log(code === 0 ? 'info' : 'error', `${reason}; exit code ${code}`);
     for (const t of this.#timers.values()) t.cancel();
     this.#timers.clear();
+    this.ds.stop();
     this.#ticker?.cancel();
     this.#ticker = undefined;
     if (this.rebalance) this.endRebalance('aborted: the coordinator stopped');
@@ -1195,6 +1247,14 @@ export class EmqxNode {
     if (server) {
       server.close();
       server.closeAllConnections();
+    }
+    const secure = this.httpsServer;
+    this.httpsServer = undefined;
+    this.#httpsReloader?.close();
+    this.#httpsReloader = undefined;
+    if (secure) {
+      secure.close();
+      secure.closeAllConnections();
     }
     if (this.#scratchDir) fs.rmSync(this.#scratchDir, { recursive: true, force: true });
     this.#resolveExit(code);
