@@ -2,7 +2,7 @@
 // program from this working tree, as the image would: `node bin/emqx-operator.js <args>` (the Dockerfile's
 // ENTRYPOINT), no image build. What a container runtime would give it is given for real:
 //  - its host name (the pod's, in a UTS namespace of its own) and its volumes at their mount paths, in a mount
-//    namespace of its own (`unshare --mount --uts`; the ServiceAccount
+//    namespace of its own (`unshare --mount --uts`; `exec` enters both with nsenter; the ServiceAccount
 //    token, CA bundle and namespace appear at /var/run/secrets/kubernetes.io/serviceaccount). Like a container, it
 //    gets a fresh /run (a tmpfs) rather than the host's;
 //  - its user: runAsUser/runAsGroup of the security context, else the image's USER 65532 (`setpriv`);
@@ -155,11 +155,15 @@ export function createOperatorHandler(opts: { nodePath?: string } = {}): ImageHa
               resolve({ exitCode: 126, stdout: '', stderr: 'container not running' });
               return;
             }
-            const p = spawn('nsenter', [`--target=${child.pid}`, '--mount', '--', ...asUser, ...cmd], {
-              cwd: ROOT,
-              env: { ...ctx.env, PATH: process.env.PATH ?? '/usr/bin:/bin' },
-              timeout: timeoutMs,
-            });
+            const p = spawn(
+              'nsenter',
+              [`--target=${child.pid}`, '--mount', '--uts', '--', ...asUser, ...cmd],
+              {
+                cwd: ROOT,
+                env: { ...ctx.env, PATH: process.env.PATH ?? '/usr/bin:/bin' },
+                timeout: timeoutMs,
+              },
+            );
             let stdout = '';
             let stderr = '';
             p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,0 +1,259 @@
+// End to end, as a user installs it: `helm install` of charts/emqx-operator into a sandbox, the operator running as
+// pods of the Deployment (the kubelet emulator runs the real program from this working tree, with in-cluster
+// configuration: a TokenRequest token for its ServiceAccount, the CA bundle, KUBERNETES_SERVICE_HOST/PORT). Then:
+// two replicas Ready, one leading → the API server converts v2alpha1 through the webhook Service → an EMQX cluster
+// Ready → `helm upgrade` to a new operator version while an EMQX upgrade is in progress, which the new pods finish
+// → the leading pod deleted, another replica takes over → `helm uninstall` leaves the EMQX cluster running, data kept.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { resolveHelm } from '../sandbox/cluster/helm.ts';
+import { createEmqxHandler } from '../sandbox/emqx/index.ts';
+import { listPods, waitReady } from './support/emqx.ts';
+import { useSandbox } from './support/sandbox.ts';
+import { emqxResource, pvcs, waitAllOnVersion } from './support/upgrade.ts';
+
+const CHART = path.resolve(import.meta.dirname, '../charts/emqx-operator');
+const NS = 'emqx-operator-system';
+const RELEASE = 'emqx-operator';
+
+const emqx = createEmqxHandler({ timeScale: 10 });
+const sb = useSandbox({ handlers: [emqx] });
+let helmBin = '';
+
+before(async () => {
+  helmBin = await resolveHelm({ onProgress: (d) => process.stderr.write(d) });
+});
+
+/** Runs helm against the sandbox, with Helm's own state inside the sandbox directory. */
+function helm(args: string[]): Promise<string> {
+  const home = path.join(sb.sandbox.dir, 'helm');
+  mkdirSync(home, { recursive: true });
+  return new Promise((resolve, reject) => {
+    execFile(
+      helmBin,
+      [...args, '--kubeconfig', sb.sandbox.kubeconfigPath],
+      {
+        env: {
+          PATH: process.env.PATH,
+          // Helm's Kubernetes client caches discovery under $HOME/.kube: keep it in the sandbox too.
+          HOME: home,
+          HELM_CACHE_HOME: path.join(home, 'cache'),
+          HELM_CONFIG_HOME: path.join(home, 'config'),
+          HELM_DATA_HOME: path.join(home, 'data'),
+        },
+        maxBuffer: 16 << 20,
+      },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`helm ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+    );
+  });
+}
+
+async function operatorPods(): Promise<any[]> {
+  const list = (await sb.api.get(
+    `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/name=emqx-operator')}`,
+  )) as { items: any[] };
+  return list.items;
+}
+
+const isReady = (p: any) =>
+  !p.metadata.deletionTimestamp &&
+  p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+
+async function leaseHolder(): Promise<string | undefined> {
+  const lease = (await sb.api.get(
+    `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/emqx-operator-leader`,
+  )) as any;
+  return lease.spec?.holderIdentity;
+}
+
+/** The operator pod whose name the Lease holder identity starts with (identity = $POD_NAME + '_' + a random suffix). */
+async function leader(pods: any[]): Promise<any | undefined> {
+  const holder = await leaseHolder().catch(() => undefined);
+  return holder ? pods.find((p) => holder.startsWith(`${p.metadata.name}_`)) : undefined;
+}
+
+describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
+  it('runs the operator as pods with in-cluster configuration and survives upgrade, failover and uninstall', async (t) => {
+    // ---- install
+    const out = await helm([
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--create-namespace',
+      '--wait',
+      '--timeout',
+      '3m',
+    ]);
+    assert.match(out, /STATUS: deployed/);
+    assert.match(
+      out,
+      /kubectl -n emqx-operator-system rollout status deployment\/emqx-operator/,
+      'NOTES.txt',
+    );
+    const first = await sb.waitFor(
+      'two Ready operator pods, one of them leading',
+      async () => {
+        const pods = (await operatorPods()).filter(isReady);
+        return pods.length === 2 && (await leader(pods)) ? pods : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.ok(first.every((p) => p.spec.containers[0].image === 'emqx-operator:0.1.0'));
+    const firstLeader = (await leader(first))!;
+    t.diagnostic(`leader: ${firstLeader.metadata.name}`);
+
+    // Inside the container: the pod's user and host name, the projected volume at its in-cluster path.
+    const c = sb.sandbox.kubelet.container(NS, firstLeader.metadata.name, 'operator')!;
+    const sh = async (cmd: string[]) => {
+      const r = await c.exec(cmd, 5000);
+      assert.equal(r.exitCode, 0, `${cmd.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    assert.equal(await sh(['id', '-u']), '65532');
+    assert.equal(await sh(['hostname']), firstLeader.metadata.name);
+    assert.equal(await sh(['cat', '/var/run/secrets/kubernetes.io/serviceaccount/namespace']), NS);
+    assert.match(
+      await sh(['cat', '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt']),
+      /BEGIN CERTIFICATE/,
+    );
+    const jwt = await sh(['cat', '/var/run/secrets/kubernetes.io/serviceaccount/token']);
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
+    assert.equal(claims.sub, `system:serviceaccount:${NS}:emqx-operator`);
+    assert.equal(
+      claims['kubernetes.io'].pod.name,
+      firstLeader.metadata.name,
+      'the token is bound to the pod',
+    );
+
+    // The token is a real ServiceAccount token: the operator authenticated as its ServiceAccount (the Lease was
+    // written by it, as the managedFields say).
+    const lease = (await sb.api.get(
+      `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/emqx-operator-leader`,
+    )) as any;
+    assert.ok(lease.metadata.managedFields?.length > 0);
+
+    // The API server converts through the webhook Service (aggregator routing to a Ready pod's IP).
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, replicants: 1 }));
+    const alpha = await sb.waitFor(
+      'the EMQX resource served as v2alpha1 (conversion webhook through its Service)',
+      async () => (await sb.api.get(`/apis/apps.emqx.io/v2alpha1/namespaces/${ns}/emqxes/emqx`)) as any,
+      60_000,
+      500,
+    );
+    assert.equal(alpha.apiVersion, 'apps.emqx.io/v2alpha1');
+
+    // ---- an EMQX cluster, made Ready by the operator in its pod
+    await waitReady(sb, ns, 'emqx', 180_000);
+    const pvcsBefore = await pvcs(sb, ns);
+    assert.equal(pvcsBefore.length, 2);
+
+    // ---- helm upgrade to a new operator version while an EMQX upgrade is in progress
+    await sb.api.patch(
+      `/apis/apps.emqx.io/v2beta1/namespaces/${ns}/emqxes/emqx`,
+      { spec: { image: 'emqx/emqx-enterprise:5.8.4' } },
+      'application/merge-patch+json',
+    );
+    await sb.waitFor(
+      'the EMQX upgrade under way (a 5.8.4 pod exists)',
+      async () => (await listPods(sb, ns)).some((p) => p.spec.containers[0].image.endsWith(':5.8.4')),
+      60_000,
+      200,
+    );
+    const e0 = (await sb.api.get(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/emqxes/emqx`)) as any;
+    assert.notEqual(
+      e0.status?.phase,
+      'Ready',
+      'the upgrade is still in progress when the operator is upgraded',
+    );
+    await helm([
+      'upgrade',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--reuse-values',
+      '--set',
+      'image.tag=0.1.1',
+      '--wait',
+      '--timeout',
+      '3m',
+    ]);
+    const upgraded = await sb.waitFor(
+      'two Ready operator pods of 0.1.1, the old ones gone, one leading',
+      async () => {
+        const pods = await operatorPods();
+        const ready = pods.filter(isReady);
+        return pods.length === 2 &&
+          ready.length === 2 &&
+          ready.every((p) => p.spec.containers[0].image === 'emqx-operator:0.1.1') &&
+          (await leader(ready))
+          ? ready
+          : undefined;
+      },
+      180_000,
+      500,
+    );
+    await waitAllOnVersion(sb, ns, '5.8.4', 240_000);
+    const newLeader = (await leader(upgraded))!;
+    t.diagnostic(`leader after helm upgrade: ${newLeader.metadata.name}`);
+
+    // ---- delete the leading pod: another replica takes over. On SIGTERM the leader gives the Lease up, so the
+    // standby and the Deployment's replacement pod race for it, as in a real cluster; either is a take-over.
+    await sb.api.delete(`/api/v1/namespaces/${NS}/pods/${newLeader.metadata.name}`);
+    const successor = await sb.waitFor(
+      `another operator pod leading after ${newLeader.metadata.name} was deleted`,
+      async () => {
+        const live = (await operatorPods()).filter(isReady);
+        const l = await leader(live);
+        return l && l.metadata.name !== newLeader.metadata.name ? l : undefined;
+      },
+      90_000,
+      500,
+    );
+    t.diagnostic(
+      `leader after deleting ${newLeader.metadata.name}: ${successor.metadata.name} (${
+        upgraded.some((p) => p.metadata.name === successor.metadata.name)
+          ? 'the standby'
+          : 'the replacement pod'
+      })`,
+    );
+    // and it reconciles: a change made now is carried out
+    await sb.api.patch(
+      `/apis/apps.emqx.io/v2beta1/namespaces/${ns}/emqxes/emqx`,
+      { spec: { replicantTemplate: { spec: { replicas: 2 } } } },
+      'application/merge-patch+json',
+    );
+    await sb.waitFor(
+      'two replicants after the change made under the new leader',
+      async () => {
+        const e = await waitReady(sb, ns, 'emqx', 120_000);
+        return (e.status?.replicantNodes ?? []).filter((n) => n.node_status === 'running').length === 2;
+      },
+      120_000,
+      1000,
+    );
+
+    // ---- helm uninstall: the operator goes, EMQX and its data stay
+    await helm(['uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '2m']);
+    await sb.waitFor('no operator pod left', async () => (await operatorPods()).length === 0, 60_000, 500);
+    const crds = (await sb.api.get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions')) as any;
+    assert.ok(
+      crds.items.some((c: any) => c.metadata.name === 'emqxes.apps.emqx.io'),
+      'the CRD is kept (helm.sh/resource-policy: keep)',
+    );
+    const after = (await sb.api.get(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/emqxes/emqx`)) as any;
+    assert.equal(after.status.phase, 'Ready');
+    const pods = await listPods(sb, ns);
+    assert.equal(pods.length, 4);
+    assert.ok(pods.every(isReady), 'every EMQX pod still Ready');
+    assert.deepEqual(await pvcs(sb, ns), pvcsBefore, 'the same PVCs, bound to the same volumes');
+  });
+});
