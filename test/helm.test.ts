@@ -5,52 +5,35 @@
 // Ready → `helm upgrade` to a new operator version while an EMQX upgrade is in progress, which the new pods finish
 // → the leading pod deleted, another replica takes over → `helm uninstall` leaves the EMQX cluster running, data kept.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { resolveHelm } from '../sandbox/cluster/helm.ts';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
+import {
+  CHART_DIR as CHART,
+  HELM_NAMESPACE as NS,
+  HELM_RELEASE as RELEASE,
+  installArgs,
+  sandboxHelm,
+  type Helm,
+} from '../sandbox/operator-helm.ts';
 import { example, listPods, waitReady } from './support/emqx.ts';
 import { useSandbox } from './support/sandbox.ts';
 import { pvcs, waitAllOnVersion } from './support/upgrade.ts';
 
-const CHART = path.resolve(import.meta.dirname, '../charts/emqx-operator');
-const NS = 'emqx-operator-system';
-const RELEASE = 'emqx-operator';
-
 const emqx = createEmqxHandler({ timeScale: 10 });
 const sb = useSandbox({ handlers: [emqx] });
-let helmBin = '';
+let helm: Helm;
 
 before(async () => {
-  helmBin = await resolveHelm({ onProgress: (d) => process.stderr.write(d) });
+  // node:test runs a file's top-level before() hooks concurrently: wait for the sandbox's own hook.
+  for (;;) {
+    try {
+      if (sb.sandbox) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  helm = await sandboxHelm(sb.sandbox, (l) => process.stderr.write(l + '\n'));
 });
-
-/** Runs helm against the sandbox, with Helm's own state inside the sandbox directory. */
-function helm(args: string[]): Promise<string> {
-  const home = path.join(sb.sandbox.dir, 'helm');
-  mkdirSync(home, { recursive: true });
-  return new Promise((resolve, reject) => {
-    execFile(
-      helmBin,
-      [...args, '--kubeconfig', sb.sandbox.kubeconfigPath],
-      {
-        env: {
-          PATH: process.env.PATH,
-          // Helm's Kubernetes client caches discovery under $HOME/.kube: keep it in the sandbox too.
-          HOME: home,
-          HELM_CACHE_HOME: path.join(home, 'cache'),
-          HELM_CONFIG_HOME: path.join(home, 'config'),
-          HELM_DATA_HOME: path.join(home, 'data'),
-        },
-        maxBuffer: 16 << 20,
-      },
-      (err, stdout, stderr) =>
-        err ? reject(new Error(`helm ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
-    );
-  });
-}
 
 async function operatorPods(): Promise<any[]> {
   const list = (await sb.api.get(
@@ -79,17 +62,7 @@ async function leader(pods: any[]): Promise<any | undefined> {
 describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
   it('runs the operator as pods with in-cluster configuration and survives upgrade, failover and uninstall', async (t) => {
     // ---- install
-    const out = await helm([
-      'install',
-      RELEASE,
-      CHART,
-      '--namespace',
-      NS,
-      '--create-namespace',
-      '--wait',
-      '--timeout',
-      '3m',
-    ]);
+    const out = await helm(installArgs()); // the README's command line
     assert.match(out, /STATUS: deployed/);
     assert.match(
       out,

@@ -14,12 +14,16 @@ Options:
   --dir DIR              sandbox directory: kubeconfig, logs, pod and volume directories (default: .sandbox)
   --nodes N              number of emulated nodes (default: 3)
   --cluster-domain NAME  cluster DNS domain answered by the emulated resolver (default: cluster.local)
-  --no-operator          do not start the operator (CRDs and RBAC are not installed either)
+  --no-operator          do not install the operator (nor its CRDs and RBAC)
+  --operator-process     run the operator as a child process (user emqx-operator, bound to deploy/rbac.yaml)
+                         instead of installing it with the Helm chart
   --keep                 keep the directory's state (etcd data, pod dirs, volumes) after stopping
   -h, --help             this help
 
-Pods whose image is an EMQX image run an emulated EMQX node. Unless --no-operator is given, the CRDs and RBAC are
-installed and the operator runs (as user emqx-operator, bound to deploy/rbac.yaml); its log is DIR/logs/operator.log.
+Pods whose image is an EMQX image run an emulated EMQX node. Unless --no-operator is given, the operator is
+installed as users install it: helm install emqx-operator charts/emqx-operator --namespace emqx-operator-system
+(Helm is built from its Go module on the first run); its pods run the operator from this working tree, and their
+logs are DIR/pods/emqx-operator-system/<pod>/logs/operator.log.
 
 Once ready it writes DIR/kubeconfig (admin) and DIR/operator.kubeconfig (user emqx-operator, no groups):
   kubectl --kubeconfig DIR/kubeconfig get pods -A`;
@@ -29,6 +33,7 @@ export interface SandboxArgs {
   nodes: number;
   clusterDomain: string;
   operator: boolean;
+  operatorProcess: boolean;
   keep: boolean;
   help: boolean;
 }
@@ -44,6 +49,7 @@ export function parseSandboxArgs(args: string[]): SandboxArgs {
       nodes: { type: 'string', default: '3' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       'no-operator': { type: 'boolean', default: false },
+      'operator-process': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -61,6 +67,7 @@ export function parseSandboxArgs(args: string[]): SandboxArgs {
     nodes,
     clusterDomain,
     operator: !values['no-operator'],
+    operatorProcess: values['operator-process'] === true,
     keep: values.keep === true,
     help: values.help === true,
   };
@@ -86,6 +93,7 @@ export const command: Command = {
     const { resolveBinDir, missingBinaries } = await import('../../../sandbox/cluster/binaries.ts');
     const { startSandbox } = await import('../../../sandbox/index.ts');
     const { operatorExtension } = await import('../../../sandbox/operator.ts');
+    const { helmOperatorExtension, operatorLogGlob } = await import('../../../sandbox/operator-helm.ts');
 
     let stopRequested: string | undefined;
     let wake: () => void = () => {};
@@ -123,7 +131,9 @@ export const command: Command = {
           keep: opts.keep,
           binDir,
           log: (line) => err(`  ${line}`),
-          extensions: opts.operator ? [operatorExtension()] : [],
+          extensions: !opts.operator
+            ? []
+            : [opts.operatorProcess ? operatorExtension() : helmOperatorExtension()],
         });
       } catch (e) {
         err(`emqx-operator sandbox: could not start: ${(e as Error).message}`);
@@ -140,9 +150,11 @@ export const command: Command = {
             `  kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} get pods -A`,
             `  operator credentials (user ${sandbox.operatorUser}, RBAC only): ${show(sandbox.operatorKubeconfigPath)}`,
             `  logs: ${show(sandbox.logsDir)}`,
-            opts.operator
-              ? `  operator running; log: ${show(path.join(sandbox.logsDir, 'operator.log'))}; try: kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} apply -f examples/core-replicant.yaml`
-              : 'operator not started (--no-operator)',
+            !opts.operator
+              ? 'operator not started (--no-operator)'
+              : opts.operatorProcess
+                ? `  operator running; log: ${show(path.join(sandbox.logsDir, 'operator.log'))}; try: kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} apply -f examples/minimal.yaml`
+                : `  operator installed with Helm (release emqx-operator in emqx-operator-system); logs: ${show(operatorLogGlob(sandbox))}; try: kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} apply -f examples/minimal.yaml`,
             'Ctrl-C to stop.',
             '',
           ].join('\n'),
