@@ -123,6 +123,16 @@ describe('Helm chart charts/emqx-operator', () => {
     assert.equal(find(objs, 'PodDisruptionBudget')[0]?.spec.maxUnavailable, 1);
     assert.equal(find(objs, 'NetworkPolicy').length, 1);
     assert.equal(find(objs, 'Service', 'emqx-operator-metrics').length, 1);
+    // All namespaces: one ClusterRole for the workloads and the CRDs; the Lease only in the operator's namespace.
+    const [cr] = find(objs, 'ClusterRole');
+    assert.ok(cr!.rules!.some((r) => r.resources.includes('emqxes')));
+    assert.ok(!cr!.rules!.some((r) => r.resources.includes('leases')), 'no cluster-wide Lease rights');
+    const roles = find(objs, 'Role');
+    assert.deepEqual(
+      roles.map((r) => r.metadata.namespace),
+      ['emqx-operator-system'],
+    );
+    assert.ok(roles[0]!.rules!.some((r) => r.resources.includes('leases')));
   });
 
   it('watchNamespace: a Role in that namespace, the CRD rule alone cluster-wide, --namespace passed', async () => {
