@@ -94,6 +94,9 @@ export function createOperatorHandler(opts: { nodePath?: string } = {}): ImageHa
       const uid = sc?.runAsUser ?? psc?.runAsUser ?? IMAGE_USER;
       const gid = sc?.runAsGroup ?? psc?.runAsGroup ?? IMAGE_USER;
       const asUser = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
+      // A change of user clears the parent-death signal, so the program's own setpriv sets it again: the
+      // operator dies with the sandbox process even when that is SIGKILLed (as the control plane's processes do).
+      const asUserDying = [...asUser.slice(0, -1), '--pdeathsig', 'SIGKILL', '--'];
       const mounts = ctx.mounts ?? [];
       const argv = [
         'setpriv',
@@ -110,7 +113,7 @@ export function createOperatorHandler(opts: { nodePath?: string } = {}): ImageHa
         '-c',
         mountScript(mounts, (ctx.pod.spec?.hostname ?? ctx.pod.metadata?.name ?? '').slice(0, 63)),
         'sh',
-        ...asUser,
+        ...asUserDying,
         ...program,
       ];
       ctx.log(`starting: ${program.slice(1).join(' ')} (uid ${uid}, ${mounts.length} mounts)`);
