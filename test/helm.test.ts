@@ -1,10 +1,12 @@
 // End to end, as a user installs it: `helm install` of charts/emqx-operator into a sandbox, the operator running as
 // pods of the Deployment (the kubelet emulator runs the real program from this working tree, with in-cluster
 // configuration: a TokenRequest token for its ServiceAccount, the CA bundle, KUBERNETES_SERVICE_HOST/PORT). Then:
-// two replicas Ready, one leading → the API server converts v2alpha1 through the webhook Service → an EMQX cluster
+// two replicas Ready, one leading; a killed operator process restarted by the kubelet → the API server converts v2alpha1 through the webhook Service → an EMQX cluster
 // Ready → `helm upgrade` to a new operator version while an EMQX upgrade is in progress, which the new pods finish
 // → the leading pod deleted, another replica takes over → `helm uninstall` leaves the EMQX cluster running, data kept.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
 import {
@@ -34,6 +36,26 @@ before(async () => {
   }
   helm = await sandboxHelm(sb.sandbox, (l) => process.stderr.write(l + '\n'));
 });
+
+/** The pid of the operator program serving on `podIP` (its args bind the pod IP), from /proc. */
+function operatorPid(podIP: string): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd: string[];
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (
+      path.basename(cmd[0] ?? '') === 'node' &&
+      cmd[1] === 'bin/emqx-operator.js' &&
+      cmd.some((a) => a.includes(`=${podIP}:`))
+    )
+      return Number(d);
+  }
+  return undefined;
+}
 
 async function operatorPods(): Promise<any[]> {
   const list = (await sb.api.get(
@@ -104,6 +126,25 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
       firstLeader.metadata.name,
       'the token is bound to the pod',
     );
+
+    // A crash of the program (SIGKILL of its process, found by its pod IP): the kubelet restarts the container
+    // (restartCount 1, last state exit 137) and the pod is Ready again; the leader is not disturbed.
+    const standby0 = first.find((p) => p.metadata.name !== firstLeader.metadata.name)!;
+    const pid = operatorPid(standby0.status.podIP);
+    assert.ok(pid, `the process of ${standby0.metadata.name}`);
+    process.kill(pid, 'SIGKILL');
+    const restarted = await sb.waitFor(
+      `${standby0.metadata.name} restarted after its process was killed, and Ready`,
+      async () => {
+        const p = (await sb.api.get(`/api/v1/namespaces/${NS}/pods/${standby0.metadata.name}`)) as any;
+        const cs = p.status.containerStatuses?.[0];
+        return cs?.restartCount === 1 && isReady(p) ? cs : undefined;
+      },
+      60_000,
+      250,
+    );
+    assert.equal(restarted.lastState.terminated.exitCode, 137);
+    assert.ok((await leaseHolder())?.startsWith(`${firstLeader.metadata.name}_`));
 
     // The token is a real ServiceAccount token: the operator authenticated as its ServiceAccount (the Lease was
     // written by it, as the managedFields say).
