@@ -1,9 +1,10 @@
 // End to end, as a user installs it: `helm install` of charts/emqx-operator into a sandbox, the operator running as
 // pods of the Deployment (the kubelet emulator runs the real program from this working tree, with in-cluster
 // configuration: a TokenRequest token for its ServiceAccount, the CA bundle, KUBERNETES_SERVICE_HOST/PORT). Then:
-// two replicas Ready, one leading; a killed operator process restarted by the kubelet → the API server converts v2alpha1 through the webhook Service → an EMQX cluster
-// Ready → `helm upgrade` to a new operator version while an EMQX upgrade is in progress, which the new pods finish
-// → the leading pod deleted, another replica takes over → `helm uninstall` leaves the EMQX cluster running, data kept.
+// two replicas Ready, one leading; a killed operator process restarted by the kubelet → the API server converts
+// v2alpha1 through the webhook Service → an EMQX cluster Ready → `helm upgrade` to a new operator version while an
+// EMQX upgrade is in progress, which the new pods finish → the leading pod deleted, another replica takes over →
+// `helm uninstall` leaves the EMQX cluster running, data kept.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
