@@ -217,6 +217,16 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
       500,
     );
     await waitAllOnVersion(sb, ns, '5.8.4', 240_000);
+    // After helm upgrade re-applied the CRDs, conversion still works: the CA bundle is set (Helm's three-way merge
+    // leaves it; the new leader also registers it again) and v2alpha1 is served.
+    const crd = (await sb.api.get(
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/emqxes.apps.emqx.io',
+    )) as any;
+    assert.ok(crd.spec.conversion.webhook.clientConfig.caBundle, 'caBundle set after helm upgrade');
+    assert.equal(
+      ((await sb.api.get(`/apis/apps.emqx.io/v2alpha1/namespaces/${ns}/emqxes/emqx`)) as any).apiVersion,
+      'apps.emqx.io/v2alpha1',
+    );
     const newLeader = (await leader(upgraded))!;
     t.diagnostic(`leader after helm upgrade: ${newLeader.metadata.name}`);
 
