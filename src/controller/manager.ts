@@ -3,7 +3,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { buildCrds, conversionMergePatch, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
 import { EmqxClient } from '../emqx/client.ts';
-import { apply, createIfAbsent } from '../k8s/apply.ts';
+import { apply, createIfAbsent, mergePatch } from '../k8s/apply.ts';
 import { loadKubeConfig } from '../k8s/config.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { defaultIdentity, LeaderElector } from '../k8s/leader.ts';
@@ -14,7 +14,7 @@ import { startObservabilityServer, type ObservabilityServer } from '../observabi
 import { createWebhookCertificates } from '../webhook/cert.ts';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
 import { ClusterCache } from './cache.ts';
-import type { EmqxApi, EmqxApiFactory } from './context.ts';
+import type { EmqxApi, EmqxApiFactory } from './emqx-access.ts';
 import { WorkQueue } from './queue.ts';
 import { RebalanceReconciler } from './rebalance.ts';
 import { EmqxReconciler } from './reconciler.ts';
@@ -170,20 +170,26 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   // $POD_NAME (the Deployment sets it) plus a random suffix, as `run --help` says; the host name outside a pod.
   const identity = opts.identity ?? defaultIdentity();
   const events = new EventRecorder(client, { logger: log, reportingInstance: identity });
-  const clients = new Map<string, EmqxClient>();
+  // A new EMQX client for every caller (nothing one caller does to its targets changes another's). Per key, the
+  // target that answered last is tried first next time, so one slow or dead core costs one timeout, not one per
+  // pass.
+  const lastClient = new Map<string, { client: EmqxClient; preferred?: string }>();
   const emqxApiFactory: EmqxApiFactory = (targets, creds) => {
     const id = `${creds.key}:${creds.secret.length}:${creds.secret.slice(0, 4)}`;
-    let c = clients.get(id);
-    if (!c) {
-      c = new EmqxClient({
-        targets,
-        apiKey: creds.key,
-        apiSecret: creds.secret,
-        timeoutMs: opts.emqxTimeoutMs,
-        logger: log,
-      });
-      clients.set(id, c);
-    } else c.setTargets(targets);
+    const last = lastClient.get(id);
+    const preferred = last?.client.currentTarget ?? last?.preferred;
+    const ordered =
+      preferred && targets.includes(preferred)
+        ? [preferred, ...targets.filter((t) => t !== preferred)]
+        : targets;
+    const c = new EmqxClient({
+      targets: ordered,
+      apiKey: creds.key,
+      apiSecret: creds.secret,
+      timeoutMs: opts.emqxTimeoutMs,
+      logger: log,
+    });
+    lastClient.set(id, { client: c, ...(preferred !== undefined && { preferred }) });
     return c as unknown as EmqxApi;
   };
 
@@ -198,16 +204,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   let webhookRetry: ReturnType<typeof setTimeout> | undefined;
   const registerConversionWebhook = async (w: WebhookOptions, attempt = 0): Promise<void> => {
     try {
-      const path = await client.path({
-        apiVersion: 'apiextensions.k8s.io/v1',
-        kind: 'CustomResourceDefinition',
-        name: EMQX_CRD_NAME,
-      });
-      await client.request('PATCH', path, {
-        body: conversionMergePatch(w),
-        contentType: 'application/merge-patch+json',
-        write: { verb: 'patch', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
-      });
+      await mergePatch(
+        client,
+        { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
+        conversionMergePatch(w),
+      );
       log.info(
         'conversion webhook registered on the CRD',
         w.url ? { url: w.url } : { service: `${w.service?.namespace}/${w.service?.name}` },

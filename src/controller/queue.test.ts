@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { metricTotal, metricValue, Registry, type Counter, type Gauge } from '../observability/metrics.ts';
-import { ManualClock, WorkQueue, type WorkQueueOptions } from './queue.ts';
+import { ManualClock } from '../../test/support/manual-clock.ts';
+import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 
 function deferred() {
   let resolve!: () => void;
