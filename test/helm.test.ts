@@ -282,4 +282,43 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
     assert.ok(pods.every(isReady), 'every EMQX pod still Ready');
     assert.deepEqual(await pvcs(sb, ns), pvcsBefore, 'the same PVCs, bound to the same volumes');
   });
+
+  it('watchNamespace: a second release limited to one namespace runs clusters there only, with a Role', async (t) => {
+    // The CRDs are kept from the release above (its uninstall left them), so this release does not render them.
+    const watched = await sb.newNamespace(t, 'watched');
+    const other = await sb.newNamespace(t, 'other');
+    const ns2 = 'team-op-system';
+    await helm([
+      'install',
+      'team-op',
+      CHART,
+      '--namespace',
+      ns2,
+      '--create-namespace',
+      '--set',
+      `watchNamespace=${watched}`,
+      '--set',
+      'crds.install=false',
+      '--set',
+      'replicaCount=1',
+      '--wait',
+      '--timeout',
+      '3m',
+    ]);
+    const bindings = (await sb.api.get('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings')) as any;
+    assert.deepEqual(
+      bindings.items
+        .filter((b: any) => b.subjects?.some((s: any) => s.namespace === ns2))
+        .map((b: any) => b.roleRef.name),
+      ['team-op-emqx-operator-crds'],
+      'the only cluster-wide grant is the CRD rule',
+    );
+    await sb.apply(example('minimal.yaml', watched));
+    await sb.apply(example('minimal.yaml', other));
+    await waitReady(sb, watched, 'emqx', 180_000);
+    const untouched = (await sb.api.get(`/apis/apps.emqx.io/v2beta1/namespaces/${other}/emqxes/emqx`)) as any;
+    assert.equal(untouched.status, undefined, 'the cluster outside the watched namespace is left alone');
+    assert.equal((await listPods(sb, other)).length, 0);
+    await helm(['uninstall', 'team-op', '--namespace', ns2, '--wait', '--timeout', '2m']);
+  });
 });
