@@ -121,7 +121,17 @@ describe('Helm chart charts/emqx-operator', () => {
       '/var/run/secrets/kubernetes.io/serviceaccount',
     );
     assert.equal(find(objs, 'PodDisruptionBudget')[0]?.spec.maxUnavailable, 1);
-    assert.equal(find(objs, 'NetworkPolicy').length, 1);
+    const [np] = find(objs, 'NetworkPolicy');
+    assert.deepEqual(np!.spec.policyTypes, ['Ingress']);
+    const metricsRule = np!.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 'metrics'));
+    assert.deepEqual(metricsRule.from, [
+      { namespaceSelector: { matchLabels: { 'apps.emqx.io/scrape-operator-metrics': 'true' } } },
+    ]);
+    const open = await render(['networkPolicy.metricsFrom=null']);
+    const openRule = find(open, 'NetworkPolicy')[0]!.spec.ingress.find((r: any) =>
+      r.ports.some((p: any) => p.port === 'metrics'),
+    );
+    assert.equal(openRule.from, undefined, 'metricsFrom emptied: anyone may scrape');
     assert.equal(find(objs, 'Service', 'emqx-operator-metrics').length, 1);
     // All namespaces: one ClusterRole for the workloads and the CRDs; the Lease only in the operator's namespace.
     const [cr] = find(objs, 'ClusterRole');
