@@ -96,6 +96,10 @@ watches all namespaces, a Role's in the watched namespace otherwise.
 - apiGroups: ['', events.k8s.io]
   resources: [events]
   verbs: [create, patch, update]
+# list: a takeover checks that the Go operator's leader-election Lease (19fd6fcc.emqx.io) is no longer renewed.
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [list]
 {{- end }}
 
 {{/* What the operator needs in its own namespace: its leader-election Lease and its webhook certificate Secret. */}}
