@@ -13,17 +13,19 @@ import { Kubelet } from './kubelet/kubelet.ts';
 import type { BackoffSettings } from './kubelet/pod-worker.ts';
 import { OPERATOR_USER, serviceRanges } from './cluster/control-plane.ts';
 import { createEmqxHandler } from './emqx/index.ts';
+import { createOperatorHandler } from './operator-image.ts';
 
 export type { ImageHandler, SandboxResolver } from './kubelet/handler.ts';
 export { Kubelet } from './kubelet/kubelet.ts';
 
 /**
- * Image handlers every sandbox gets after the caller's own and before the generic one: the EMQX node emulator, so
- * every pod whose image is an EMQX image runs an emulated EMQX node (real time; pass your own handler from
+ * Image handlers every sandbox gets after the caller's own and before the generic one: the operator's own image
+ * (`emqx-operator:*`, run as the real program from this working tree, see operator-image.ts) and the EMQX node
+ * emulator, so every pod whose image is an EMQX image runs an emulated EMQX node (real time; pass your own handler from
  * createEmqxHandler({ timeScale }) for faster emulated time).
  */
 export function defaultHandlers(): ImageHandler[] {
-  return [createEmqxHandler()];
+  return [createOperatorHandler(), createEmqxHandler()];
 }
 
 /**

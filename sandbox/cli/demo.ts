@@ -12,9 +12,11 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const HELP = `Usage: npm start -- [options]    (node sandbox/cli/main.ts demo [options])
 
 Starts the sandbox (a real Kubernetes control plane with emulated EMQX nodes, see \`npm run sandbox -- --help\`) with
-the operator, applies an EMQX cluster, and follows it until it is Ready. The first run builds the Kubernetes
-binaries from source, cached afterwards: 6 minutes or more on 2 free cores, longer on a busy machine; it prints
-its phases, a status line every 15 s (packages compiled, time left) and where its full log is.
+the operator installed by its Helm chart (as \`helm install\` would on a real cluster), applies an EMQX cluster,
+and follows it until it is Ready. The first run builds the Kubernetes binaries from source, cached afterwards: 6
+minutes or more on 2 free cores, longer on a busy machine; it prints its phases, a status line every 15 s (packages
+compiled, time left) and where its full log is. Helm is built from its Go module the first time too (about 4
+minutes).
 
 Options:
   -f, --filename FILE   the EMQX resource to apply (default: examples/core-replicant.yaml)
@@ -88,13 +90,13 @@ async function runDemo(opts: DemoArgs): Promise<number> {
   const name = resource.metadata.name as string;
 
   const { startSandbox } = await import('../index.ts');
-  const { operatorExtension } = await import('../operator.ts');
+  const { helmOperatorExtension, operatorLogGlob } = await import('../operator-helm.ts');
   const { KubeClient } = await import('../../src/k8s/rest.ts');
   const { apply } = await import('../../src/k8s/apply.ts');
 
   const t0 = Date.now();
   out(
-    `${ts(t0)} starting the sandbox in ${opts.dir} (control plane, kubelet emulator, EMQX emulator, operator)`,
+    `${ts(t0)} starting the sandbox in ${opts.dir} (control plane, kubelet emulator, EMQX emulator; the operator installed with helm install)`,
   );
   let stopRequested = false;
   let wake = () => {};
@@ -108,7 +110,7 @@ async function runDemo(opts: DemoArgs): Promise<number> {
   const sb = await startSandbox({
     dir: path.resolve(opts.dir),
     log: (line) => out(`${ts(t0)}   ${line}`),
-    extensions: [operatorExtension()],
+    extensions: [helmOperatorExtension()],
   });
   try {
     out(
@@ -137,7 +139,7 @@ async function runDemo(opts: DemoArgs): Promise<number> {
     }
     if (!ready) {
       if (!stopRequested)
-        out(`${ts(t0)} not Ready after ${opts.timeoutSeconds} s; see ${sb.logsDir}/operator.log`);
+        out(`${ts(t0)} not Ready after ${opts.timeoutSeconds} s; see ${operatorLogGlob(sb)}`);
       return stopRequested ? 130 : 1;
     }
     const kc = path.relative(process.cwd(), sb.kubeconfigPath) || sb.kubeconfigPath;
@@ -161,7 +163,7 @@ async function runDemo(opts: DemoArgs): Promise<number> {
     out(`  kubectl --kubeconfig ${kc} get pods,svc,sts,rs,pdb -n ${ns}`);
     out(`  kubectl --kubeconfig ${kc} scale emqx ${name} -n ${ns} --replicas=5`);
     out(`  kubectl --kubeconfig ${kc} explain emqx.spec.coreTemplate`);
-    out(`operator log: ${path.relative(process.cwd(), path.join(sb.logsDir, 'operator.log'))}`);
+    out(`operator logs (its pods): ${path.relative(process.cwd(), operatorLogGlob(sb))}`);
     if (opts.exitWhenReady) return 0;
     out('Ctrl-C to stop.');
     await new Promise<void>((resolve) => {

@@ -13,12 +13,16 @@ Options:
   --dir DIR              sandbox directory: kubeconfig, logs, pod and volume directories (default: .sandbox)
   --nodes N              number of emulated nodes (default: 3)
   --cluster-domain NAME  cluster DNS domain answered by the emulated resolver (default: cluster.local)
-  --no-operator          do not start the operator (CRDs and RBAC are not installed either)
+  --no-operator          do not install the operator (nor its CRDs and RBAC)
+  --operator-process     run the operator as a child process (user emqx-operator, bound to deploy/rbac.yaml)
+                         instead of installing it with the Helm chart
   --keep                 keep the directory's state (etcd data, pod dirs, volumes) after stopping
   -h, --help             this help
 
-Pods whose image is an EMQX image run an emulated EMQX node. Unless --no-operator is given, the CRDs and RBAC are
-installed and the operator runs (as user emqx-operator, bound to deploy/rbac.yaml); its log is DIR/logs/operator.log.
+Pods whose image is an EMQX image run an emulated EMQX node. Unless --no-operator is given, the operator is
+installed as users install it: helm install emqx-operator charts/emqx-operator --namespace emqx-operator-system
+(Helm is built from its Go module on the first run); its pods run the operator from this working tree, and their
+logs are DIR/pods/emqx-operator-system/<pod>/logs/operator.log.
 
 Once ready it writes DIR/kubeconfig (admin) and DIR/operator.kubeconfig (user emqx-operator, no groups):
   kubectl --kubeconfig DIR/kubeconfig get pods -A`;
@@ -28,6 +32,7 @@ export interface SandboxArgs {
   nodes: number;
   clusterDomain: string;
   operator: boolean;
+  operatorProcess: boolean;
   keep: boolean;
   help: boolean;
 }
@@ -39,6 +44,7 @@ export function parseSandboxArgs(args: string[]): SandboxArgs {
     nodes: { type: 'string', default: '3' },
     'cluster-domain': { type: 'string', default: 'cluster.local' },
     'no-operator': { type: 'boolean', default: false },
+    'operator-process': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   });
   const nodes = Number(values.nodes);
@@ -54,6 +60,7 @@ export function parseSandboxArgs(args: string[]): SandboxArgs {
     nodes,
     clusterDomain,
     operator: !values['no-operator'],
+    operatorProcess: values['operator-process'] === true,
     keep: values.keep === true,
     help: values.help === true,
   };
@@ -70,6 +77,7 @@ async function runSandbox(opts: SandboxArgs): Promise<number> {
   const { resolveBinDir, missingBinaries } = await import('../cluster/binaries.ts');
   const { startSandbox } = await import('../index.ts');
   const { operatorExtension } = await import('../operator.ts');
+  const { helmOperatorExtension, operatorLogGlob } = await import('../operator-helm.ts');
 
   let stopRequested: string | undefined;
   let wake: () => void = () => {};
@@ -107,7 +115,9 @@ async function runSandbox(opts: SandboxArgs): Promise<number> {
         keep: opts.keep,
         binDir,
         log: (line) => err(`  ${line}`),
-        extensions: opts.operator ? [operatorExtension()] : [],
+        extensions: !opts.operator
+          ? []
+          : [opts.operatorProcess ? operatorExtension() : helmOperatorExtension()],
       });
     } catch (e) {
       err(`sandbox: could not start: ${(e as Error).message}`);
@@ -124,9 +134,11 @@ async function runSandbox(opts: SandboxArgs): Promise<number> {
           `  kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} get pods -A`,
           `  operator credentials (user ${sandbox.operatorUser}, RBAC only): ${show(sandbox.operatorKubeconfigPath)}`,
           `  logs: ${show(sandbox.logsDir)}`,
-          opts.operator
-            ? `  operator running; log: ${show(path.join(sandbox.logsDir, 'operator.log'))}; try: kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} apply -f examples/core-replicant.yaml`
-            : 'operator not started (--no-operator)',
+          !opts.operator
+            ? 'operator not started (--no-operator)'
+            : opts.operatorProcess
+              ? `  operator running; log: ${show(path.join(sandbox.logsDir, 'operator.log'))}; try: kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} apply -f examples/minimal.yaml`
+              : `  operator installed with Helm (release emqx-operator in emqx-operator-system); logs: ${show(operatorLogGlob(sandbox))}; try: kubectl --kubeconfig ${show(sandbox.kubeconfigPath)} apply -f examples/minimal.yaml`,
           'Ctrl-C to stop.',
           '',
         ].join('\n'),

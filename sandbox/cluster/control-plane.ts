@@ -24,6 +24,9 @@ export const CONTROLLERS = [
   'persistentvolumeclaim-protection-controller',
   'persistentvolume-protection-controller',
   'clusterrole-aggregation-controller',
+  // Publishes the ConfigMap kube-root-ca.crt (the API server's CA) in every namespace: pods that mount their
+  // ServiceAccount token read the CA bundle from it.
+  'root-ca-certificate-publisher-controller',
 ] as const;
 
 export const OPERATOR_USER = 'emqx-operator';
@@ -64,6 +67,8 @@ export interface ControlPlane {
   /** Kubeconfig of the user `emqx-operator`, who has no groups and so no rights until RBAC grants them. */
   operatorKubeconfigPath: string;
   operatorKubeConfig: KubeConfig;
+  /** PEM file of the CA that signs the API server's serving certificate (what pods get as ca.crt). */
+  caFile: string;
   logsDir: string;
   processes: ManagedProcess[];
   /** `--service-cluster-ip-range`: a loopback /16, so that ClusterIPs can be served (kubelet/service-proxy.ts). */
@@ -152,6 +157,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`,
         '--disable-admission-plugins=ServiceAccount',
+        // Webhooks (the operator's conversion webhook) are called at an endpoint of their Service, as for
+        // aggregated APIs, instead of the ClusterIP (nothing in the sandbox carries ClusterIP traffic).
+        '--enable-aggregator-routing=true',
         '--allow-privileged=true',
         '--enable-priority-and-fairness=false',
         `--min-request-timeout=${opts.minRequestTimeoutSeconds ?? 30}`,
@@ -162,6 +170,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     processes.push(apiserver);
     const server = `https://127.0.0.1:${apiPort}`;
     await waitHealthy(apiserver, `${server}/readyz`, (body) => body.trim() === 'ok', 90_000);
+    // The self-signed serving certificate the API server generated: the leaf followed by the CA that signed it.
+    const caFile = path.join(stateDir, 'pki', 'apiserver.crt');
     log(`kube-apiserver ready on ${server} (${Date.now() - t0} ms)`);
 
     const kubeconfigPath = path.join(stateDir, 'admin.kubeconfig');
@@ -183,6 +193,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         `--cert-dir=${path.join(stateDir, 'kcm-pki')}`,
         '--authorization-always-allow-paths=/healthz,/readyz,/livez',
         `--controllers=${CONTROLLERS.join(',')}`,
+        `--root-ca-file=${caFile}`,
         '--profiling=false',
       ],
       logFile('kube-controller-manager'),
@@ -199,6 +210,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       kubeConfig: kubeConfigFor(server, 'sandbox-admin', adminToken),
       operatorKubeconfigPath,
       operatorKubeConfig: kubeConfigFor(server, OPERATOR_USER, operatorToken),
+      caFile,
       logsDir,
       processes,
       serviceCidr,

@@ -37,6 +37,9 @@ export interface ContainerContext {
    * backs it (ConfigMap/Secret/emptyDir/PVC directory, honouring subPath). Undefined when nothing is mounted there.
    */
   hostPath(containerPath: string): string | undefined;
+  /** The container's mounts (container path → host path), for handlers that run a real program in a mount
+   * namespace of its own. */
+  mounts?: ReadonlyArray<{ mountPath: string; hostPath: string; readOnly: boolean }>;
   /** Number of times this container has been restarted by the kubelet emulator. */
   restartCount: number;
   dns: SandboxResolver;

@@ -26,6 +26,8 @@ import { ServiceProxy } from './service-proxy.ts';
 import { chooseNode } from './scheduler.ts';
 import { timestamp } from './status.ts';
 import type { VolumeSources } from './volumes.ts';
+import { TokenManager } from './tokens.ts';
+import { EndpointSliceWriter } from './endpointslices.ts';
 
 export const HOST_IP = '127.0.0.1';
 
@@ -75,6 +77,10 @@ export class Kubelet {
   readonly serviceProxy: ServiceProxy;
   private readonly provisioner: Provisioner;
   private readonly sources: VolumeSources;
+  private readonly tokens: TokenManager;
+  private readonly slices: EndpointSliceWriter;
+  /** What every container gets as KUBERNETES_SERVICE_HOST/PORT: the API server itself (on loopback). */
+  private readonly serviceEnv: Record<string, string>;
   private readonly backoff: BackoffSettings;
   private readonly nodeResources: NodeResources;
   private schedulePending = false;
@@ -104,11 +110,33 @@ export class Kubelet {
       pvs: informer<V1PersistentVolume>('/api/v1/persistentvolumes'),
     };
     const inf = this.informers;
+    this.slices = new EndpointSliceWriter(
+      this.api,
+      { services: (ns) => inf.services.list(ns), pods: (ns) => inf.pods.list(ns) },
+      this.log,
+    );
+    this.tokens = new TokenManager(this.api, (uid) => this.workers.get(uid)?.poke(), this.log);
     this.sources = {
       secret: (ns, name) => inf.secrets.get(name, ns),
       configMap: (ns, name) => inf.configMaps.get(name, ns),
       pvc: (ns, name) => inf.pvcs.get(name, ns),
       pv: (name) => inf.pvs.get(name),
+      serviceAccountToken: (pod, src) => this.tokens.get(pod, src),
+    };
+    // A kubelet gives every container the `kubernetes` Service's address; in the sandbox nothing carries ClusterIP
+    // traffic, so it is the API server's own address (what the Service's endpoint would be).
+    const api = new URL(this.api.server);
+    const host = api.hostname.replace(/^\[|\]$/g, '');
+    const port = api.port || '443';
+    this.serviceEnv = {
+      KUBERNETES_SERVICE_HOST: host,
+      KUBERNETES_SERVICE_PORT: port,
+      KUBERNETES_SERVICE_PORT_HTTPS: port,
+      KUBERNETES_PORT: `tcp://${api.host}`,
+      [`KUBERNETES_PORT_${port}_TCP`]: `tcp://${api.host}`,
+      [`KUBERNETES_PORT_${port}_TCP_PROTO`]: 'tcp',
+      [`KUBERNETES_PORT_${port}_TCP_PORT`]: port,
+      [`KUBERNETES_PORT_${port}_TCP_ADDR`]: host,
     };
     this.resolver = new CacheResolver(opts.clusterDomain ?? 'cluster.local', {
       services: (ns) => inf.services.list(ns),
@@ -163,6 +191,13 @@ export class Kubelet {
     inf.nodes.on('add', (n) => (this.keeper.check(n.metadata!.name!, n), this.requestSchedule()));
     inf.nodes.on('update', (n) => (this.keeper.check(n.metadata!.name!, n), this.requestSchedule()));
     inf.nodes.on('delete', (n) => this.keeper.check(n.metadata!.name!, undefined));
+    const slicesChanged = (o: { metadata?: { namespace?: string } }) =>
+      this.slices.changed(o.metadata?.namespace);
+    for (const i of [inf.services, inf.pods] as Array<Informer<V1Service | V1Pod>>) {
+      i.on('add', slicesChanged);
+      i.on('update', slicesChanged);
+      i.on('delete', slicesChanged);
+    }
     inf.pods.on('add', (p) => this.onPod(p));
     inf.pods.on('update', (p) => this.onPod(p));
     inf.pods.on('delete', (p) => this.onPodDeleted(p));
@@ -206,7 +241,8 @@ export class Kubelet {
           sandboxDir: this.dir,
           backoff: this.backoff,
           log: this.log,
-          onFinished: (u) => this.workers.delete(u),
+          serviceEnv: this.serviceEnv,
+          onFinished: (u) => (this.workers.delete(u), this.tokens.forget(u)),
         });
         this.workers.set(uid, w);
         this.byName.set(`${w.namespace}/${w.name}`, uid);
@@ -387,6 +423,8 @@ export class Kubelet {
     this.keeper.stopped = true;
     this.provisioner.stopped = true;
     if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.tokens.stop();
+    this.slices.stop();
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     await this.serviceProxy.stop();
     await Promise.all([...this.workers.values()].map((w) => w.stop()));

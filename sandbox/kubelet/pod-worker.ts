@@ -41,6 +41,8 @@ export interface WorkerContext {
   hostIP: string;
   sandboxDir: string;
   backoff: BackoffSettings;
+  /** KUBERNETES_SERVICE_HOST/PORT and friends, under every container's own environment. */
+  serviceEnv?: Record<string, string>;
   log(line: string): void;
   /** Called once the pod is gone from the API server and everything is cleaned up. */
   onFinished(uid: string): void;
@@ -323,6 +325,7 @@ export class PodWorker {
       this.requestWrite();
       return;
     }
+    const containerEnv = { ...this.ctx.serviceEnv, ...env.env };
     const mounts = this.volumes.mountsFor(pod, c.spec, env.env);
     if (c.everStarted) c.restartCount++;
     c.everStarted = true;
@@ -331,8 +334,9 @@ export class PodWorker {
       pod,
       container: c.spec,
       podIP: this.ip!,
-      env: env.env,
+      env: containerEnv,
       hostPath: (p) => mapContainerPath(mounts, p),
+      mounts,
       restartCount: c.restartCount,
       dns: this.ctx.resolver,
       log: this.containerLog(c),

@@ -26,6 +26,7 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
   V1Secret,
+  V1ServiceAccountTokenProjection,
   V1Volume,
 } from '@kubernetes/client-node';
 import { expand, fieldValue, type EnvSources } from './env.ts';
@@ -58,6 +59,11 @@ export function normaliseMountPath(p: string): string {
 export interface VolumeSources extends EnvSources {
   pvc(namespace: string, name: string): V1PersistentVolumeClaim | undefined;
   pv(name: string): V1PersistentVolume | undefined;
+  /** A ServiceAccount token for a projected volume (TokenRequest). Absent: a placeholder no API server accepts. */
+  serviceAccountToken?(
+    pod: V1Pod,
+    src: V1ServiceAccountTokenProjection,
+  ): { ok: true; token: Buffer } | { ok: false; message: string };
 }
 
 export type Files = Map<string, Buffer>;
@@ -237,11 +243,11 @@ export class PodVolumes {
           } else if (src.downwardAPI) {
             part = downwardApiFiles(pod, src.downwardAPI.items);
           } else if (src.serviceAccountToken) {
-            // No token controller in the sandbox: a placeholder that no API server accepts.
-            part = {
-              ok: true,
-              files: new Map([[src.serviceAccountToken.path, Buffer.from('sandbox-no-token')]]),
+            const t = sources.serviceAccountToken?.(pod, src.serviceAccountToken) ?? {
+              ok: true as const,
+              token: Buffer.from('sandbox-no-token'),
             };
+            part = t.ok ? { ok: true, files: new Map([[src.serviceAccountToken.path, t.token]]) } : t;
           }
           if (!part.ok) return part;
           for (const [k, c] of part.files) all.set(k, c);

@@ -17,7 +17,7 @@ import {
 } from './crds.ts';
 import { command, parseCrdArgs } from '../cli/commands/crds.ts';
 
-const DEPLOY_DIR = path.resolve(import.meta.dirname, '../../deploy/crds');
+const CHART_CRD_DIR = path.resolve(import.meta.dirname, '../../charts/emqx-operator/files/crds');
 
 type Version = {
   name: string;
@@ -33,10 +33,13 @@ function versions(crd: CustomResourceDefinition): Version[] {
   return crd.spec.versions as Version[];
 }
 
-test('the committed deploy/crds files are up to date (run `npm run crds` when this fails)', () => {
+test("the chart's CRD files are up to date (run `npm run crds && npm run manifests` when this fails)", () => {
   for (const [name, content] of Object.entries(crdFiles(DEPLOY_CRD_OPTIONS))) {
-    const onDisk = readFileSync(path.join(DEPLOY_DIR, name), 'utf8');
-    assert.ok(onDisk === content, `deploy/crds/${name} is stale: run \`npm run crds\` and commit the result`);
+    const onDisk = readFileSync(path.join(CHART_CRD_DIR, name), 'utf8');
+    assert.ok(
+      onDisk === content,
+      `charts/emqx-operator/files/crds/${name} is stale: run \`npm run crds && npm run manifests\` and commit the result`,
+    );
   }
 });
 

@@ -1,14 +1,12 @@
 // The operator process: informers, one serialised work queue, the reconcilers, leader election, the conversion
 // webhook, health and metrics. `startOperator` is what `emqx-operator run` calls.
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { buildCrds, conversionMergePatch, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
 import { EmqxClient } from '../emqx/client.ts';
 import { apply, createIfAbsent, mergePatch } from '../k8s/apply.ts';
 import { loadKubeConfig } from '../k8s/config.ts';
 import { EventRecorder } from '../k8s/events.ts';
-import { LeaderElector } from '../k8s/leader.ts';
+import { defaultIdentity, LeaderElector } from '../k8s/leader.ts';
 import { KubeClient, type KubeObject } from '../k8s/rest.ts';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
@@ -135,11 +133,17 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   // Exported from the start: a standby says 0 (without a sample, "no replica leads" could not be alerted on).
   queueGauge.set({}, 0);
   let cacheSynced = false;
+  // Ready = able to do this replica's part: its conversion webhook serves (every replica's job: the webhook Service
+  // sends the API server to Ready pods only) and, on the leader, the caches are synced.
+  let webhookServing = !opts.webhook;
   const health = await startObservabilityServer({
     ...bindOf(opts.healthBind),
     logger: log,
     healthy: () => true,
-    ready: () => ({ ok: !opts.leaderElect || !leading || cacheSynced, reason: 'cache not synced' }),
+    ready: () =>
+      !webhookServing
+        ? { ok: false, reason: 'conversion webhook not serving yet' }
+        : { ok: !opts.leaderElect || !leading || cacheSynced, reason: 'cache not synced' },
   });
   const metrics = opts.metricsBind
     ? await startObservabilityServer({ ...bindOf(opts.metricsBind), logger: log })
@@ -156,13 +160,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     }
     const { cert, key, caCert } = await webhookCertificate(client, opts.leaseNamespace, hosts, log);
     webhook = await startWebhookServer({ ...bindOf(opts.webhook.bind), cert, key, logger: log });
+    webhookServing = true;
     const caBundle = Buffer.from(caCert).toString('base64');
     webhookOptions = opts.webhook.service
       ? { service: { ...opts.webhook.service, path: '/convert', port: 443 }, caBundle }
       : { url: (opts.webhook.url ?? `https://127.0.0.1:${webhook.port}`) + '/convert', caBundle };
   }
 
-  const events = new EventRecorder(client, { logger: log, reportingInstance: opts.identity ?? hostname() });
+  // $POD_NAME (the Deployment sets it) plus a random suffix, as `run --help` says; the host name outside a pod.
+  const identity = opts.identity ?? defaultIdentity();
+  const events = new EventRecorder(client, { logger: log, reportingInstance: identity });
   // A new EMQX client for every caller (nothing one caller does to its targets changes another's). Per key, the
   // target that answered last is tried first next time, so one slow or dead core costs one timeout, not one per
   // pass.
@@ -281,7 +288,6 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
   let elector: LeaderElector | undefined;
   if (opts.leaderElect) {
-    const identity = opts.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
     elector = new LeaderElector(client, {
       namespace: opts.leaseNamespace,
       name: opts.leaseName ?? 'emqx-operator-leader',

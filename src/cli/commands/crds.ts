@@ -1,5 +1,5 @@
-// `emqx-operator crds`: prints the CustomResourceDefinitions as a multi-document YAML stream, or writes them to
-// deploy/crds with --write.
+// `emqx-operator crds`: prints the CustomResourceDefinitions as a multi-document YAML stream, or writes them with
+// --write into the Helm chart (charts/emqx-operator/files/crds), the one source deploy/ is rendered from.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CrdOptions } from '../../api/crds.ts';
@@ -7,7 +7,7 @@ import { crdFiles, DEFAULT_WEBHOOK_SERVICE } from '../../api/crds.ts';
 import { parseFlags, runCommand, type Command } from '../args.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
-export const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'deploy/crds');
+export const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'charts/emqx-operator/files/crds');
 
 const HELP = `Usage: emqx-operator crds [options]
 
@@ -17,8 +17,9 @@ The EMQX CRD serves v2alpha1 through the operator's conversion webhook, by defau
 ${DEFAULT_WEBHOOK_SERVICE.namespace}/${DEFAULT_WEBHOOK_SERVICE.name}:${DEFAULT_WEBHOOK_SERVICE.port}${DEFAULT_WEBHOOK_SERVICE.path}.
 
 Options:
-  --write                     write deploy/crds/<name>.yaml instead of printing
-  --out-dir DIR               directory for --write (default: deploy/crds of this repository)
+  --write                     write <name>.yaml files instead of printing
+  --out-dir DIR               directory for --write (default: charts/emqx-operator/files/crds of this
+                              repository; then \`npm run manifests\` renders deploy/ from the chart)
   --webhook-service NS/NAME   conversion webhook Service (default: ${DEFAULT_WEBHOOK_SERVICE.namespace}/${DEFAULT_WEBHOOK_SERVICE.name})
   --webhook-port PORT         conversion webhook Service port (default: ${DEFAULT_WEBHOOK_SERVICE.port})
   --webhook-path PATH         conversion webhook path (default: ${DEFAULT_WEBHOOK_SERVICE.path})

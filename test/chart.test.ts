@@ -1,0 +1,203 @@
+// The Helm chart (charts/emqx-operator), rendered by a real Helm built from its Go module: deploy/ is exactly its
+// rendering, the CRDs are those of src/api/crds.ts, bad values fail at install naming the value, and the
+// namespace-scoped mode grants only a Role in the watched namespace.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { before, describe, it } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { buildCrds, DEPLOY_CRD_OPTIONS } from '../src/api/crds.ts';
+import { resolveHelm } from '../sandbox/cluster/helm.ts';
+import { CHART_DIR, renderDeploy, staleFiles } from '../scripts/manifests.ts';
+
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: any;
+  rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+  subjects?: any[];
+  roleRef?: any;
+};
+
+let helm = '';
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(helm, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function render(
+  set: string[] = [],
+  extra: string[] = [],
+  release = 'emqx-operator',
+  ns = 'emqx-operator-system',
+) {
+  const r = await run([
+    'template',
+    release,
+    CHART_DIR,
+    '--namespace',
+    ns,
+    ...set.flatMap((s) => ['--set', s]),
+    ...extra,
+  ]);
+  assert.equal(r.code, 0, `helm template failed: ${r.stderr}`);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJSON() as Obj | null)
+    .filter((o): o is Obj => !!o?.kind);
+}
+
+const find = (objs: Obj[], kind: string, name?: string) =>
+  objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+before(async () => {
+  helm = await resolveHelm({ onProgress: (d) => process.stderr.write(d) });
+});
+
+describe('Helm chart charts/emqx-operator', () => {
+  it('helm lint passes', async () => {
+    const r = await run(['lint', CHART_DIR, '--strict']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  it('deploy/ is the rendering of the chart (run `npm run manifests` when this fails)', () => {
+    const stale = staleFiles(renderDeploy(helm));
+    assert.deepEqual(
+      stale,
+      [],
+      `deploy/ differs from the chart in ${stale.join(', ')}: run \`npm run manifests\``,
+    );
+  });
+
+  it('renders the CRDs of src/api/crds.ts, pointed at the release webhook Service, kept on uninstall', async () => {
+    const objs = await render([], [], 'ops', 'team-ops');
+    const crds = find(objs, 'CustomResourceDefinition');
+    assert.equal(crds.length, 2);
+    for (const want of buildCrds(DEPLOY_CRD_OPTIONS)) {
+      const got = crds.find((c) => c.metadata.name === want.metadata.name);
+      assert.ok(got, want.metadata.name);
+      const spec = structuredClone(want.spec) as any;
+      if (spec.conversion?.webhook) {
+        spec.conversion.webhook.clientConfig.service.namespace = 'team-ops';
+        spec.conversion.webhook.clientConfig.service.name = 'ops-emqx-operator-webhook';
+      }
+      assert.ok(isDeepStrictEqual(got.spec, spec), `${want.metadata.name}: spec differs from buildCrds()`);
+      assert.equal(got.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    }
+    assert.equal(find(objs, 'Service', 'ops-emqx-operator-webhook').length, 1);
+    const noCrds = await render(['crds.install=false']);
+    assert.equal(find(noCrds, 'CustomResourceDefinition').length, 0);
+  });
+
+  it('the Deployment: replicas, leader election, webhook Service, probes, non-root, projected token', async () => {
+    const objs = await render(['replicaCount=3', 'image.tag=9.9.9']);
+    const [dep] = find(objs, 'Deployment');
+    assert.ok(dep);
+    assert.equal(dep.spec.replicas, 3);
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+    assert.equal(c.image, 'emqx-operator:9.9.9');
+    for (const a of [
+      'run',
+      '--leader-elect',
+      '--leader-election-namespace=emqx-operator-system',
+      '--webhook-service=emqx-operator-system/emqx-operator-webhook',
+    ])
+      assert.ok(c.args.includes(a), `args lack ${a}: ${c.args.join(' ')}`);
+    assert.equal(c.args.filter((a: string) => a.startsWith('--namespace')).length, 0);
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(pod.automountServiceAccountToken, false);
+    const api = pod.volumes.find((v: any) => v.name === 'kube-api-access');
+    assert.ok(api.projected.sources.some((s: any) => s.serviceAccountToken?.path === 'token'));
+    assert.deepEqual(
+      c.volumeMounts.find((m: any) => m.name === 'kube-api-access').mountPath,
+      '/var/run/secrets/kubernetes.io/serviceaccount',
+    );
+    assert.equal(find(objs, 'PodDisruptionBudget')[0]?.spec.maxUnavailable, 1);
+    const [np] = find(objs, 'NetworkPolicy');
+    assert.deepEqual(np!.spec.policyTypes, ['Ingress']);
+    const metricsRule = np!.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 'metrics'));
+    assert.deepEqual(metricsRule.from, [
+      { namespaceSelector: { matchLabels: { 'apps.emqx.io/scrape-operator-metrics': 'true' } } },
+    ]);
+    const open = await render(['networkPolicy.metricsFrom=null']);
+    const openRule = find(open, 'NetworkPolicy')[0]!.spec.ingress.find((r: any) =>
+      r.ports.some((p: any) => p.port === 'metrics'),
+    );
+    assert.equal(openRule.from, undefined, 'metricsFrom emptied: anyone may scrape');
+    assert.equal(find(objs, 'Service', 'emqx-operator-metrics').length, 1);
+    // All namespaces: one ClusterRole for the workloads and the CRDs; the Lease only in the operator's namespace.
+    const [cr] = find(objs, 'ClusterRole');
+    assert.ok(cr!.rules!.some((r) => r.resources.includes('emqxes')));
+    // Cluster-wide only list (the Go-operator takeover check); get/create/update of its own Lease stay in the Role.
+    assert.ok(
+      !cr!.rules!.some((r) => r.resources.includes('leases') && r.verbs.some((v) => v !== 'list')),
+      'no cluster-wide Lease writes',
+    );
+    const roles = find(objs, 'Role');
+    assert.deepEqual(
+      roles.map((r) => r.metadata.namespace),
+      ['emqx-operator-system'],
+    );
+    assert.ok(roles[0]!.rules!.some((r) => r.resources.includes('leases')));
+  });
+
+  it('watchNamespace: a Role in that namespace, the CRD rule alone cluster-wide, --namespace passed', async () => {
+    const objs = await render(['watchNamespace=team-a']);
+    const roles = find(objs, 'Role');
+    const workload = roles.find((r) => r.metadata.namespace === 'team-a');
+    assert.ok(workload, 'a Role in team-a');
+    assert.ok(workload.rules!.some((r) => r.resources.includes('emqxes')));
+    const self = roles.find((r) => r.metadata.namespace === 'emqx-operator-system');
+    assert.ok(self?.rules!.some((r) => r.resources.includes('leases')));
+    const clusterRoles = find(objs, 'ClusterRole');
+    assert.equal(clusterRoles.length, 1);
+    assert.deepEqual(
+      clusterRoles[0]!.rules!.flatMap((r) => r.resources),
+      ['customresourcedefinitions'],
+    );
+    for (const b of [...find(objs, 'RoleBinding'), ...find(objs, 'ClusterRoleBinding')])
+      assert.deepEqual(b.subjects, [
+        { kind: 'ServiceAccount', name: 'emqx-operator', namespace: 'emqx-operator-system' },
+      ]);
+    const c = find(objs, 'Deployment')[0]!.spec.template.spec.containers[0];
+    assert.ok(c.args.includes('--namespace=team-a'));
+  });
+
+  it('bad values fail at install, naming the value', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['replicaCount=two'], /replicaCount/],
+      [['replicaCount=0'], /replicaCount/],
+      [['watchNamespace=Team_A'], /watchNamespace/],
+      [['logLevel=verbose'], /logLevel/],
+      [['replicaz=2'], /replicaz/],
+      [['image.pullPolicy=Sometimes'], /pullPolicy/],
+      [['metrics.port=70000'], /metrics.*port|port.*metrics/],
+    ];
+    for (const [set, name] of cases) {
+      const r = await run(['template', 'x', CHART_DIR, ...set.flatMap((s) => ['--set', s])]);
+      assert.notEqual(r.code, 0, `${set.join(' ')} was accepted`);
+      assert.match(r.stderr, name, `${set.join(' ')}: the error does not name the value:\n${r.stderr}`);
+    }
+  });
+
+  it('ServiceMonitor: rendered only when asked, and only where its CRD exists', async () => {
+    assert.equal(find(await render(), 'ServiceMonitor').length, 0);
+    const r = await run(['template', 'x', CHART_DIR, '--set', 'metrics.serviceMonitor.enabled=true']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /metrics\.serviceMonitor\.enabled.*ServiceMonitor/);
+    const objs = await render(
+      ['metrics.serviceMonitor.enabled=true'],
+      ['--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor'],
+    );
+    const [sm] = find(objs, 'ServiceMonitor');
+    assert.equal(sm?.spec.endpoints[0].port, 'metrics');
+  });
+});
