@@ -84,14 +84,52 @@ test('plan: a changed runtime config is pushed to the running cluster before the
   assert.equal(plan({ ...stale, nodes: undefined }, NOW).configPush, undefined);
 });
 
-test('plan: the replicant ReplicaSet waits for the core nodes', () => {
+test('plan: a new cluster creates its replicants together with the cores', () => {
   const spec = { replicantTemplate: { spec: { replicas: 2 } } };
-  const waiting = plan(world({ spec, cores: [{ name: 'emqx-core-0', rev: NEW, running: false }] }), NOW);
-  assert.ok(!waiting.objects.some((o) => o.kind === 'ReplicaSet'));
-  assert.equal(waiting.decisions.activity.replicant, 'waiting for the core nodes before creating replicants');
-  assert.ok(waiting.waits.includes(5000));
-  const ready = plan(world({ spec, cores: [{ name: 'emqx-core-0', rev: NEW }] }), NOW);
-  assert.ok(ready.objects.some((o) => o.kind === 'ReplicaSet'));
+  // nothing runs yet: the StatefulSet and the ReplicaSet go out in the same pass
+  for (const cores of [[], [{ name: 'emqx-core-0', rev: NEW, running: false }]]) {
+    const p = plan(world({ spec, cores, statefulSets: cores.length ? undefined : [] }), NOW);
+    assert.deepEqual(
+      p.objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'ReplicaSet').map((o) => o.kind),
+      ['StatefulSet', 'ReplicaSet'],
+    );
+    assert.equal(p.decisions.activity.replicant, undefined);
+  }
+});
+
+test('plan: on an upgrade the new replicant ReplicaSet waits for the new core nodes', () => {
+  const spec = { replicantTemplate: { spec: { replicas: 2 } } };
+  const waits = (w: WorldSpec) => {
+    const p = plan(world({ spec, ...w }), NOW);
+    assert.ok(!p.objects.some((o) => o.kind === 'ReplicaSet'), JSON.stringify(w));
+    assert.equal(p.decisions.activity.replicant, 'waiting for the core nodes before creating replicants');
+    assert.ok(p.waits.includes(5000));
+  };
+  const oldReplicants = {
+    replicants: [{ name: 'emqx-replicant-old-a', rev: OLD }],
+    replicaSets: [{ name: 'emqx-replicant-old', rev: OLD, replicas: 1 }],
+  };
+  // a ReplicaSet of an older revision exists
+  waits({ cores: [{ name: 'emqx-core-0', rev: NEW, running: false }], ...oldReplicants });
+  // InPlace cores still on the old revision (replicants added during a core upgrade)
+  waits({
+    cores: [
+      { name: 'emqx-core-0', rev: NEW, running: false },
+      { name: 'emqx-core-1', rev: OLD },
+    ],
+  });
+  // BlueGreen: the old StatefulSet is still there
+  waits({
+    spec: { ...spec, updateStrategy: { core: { type: 'BlueGreen' } } },
+    cores: [{ name: 'emqx-core-new-0', rev: NEW, running: false }],
+    statefulSets: [
+      { name: 'emqx-core-old', rev: OLD, replicas: 1 },
+      { name: 'emqx-core-new', rev: NEW, replicas: 1 },
+    ],
+  });
+  // once the new cores run, it is created
+  const ready = plan(world({ spec, cores: [{ name: 'emqx-core-0', rev: NEW }], ...oldReplicants }), NOW);
+  assert.ok(ready.objects.some((o) => o.kind === 'ReplicaSet' && o.metadata?.name?.endsWith(NEW)));
 });
 
 test('plan: no replicants wanted: every ReplicaSet goes to zero', () => {

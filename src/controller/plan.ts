@@ -13,7 +13,7 @@ import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
 import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
 import type { ConfigObservation } from '../status/conditions.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
-import { coresReady, planRollout, type RolloutDecision } from './rollout/index.ts';
+import { planRollout, replicantsMayStart, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
 import { liveChild, type Snapshot } from './snapshot.ts';
 import { buildStatus, conditionEvents, type StatusDecisions } from './status.ts';
@@ -237,8 +237,9 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     replicant: rollout.activity.replicant !== undefined,
   };
 
-  // Replicants: the ReplicaSet of the current revision, created only once the core nodes run (replicants attach
-  // to running cores of their own version). No replicants wanted: every ReplicaSet goes to zero.
+  // Replicants: the ReplicaSet of the current revision. On a new cluster it is created with the cores (replicants
+  // retry joining until a core runs); on an upgrade only once the core nodes of the new revision run (replicants
+  // attach to running cores of their own version). No replicants wanted: every ReplicaSet goes to zero.
   const scales: ScaleTarget[] = [];
   let replicantSet = true;
   if (!emqx.spec.replicantTemplate) {
@@ -246,7 +247,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   } else {
     const exists =
       liveChild(s, 'ReplicaSet', names.replicantReplicaSet(emqx, s.replicant.hash)) !== undefined;
-    if (!exists && !coresReady(s)) {
+    if (!exists && !replicantsMayStart(s)) {
       replicantSet = false;
       activity.replicant = 'waiting for the core nodes before creating replicants';
       waits.push(5000);
