@@ -219,6 +219,30 @@ test('plan: an idle Ready cluster comes back after the ready interval, and its s
   const first = plan(s, NOW);
   const again = plan({ ...s, previousStatus: first.status, raw: { ...s.raw, status: first.status } }, NOW);
   assert.equal(again.status.phase, 'Ready');
-  assert.equal(again.requeueAfterMs, 30_000);
+  assert.ok(again.requeueAfterMs >= 27_000 && again.requeueAfterMs <= 33_000, String(again.requeueAfterMs));
   assert.deepEqual(again.statusEvents, []);
+});
+
+test('plan: the Ready re-check is jittered ±10 %, the same for the same resource and instant', () => {
+  const s = world(running);
+  const ready = (at: Date, name = 'emqx') => {
+    const first = plan({ ...s, name }, at);
+    return plan({ ...s, name, previousStatus: first.status, raw: { ...s.raw, status: first.status } }, at);
+  };
+  assert.equal(ready(NOW).requeueAfterMs, ready(NOW).requeueAfterMs);
+  // 200 clusters reconciled at the same instant come back spread over 27..33 s, not all at once
+  const times = Array.from({ length: 200 }, (_, i) => ready(NOW, `emqx-${i}`).requeueAfterMs);
+  assert.ok(Math.min(...times) >= 27_000 && Math.max(...times) <= 33_000);
+  assert.ok(
+    Math.max(...times) - Math.min(...times) > 5_000,
+    `spread ${Math.min(...times)}..${Math.max(...times)}`,
+  );
+  const perSecond = new Map<number, number>();
+  for (const t of times) perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
+  assert.ok(Math.max(...perSecond.values()) < 60, 'no second holds more than ~30 % of the passes');
+  // not Ready: the 5 s interval is not jittered (a cluster coming up is looked at promptly)
+  assert.equal(
+    plan(world({ cores: [{ name: 'emqx-core-0', rev: NEW, running: false }] }), NOW).requeueAfterMs,
+    5000,
+  );
 });
