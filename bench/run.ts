@@ -561,12 +561,13 @@ async function partMany(ctx: Ctx, count: number, timeScale: number): Promise<voi
     `3. ${count} EMQX resources (1 core + 1 replicant each) applied at once, emulator timeScale ${timeScale}${timeScale === 1 ? ' (real time)' : ''}:`,
     `   applies took ${sec(applyMs)}; from the first apply (polled every 0.5 s): ${readyText}`,
     `   first status written by the operator (pick-up): ${pickedText}`,
-    `   during the ramp: ${sum(writes)} Kubernetes writes (${[...writes]
-      .slice(0, 8)
+    `   during the ramp: ${sum(writes)} Kubernetes writes, ${(sum(writes) / count).toFixed(1)} per resource (${[
+      ...writes,
+    ]
       .map(([k, v]) => `${k.replace('|', ' ')} ${v}`)
       .join(
         ', ',
-      )}${writes.size > 8 ? ', …' : ''}), ${sum(calls)} EMQX API calls, operator CPU ${(after.cpuSeconds - before.cpuSeconds).toFixed(1)} s`,
+      )}), ${sum(calls)} EMQX API calls, operator CPU ${(after.cpuSeconds - before.cpuSeconds).toFixed(1)} s`,
     `   operator RSS: ${mib(before.rssKiB)} before, max sampled ${mib(maxRss)} during the ramp, ${mib(after.rssKiB)} at the end; VmHWM ${mib(after.hwmKiB)}`,
   ];
   print();
