@@ -182,6 +182,47 @@ function forceLeave(node: EmqxNode, req: Req): Reply {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// clients (real MQTT sessions of the cluster; counted control-API load has no client ids)
+
+function clusterClients(node: EmqxNode): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const b of node.mqtt.clusterBrokers()) for (const s of b.sessions.values()) out.push(b.clientInfo(s));
+  return out.sort((a, b) => String(a['clientid']).localeCompare(String(b['clientid'])));
+}
+
+function listClients(node: EmqxNode, req: Req): Reply {
+  let rows = clusterClients(node);
+  const q = req.query;
+  const clientid = q.get('clientid');
+  if (clientid !== null) rows = rows.filter((r) => r['clientid'] === clientid);
+  const like = q.get('like_clientid');
+  if (like !== null) rows = rows.filter((r) => String(r['clientid']).includes(like));
+  const onNode = q.get('node');
+  if (onNode !== null) rows = rows.filter((r) => r['node'] === onNode);
+  const state = q.get('conn_state');
+  if (state === 'connected' || state === 'disconnected') {
+    rows = rows.filter((r) => r['connected'] === (state === 'connected'));
+  }
+  const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
+  const limit = Math.min(10_000, Math.max(1, Number(q.get('limit') ?? 100) || 100));
+  const data = rows.slice((page - 1) * limit, page * limit);
+  return {
+    status: 200,
+    body: {
+      data: data as JsonValue[],
+      meta: { page, limit, count: rows.length, hasnext: page * limit < rows.length },
+    },
+  };
+}
+
+function getClient(node: EmqxNode, req: Req): Reply {
+  const id = req.params[0]!;
+  const row = clusterClients(node).find((r) => r['clientid'] === id);
+  if (!row) return err(404, 'CLIENTID_NOT_FOUND', 'Client ID not found');
+  return { status: 200, body: row as JsonValue };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // listeners
 
 interface ListenerState {
@@ -644,6 +685,8 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/api\/v5\/cluster$/, handler: getCluster },
   { method: 'PUT', pattern: /^\/api\/v5\/cluster$/, handler: putCluster },
   { method: 'DELETE', pattern: new RegExp(`^/api/v5/cluster/${SEG}/force_leave$`), handler: forceLeave },
+  { method: 'GET', pattern: /^\/api\/v5\/clients$/, handler: listClients },
+  { method: 'GET', pattern: new RegExp(`^/api/v5/clients/${SEG}$`), handler: getClient },
   { method: 'GET', pattern: /^\/api\/v5\/listeners$/, handler: listListeners },
   { method: 'GET', pattern: /^\/api\/v5\/configs$/, handler: getConfigs },
   { method: 'PUT', pattern: /^\/api\/v5\/configs$/, handler: putConfigs },
@@ -778,7 +821,14 @@ async function dispatch(node: EmqxNode, req: Omit<Req, 'params' | 'role'>): Prom
 }
 
 export function createApiServer(node: EmqxNode): http.Server {
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(apiRequestListener(node));
+  server.keepAliveTimeout = 5000;
+  return server;
+}
+
+/** The REST API as a request listener, for the http and the https dashboard listener alike. */
+export function apiRequestListener(node: EmqxNode): http.RequestListener {
+  return (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
@@ -819,7 +869,5 @@ export function createApiServer(node: EmqxNode): http.Server {
           send(err(500, 'INTERNAL_ERROR', 'internal error'));
         });
     });
-  });
-  server.keepAliveTimeout = 5000;
-  return server;
+  };
 }

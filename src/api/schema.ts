@@ -496,6 +496,49 @@ function configSchema(): Schema {
   });
 }
 
+function secretName(description: string): Schema {
+  return str(description, { pattern: PATTERN_DNS_NAME, minLength: 1, maxLength: 253 });
+}
+
+function tlsSchema(): Schema {
+  return obj(
+    'TLS certificates from Secrets. The operator mounts each Secret into the pods (updated in place by the ' +
+      'kubelet when the Secret changes, which EMQX picks up without a restart) and writes the ssl_options file ' +
+      'paths into the node configuration.',
+    {
+      listeners: obj(
+        "The certificate of every enabled ssl and wss listener, EMQX's built-in ones included.",
+        {
+          secretName: secretName(
+            'A kubernetes.io/tls Secret in this namespace: tls.crt (the chain, leaf first) and tls.key.',
+          ),
+          clientCA: obj(
+            'Client certificate verification (verify_peer) against the CAs in the ca.crt of a Secret.',
+            {
+              secretName: secretName('A Secret in this namespace whose ca.crt holds the client CAs.'),
+              required: bool(
+                'Refuse clients that present no certificate (fail_if_no_peer_cert). Default true.',
+              ),
+            },
+            { required: ['secretName'] },
+          ),
+        },
+        { required: ['secretName'] },
+      ),
+      dashboard: obj(
+        'The certificate of the dashboard https listener. The operator then calls the EMQX API over HTTPS and ' +
+          'verifies it against the ca.crt of this Secret (or the system CAs when it has none).',
+        {
+          secretName: secretName(
+            'A kubernetes.io/tls Secret in this namespace: tls.crt, tls.key and optionally ca.crt.',
+          ),
+        },
+        { required: ['secretName'] },
+      ),
+    },
+  );
+}
+
 function updateStrategy(): Schema {
   return obj('How the operator rolls out changes to the pod templates.', {
     type: str('Kept for compatibility with the Go operator; the only value is Recreate.', {
@@ -644,6 +687,16 @@ function emqxStatus(): Schema {
         message: str('Human-readable details.'),
       },
     ),
+    certificates: arr(
+      'The certificates spec.tls names, as the operator last read them.',
+      obj('One certificate (no key material).', {
+        name: str('listeners or dashboard.'),
+        secretName: str('The Secret it was read from.'),
+        serial: str('Serial number of the leaf certificate, in hex.'),
+        notAfter: str('End of validity, RFC 3339.', { format: 'date-time' }),
+      }),
+      { 'x-kubernetes-list-type': 'atomic' },
+    ),
   });
 }
 
@@ -709,6 +762,7 @@ export function emqxV2beta1Schema(): Schema {
         replicantTemplate: replicantTemplate(),
         dashboardServiceTemplate: serviceTemplate('dashboard', true),
         listenersServiceTemplate: serviceTemplate('listeners', true),
+        tls: tlsSchema(),
       },
       { required: ['image'] },
     ),

@@ -67,6 +67,36 @@ export interface EMQXSpec {
   replicantTemplate?: ReplicantTemplate;
   dashboardServiceTemplate?: ServiceTemplate;
   listenersServiceTemplate?: ServiceTemplate;
+  /** Certificates of the TLS listeners (ssl, wss) and of the dashboard's https listener, from Secrets. */
+  tls?: TLSSpec;
+}
+
+/**
+ * Where the certificates come from. The operator mounts each Secret into the pods (a directory mount, so the
+ * kubelet updates the files when the Secret changes) and writes the `ssl_options` file paths into the config.
+ */
+export interface TLSSpec {
+  /** The certificate of every enabled `ssl` and `wss` listener (EMQX's built-in ones included). */
+  listeners?: TLSListenersCertificate;
+  /** The certificate of the dashboard's https listener; the operator then calls the EMQX API over HTTPS. */
+  dashboard?: TLSCertificate;
+}
+
+export interface TLSCertificate {
+  /** A `kubernetes.io/tls` Secret in the resource's namespace: `tls.crt` (chain, leaf first), `tls.key`. */
+  secretName: string;
+}
+
+export interface TLSListenersCertificate extends TLSCertificate {
+  /**
+   * Client certificates: a Secret whose `ca.crt` holds the CAs that sign them. With it, the listeners ask for a
+   * client certificate (`verify = verify_peer`).
+   */
+  clientCA?: {
+    secretName: string;
+    /** Refuse clients without a certificate (`fail_if_no_peer_cert`). Default true. */
+    required?: boolean;
+  };
 }
 
 export interface SecretKeyReference {
@@ -205,6 +235,7 @@ export const CONDITION_TYPES = [
   'Available',
   'Ready',
   'ConfigApplied',
+  'CertificatesReady',
   'Paused',
 ] as const;
 export type EMQXConditionType = (typeof CONDITION_TYPES)[number];
@@ -296,6 +327,18 @@ export interface EMQXStatus {
   /** Scale subresource label selector path. */
   replicantSelector?: string;
   update?: UpdateProgress;
+  /** The certificates spec.tls names, as the operator last read them (no key material). */
+  certificates?: CertificateStatus[];
+}
+
+export interface CertificateStatus {
+  /** `listeners` or `dashboard`. */
+  name: string;
+  secretName: string;
+  /** Hex serial number of the leaf certificate. */
+  serial: string;
+  /** RFC 3339. */
+  notAfter: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

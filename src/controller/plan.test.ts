@@ -246,3 +246,67 @@ test('plan: the Ready re-check is jittered ±10 %, the same for the same resourc
     5000,
   );
 });
+
+test('plan: an unusable TLS Secret changes nothing, names the Secret, and the status says CertificatesReady False', () => {
+  const s = world(running);
+  const error = 'spec.tls.listeners.secretName: Secret "mqtt-tls" has no tls.key';
+  const p = plan({ ...s, tls: { error, certificates: [] } }, NOW);
+  assert.equal(p.halted, 'invalid certificate');
+  assert.deepEqual(p.objects, []);
+  assert.equal(p.rollout.action, undefined);
+  assert.ok(p.events.some((e) => e.reason === 'InvalidCertificate' && e.message.includes('"mqtt-tls"')));
+  const c = p.status.conditions?.find((x) => x.type === 'CertificatesReady');
+  assert.equal(c?.status, 'False');
+  assert.equal(c?.reason, 'InvalidCertificate');
+  assert.equal(c?.message, error);
+});
+
+test('plan: certificates in status; CertificatesReady warns 14 days before the first expiry', () => {
+  const s = world(running);
+  const cert = (days: number) => ({
+    name: 'listeners',
+    secretName: 'mqtt-tls',
+    serial: '0a',
+    notAfter: new Date(NOW.getTime() + days * 86_400_000).toISOString(),
+  });
+  const fine = plan({ ...s, tls: { certificates: [cert(60)] } }, NOW);
+  assert.equal(fine.halted, undefined);
+  assert.deepEqual(fine.status.certificates, [cert(60)]);
+  assert.equal(fine.status.conditions?.find((x) => x.type === 'CertificatesReady')?.status, 'True');
+  const soon = plan({ ...s, tls: { certificates: [cert(10)] } }, NOW);
+  const c = soon.status.conditions?.find((x) => x.type === 'CertificatesReady');
+  assert.equal(c?.reason, 'CertificateExpiringSoon');
+  const gone = plan({ ...s, tls: { certificates: [cert(-1)] } }, NOW);
+  assert.equal(
+    gone.status.conditions?.find((x) => x.type === 'CertificatesReady')?.reason,
+    'CertificateExpired',
+  );
+  assert.equal(
+    plan(s, NOW).status.conditions?.find((x) => x.type === 'CertificatesReady'),
+    undefined,
+    'no spec.tls, no condition',
+  );
+});
+
+test('plan: a new serial for a certificate is announced once, with its serial and expiry', () => {
+  const s = world(running);
+  const c = (serial: string) => ({
+    name: 'listeners',
+    secretName: 'mqtt-tls',
+    serial,
+    notAfter: '2026-04-01T00:00:00.000Z',
+  });
+  const previousStatus = { ...s.previousStatus, certificates: [c('0a')] };
+  const rotated = plan({ ...s, previousStatus, tls: { certificates: [c('0b')] } }, NOW);
+  const ev = rotated.events.filter((e) => e.reason === 'CertificateRotated');
+  assert.equal(ev.length, 1);
+  assert.match(ev[0]!.message, /serial 0b, valid until 2026-04-01T00:00:00.000Z/);
+  const same = plan({ ...s, previousStatus, tls: { certificates: [c('0a')] } }, NOW);
+  assert.equal(same.events.filter((e) => e.reason === 'CertificateRotated').length, 0);
+  const first = plan({ ...s, tls: { certificates: [c('0a')] } }, NOW);
+  assert.equal(
+    first.events.filter((e) => e.reason === 'CertificateRotated').length,
+    0,
+    'no Event for the first',
+  );
+});

@@ -33,7 +33,7 @@ export interface ConfigPush {
 
 export interface Plan {
   /** Why nothing but the readiness gates and the status is written this pass. */
-  halted?: 'paused' | 'invalid config';
+  halted?: 'paused' | 'invalid config' | 'invalid certificate';
   /** The desired objects, in apply order (server-side apply, skipped when the live object already matches). */
   objects: BuiltObject[];
   /** Push the runtime part of the config first; the ConfigMap in `objects` is applied only if EMQX accepts it. */
@@ -147,9 +147,28 @@ export function requeueFor(
   return Math.min(base, ...waits);
 }
 
+/**
+ * A Normal Event for each certificate whose serial differs from the one the last status recorded (a renewal or a
+ * replaced Secret): what the nodes now serve to new connections, with its serial and end of validity.
+ */
+export function certificateEvents(s: Snapshot): PlannedEvent[] {
+  const before = new Map((s.previousStatus?.certificates ?? []).map((c) => [c.name, c]));
+  const out: PlannedEvent[] = [];
+  for (const c of s.tls?.certificates ?? []) {
+    const prev = before.get(c.name);
+    if (!prev || prev.serial === c.serial) continue;
+    out.push({
+      type: 'Normal',
+      reason: 'CertificateRotated',
+      message: `the ${c.name} certificate (Secret "${c.secretName}") is now serial ${c.serial}, valid until ${c.notAfter}; nodes serve it to new connections, established ones are kept`,
+    });
+  }
+  return out;
+}
+
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
-  const events: PlannedEvent[] = [];
+  const events: PlannedEvent[] = certificateEvents(s);
   const jitter = jitterOf(`${s.namespace}/${s.name}`, now);
   const finish = (
     p: Omit<Plan, 'status' | 'statusEvents' | 'requeueAfterMs' | 'waits' | 'intervals' | 'jitter'>,
@@ -199,6 +218,31 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
         serving,
         decisions: {
           config: { state: 'Invalid', message: s.config.error },
+          initialized,
+          activity: {},
+          progressing: {},
+        },
+        events,
+      },
+      [],
+    );
+  }
+  if (s.tls?.error !== undefined) {
+    // A TLS Secret that is missing or unusable changes nothing either: pods started with it would not serve.
+    events.push({
+      type: 'Warning',
+      reason: 'InvalidCertificate',
+      message: `${s.tls.error}; nothing was changed`,
+    });
+    return finish(
+      {
+        halted: 'invalid certificate',
+        objects: [],
+        rollout: { activity: {} },
+        scales: [],
+        serving,
+        decisions: {
+          config: { state: 'Pending', message: `waiting for a usable certificate: ${s.tls.error}` },
           initialized,
           activity: {},
           progressing: {},

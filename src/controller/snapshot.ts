@@ -13,7 +13,7 @@ import {
   type Role,
 } from '../api/names.ts';
 import { applyDefaults } from '../api/defaults.ts';
-import type { EMQX, EMQXNode, EMQXStatus, NodeEvacuationStatus } from '../api/types.ts';
+import type { CertificateStatus, EMQX, EMQXNode, EMQXStatus, NodeEvacuationStatus } from '../api/types.ts';
 import { listenerPorts, licenseKey, parseEmqxConfig } from '../emqx/config.ts';
 import { HoconError, parseHocon, type HoconObject } from '../hocon/index.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../k8s/rest.ts';
@@ -21,6 +21,14 @@ import type { Logger } from '../observability/logger.ts';
 import { registerSecret } from '../observability/redact.ts';
 import { currentHash } from '../resources/index.ts';
 import { NODE_COOKIE_KEY, bootstrapApiKeySecretRefs, generateSecretValue } from '../resources/secrets.ts';
+import {
+  CA_CERT_KEY,
+  checkTlsSecret,
+  tlsConfigProblem,
+  tlsSecretRefs,
+  withTlsConfig,
+} from '../resources/tls.ts';
+import { clusterDomainOf } from '../resources/metadata.ts';
 import { OWNED_KINDS, type ClusterCache, type OwnedKind } from './cache.ts';
 import {
   capabilitiesOf,
@@ -107,6 +115,52 @@ export interface Snapshot {
   readonly listenerPorts?: readonly V1ServicePort[];
   /** Availability check of pods about to start serving (pod name → accepts connections), editions that have it. */
   readonly availability: ReadonlyMap<string, boolean>;
+  /** The Secrets spec.tls names, as read in this pass (public facts only); undefined without spec.tls. */
+  readonly tls?: TlsObservation;
+}
+
+export interface TlsObservation {
+  /** The first Secret that is missing or unusable, naming the field and the Secret. */
+  readonly error?: string;
+  readonly certificates: CertificateStatus[];
+  /** The dashboard Secret's ca.crt (public), to verify the https dashboard with. */
+  readonly dashboardCa?: string;
+}
+
+/** Reads and checks the Secrets spec.tls names. Key material stays in this function. */
+async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservation> {
+  const certificates: CertificateStatus[] = [];
+  let error: string | undefined;
+  let dashboardCa: string | undefined;
+  for (const ref of tlsSecretRefs(emqx)) {
+    let secret: V1Secret | undefined;
+    try {
+      secret = await client.get<V1Secret & KubeObject>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: emqx.metadata.namespace,
+        name: ref.secretName,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const checked = checkTlsSecret(ref, secret);
+    if (ref.name === 'dashboard') dashboardCa = decodeSecret(secret, CA_CERT_KEY);
+    if (!checked.ok) error ??= checked.error;
+    else if (checked.facts && ref.name !== 'clientCA') {
+      certificates.push({
+        name: ref.name,
+        secretName: ref.secretName,
+        serial: checked.facts.serial,
+        notAfter: checked.facts.notAfter,
+      });
+    }
+  }
+  return {
+    ...(error !== undefined && { error }),
+    certificates,
+    ...(dashboardCa !== undefined && { dashboardCa }),
+  };
 }
 
 /** Errors observe met and reports: the plan turns them into Events and status; they never stop a pass. */
@@ -228,7 +282,9 @@ export async function observe(
   const paused = raw.metadata.annotations?.[ANNOTATION_PAUSED] === 'true';
   let config: ParsedConfig;
   try {
-    config = { ok: true, conf: parseEmqxConfig(emqx.spec.config?.data) };
+    const parsed = parseEmqxConfig(emqx.spec.config?.data);
+    const problem = tlsConfigProblem(emqx, parsed);
+    config = problem ? { ok: false, error: problem } : { ok: true, conf: withTlsConfig(emqx, parsed) };
   } catch (err) {
     if (!(err instanceof HoconError)) throw err;
     config = { ok: false, error: `spec.config.data: ${err.message}` };
@@ -243,7 +299,11 @@ export async function observe(
   // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
   const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
   const bootstrap = secret(names.bootstrapApiKeySecret(emqx));
-  const access = emqxAccess(pods, bootstrap);
+  const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
+  const access = emqxAccess(pods, bootstrap, {
+    clusterDomain: clusterDomainOf(emqx),
+    ...(tls?.dashboardCa !== undefined && { ca: tls.dashboardCa }),
+  });
   const writing = !paused && config.ok;
   const secrets = {
     cookie: liveCookie ?? generateSecretValue(),
@@ -345,6 +405,7 @@ export async function observe(
     capabilities,
     ...(ports && { listenerPorts: ports }),
     availability,
+    ...(tls && { tls }),
   };
   return { snapshot: Object.freeze(snapshot), warnings };
 }

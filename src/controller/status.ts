@@ -30,6 +30,9 @@ export interface StatusDecisions {
   update?: UpdateProgress;
 }
 
+/** CertificatesReady turns False this long before a certificate expires (cert-manager renews at 2/3 of 90 days). */
+export const CERTIFICATE_WARN_BEFORE_MS = 14 * 86_400_000;
+
 function roleObservation(
   view: RoleView,
   activity: string | undefined,
@@ -92,6 +95,14 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
       repl && { replicant: roleObservation(repl, d.activity.replicant, d.progressing.replicant ?? false) }),
     config: d.config,
     ...(observed && s.apiError !== undefined && { apiUnreachable: s.apiError }),
+    ...(s.tls && {
+      certificates: {
+        ...(s.tls.error !== undefined && { error: s.tls.error }),
+        certificates: s.tls.certificates,
+        now: now.getTime(),
+        warnBeforeMs: CERTIFICATE_WARN_BEFORE_MS,
+      },
+    }),
   };
   const values = computeConditions(observation);
   const conditions = mergeConditions(prev.conditions, values, kubeTime(now), generation);
@@ -109,6 +120,7 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
     replicantReplicas: observation.replicant?.desired ?? 0,
     replicantSelector: `${LABEL_INSTANCE}=${s.name},${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_DB_ROLE}=replicant`,
     ...(d.update && { update: d.update }),
+    ...(s.tls && s.tls.certificates.length > 0 && { certificates: [...s.tls.certificates] }),
   };
 }
 
@@ -132,6 +144,7 @@ const GOOD_WHEN_TRUE = new Set([
   'Available',
   'Ready',
   'ConfigApplied',
+  'CertificatesReady',
 ]);
 
 /**

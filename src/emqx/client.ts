@@ -19,6 +19,8 @@
 //   by endpoint template (`GET /api/v5/nodes/{node}`) and outcome (success, http_4xx, http_5xx, timeout,
 //   connection_error), one observation per attempt.
 
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { Agent, fetch as tlsFetch } from 'undici';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry, type Registry } from '../observability/metrics.ts';
 import { registerSecret } from '../observability/redact.ts';
@@ -44,6 +46,41 @@ export interface EmqxClientOptions {
   timeoutMs?: number;
   logger?: Logger;
   registry?: Registry;
+  /** How https targets are verified. Without it they are verified against the system CAs and their IP. */
+  tls?: EmqxTlsOptions;
+}
+
+/** Verification of an https dashboard: the CAs to trust, and the DNS name each target IP must present. */
+export interface EmqxTlsOptions {
+  /** PEM CAs (the dashboard Secret's ca.crt); default the system CAs. */
+  ca?: string;
+  /** Host (IP as in the URL) → the DNS name its certificate must carry (a core's stable name). */
+  serverNames?: Readonly<Record<string, string>>;
+}
+
+const agents = new Map<string, Agent>();
+/** One connection pool per verification setting (bounded: a few CAs and name sets per operator). */
+function agentFor(opts: EmqxTlsOptions): Agent {
+  const key = JSON.stringify([opts.ca ?? '', Object.entries(opts.serverNames ?? {}).sort()]);
+  let a = agents.get(key);
+  if (!a) {
+    if (agents.size >= 32) {
+      const [oldKey, old] = agents.entries().next().value!;
+      agents.delete(oldKey);
+      void old.close();
+    }
+    const names = { ...opts.serverNames };
+    a = new Agent({
+      connect: {
+        ...(opts.ca !== undefined && { ca: opts.ca }),
+        rejectUnauthorized: true,
+        checkServerIdentity: (host: string, cert: PeerCertificate) =>
+          checkServerIdentity(names[host.replace(/^\[|\]$/g, '')] ?? host, cert),
+      },
+    });
+    agents.set(key, a);
+  }
+  return a;
 }
 
 export interface Attempt {
@@ -174,6 +211,7 @@ export class EmqxClient {
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private readonly m: ReturnType<typeof metrics>;
+  private readonly tls: EmqxTlsOptions | undefined;
 
   constructor(opts: EmqxClientOptions) {
     if (opts.apiKey.includes(':')) throw new Error('EMQX API key must not contain ":"');
@@ -184,6 +222,7 @@ export class EmqxClient {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.log = opts.logger ?? nullLogger;
     this.m = metrics(opts.registry ?? defaultRegistry);
+    this.tls = opts.tls;
   }
 
   /** Replaces the candidate list (e.g. the currently ready core pods); the last good target keeps priority. */
@@ -413,12 +452,16 @@ export class EmqxClient {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, {
-        method: spec.method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      const init = { method: spec.method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) };
+      // https targets go through undici's own fetch with an agent that verifies against the configured CA and the
+      // node's DNS name; the credentials are never sent to an http target when TLS options are given.
+      if (url.protocol === 'https:') {
+        res = (await tlsFetch(url, { ...init, dispatcher: agentFor(this.tls ?? {}) })) as unknown as Response;
+      } else if (this.tls && spec.auth !== false) {
+        throw new Error(`refusing to send credentials over plain http to ${target}: the dashboard is https`);
+      } else {
+        res = await fetch(url, init);
+      }
       text = await res.text();
     } catch (err) {
       const name = (err as Error)?.name;

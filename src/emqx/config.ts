@@ -371,3 +371,21 @@ export function hotConfig(conf: HoconObject): HoconObject {
   }
   return out;
 }
+
+/**
+ * The enabled `ssl` and `wss` listeners a node started from this (user) config will run, EMQX's built-in
+ * `ssl.default` and `wss.default` included unless the config disables them or binds them to 0.
+ */
+export function tlsListeners(conf: HoconObject): Array<{ type: 'ssl' | 'wss'; name: string }> {
+  const merged = mergeObjects(builtinListeners(), conf);
+  const out: Array<{ type: 'ssl' | 'wss'; name: string }> = [];
+  for (const type of ['ssl', 'wss'] as const) {
+    const byName = getObject(merged, ['listeners', type]);
+    if (!byName) continue;
+    for (const [name, l] of sortedEntries(byName)) {
+      if (!isHoconObject(l) || !isEnabled(l) || bindPort(l.bind) === undefined) continue;
+      out.push({ type, name });
+    }
+  }
+  return out;
+}

@@ -34,6 +34,20 @@ export interface StatusObservation {
   config: ConfigObservation;
   /** The EMQX API could not be reached: the node counts come from Kubernetes only. */
   apiUnreachable?: string;
+  /** spec.tls certificates: undefined without spec.tls. */
+  certificates?: CertificatesObservation;
+}
+
+/** What the operator read of the Secrets spec.tls names. */
+export interface CertificatesObservation {
+  /** The first problem (names the field and the Secret), when a Secret is missing or unusable. */
+  error?: string;
+  /** Name (listeners, dashboard), Secret and end of validity of each certificate that was read. */
+  certificates: Array<{ name: string; secretName: string; notAfter: string }>;
+  /** Milliseconds since the epoch, the plan's clock. */
+  now: number;
+  /** Warn this many milliseconds before a certificate expires. */
+  warnBeforeMs: number;
 }
 
 export type ConfigObservation =
@@ -150,6 +164,39 @@ export function configApplied(o: StatusObservation): ConditionValue {
   }
 }
 
+/**
+ * CertificatesReady, only with spec.tls: False when a Secret is missing or unusable (InvalidCertificate), when a
+ * certificate has expired (CertificateExpired) or expires within the warning window (CertificateExpiringSoon).
+ */
+export function certificatesReady(o: StatusObservation): ConditionValue | undefined {
+  const c = o.certificates;
+  if (!c) return undefined;
+  if (c.error) return cond('CertificatesReady', false, 'InvalidCertificate', c.error);
+  const sorted = [...c.certificates].sort((a, b) => Date.parse(a.notAfter) - Date.parse(b.notAfter));
+  const first = sorted[0];
+  if (first) {
+    const left = Date.parse(first.notAfter) - c.now;
+    const what = `the ${first.name} certificate (Secret "${first.secretName}")`;
+    if (left <= 0)
+      return cond('CertificatesReady', false, 'CertificateExpired', `${what} expired at ${first.notAfter}`);
+    if (left <= c.warnBeforeMs) {
+      return cond(
+        'CertificatesReady',
+        false,
+        'CertificateExpiringSoon',
+        `${what} expires at ${first.notAfter}`,
+      );
+    }
+  }
+  const list = sorted.map((x) => `${x.name} until ${x.notAfter}`).join(', ');
+  return cond(
+    'CertificatesReady',
+    true,
+    'CertificatesValid',
+    list ? `valid: ${list}` : 'no certificate to check',
+  );
+}
+
 export function pausedCondition(o: StatusObservation): ConditionValue {
   return o.paused
     ? cond(
@@ -171,6 +218,7 @@ export function computeConditions(o: StatusObservation): ConditionValue[] {
     available(o),
     ready(o),
     configApplied(o),
+    ...(o.certificates ? [certificatesReady(o)!] : []),
     pausedCondition(o),
   ];
 }
