@@ -19,6 +19,8 @@ import { asBool, bindPort, durationMs } from './config.ts';
 import type { TimerHandle } from './clock.ts';
 import type { EmqxNode } from './node.ts';
 import type { JsonValue } from './store.ts';
+import { DS_SESSIONS } from './ds.ts';
+import type { StoredSession } from './ds.ts';
 import { parseShare, topicMatches, validFilter, validTopic } from './topic.ts';
 import { loadTls, sslOptionsOf, TlsReloader, verifyClient, type SslOptions } from './tls.ts';
 
@@ -376,6 +378,16 @@ export class Connection {
       clientId = `emqx-emulator-${Math.random().toString(16).slice(2, 14)}`;
       assigned = true;
     }
+    if (
+      !cleanStart &&
+      !node.findSession(clientId) &&
+      node.node.dbRead(DS_SESSIONS, clientId) !== undefined &&
+      !node.node.ds.sessionReadable(clientId)
+    ) {
+      // durable sessions: no replica of the shard holding this client's session is up
+      refuse(RC.serverUnavailable, 3);
+      return;
+    }
     const expiry = v5
       ? (p.properties?.sessionExpiryInterval ?? 0)
       : cleanStart
@@ -695,12 +707,19 @@ export class NodeMqtt {
   /** Ends every connection (MQTT 5 with `reasonCode`) and discards every session (applications restart). */
   dropAll(reasonCode?: number): number {
     let n = 0;
+    const durable = this.node.ds.sessionsDurable
+      ? [...this.sessions.values()]
+          .filter((s) => s.persistent)
+          .map((s) => storeSession(s, this.node.clock.now()))
+      : [];
     for (const c of [...this.connections]) {
       if (c.session) n++;
       c.close(reasonCode);
     }
     for (const s of this.sessions.values()) s.expiryTimer?.cancel();
     this.sessions.clear();
+    // durable sessions outlive their node: they wait in durable storage for their client
+    if (durable.length > 0) this.node.ds.storeSessions(durable);
     return n;
   }
 
@@ -796,11 +815,15 @@ export class NodeMqtt {
     }
     let session: Session;
     let present = false;
+    const stored = existing ? undefined : this.#takeStored(clientId, cleanStart);
     if (existing && !cleanStart) {
       session = existing;
       session.owner = this;
       present = true;
       // inflight messages of the old connection are retransmitted; the queue follows
+    } else if (stored) {
+      session = restoreSession(stored, this, version);
+      present = true;
     } else {
       session = new Session(clientId, this, expiry, version);
     }
@@ -811,6 +834,13 @@ export class NodeMqtt {
     session.disconnectedAt = undefined;
     this.sessions.set(clientId, session);
     return { session, present };
+  }
+
+  /** A durable session kept in durable storage (taken out of it; discarded on clean start). */
+  #takeStored(clientId: string, cleanStart: boolean): StoredSession | undefined {
+    if (this.node.dbRead(DS_SESSIONS, clientId) === undefined) return undefined;
+    const rec = this.node.ds.takeSession(clientId);
+    return cleanStart ? undefined : rec;
   }
 
   /** The connection of a session ended: a persistent session waits for its client, others end. */
@@ -832,6 +862,13 @@ export class NodeMqtt {
   /** Routes a message to every matching subscriber of the cluster and stores it when retained. */
   publish(msg: Message): void {
     if (msg.retain) this.#retain(msg);
+    if (this.node.db.size(DS_SESSIONS) > 0) {
+      this.node.ds.deliverStored(msg, (filter, sub) => {
+        const o = sub as { qos?: number; share?: unknown };
+        if (o.share || !topicMatches(filter, msg.topic)) return undefined;
+        return Math.min(msg.qos, Number(o.qos ?? 0));
+      });
+    }
     const shared = new Map<string, Array<{ s: Session; sub: Subscription }>>();
     for (const b of this.clusterBrokers()) {
       for (const s of b.sessions.values()) {
@@ -974,4 +1011,35 @@ function listen(server: net.Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** A persistent session as durable storage keeps it: subscriptions, and unacknowledged then queued messages. */
+function storeSession(s: Session, now: number): StoredSession {
+  const msgs = [...[...s.inflight.values()].map((f) => ({ msg: f.msg, qos: f.qos })), ...s.queue];
+  return {
+    clientId: s.clientId,
+    expiry: s.expiryInterval,
+    proto: s.protocolVersion,
+    storedAt: now,
+    subs: [...s.subs].map(([f, sub]) => [f, { ...sub } as unknown as JsonValue]),
+    queue: msgs.map(({ msg, qos }) => ({
+      topic: msg.topic,
+      payload_b64: msg.payload.toString('base64'),
+      qos,
+      retain: msg.retain,
+    })),
+  };
+}
+
+function restoreSession(rec: StoredSession, owner: NodeMqtt, version: number): Session {
+  const s = new Session(rec.clientId, owner, rec.expiry, version);
+  for (const [filter, sub] of rec.subs) s.subs.set(filter, sub as unknown as Subscription);
+  for (const m of rec.queue) {
+    const qos = (m.qos === 1 || m.qos === 2 ? m.qos : 0) as QoS;
+    s.queue.push({
+      msg: { topic: m.topic, payload: Buffer.from(m.payload_b64, 'base64'), qos, retain: m.retain },
+      qos,
+    });
+  }
+  return s;
 }

@@ -28,6 +28,8 @@ import type { ConfigFacts, PutMode } from './config.ts';
 import type { EmqxFabric, NodeFaults, NodeSummary } from './fabric.ts';
 import { hasCommunityLicense, parseEmqxImage } from './image.ts';
 import type { EmqxImageInfo } from './image.ts';
+import { DEFAULT_DS_TIMING, NodeDs } from './ds.ts';
+import type { DsTiming } from './ds.ts';
 import { NodeMqtt, RC } from './mqtt.ts';
 import { Evacuation } from './rebalance.ts';
 import type { Rebalance } from './rebalance.ts';
@@ -38,7 +40,7 @@ import type { JsonValue } from './store.ts';
 export type NodeStatus = 'booting' | 'running' | 'app_stopped' | 'stopping' | 'exited';
 export type Role = 'core' | 'replicant';
 
-export interface NodeTiming {
+export interface NodeTiming extends DsTiming {
   /** From container start to the emqx application running (emulated ms). */
   bootMs: number;
   /** The application restart after a join or leave. */
@@ -58,6 +60,7 @@ export const DEFAULT_TIMING: NodeTiming = {
   autoclusterRetryMs: 5000,
   replicantRetryMs: 1000,
   licenseWaitMs: 30_000,
+  ...DEFAULT_DS_TIMING,
 };
 
 export interface NodeOptions {
@@ -133,6 +136,8 @@ export class EmqxNode {
    */
   lastCore: string | undefined;
   readonly mqtt: NodeMqtt = new NodeMqtt(this);
+  /** Durable storage (sites, shards, durable sessions): `ds.ts`. */
+  readonly ds: NodeDs = new NodeDs(this);
   load = new Load(this.mqtt);
   evacuation: Evacuation | undefined;
   rebalance: Rebalance | undefined;
@@ -456,6 +461,7 @@ export class EmqxNode {
     this.runningSince = this.clock.now();
     this.fabric.downSince.delete(this.name);
     this.log('info', `EMQX ${this.image.version} is running now!`);
+    this.ds.onAppsUp(this.#store?.dataDir);
     void this.mqtt.start();
     this.fabric.topologyChanged();
     this.#checkLicense();
@@ -677,7 +683,10 @@ export class EmqxNode {
         this.#startAttachLoop();
       }
     }
-    if (this.role === 'core' && this.status === 'running') this.#scheduleAutoclean();
+    if (this.role === 'core' && this.status === 'running') {
+      this.#scheduleAutoclean();
+      if (this.ds.enabled) this.ds.kick();
+    }
   }
 
   /** Discovered node names, per `cluster.discovery_strategy`. */
@@ -893,6 +902,10 @@ export class EmqxNode {
 
   /** `emqx ctl cluster leave` (and the target side of force_leave). */
   leave(): { ok: true } | { error: string } {
+    // the DS applications refuse while this node's site still holds (or is getting) shard replicas
+    if (this.role === 'core' && this.ds.enabled && this.ds.nodeHoldsReplicas(this.name)) {
+      return { error: 'nonempty_ds_site' };
+    }
     this.#autoclusterDisabled = true;
     this.#timers.get('autocluster')?.cancel();
     this.#timers.delete('autocluster');
@@ -922,6 +935,7 @@ export class EmqxNode {
     if (running) return running.leave();
     const core = this.viewCore();
     if (!core) return { error: 'node_not_in_cluster' };
+    if (this.ds.enabled && this.ds.nodeHoldsReplicas(name)) return { error: 'nonempty_ds_site' };
     for (const c of [core, ...EmqxNode.livePeersOf(core)]) {
       c.members.delete(name);
       c.persistDb();
@@ -1211,6 +1225,7 @@ export class EmqxNode {
     this.log(code === 0 ? 'info' : 'error', `${reason}; exit code ${code}`);
     for (const t of this.#timers.values()) t.cancel();
     this.#timers.clear();
+    this.ds.stop();
     this.#ticker?.cancel();
     this.#ticker = undefined;
     if (this.rebalance) this.endRebalance('aborted: the coordinator stopped');

@@ -33,6 +33,12 @@ export type IntOrString = number | string;
 export interface TemplateMetadata {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Accepted and ignored (the Go operator's samples set it); the operator names its objects itself. */
+  name?: string;
+  /** Accepted and ignored: objects are always created in the EMQX resource's namespace. */
+  namespace?: string;
+  /** Accepted and ignored. */
+  finalizers?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -237,6 +243,7 @@ export const CONDITION_TYPES = [
   'ConfigApplied',
   'CertificatesReady',
   'Paused',
+  'DurableStorage',
 ] as const;
 export type EMQXConditionType = (typeof CONDITION_TYPES)[number];
 
@@ -253,6 +260,8 @@ export interface Condition {
 /** One EMQX node as reported by `GET /api/v5/nodes`, matched to its pod. */
 export interface EMQXNode {
   name: string;
+  /** The same as name, under the key the Go operator writes; status tooling written for it reads `node`. */
+  node?: string;
   node_status: string;
   otp_release?: string;
   role: 'core' | 'replicant';
@@ -308,7 +317,7 @@ export interface EMQXStatus {
   /**
    * One word for `kubectl get emqx`: the most advanced lifecycle condition that holds (Initialized,
    * CoreNodesProgressing, CoreNodesReady, ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or
-   * Paused.
+   * Paused, or ForeignWorkloads (workloads this operator did not create were found).
    */
   phase?: string;
   observedGeneration?: number;
@@ -329,6 +338,8 @@ export interface EMQXStatus {
   update?: UpdateProgress;
   /** The certificates spec.tls names, as the operator last read them (no key material). */
   certificates?: CertificateStatus[];
+  /** Durable storage replication (only when durable sessions are on in spec.config.data). */
+  durableStorage?: DurableStorageStatus;
 }
 
 export interface CertificateStatus {
@@ -339,6 +350,20 @@ export interface CertificateStatus {
   serial: string;
   /** RFC 3339. */
   notAfter: string;
+}
+
+/** Durable storage as the operator last saw it (EMQX `/api/v5/ds/*`). */
+export interface DurableStorageStatus {
+  /** durable_storage.messages.replication_factor (EMQX default 3). */
+  replicationFactor: number;
+  /** Sites (one per core node that ran with durable storage), with the shard replicas each holds. */
+  sites: Array<{ site: string; node: string; up: boolean; shards: number }>;
+  /** Shards over every DS database. */
+  shards: number;
+  /** Shards with fewer replicas up than the replication factor (or than the sites assigned, when fewer). */
+  underReplicatedShards: number;
+  /** Shards with a replica transition (joining or leaving) in progress. */
+  transitions: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -354,8 +379,8 @@ export interface Rebalance {
 }
 
 export interface RebalanceSpec {
-  /** Default EMQX. */
-  instanceKind?: 'EMQX';
+  /** Default EMQX; an empty value means EMQX too. */
+  instanceKind?: 'EMQX' | '';
   instanceName: string;
   rebalanceStrategy: RebalanceStrategy;
 }
@@ -395,6 +420,36 @@ export interface RebalanceStatus {
 // EMQX (apps.emqx.io/v2alpha1), the shape of the first 2.0 releases. Accepted and converted to v2beta1.
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * apps.emqx.io/v2alpha1 as the Go operator released it (2.0.0 on): v2beta1's spec with `bootstrapConfig` instead of
+ * `config.data`, replicas defaulting to 3, and Service-typed service templates (apiVersion and kind allowed).
+ */
+export interface EMQXV2Alpha1Released {
+  apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
+  kind: 'EMQX';
+  metadata: V1ObjectMeta;
+  spec: Omit<EMQXSpec, 'config' | 'dashboardServiceTemplate' | 'listenersServiceTemplate'> & {
+    bootstrapConfig?: string;
+    config?: { mode?: 'Merge' | 'Replace' };
+    dashboardServiceTemplate?: ServiceTemplate & { apiVersion?: string; kind?: string };
+    listenersServiceTemplate?: ServiceTemplate & { apiVersion?: string; kind?: string };
+  };
+  status?: Record<string, unknown>;
+}
+
+/** apps.emqx.io/v2alpha1 as its schema takes it: either shape (./schema.ts RULE_V2ALPHA1_SHAPE keeps them apart). */
+export interface EMQXV2Alpha1Any {
+  apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
+  kind: 'EMQX';
+  metadata: V1ObjectMeta;
+  spec: Partial<EMQXV2Alpha1Released['spec']> & {
+    emqxTemplate?: EMQXV2Alpha1Spec['emqxTemplate'];
+    persistent?: V1PersistentVolumeClaimSpec;
+  };
+  status?: Record<string, unknown>;
+}
+
+/** apps.emqx.io/v2alpha1 in its early shape (spec.emqxTemplate). */
 export interface EMQXV2Alpha1 {
   apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
   kind: 'EMQX';

@@ -9,7 +9,7 @@
 //  - what an error means: `isAlreadyStarted`, `isNotInCluster` read the typed EmqxApiError, not free text.
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { NodeEvacuationStatus } from '../api/types.ts';
-import { EmqxApiError, type EmqxTlsOptions } from '../emqx/client.ts';
+import { EmqxApiError, type DsSiteInfo, type DsStorageInfo, type EmqxTlsOptions } from '../emqx/client.ts';
 import { BOOTSTRAP_API_KEY_KEY, OPERATOR_API_KEY_NAME } from '../resources/secrets.ts';
 import { byAge, compareVersions, containersReady, podRole, type ApiNode } from './pod-facts.ts';
 
@@ -30,6 +30,12 @@ export interface EmqxApi {
   rebalanceStop(node: string): Promise<void>;
   /** `GET /api/v5/load_rebalance/availability_check` on one node (no auth): true on 200. */
   availabilityCheck(baseUrl: string): Promise<boolean>;
+  /** Durable storage (EE, durable sessions on; 404 "Durable storage is disabled" otherwise). */
+  dsSites(): Promise<string[]>;
+  dsSite(site: string): Promise<DsSiteInfo>;
+  dsStorages(): Promise<string[]>;
+  dsStorage(db: string): Promise<DsStorageInfo>;
+  dsSetReplicas(db: string, sites: string[]): Promise<void>;
 }
 
 export interface EmqxCredentials {
@@ -204,5 +210,12 @@ export function isNotInCluster(err: unknown): boolean {
   if (!(err instanceof EmqxApiError)) return false;
   return (
     err.status === 404 || (err.status === 400 && /node_not_in_cluster|not found/i.test(bodyMessage(err)))
+  );
+}
+
+/** The durable storage API answered that durable storage is disabled (404 `Durable storage is disabled`). */
+export function isDsDisabled(err: unknown): boolean {
+  return (
+    err instanceof EmqxApiError && err.status === 404 && /durable storage is disabled/i.test(bodyMessage(err))
   );
 }

@@ -7,6 +7,7 @@ import type { V1Pod, V1ReplicaSet, V1Secret, V1ServicePort, V1StatefulSet } from
 import {
   ANNOTATION_DRAINING,
   ANNOTATION_PAUSED,
+  ANNOTATION_TAKEOVER,
   CONDITION_ON_SERVING,
   LABEL_POD_TEMPLATE_HASH,
   names,
@@ -40,6 +41,18 @@ import {
   type EmqxAccess,
   type EmqxApiFactory,
 } from './emqx-access.ts';
+import {
+  durableSessionsEnabled,
+  readDurableStorage,
+  replicationFactorOf,
+  type DsState,
+} from './durable-storage.ts';
+import {
+  detectForeignWorkloads,
+  GO_OPERATOR_LEASE,
+  type ForeignWorkload,
+  type GoOperatorLeases,
+} from './foreign-workloads.ts';
 import {
   containersReady,
   isTerminating,
@@ -90,6 +103,12 @@ export interface Snapshot {
   readonly pods: readonly V1Pod[];
   readonly core: RoleView;
   readonly replicant: RoleView;
+  /** StatefulSets and ReplicaSets this operator did not create (the Go operator's): see ./foreign-workloads.ts. */
+  readonly foreignWorkloads: readonly ForeignWorkload[];
+  /** The user asked to take those over (annotation apps.emqx.io/takeover: "true"). */
+  readonly takeover: boolean;
+  /** The Go operator's Leases, read only while a takeover has foreign workloads to take over. */
+  readonly goOperatorLeases?: GoOperatorLeases;
 
   /** Secret values: the live ones, or fresh ones to use where none exists yet (generated here, not in the plan). */
   readonly secrets: {
@@ -117,6 +136,8 @@ export interface Snapshot {
   readonly availability: ReadonlyMap<string, boolean>;
   /** The Secrets spec.tls names, as read in this pass (public facts only); undefined without spec.tls. */
   readonly tls?: TlsObservation;
+  /** Durable storage, when the config turns durable sessions on (durable-storage.ts). */
+  readonly ds?: DsState;
 }
 
 export interface TlsObservation {
@@ -295,6 +316,10 @@ export async function observe(
   const replicaSets = list<V1ReplicaSet>('ReplicaSet');
   const pods = list<V1Pod>('Pod');
   const secret = (n: string) => children.get('Secret')!.get(n) as V1Secret | undefined;
+  const foreignWorkloads = foreignWorkloadsOf(statefulSets, replicaSets);
+  const takeover = raw.metadata.annotations?.[ANNOTATION_TAKEOVER] === 'true';
+  const goOperatorLeases =
+    takeover && !paused && foreignWorkloads.length > 0 ? await readGoOperatorLeases(deps.client) : undefined;
 
   // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
   const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
@@ -349,6 +374,24 @@ export async function observe(
     }
   }
 
+  // Durable storage: sites and replica sets, when the config turns durable sessions on.
+  let ds: DsState | undefined;
+  if (config.ok && durableSessionsEnabled(config.conf)) {
+    const rf = replicationFactorOf(config.conf);
+    ds = { active: true, replicationFactor: rf.factor, factorExplicit: rf.explicit };
+    if (api && nodes) {
+      try {
+        const obs = await readDurableStorage(api);
+        ds = obs === 'disabled' ? { ...ds, active: false } : { ...ds, observed: obs };
+      } catch (err) {
+        ds = { ...ds, error: (err as Error).message };
+        deps.log.warn('cannot read durable storage state', { error: ds.error });
+      }
+    } else {
+      ds = { ...ds, error: apiError ?? 'EMQX API not reachable' };
+    }
+  }
+
   // No API: a pod whose /status probe passes stands in for a running node.
   const running = nodes
     ? runningPods(nodes, pods)
@@ -393,6 +436,9 @@ export async function observe(
     pods,
     core,
     replicant,
+    foreignWorkloads,
+    takeover,
+    ...(goOperatorLeases && { goOperatorLeases }),
     secrets,
     access,
     ...(nodes && {
@@ -406,8 +452,45 @@ export async function observe(
     ...(ports && { listenerPorts: ports }),
     availability,
     ...(tls && { tls }),
+    ...(ds && { ds }),
   };
   return { snapshot: Object.freeze(snapshot), warnings };
+}
+
+interface LeaseObject extends KubeObject {
+  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+}
+
+/** The Go operator's leader-election Leases in every namespace (a list by name; its namespace is not known). */
+async function readGoOperatorLeases(client: KubeClient): Promise<GoOperatorLeases> {
+  try {
+    const list = await client.list<LeaseObject>('coordination.k8s.io/v1', 'Lease', {
+      fieldSelector: `metadata.name=${GO_OPERATOR_LEASE}`,
+      limit: 50,
+    });
+    return {
+      ok: true,
+      leases: list.items.map((l) => ({
+        namespace: l.metadata?.namespace ?? '',
+        ...(l.spec?.holderIdentity && { holder: l.spec.holderIdentity }),
+        ...(l.spec?.renewTime && { renewTime: String(l.spec.renewTime) }),
+        ...(l.spec?.leaseDurationSeconds !== undefined && { durationSeconds: l.spec.leaseDurationSeconds }),
+      })),
+    };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** The workloads among the resource's sets that this operator did not create. */
+export function foreignWorkloadsOf(
+  statefulSets: readonly V1StatefulSet[],
+  replicaSets: readonly V1ReplicaSet[],
+): ForeignWorkload[] {
+  return detectForeignWorkloads([
+    ...statefulSets.map((o) => ({ ...o, kind: 'StatefulSet' })),
+    ...replicaSets.map((o) => ({ ...o, kind: 'ReplicaSet' })),
+  ]);
 }
 
 /** The live child of `kind` named `name`, if the cache holds it. */

@@ -204,6 +204,23 @@ interface RawResponse {
   text: string;
 }
 
+/** `GET /api/v5/ds/sites/{site}`. */
+export interface DsSiteInfo {
+  node: string;
+  up: boolean;
+  shards?: Array<{ storage: string; id: string; status?: string; transition?: string }>;
+}
+
+/** `GET /api/v5/ds/storages/{db}`. */
+export interface DsStorageInfo {
+  name: string;
+  shards: Array<{
+    id: string;
+    replicas: Array<{ site: string; status: string }>;
+    transitions?: Array<{ site: string; transition: string }>;
+  }>;
+}
+
 export class EmqxClient {
   private targets: string[];
   private lastGood: string | undefined;
@@ -350,6 +367,52 @@ export class EmqxClient {
     });
     const g = (r.body ?? {}) as Partial<GlobalStatus>;
     return { ...g, evacuations: g.evacuations ?? [], rebalances: g.rebalances ?? [] };
+  }
+
+  /** Durable storage sites (`GET /api/v5/ds/sites`); 404 "Durable storage is disabled" throws EmqxApiError. */
+  async dsSites(): Promise<string[]> {
+    const r = await this.call({ method: 'GET', template: '/api/v5/ds/sites', path: '/api/v5/ds/sites' });
+    return Array.isArray(r.body) ? r.body.map(String) : [];
+  }
+
+  /** One site: its node, whether it is up, and the shards it holds. */
+  async dsSite(site: string): Promise<DsSiteInfo> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/ds/sites/{site}',
+      path: `/api/v5/ds/sites/${encodeURIComponent(site)}`,
+    });
+    return r.body as DsSiteInfo;
+  }
+
+  /** DS databases (`["messages"]`). */
+  async dsStorages(): Promise<string[]> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/ds/storages',
+      path: '/api/v5/ds/storages',
+    });
+    return Array.isArray(r.body) ? r.body.map(String) : [];
+  }
+
+  /** One DS database: its shards, their replicas and pending transitions. */
+  async dsStorage(db: string): Promise<DsStorageInfo> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/ds/storages/{db}',
+      path: `/api/v5/ds/storages/${encodeURIComponent(db)}`,
+    });
+    return r.body as DsStorageInfo;
+  }
+
+  /** Sets the sites a DS database is replicated on (202: EMQX carries it out as shard transitions). */
+  async dsSetReplicas(db: string, sites: string[]): Promise<void> {
+    await this.call({
+      method: 'PUT',
+      template: '/api/v5/ds/storages/{db}/replicas',
+      path: `/api/v5/ds/storages/${encodeURIComponent(db)}/replicas`,
+      body: sites,
+    });
   }
 
   async monitorCurrent(): Promise<MonitorCurrent> {
