@@ -217,6 +217,7 @@ interface PodLike {
     containers: Array<{
       name: string;
       readinessProbe?: { initialDelaySeconds?: number; periodSeconds?: number };
+      startupProbe?: { initialDelaySeconds?: number; periodSeconds?: number };
     }>;
   };
   status?: { conditions?: Array<{ type: string; status: string }> };
@@ -308,7 +309,8 @@ async function partSeed(ctx: Ctx): Promise<void> {
     string,
     { created?: number; containersReady?: number; ready?: number; role: string }
   >();
-  let probe: { initialDelaySeconds?: number; periodSeconds?: number } | undefined;
+  type ProbeLike = { initialDelaySeconds?: number; periodSeconds?: number };
+  let probes: { readiness?: ProbeLike; startup?: ProbeLike } | undefined;
   const t0 = Date.now();
   await applyObject(client, seedResource() as never);
   const rel = () => Date.now() - t0;
@@ -338,7 +340,8 @@ async function partSeed(ctx: Ctx): Promise<void> {
         s = { created: now, role };
         seen.set(p.metadata.name, s);
         events.push({ at: now, what: `pod ${p.metadata.name} (${role}) created` });
-        probe ??= p.spec.containers.find((c) => c.name === 'emqx')?.readinessProbe;
+        const c = p.spec.containers.find((x) => x.name === 'emqx');
+        probes ??= { readiness: c?.readinessProbe, startup: c?.startupProbe };
       }
       if (s.containersReady === undefined && podCond(p, 'ContainersReady')) {
         s.containersReady = now;
@@ -373,15 +376,18 @@ async function partSeed(ctx: Ctx): Promise<void> {
   };
   const core = phaseOf('core');
   const rep = phaseOf('replicant');
-  const probeText = probe
-    ? `initialDelaySeconds ${probe.initialDelaySeconds ?? 0}, periodSeconds ${probe.periodSeconds ?? 10}`
-    : 'none found';
+  const probeText = (probe: ProbeLike | undefined) =>
+    probe
+      ? `initialDelaySeconds ${probe.initialDelaySeconds ?? 0}, periodSeconds ${probe.periodSeconds ?? 10}`
+      : 'none';
+  const firstCreated = Math.min(core.created, rep.created);
+  const lastProbe = Math.max(core.created + core.probeMax, rep.created + rep.probeMax);
   const lines = [
     `1. apply → Ready, 2 cores + 3 replicants, emulator timeScale 1: ${sec(readyMs)}`,
-    `   readiness probe of the emqx container: ${probeText}`,
+    `   probes of the emqx container: startup ${probeText(probes?.startup)}; readiness ${probeText(probes?.readiness)}`,
     `   core pods (${core.n}):      first created +${sec(core.created)}, created → probe passed ${sec(core.probeMin)}..${sec(core.probeMax)}, last Ready +${sec(core.lastReady)}`,
     `   replicant pods (${rep.n}): first created +${sec(rep.created)}, created → probe passed ${sec(rep.probeMin)}..${sec(rep.probeMax)}, last Ready +${sec(rep.lastReady)}`,
-    `   waiting on readiness probes (pod created → probe passed, cores then replicants): ${sec(core.probeMax + rep.probeMax)} of ${sec(readyMs)} (${Math.round(((core.probeMax + rep.probeMax) / readyMs) * 100)} %)`,
+    `   waiting on pods (first pod created → last readiness probe passed): ${sec(lastProbe - firstCreated)} of ${sec(readyMs)} (${Math.round(((lastProbe - firstCreated) / readyMs) * 100)} %)`,
     `   last pod Ready → EMQX Ready: ${sec(readyMs - Math.max(core.lastReady, rep.lastReady))}`,
   ];
   print();
@@ -555,12 +561,13 @@ async function partMany(ctx: Ctx, count: number, timeScale: number): Promise<voi
     `3. ${count} EMQX resources (1 core + 1 replicant each) applied at once, emulator timeScale ${timeScale}${timeScale === 1 ? ' (real time)' : ''}:`,
     `   applies took ${sec(applyMs)}; from the first apply (polled every 0.5 s): ${readyText}`,
     `   first status written by the operator (pick-up): ${pickedText}`,
-    `   during the ramp: ${sum(writes)} Kubernetes writes (${[...writes]
-      .slice(0, 8)
+    `   during the ramp: ${sum(writes)} Kubernetes writes, ${(sum(writes) / count).toFixed(1)} per resource (${[
+      ...writes,
+    ]
       .map(([k, v]) => `${k.replace('|', ' ')} ${v}`)
       .join(
         ', ',
-      )}${writes.size > 8 ? ', …' : ''}), ${sum(calls)} EMQX API calls, operator CPU ${(after.cpuSeconds - before.cpuSeconds).toFixed(1)} s`,
+      )}), ${sum(calls)} EMQX API calls, operator CPU ${(after.cpuSeconds - before.cpuSeconds).toFixed(1)} s`,
     `   operator RSS: ${mib(before.rssKiB)} before, max sampled ${mib(maxRss)} during the ramp, ${mib(after.rssKiB)} at the end; VmHWM ${mib(after.hwmKiB)}`,
   ];
   print();

@@ -60,9 +60,13 @@ test('applyDefaults fills every documented default on a minimal resource', () =>
   });
   assert.deepEqual(core.readinessProbe, {
     httpGet: { path: '/status', port: 'dashboard' },
-    initialDelaySeconds: 10,
     periodSeconds: 5,
     failureThreshold: 12,
+  });
+  assert.deepEqual(core.startupProbe, {
+    httpGet: { path: '/status', port: 'dashboard' },
+    periodSeconds: 1,
+    failureThreshold: 300,
   });
   assert.equal(d.spec.replicantTemplate, undefined, 'no replicantTemplate means no replicants');
   assert.deepEqual(d.spec.dashboardServiceTemplate, { enabled: true });

@@ -98,13 +98,28 @@ export function defaultLivenessProbe(): V1Probe {
   };
 }
 
-/** GET /status on the `dashboard` container port; 10 s initial delay, every 5 s, 12 failures. */
+/**
+ * GET /status on the `dashboard` container port, every 5 s, 12 failures; no initial delay: the startup probe holds
+ * it back until EMQX answers.
+ */
 export function defaultReadinessProbe(): V1Probe {
   return {
     httpGet: { path: '/status', port: 'dashboard' },
-    initialDelaySeconds: 10,
     periodSeconds: 5,
     failureThreshold: 12,
+  };
+}
+
+/**
+ * GET /status on the `dashboard` container port every second, up to 300 failures (5 minutes to boot, after which
+ * the kubelet restarts the container). Readiness and liveness probes start once it passes, so a pod is Ready as
+ * soon as EMQX answers instead of after a fixed initial delay.
+ */
+export function defaultStartupProbe(): V1Probe {
+  return {
+    httpGet: { path: '/status', port: 'dashboard' },
+    periodSeconds: 1,
+    failureThreshold: 300,
   };
 }
 
@@ -165,6 +180,7 @@ function defaultTemplateSpec<T extends EMQXReplicaTemplateSpec>(spec: T, replica
   Object.assign(out, securityContexts(spec));
   out.livenessProbe ??= defaultLivenessProbe();
   out.readinessProbe ??= defaultReadinessProbe();
+  out.startupProbe ??= defaultStartupProbe();
   if (spec.toleRations !== undefined) {
     const merged: V1Toleration[] = [...(spec.tolerations ?? [])];
     for (const t of spec.toleRations) if (!merged.some((m) => deepEqual(m, t))) merged.push(t);

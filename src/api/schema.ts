@@ -435,10 +435,14 @@ function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<strin
     ),
     readinessProbe: k8s(
       'Probe',
-      'Readiness probe of the EMQX container. Default: GET /status on port dashboard, 10 s initial delay, every ' +
-        '5 s, 12 failures.',
+      'Readiness probe of the EMQX container. Default: GET /status on port dashboard, no initial delay, every 5 s, ' +
+        '12 failures (it starts once the startup probe passed).',
     ),
-    startupProbe: k8s('Probe', 'Startup probe of the EMQX container. No default.'),
+    startupProbe: k8s(
+      'Probe',
+      'Startup probe of the EMQX container: readiness and liveness probes start once it passes. Default: GET ' +
+        '/status on port dashboard every second, 300 failures (5 minutes to boot).',
+    ),
     lifecycle: k8s('Lifecycle', 'Lifecycle hooks of the EMQX container.'),
   };
 }

@@ -326,7 +326,7 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
     failure ??= err;
     statusFailed = true;
   }
-  const requeueAfterMs = requeueFor(status, [...p.waits, ...waits], p.intervals);
+  const requeueAfterMs = requeueFor(status, [...p.waits, ...waits], p.intervals, p.jitter);
   return {
     status,
     requeueAfterMs,

@@ -1,11 +1,12 @@
 // The operator's view of the cluster: one informer per kind it reads, and a mapping from every change back to the
 // EMQX resource it belongs to. Owned objects are watched through the `apps.emqx.io/managed-by` label, so the cache
-// never holds other workloads' Secrets or Pods.
+// never holds other workloads' Secrets or Pods; other managers' managedFields entries are dropped (k8s/trim.ts).
 import { deepEqual } from '../api/json.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.ts';
 import type { EMQX, Rebalance } from '../api/types.ts';
 import { Informer } from '../k8s/informer.ts';
 import type { KubeClient, KubeObject } from '../k8s/rest.ts';
+import { trimForCache } from '../k8s/trim.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** Kinds the operator owns and watches, by a short name. */
@@ -56,6 +57,7 @@ export class ClusterCache {
         namespace: opts.namespace,
         labelSelector: selector,
         logger: opts.logger,
+        transform: trimForCache,
       });
       const notify = (obj: KubeObject) => {
         const instance = obj.metadata?.labels?.[LABEL_INSTANCE];
@@ -70,11 +72,13 @@ export class ClusterCache {
       ...EMQX_KIND,
       namespace: opts.namespace,
       logger: opts.logger,
+      transform: trimForCache,
     });
     this.rebalanceInformer = new Informer(client, {
       ...REBALANCE_KIND,
       namespace: opts.namespace,
       logger: opts.logger,
+      transform: trimForCache,
     });
     const emqxChanged = (obj: KubeObject) => {
       const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;

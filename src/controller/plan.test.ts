@@ -84,14 +84,52 @@ test('plan: a changed runtime config is pushed to the running cluster before the
   assert.equal(plan({ ...stale, nodes: undefined }, NOW).configPush, undefined);
 });
 
-test('plan: the replicant ReplicaSet waits for the core nodes', () => {
+test('plan: a new cluster creates its replicants together with the cores', () => {
   const spec = { replicantTemplate: { spec: { replicas: 2 } } };
-  const waiting = plan(world({ spec, cores: [{ name: 'emqx-core-0', rev: NEW, running: false }] }), NOW);
-  assert.ok(!waiting.objects.some((o) => o.kind === 'ReplicaSet'));
-  assert.equal(waiting.decisions.activity.replicant, 'waiting for the core nodes before creating replicants');
-  assert.ok(waiting.waits.includes(5000));
-  const ready = plan(world({ spec, cores: [{ name: 'emqx-core-0', rev: NEW }] }), NOW);
-  assert.ok(ready.objects.some((o) => o.kind === 'ReplicaSet'));
+  // nothing runs yet: the StatefulSet and the ReplicaSet go out in the same pass
+  for (const cores of [[], [{ name: 'emqx-core-0', rev: NEW, running: false }]]) {
+    const p = plan(world({ spec, cores, statefulSets: cores.length ? undefined : [] }), NOW);
+    assert.deepEqual(
+      p.objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'ReplicaSet').map((o) => o.kind),
+      ['StatefulSet', 'ReplicaSet'],
+    );
+    assert.equal(p.decisions.activity.replicant, undefined);
+  }
+});
+
+test('plan: on an upgrade the new replicant ReplicaSet waits for the new core nodes', () => {
+  const spec = { replicantTemplate: { spec: { replicas: 2 } } };
+  const waits = (w: WorldSpec) => {
+    const p = plan(world({ spec, ...w }), NOW);
+    assert.ok(!p.objects.some((o) => o.kind === 'ReplicaSet'), JSON.stringify(w));
+    assert.equal(p.decisions.activity.replicant, 'waiting for the core nodes before creating replicants');
+    assert.ok(p.waits.includes(5000));
+  };
+  const oldReplicants = {
+    replicants: [{ name: 'emqx-replicant-old-a', rev: OLD }],
+    replicaSets: [{ name: 'emqx-replicant-old', rev: OLD, replicas: 1 }],
+  };
+  // a ReplicaSet of an older revision exists
+  waits({ cores: [{ name: 'emqx-core-0', rev: NEW, running: false }], ...oldReplicants });
+  // InPlace cores still on the old revision (replicants added during a core upgrade)
+  waits({
+    cores: [
+      { name: 'emqx-core-0', rev: NEW, running: false },
+      { name: 'emqx-core-1', rev: OLD },
+    ],
+  });
+  // BlueGreen: the old StatefulSet is still there
+  waits({
+    spec: { ...spec, updateStrategy: { core: { type: 'BlueGreen' } } },
+    cores: [{ name: 'emqx-core-new-0', rev: NEW, running: false }],
+    statefulSets: [
+      { name: 'emqx-core-old', rev: OLD, replicas: 1 },
+      { name: 'emqx-core-new', rev: NEW, replicas: 1 },
+    ],
+  });
+  // once the new cores run, it is created
+  const ready = plan(world({ spec, cores: [{ name: 'emqx-core-0', rev: NEW }], ...oldReplicants }), NOW);
+  assert.ok(ready.objects.some((o) => o.kind === 'ReplicaSet' && o.metadata?.name?.endsWith(NEW)));
 });
 
 test('plan: no replicants wanted: every ReplicaSet goes to zero', () => {
@@ -181,8 +219,32 @@ test('plan: an idle Ready cluster comes back after the ready interval, and its s
   const first = plan(s, NOW);
   const again = plan({ ...s, previousStatus: first.status, raw: { ...s.raw, status: first.status } }, NOW);
   assert.equal(again.status.phase, 'Ready');
-  assert.equal(again.requeueAfterMs, 30_000);
+  assert.ok(again.requeueAfterMs >= 27_000 && again.requeueAfterMs <= 33_000, String(again.requeueAfterMs));
   assert.deepEqual(again.statusEvents, []);
+});
+
+test('plan: the Ready re-check is jittered ±10 %, the same for the same resource and instant', () => {
+  const s = world(running);
+  const ready = (at: Date, name = 'emqx') => {
+    const first = plan({ ...s, name }, at);
+    return plan({ ...s, name, previousStatus: first.status, raw: { ...s.raw, status: first.status } }, at);
+  };
+  assert.equal(ready(NOW).requeueAfterMs, ready(NOW).requeueAfterMs);
+  // 200 clusters reconciled at the same instant come back spread over 27..33 s, not all at once
+  const times = Array.from({ length: 200 }, (_, i) => ready(NOW, `emqx-${i}`).requeueAfterMs);
+  assert.ok(Math.min(...times) >= 27_000 && Math.max(...times) <= 33_000);
+  assert.ok(
+    Math.max(...times) - Math.min(...times) > 5_000,
+    `spread ${Math.min(...times)}..${Math.max(...times)}`,
+  );
+  const perSecond = new Map<number, number>();
+  for (const t of times) perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
+  assert.ok(Math.max(...perSecond.values()) < 60, 'no second holds more than ~30 % of the passes');
+  // not Ready: the 5 s interval is not jittered (a cluster coming up is looked at promptly)
+  assert.equal(
+    plan(world({ cores: [{ name: 'emqx-core-0', rev: NEW, running: false }] }), NOW).requeueAfterMs,
+    5000,
+  );
 });
 
 test('plan: an unusable TLS Secret changes nothing, names the Secret, and the status says CertificatesReady False', () => {

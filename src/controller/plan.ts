@@ -8,7 +8,7 @@ import type { EMQXStatus } from '../api/types.ts';
 import { configuredListenerPorts, hotConfig } from '../emqx/config.ts';
 import { getPath, printHocon, type HoconObject } from '../hocon/index.ts';
 import { buildAll, type BuiltObject } from '../resources/index.ts';
-import { hashObject } from '../resources/hash.ts';
+import { fnv1a32, hashObject } from '../resources/hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
 import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
 import type { ConfigObservation } from '../status/conditions.ts';
@@ -22,7 +22,7 @@ import {
 } from './foreign-workloads.ts';
 import { foreignSets } from './rollout/takeover.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
-import { coresReady, planRollout, type RolloutDecision } from './rollout/index.ts';
+import { planRollout, replicantsMayStart, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
 import { liveChild, type Snapshot } from './snapshot.ts';
 import { buildStatus, conditionEvents, type StatusDecisions } from './status.ts';
@@ -62,6 +62,8 @@ export interface Plan {
   /** Things in progress that want an earlier look (ms). */
   waits: number[];
   intervals: PlanOptions;
+  /** Spreads the Ready re-check of many resources (jitterOf). */
+  jitter: number;
 }
 
 export interface PlanOptions {
@@ -129,9 +131,28 @@ export function configObservation(
   return { state: 'Applied' };
 }
 
-export function requeueFor(status: EMQXStatus, waits: readonly number[], opts: PlanOptions): number {
+/**
+ * A number in [0, 1) that is the same for the same resource and instant and spreads evenly across resources: the
+ * jitter of the Ready re-check, so that many clusters reconciled together do not keep polling EMQX in lock-step.
+ */
+export function jitterOf(key: string, now: Date): number {
+  return fnv1a32(new TextEncoder().encode(`${key}@${now.getTime()}`)) / 2 ** 32;
+}
+
+/**
+ * When to look again: the earliest wait, else the interval (5 s while not Ready; 30 s once Ready, ±10 % by
+ * `jitter`).
+ */
+export function requeueFor(
+  status: EMQXStatus,
+  waits: readonly number[],
+  opts: PlanOptions,
+  jitter: number = 0.5,
+): number {
   const ready = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-  const base = ready ? (opts.readyIntervalMs ?? 30_000) : (opts.notReadyIntervalMs ?? 5_000);
+  const base = ready
+    ? Math.round((opts.readyIntervalMs ?? 30_000) * (0.9 + 0.2 * jitter))
+    : (opts.notReadyIntervalMs ?? 5_000);
   return Math.min(base, ...waits);
 }
 
@@ -182,8 +203,9 @@ export function foreignWorkloadsHold(
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   const events: PlannedEvent[] = certificateEvents(s);
+  const jitter = jitterOf(`${s.namespace}/${s.name}`, now);
   const finish = (
-    p: Omit<Plan, 'status' | 'statusEvents' | 'requeueAfterMs' | 'waits' | 'intervals'>,
+    p: Omit<Plan, 'status' | 'statusEvents' | 'requeueAfterMs' | 'waits' | 'intervals' | 'jitter'>,
     waits: number[],
   ): Plan => {
     const status = buildStatus(s, p.decisions, now);
@@ -191,9 +213,10 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
       ...p,
       status,
       statusEvents: conditionEvents(s.previousStatus, status),
-      requeueAfterMs: requeueFor(status, waits, opts),
+      requeueAfterMs: requeueFor(status, waits, opts, jitter),
       waits,
       intervals: opts,
+      jitter,
     };
   };
   const initialized = s.statefulSets.length > 0;
@@ -343,8 +366,9 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     replicant: rollout.activity.replicant !== undefined,
   };
 
-  // Replicants: the ReplicaSet of the current revision, created only once the core nodes run (replicants attach
-  // to running cores of their own version). No replicants wanted: every ReplicaSet goes to zero.
+  // Replicants: the ReplicaSet of the current revision. On a new cluster it is created with the cores (replicants
+  // retry joining until a core runs); on an upgrade only once the core nodes of the new revision run (replicants
+  // attach to running cores of their own version). No replicants wanted: every ReplicaSet goes to zero.
   const scales: ScaleTarget[] = [];
   let replicantSet = true;
   if (!emqx.spec.replicantTemplate) {
@@ -352,7 +376,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   } else {
     const exists =
       liveChild(s, 'ReplicaSet', names.replicantReplicaSet(emqx, s.replicant.hash)) !== undefined;
-    if (!exists && !coresReady(s)) {
+    if (!exists && !replicantsMayStart(s)) {
       replicantSet = false;
       activity.replicant = 'waiting for the core nodes before creating replicants';
       waits.push(5000);

@@ -205,11 +205,36 @@ const GOOD_WHEN_TRUE = new Set([
   'DurableStorage',
 ]);
 
-/** The Events a status write announces: one per condition that flipped (none for "not yet" on the first pass). */
+/**
+ * True while the resource has never been Ready since its resources were created: no status yet, or Ready is not
+ * True and has not flipped since Initialized did (Initialized stays True once the StatefulSet exists, so a Ready
+ * that went True and back to False has a later lastTransitionTime).
+ */
+export function creating(previous: EMQXStatus | undefined): boolean {
+  const ready = previous?.conditions?.find((c) => c.type === 'Ready');
+  const init = previous?.conditions?.find((c) => c.type === 'Initialized');
+  if (!ready || !init) return true;
+  if (ready.status === 'True') return false;
+  return Date.parse(ready.lastTransitionTime) <= Date.parse(init.lastTransitionTime);
+}
+
+/**
+ * The Events a status write announces: one per condition that flipped (none for "not yet" on the first pass).
+ * While a new cluster comes up, only what a person wants to read: the resources were created, the cluster is Ready,
+ * or its config was refused — not each step of every condition on the way.
+ */
 export function conditionEvents(previous: EMQXStatus | undefined, next: EMQXStatus): PlannedEvent[] {
   const out: PlannedEvent[] = [];
+  const quiet = creating(previous);
   for (const c of flips(previous?.conditions, next.conditions ?? [])) {
     if (!previous?.conditions && c.status === 'False') continue;
+    if (
+      quiet &&
+      c.type !== 'Initialized' &&
+      !(c.type === 'Ready' && c.status === 'True') &&
+      !(c.type === 'ConfigApplied' && c.status === 'False')
+    )
+      continue;
     const good = GOOD_WHEN_TRUE.has(c.type) ? c.status === 'True' : c.status === 'False';
     out.push({
       type: good ? 'Normal' : 'Warning',

@@ -30,6 +30,8 @@ export interface InformerOptions {
   initialBackoffMs?: number;
   /** Longest restart delay; default 30 000 ms. */
   maxBackoffMs?: number;
+  /** Applied to every listed or watched object before it is cached (e.g. to drop fields nobody reads). */
+  transform?: (obj: KubeObject) => KubeObject;
 }
 
 export type AddHandler<T> = (obj: T) => void;
@@ -95,9 +97,22 @@ export class Informer<T extends KubeObject = KubeObject> {
       namespace: this.opts.namespace,
     });
     if (this.stopped) return;
+    const watch = new Watch(this.client.kc);
+    const transform = this.opts.transform;
+    const watcher = transform
+      ? {
+          watch: (...[p, q, cb, done]: Parameters<Watch['watch']>) =>
+            watch.watch(
+              p,
+              q,
+              (phase, obj, w) => cb(phase, obj && typeof obj === 'object' ? transform(obj) : obj, w),
+              done,
+            ),
+        }
+      : watch;
     const lw = new ListWatch<KubernetesObject>(
       path,
-      new Watch(this.client.kc),
+      watcher as Watch,
       () => this.listFn(),
       false,
       this.opts.labelSelector,
@@ -167,6 +182,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       labelSelector: this.opts.labelSelector,
       fieldSelector: this.opts.fieldSelector,
     });
+    if (this.opts.transform) list.items = list.items.map((o) => this.opts.transform!(o) as T);
     this.backoffMs = this.initialBackoffMs;
     if (!this.isSynced) {
       // ListWatch fills its cache in the continuation of this promise; resolve after that has run

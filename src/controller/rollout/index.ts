@@ -28,7 +28,7 @@ import { retireForeignSets, withoutForeignCores } from './takeover.ts';
 import { Progress, SOON, type RolloutDecision, type Verdict } from './types.ts';
 
 export type { RolloutAction, RolloutDecision, PlannedEvent, ScaleTarget } from './types.ts';
-export { coresReady } from './replicants.ts';
+export { coresReady, newCluster, replicantsMayStart } from './replicants.ts';
 export { holdingLastOldCore } from './core-in-place.ts';
 
 /** The rollout decision of one pass: pure, from the snapshot and the time of the pass. */

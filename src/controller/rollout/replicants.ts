@@ -3,6 +3,7 @@
 // replicants on editions that have it, else the pod stops serving and the operator waits waitTakeover seconds —
 // then their ReplicaSet is scaled down by one, that pod first.
 import { ANNOTATION_DRAINING, LABEL_POD_TEMPLATE_HASH } from '../../api/names.ts';
+import { coreStatefulSetName } from '../../resources/statefulset.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { holdingLastOldCore } from './core-in-place.ts';
 import { drain } from './drain.ts';
@@ -27,6 +28,22 @@ export function coresReady(s: Snapshot): boolean {
   const running = core.updated.filter((p) => core.running.has(p.metadata!.name!)).length;
   if (core.desired > 0 && running >= core.desired) return true;
   return running >= 1 && running >= core.desired - 1 && holdingLastOldCore(s);
+}
+
+/**
+ * A new cluster: no ReplicaSet was ever created and every core is on the current revision (no older StatefulSet,
+ * no older core pod). Its replicants can start together with the cores: they are all of the same version, and a
+ * replicant keeps retrying to join until a core runs. Upgrades keep the cores-first order, where versions matter.
+ */
+export function newCluster(s: Snapshot): boolean {
+  if (s.replicaSets.length > 0 || s.core.old.length > 0) return false;
+  const current = coreStatefulSetName(s.emqx, s.core.hash);
+  return s.statefulSets.every((x) => x.metadata?.name === current);
+}
+
+/** The ReplicaSet of the current revision may be created: on a new cluster at once, else once the cores run. */
+export function replicantsMayStart(s: Snapshot): boolean {
+  return newCluster(s) || coresReady(s);
 }
 
 export function drainOldReplicants(input: RolloutInput, progress: Progress): Verdict {
