@@ -58,7 +58,7 @@ export interface RunningOperator {
 
 const queueGauge = defaultRegistry.gauge({
   name: 'emqx_operator_leading',
-  help: '1 while this process reconciles.',
+  help: '1 while this process holds the leader Lease (and reconciles once its caches are synced).',
 });
 
 function bindOf(value: string): { host: string; port: number } {
@@ -228,6 +228,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   };
 
   const startControllers = async () => {
+    // This replica holds the Lease from here on: say so at once (the CRD check and webhook registration below
+    // take API round trips; a failure there gives the Lease up, which sets the gauge back to 0).
+    queueGauge.set({}, 1);
     if (opts.installCrds) {
       for (const crd of buildCrds(webhookOptions ? { webhook: webhookOptions } : {}))
         await apply(client, crd as never);
@@ -247,7 +250,6 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       if (webhookOptions) await registerConversionWebhook(webhookOptions);
     }
     leading = true;
-    queueGauge.set({}, 1);
     cache = new ClusterCache(client, { namespace: opts.namespace, logger: log });
     const emqx = new EmqxReconciler({
       client,
