@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { KubeObject } from './rest.ts';
 import { trimForCache } from './trim.ts';
 
-test('trimForCache keeps only the operator’s own Apply entries of managedFields', () => {
+test('trimForCache keeps field sets only in the operator’s own Apply entries; other entries keep who and when', () => {
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -21,11 +21,20 @@ test('trimForCache keeps only the operator’s own Apply entries of managedField
     spec: { containers: [{ name: 'c' }] },
   } as unknown as KubeObject;
   const out = trimForCache(pod);
-  const mf = (out.metadata as { managedFields: Array<{ manager: string; subresource?: string }> })
-    .managedFields;
+  const mf = (
+    out.metadata as {
+      managedFields: Array<{ manager: string; operation: string; subresource?: string; fieldsV1?: unknown }>;
+    }
+  ).managedFields;
   assert.deepEqual(
-    mf.map((e) => `${e.manager}/${e.subresource ?? ''}`),
-    ['emqx-operator/', 'emqx-operator/status'],
+    mf.map((e) => `${e.manager}/${e.operation}/${e.subresource ?? ''}/${e.fieldsV1 ? 'fields' : '-'}`),
+    [
+      'emqx-operator/Apply//fields',
+      'emqx-operator/Apply/status/fields',
+      'kubelet/Update/status/-',
+      'kube-controller-manager/Update//-',
+      'emqx-operator/Update//-',
+    ],
   );
   assert.deepEqual(out.metadata?.labels, { a: 'b' });
   assert.deepEqual((out as unknown as { spec: unknown }).spec, { containers: [{ name: 'c' }] });
@@ -39,6 +48,8 @@ test('trimForCache leaves an object without managedFields as it is, and keeps an
     kind: 'ConfigMap',
     metadata: { name: 'c', managedFields: [{ manager: 'kubectl', operation: 'Update' }] },
   } as unknown as KubeObject;
-  // no entry of ours: an empty list (needsApply then sees the object as not owned, as before)
-  assert.deepEqual((trimForCache(other).metadata as { managedFields: unknown[] }).managedFields, []);
+  // no entry of ours: the other manager's entry stays, without field sets (needsApply sees the object as not owned)
+  assert.deepEqual((trimForCache(other).metadata as { managedFields: unknown[] }).managedFields, [
+    { manager: 'kubectl', operation: 'Update' },
+  ]);
 });
