@@ -89,6 +89,16 @@ export interface Schema {
 function obj(description: string, properties: Record<string, Schema>, extra: Partial<Schema> = {}): Schema {
   return { type: 'object', description, properties, ...extra };
 }
+/**
+ * Longest spec.config.data (v2alpha1: spec.emqxTemplate.bootstrapConfig) accepted, in characters. Real configs are a
+ * few KiB; the HOCON parser is given the same bound (src/resources/config.ts).
+ */
+export const MAX_CONFIG_DATA_LENGTH = 256 * 1024;
+/** Most core nodes a cluster may ask for (the cores hold the database; real clusters have 1 to 7). */
+export const MAX_CORE_REPLICAS = 32;
+/** Most replicant nodes a cluster may ask for. */
+export const MAX_REPLICANT_REPLICAS = 1024;
+
 function str(description: string, extra: Partial<Schema> = {}): Schema {
   return { type: 'string', description, ...extra };
 }
@@ -327,13 +337,14 @@ function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<strin
       role === 'core'
         ? int32(
             'Number of core nodes (StatefulSet replicas). At least 1. Default 2 (applied by the operator). Core ' +
-              'nodes hold the cluster database.',
-            { minimum: 1 },
+              `nodes hold the cluster database. At most ${MAX_CORE_REPLICAS}.`,
+            { minimum: 1, maximum: MAX_CORE_REPLICAS },
           )
         : int32(
             'Number of replicant nodes. Default 2 when replicantTemplate is set (applied by the operator). This is ' +
-              'the field `kubectl scale emqx/<name>` and a HorizontalPodAutoscaler change.',
-            { minimum: 0 },
+              `the field \`kubectl scale emqx/<name>\` and a HorizontalPodAutoscaler change. At most ` +
+              `${MAX_REPLICANT_REPLICAS}.`,
+            { minimum: 0, maximum: MAX_REPLICANT_REPLICAS },
           ),
     minAvailable: intOrString(
       `PodDisruptionBudget minAvailable for the ${pods}: a number or a percentage such as "50%". Exclusive ` +
@@ -488,7 +499,11 @@ function configSchema(): Schema {
         'Replace replaces the configuration.',
       { enum: ['Merge', 'Replace'], default: DEFAULT_CONFIG_MODE },
     ),
-    data: str("EMQX configuration in HOCON, written to the nodes' config file and applied at runtime."),
+    data: str(
+      "EMQX configuration in HOCON, written to the nodes' config file and applied at runtime. At most " +
+        `${MAX_CONFIG_DATA_LENGTH} characters.`,
+      { maxLength: MAX_CONFIG_DATA_LENGTH },
+    ),
   });
 }
 
@@ -718,8 +733,14 @@ function v2alpha1NodeTemplate(role: 'core' | 'replicant'): Schema {
     metadata: templateMetadata(`${role} pods`),
     spec: obj(`Settings of the ${role} nodes.`, {
       replicas: int32(
-        `Number of ${role} nodes. Default 3.` + (role === 'core' ? ' At least 1.' : ' 0: no replicants.'),
-        { minimum: role === 'core' ? 1 : 0 },
+        `Number of ${role} nodes. Default 3.` +
+          (role === 'core'
+            ? ` At least 1, at most ${MAX_CORE_REPLICAS}.`
+            : ` 0: no replicants. At most ${MAX_REPLICANT_REPLICAS}.`),
+        {
+          minimum: role === 'core' ? 1 : 0,
+          maximum: role === 'core' ? MAX_CORE_REPLICAS : MAX_REPLICANT_REPLICAS,
+        },
       ),
       nodeSelector: strMap(`Node labels the ${role} pods must be scheduled on.`),
       affinity: k8s('Affinity', `Scheduling affinity of the ${role} pods.`),
@@ -742,7 +763,10 @@ export function emqxV2alpha1Schema(): Schema {
             image: str('EMQX image.', { minLength: 1 }),
             imagePullPolicy: imagePullPolicy(),
             imagePullSecrets: imagePullSecrets(),
-            bootstrapConfig: str('EMQX configuration in HOCON (v2beta1: spec.config.data).'),
+            bootstrapConfig: str(
+              `EMQX configuration in HOCON (v2beta1: spec.config.data). At most ${MAX_CONFIG_DATA_LENGTH} characters.`,
+              { maxLength: MAX_CONFIG_DATA_LENGTH },
+            ),
             bootstrapAPIKeys: bootstrapAPIKeys(),
             env: env('Extra environment variables of the EMQX container.'),
             args: stringList('Arguments of the EMQX container.'),

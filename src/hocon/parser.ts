@@ -9,6 +9,8 @@ import { Resolver, assignPath, mergeInto } from './nodes.ts';
 import type { ArrNode, ConcatNode, Node, ObjNode, ValNode } from './nodes.ts';
 import { HoconError } from './types.ts';
 import type { HoconErrorKind, HoconObject, HoconValue } from './types.ts';
+import { DEFAULT_HOCON_LIMITS } from './limits.ts';
+import type { HoconLimits } from './limits.ts';
 
 export interface ParseOptions {
   /**
@@ -18,17 +20,42 @@ export interface ParseOptions {
   include?: (file: string) => string | undefined;
   /** Name of the text's origin (a file name), used in error messages. */
   source?: string;
+  /** Bounds on what the parse may cost; each field defaults to DEFAULT_HOCON_LIMITS. */
+  limits?: Partial<HoconLimits>;
+}
+
+function limitsOf(given: Partial<HoconLimits> | undefined): HoconLimits {
+  return { ...DEFAULT_HOCON_LIMITS, ...given };
+}
+
+/**
+ * Last resort: an exhausted stack inside the parser (which the limits should make impossible) becomes a
+ * HoconError, never an uncaught RangeError.
+ */
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RangeError)
+      throw new HoconError(`the config is too complex to parse (${e.message})`, 1, 1);
+    throw e;
+  }
 }
 
 /** Parses HOCON text into plain values, with includes and substitutions resolved. */
 export function parseHocon(text: string, opts: ParseOptions = {}): HoconObject {
-  const parser = new Parser(text, {
-    source: opts.source,
-    include: opts.include,
-    stack: opts.source === undefined ? [] : [opts.source],
-    prefix: [],
+  const limits = limitsOf(opts.limits);
+  return guarded(() => {
+    const parser = new Parser(text, {
+      source: opts.source,
+      include: opts.include,
+      stack: opts.source === undefined ? [] : [opts.source],
+      prefix: [],
+      limits,
+      budget: { bytes: 0, files: 0 },
+    });
+    return new Resolver(parser.parseDocument(), limits).resolveRoot();
   });
-  return new Resolver(parser.parseDocument()).resolveRoot();
 }
 
 /**
@@ -37,12 +64,23 @@ export function parseHocon(text: string, opts: ParseOptions = {}): HoconObject {
  * `EMQX_*` environment overrides); with `strict: true` it throws a HoconError instead.
  * Substitutions are not allowed here.
  */
-export function parseHoconValue(text: string, opts: { strict?: boolean } = {}): HoconValue {
+export function parseHoconValue(
+  text: string,
+  opts: { strict?: boolean; limits?: Partial<HoconLimits> } = {},
+): HoconValue {
+  const limits = limitsOf(opts.limits);
   try {
-    const parser = new Parser(text, { source: undefined, include: undefined, stack: [], prefix: [] });
-    const node = parser.parseSingleValue();
+    const parser = new Parser(text, {
+      source: undefined,
+      include: undefined,
+      stack: [],
+      prefix: [],
+      limits,
+      budget: { bytes: 0, files: 0 },
+    });
+    const node = guarded(() => parser.parseSingleValue());
     const doc: ObjNode = { t: 'obj', fields: new Map([['v', node]]), line: 1, column: 1, source: undefined };
-    const v = new Resolver(doc).resolveRoot().v;
+    const v = guarded(() => new Resolver(doc, limits).resolveRoot().v);
     if (v === undefined) throw new HoconError('empty value', 1, 1);
     return v;
   } catch (e) {
@@ -58,6 +96,9 @@ interface ParserContext {
   stack: string[];
   /** in an included file, the path of the object that included it: `${x}` means `${prefix.x}` */
   prefix: string[];
+  limits: HoconLimits;
+  /** shared by a document and its includes */
+  budget: { bytes: number; files: number };
 }
 
 const MAX_INCLUDE_DEPTH = 32;
@@ -71,11 +112,32 @@ class Parser {
   private pos = 0;
   /** the last consumed token */
   private last: Token | undefined;
+  /** objects and arrays open around the current token */
+  private depth = 0;
 
   constructor(text: string, ctx: ParserContext) {
     this.text = text;
     this.ctx = ctx;
+    ctx.budget.bytes += text.length;
+    ctx.budget.files++;
+    if (ctx.budget.bytes > ctx.limits.maxBytes) {
+      throw new HoconError(
+        `the config is larger than ${ctx.limits.maxBytes} characters` +
+          (ctx.budget.files > 1 ? ' (counting included files)' : ''),
+        1,
+        1,
+        ctx.source,
+      );
+    }
     this.tokens = tokenize(text, ctx.source);
+  }
+
+  /** Enters an object or array at `t`; throws past `limits.maxDepth` (before recursing any deeper). */
+  private enter(t: Token): void {
+    this.depth++;
+    if (this.depth + this.ctx.prefix.length > this.ctx.limits.maxDepth) {
+      throw this.error(`objects and arrays nest deeper than ${this.ctx.limits.maxDepth} levels`, t);
+    }
   }
 
   /** A document: fields, optionally wrapped in one pair of braces. Substitutions stay unresolved. */
@@ -212,6 +274,9 @@ class Parser {
       );
     }
     const fullPath = [...path, ...keyPath];
+    if (fullPath.length + this.ctx.prefix.length > this.ctx.limits.maxDepth) {
+      throw this.error(`the key path nests deeper than ${this.ctx.limits.maxDepth} levels`, keyTok);
+    }
     const value = this.parseValue('field', fullPath, keyTok);
     assignPath(obj, keyPath, value, value);
   }
@@ -256,15 +321,19 @@ class Parser {
       include: this.ctx.include,
       stack: [...this.ctx.stack, file],
       prefix: [...this.ctx.prefix, ...path],
+      limits: this.ctx.limits,
+      budget: this.ctx.budget,
     });
     mergeInto(obj, sub.parseDocument());
   }
 
   private parseObject(path: string[]): ObjNode {
     const open = this.next();
+    this.enter(open);
     const obj = this.newObj(open);
     this.parseFields(obj, path, open);
     this.expectClose(open, '}');
+    this.depth--;
     return obj;
   }
 
@@ -272,6 +341,7 @@ class Parser {
 
   private parseArray(path: string[]): ArrNode {
     const open = this.next();
+    this.enter(open);
     const arr: ArrNode = {
       t: 'arr',
       items: [],
@@ -288,6 +358,7 @@ class Parser {
       if (this.peek().type === ',') this.next();
     }
     this.next();
+    this.depth--;
     return arr;
   }
 

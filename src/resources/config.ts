@@ -5,15 +5,25 @@
 // a running node returns from `GET /api/v5/configs` (defaults filled in).
 import type { V1ServicePort } from '@kubernetes/client-node';
 import { cloneHocon, isHoconObject, parseHocon } from '../hocon/index.ts';
-import type { HoconObject, HoconValue } from '../hocon/index.ts';
+import type { HoconLimits, HoconObject, HoconValue } from '../hocon/index.ts';
+import { MAX_CONFIG_DATA_LENGTH } from '../api/schema.ts';
 import { fnv1a32 } from './hash.ts';
 
 export const DEFAULT_DASHBOARD_HTTP_PORT = 18083;
 
+/**
+ * What parsing spec.config.data may cost: the admission bound on its length, and a resolved config small enough for
+ * a ConfigMap (1 MiB) even after substitutions.
+ */
+export const SPEC_CONFIG_LIMITS: Readonly<Partial<HoconLimits>> = Object.freeze({
+  maxBytes: MAX_CONFIG_DATA_LENGTH,
+  maxExpandedSize: 2 * 1024 * 1024,
+});
+
 /** Parses `spec.config.data`; an absent or blank config is an empty object. Throws HoconError. */
 export function parseEmqxConfig(data: string | undefined): HoconObject {
   if (data === undefined || data.trim() === '') return {};
-  return parseHocon(data);
+  return parseHocon(data, { limits: SPEC_CONFIG_LIMITS });
 }
 
 function get(conf: HoconObject, path: readonly string[]): HoconValue | undefined {
