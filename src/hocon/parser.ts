@@ -4,6 +4,7 @@
 // concatenate (strings without the whitespace between them).
 
 import { colonReason, tokenize } from './lexer.ts';
+import { isSensitivePath } from './sensitive.ts';
 import type { Token } from './lexer.ts';
 import { Resolver, assignPath, mergeInto } from './nodes.ts';
 import type { ArrNode, ConcatNode, Node, ObjNode, ValNode } from './nodes.ts';
@@ -114,6 +115,8 @@ class Parser {
   private last: Token | undefined;
   /** objects and arrays open around the current token */
   private depth = 0;
+  /** the path of the field being read, while its value is sensitive: errors then never quote tokens */
+  private hidden: string[] | undefined;
 
   constructor(text: string, ctx: ParserContext) {
     this.text = text;
@@ -184,14 +187,15 @@ class Parser {
   }
 
   private describe(t: Token): string {
+    const secret = this.hidden ? `a value in ${this.hidden.join('.')} (not shown)` : undefined;
     switch (t.type) {
       case 'eof':
         return 'end of input';
       case 'string':
-        return `string ${JSON.stringify(t.text)}`;
+        return secret ?? `string ${JSON.stringify(t.text)}`;
       case 'word':
       case 'literal':
-        return `'${t.text}'`;
+        return secret ?? `'${t.text}'`;
       case 'subst':
         return `substitution '${this.text.slice(t.start, t.end)}'`;
       default:
@@ -200,7 +204,7 @@ class Parser {
   }
 
   private unexpected(t: Token, expected?: string): HoconError {
-    if (t.type === ':') return this.error(colonReason(this.text, t.start), t);
+    if (t.type === ':') return this.error(colonReason(this.text, t.start, this.hidden), t);
     return this.error(`unexpected ${this.describe(t)}${expected ? ` (expected ${expected})` : ''}`, t);
   }
 
@@ -274,6 +278,9 @@ class Parser {
       );
     }
     const fullPath = [...path, ...keyPath];
+    this.hidden = isSensitivePath([...this.ctx.prefix, ...fullPath])
+      ? [...this.ctx.prefix, ...fullPath]
+      : undefined;
     if (fullPath.length + this.ctx.prefix.length > this.ctx.limits.maxDepth) {
       throw this.error(`the key path nests deeper than ${this.ctx.limits.maxDepth} levels`, keyTok);
     }
@@ -428,7 +435,7 @@ class Parser {
     // `bind = emqx@127.0.0.1:1883` scans as a key `emqx@127.0.0.1` followed by ':'
     if (this.isKeyAt(0) && this.peek(1).type === ':' && this.peek(1).line === t.line) {
       const colon = this.peek(1);
-      return this.error(colonReason(this.text, colon.start), colon);
+      return this.error(colonReason(this.text, colon.start, this.hidden), colon);
     }
     if (t.type === ':') return this.unexpected(t);
     const owner = keyTok ? ` for key '${keyTok.text}'` : '';

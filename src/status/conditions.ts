@@ -1,6 +1,21 @@
 // Status conditions of an EMQX resource. Each condition is computed by its own small pure function from an
 // observation of the cluster; `mergeCondition` keeps lastTransitionTime unless the status flips.
 import type { Condition, EMQXConditionType } from '../api/types.ts';
+import { redactText } from '../observability/redact.ts';
+
+/**
+ * Longest condition message, in characters. Messages may carry text from elsewhere (an EMQX error answer, a parse
+ * error): they are redacted and cut so that status stays small and readable.
+ */
+export const MAX_CONDITION_MESSAGE = 1024;
+
+/** Redacts secrets (registered values, `password = x` shapes) and cuts to MAX_CONDITION_MESSAGE characters. */
+export function conditionMessage(text: string): string {
+  const clean = redactText(text);
+  if (clean.length <= MAX_CONDITION_MESSAGE) return clean;
+  const keep = MAX_CONDITION_MESSAGE - 40;
+  return `${clean.slice(0, keep)}… (${clean.length - keep} more characters)`;
+}
 
 /** What the controller saw of one role (core or replicant) in this pass. */
 export interface RoleObservation {
@@ -53,7 +68,7 @@ export interface ConditionValue {
 }
 
 function cond(type: EMQXConditionType, ok: boolean, reason: string, message: string): ConditionValue {
-  return { type, status: ok ? 'True' : 'False', reason, message };
+  return { type, status: ok ? 'True' : 'False', reason, message: conditionMessage(message) };
 }
 
 function roleSummary(role: RoleObservation, label: string): string {
@@ -131,6 +146,9 @@ export function ready(o: StatusObservation): ConditionValue {
     return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);
   if (replicantNodesProgressing(o).status === 'True')
     return cond('Ready', false, 'ReplicantNodesProgressing', replicantNodesProgressing(o).message);
+  // a config the parser or EMQX refused is part of the spec the cluster does not match
+  if (o.config.state === 'Invalid' || o.config.state === 'Rejected')
+    return cond('Ready', false, configApplied(o).reason, configApplied(o).message);
   return cond('Ready', true, 'ClusterReady', 'the EMQX cluster matches the spec');
 }
 
