@@ -251,6 +251,33 @@ describe('CRDs: the API server rejects invalid EMQX resources, naming the field'
       assert.equal(ok.code, 0, ok.stderr);
     }
   });
+
+  it('replicas above the maximum, an oversized config and a user EMQX_NODE__COOKIE (issue 11)', async (t) => {
+    const ns = await sb.newNamespace(t, 'bad');
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [
+        { coreTemplate: { spec: { replicas: 2147483647 } } },
+        /spec\.coreTemplate\.spec\.replicas: Invalid value: 2147483647: .*should be less than or equal to 32/,
+      ],
+      [
+        { replicantTemplate: { spec: { replicas: 5000 } } },
+        /spec\.replicantTemplate\.spec\.replicas: Invalid value: 5000: .*should be less than or equal to 1024/,
+      ],
+      [
+        { config: { data: `# ${'x'.repeat(256 * 1024)}` } },
+        /spec\.config\.data: Too long: may not be (more than|longer than) 262144/,
+      ],
+      [
+        { replicantTemplate: { spec: { env: [{ name: 'EMQX_NODE__COOKIE', value: 'x' }] } } },
+        /spec\.replicantTemplate\.spec\.env: Forbidden: EMQX_NODE__COOKIE cannot be set here/,
+      ],
+    ];
+    for (const [spec, expected] of cases) {
+      const r = await kubectl([...DRY_RUN_APPLY, '-n', ns, '-f', '-'], emqx('bad', spec));
+      assert.notEqual(r.code, 0, JSON.stringify(spec).slice(0, 80));
+      assert.match(r.stderr, expected);
+    }
+  });
 });
 
 describe('names: the longest EMQX name fits everything Kubernetes derives from it', () => {

@@ -27,6 +27,16 @@ const CEL_EXAMPLES: Record<
   string,
   { valid: unknown[]; invalid: unknown[]; old?: unknown; validOnUpdate?: { old: unknown; values: unknown[] } }
 > = {
+  "self.all(e, e.name != 'EMQX_NODE__COOKIE')": {
+    valid: [
+      [],
+      [
+        { name: 'A', value: '1' },
+        { name: 'EMQX_NODE__NAME', value: 'x' },
+      ],
+    ],
+    invalid: [[{ name: 'EMQX_NODE__COOKIE', value: 'x' }], [{ name: 'A' }, { name: 'EMQX_NODE__COOKIE' }]],
+  },
   '!(has(self.minAvailable) && has(self.maxUnavailable))': {
     valid: [{}, { minAvailable: 1 }, { maxUnavailable: '25%' }, { minAvailable: 0 }],
     invalid: [

@@ -300,10 +300,28 @@ function containers(description: string): Schema {
   });
 }
 
+/** Most user environment variables per container (bounds the cost of the CEL rule over them). */
+export const MAX_ENV_VARS = 256;
+
+/**
+ * The node cookie comes from the cookie Secret for every pod; a user variable in one role's template would give
+ * that role another cookie and split the cluster without a word.
+ */
+export const RULE_ENV_NO_COOKIE: CelRule = {
+  rule: "self.all(e, e.name != 'EMQX_NODE__COOKIE')",
+  message:
+    'EMQX_NODE__COOKIE cannot be set here: every node takes the cookie from the cookie Secret (set node.cookie ' +
+    'in spec.config.data to choose it)',
+  reason: 'FieldValueForbidden',
+  check: (self) => !Array.isArray(self) || self.every((e) => !isObj(e) || e.name !== 'EMQX_NODE__COOKIE'),
+};
+
 function env(description: string): Schema {
   return arr(description, k8s('EnvVar'), {
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['name'],
+    maxItems: MAX_ENV_VARS,
+    'x-kubernetes-validations': [RULE_ENV_NO_COOKIE],
   });
 }
 

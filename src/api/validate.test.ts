@@ -455,3 +455,26 @@ test('replicas and spec.config.data have upper bounds (v2beta1 and v2alpha1)', (
   assertIssue(validateEMQX(alpha), 'spec.emqxTemplate.bootstrapConfig', 'must be at most 262144 characters');
   assertIssue(validateEMQX(alpha), 'spec.coreTemplate.spec.replicas', 'must be <= 32');
 });
+
+test('a user EMQX_NODE__COOKIE in a role template is refused (it would split the cluster cookie)', () => {
+  const issues = validateEMQX(
+    emqx({
+      coreTemplate: { spec: { env: [{ name: 'A', value: '1' }] } },
+      replicantTemplate: { spec: { env: [{ name: 'EMQX_NODE__COOKIE', value: 'other' }] } },
+    }),
+  );
+  assert.deepEqual(lines(issues), [
+    'spec.replicantTemplate.spec.env: EMQX_NODE__COOKIE cannot be set here: every node takes the cookie from the ' +
+      'cookie Secret (set node.cookie in spec.config.data to choose it)',
+  ]);
+  assertIssue(
+    validateEMQX({
+      apiVersion: 'apps.emqx.io/v2alpha1',
+      kind: 'EMQX',
+      metadata: { name: 'emqx' },
+      spec: { emqxTemplate: { image: 'emqx/emqx:5.8.3', env: [{ name: 'EMQX_NODE__COOKIE', value: 'x' }] } },
+    }),
+    'spec.emqxTemplate.env',
+    'EMQX_NODE__COOKIE cannot be set here',
+  );
+});

@@ -195,9 +195,13 @@ export class Resolver {
   private readonly measures = new WeakMap<object, Measure>();
   private work = 0;
 
-  constructor(root: ObjNode, limits: HoconLimits) {
+  private readonly refuseUnresolvedOptional: boolean;
+
+  /** `refuseUnresolvedOptional`: an unresolved `${?x}` is an error instead of removing the field. */
+  constructor(root: ObjNode, limits: HoconLimits, opts: { refuseUnresolvedOptional?: boolean } = {}) {
     this.root = root;
     this.limits = limits;
+    this.refuseUnresolvedOptional = opts.refuseUnresolvedOptional ?? false;
   }
 
   resolveRoot(): HoconObject {
@@ -382,6 +386,17 @@ export class Resolver {
   }
 
   private missing(s: SubstNode): undefined {
+    if (s.optional && this.refuseUnresolvedOptional) {
+      throw new HoconError(
+        `unresolved substitution ${substText(s)}: no such key in the config, so it would silently remove the ` +
+          `field (substitutions refer to config paths, never to environment variables; set EMQX_* variables in ` +
+          `the pod template's env instead)`,
+        s.line,
+        s.column,
+        s.source,
+        'substitution_error',
+      );
+    }
     if (s.optional) return undefined;
     throw new HoconError(
       `unresolved substitution ${substText(s)}: no such key in the config ` +

@@ -23,6 +23,11 @@ export interface ParseOptions {
   source?: string;
   /** Bounds on what the parse may cost; each field defaults to DEFAULT_HOCON_LIMITS. */
   limits?: Partial<HoconLimits>;
+  /**
+   * Make an unresolved `${?x}` an error instead of removing the field (for user input, where a `${?ENV}` meant as
+   * an environment variable would otherwise drop the field silently).
+   */
+  refuseUnresolvedOptional?: boolean;
 }
 
 function limitsOf(given: Partial<HoconLimits> | undefined): HoconLimits {
@@ -55,7 +60,9 @@ export function parseHocon(text: string, opts: ParseOptions = {}): HoconObject {
       limits,
       budget: { bytes: 0, files: 0 },
     });
-    return new Resolver(parser.parseDocument(), limits).resolveRoot();
+    return new Resolver(parser.parseDocument(), limits, {
+      refuseUnresolvedOptional: opts.refuseUnresolvedOptional,
+    }).resolveRoot();
   });
 }
 

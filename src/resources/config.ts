@@ -8,6 +8,7 @@ import { cloneHocon, isHoconObject, parseHocon } from '../hocon/index.ts';
 import type { HoconLimits, HoconObject, HoconValue } from '../hocon/index.ts';
 import { MAX_CONFIG_DATA_LENGTH } from '../api/schema.ts';
 import { fnv1a32 } from './hash.ts';
+import { ConfigFieldError, configIssues } from './config-check.ts';
 
 export const DEFAULT_DASHBOARD_HTTP_PORT = 18083;
 
@@ -20,10 +21,17 @@ export const SPEC_CONFIG_LIMITS: Readonly<Partial<HoconLimits>> = Object.freeze(
   maxExpandedSize: 2 * 1024 * 1024,
 });
 
-/** Parses `spec.config.data`; an absent or blank config is an empty object. Throws HoconError. */
+/**
+ * Parses `spec.config.data`; an absent or blank config is an empty object. Throws HoconError: for text that is not
+ * HOCON (with a line and column), and as a ConfigFieldError (naming config paths) for a config the operator would
+ * get wrong silently (see configIssues). An unresolved `${?x}` is refused too, since it would drop its field.
+ */
 export function parseEmqxConfig(data: string | undefined): HoconObject {
   if (data === undefined || data.trim() === '') return {};
-  return parseHocon(data, { limits: SPEC_CONFIG_LIMITS });
+  const conf = parseHocon(data, { limits: SPEC_CONFIG_LIMITS, refuseUnresolvedOptional: true });
+  const issues = configIssues(conf);
+  if (issues.length > 0) throw new ConfigFieldError(issues);
+  return conf;
 }
 
 function get(conf: HoconObject, path: readonly string[]): HoconValue | undefined {
@@ -234,7 +242,12 @@ function builtinListeners(): HoconObject {
  * through the dashboard.
  */
 export function configuredListenerPorts(conf: HoconObject): V1ServicePort[] {
-  return listenerPorts(mergeObjects(builtinListeners(), conf));
+  return listenerPorts(withBuiltinListeners(conf));
+}
+
+/** The config over EMQX's four built-in listeners (what a node started from it listens on). */
+export function withBuiltinListeners(conf: HoconObject): HoconObject {
+  return mergeObjects(builtinListeners(), conf);
 }
 
 function mergeObjects(base: HoconObject, over: HoconObject): HoconObject {

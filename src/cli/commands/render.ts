@@ -334,7 +334,7 @@ export async function render(args: string[], io: RenderIO = processIO): Promise<
         conf = parseEmqxConfig(emqx.spec.config?.data);
       } catch (err) {
         if (err instanceof HoconError) {
-          errors.push(`${where}: ${configPath}: line ${err.line}, column ${err.column}: ${err.reason}`);
+          errors.push(`${where}: ${configPath}: ${err.message}`);
           continue;
         }
         throw err;
