@@ -1,5 +1,6 @@
 // The conversion webhook: serves `POST /convert` (ConversionReview v1) over HTTPS so the API server can store
 // v2alpha1 EMQX resources as v2beta1 and serve them back in either version.
+import type { ServerResponse } from 'node:http';
 import https from 'node:https';
 import { convertReview } from '../api/conversion.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -25,7 +26,7 @@ export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-function reply(res: import('node:http').ServerResponse, status: number, text: string): void {
+function reply(res: ServerResponse, status: number, text: string): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' }).end(text);
 }
