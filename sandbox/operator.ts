@@ -37,13 +37,13 @@ export async function prepareForOperator(sb: Sandbox): Promise<void> {
   const rbac = YAML.parseAllDocuments(readFileSync(path.join(ROOT, 'deploy/rbac.yaml'), 'utf8')).map(
     (d) => d.toJSON() as { kind?: string; subjects?: unknown[] },
   );
+  await apply(admin, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NAMESPACE } });
   for (const obj of rbac) {
-    if (obj.kind === 'ClusterRoleBinding') {
+    if (obj.kind === 'ClusterRoleBinding' || obj.kind === 'RoleBinding') {
       obj.subjects = [{ kind: 'User', name: sb.operatorUser, apiGroup: 'rbac.authorization.k8s.io' }];
     }
     await apply(admin, obj as never);
   }
-  await apply(admin, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NAMESPACE } });
   const deadline = Date.now() + 60_000;
   for (const kind of ['EMQX', 'Rebalance']) {
     for (;;) {
