@@ -117,3 +117,44 @@ test('what the operator can run as written stays accepted', () => {
   ])
     assert.equal(outcome(data), 'ok', data);
 });
+
+test('secrets that would land in the ConfigMap are refused, saying how to pass them', () => {
+  const hint =
+    'set it through the EMQX dashboard or REST API once the cluster runs, or, where EMQX accepts a file for this ' +
+    'field, mount a Secret (extraVolumes / extraVolumeMounts) and write "file:///path/to/it" (the value is not shown)';
+  const cases: Array<[string, string]> = [
+    [
+      'license = "MYLICENSEKEY"',
+      'license: must be an object: write license { key = "…" } (the operator moves license.key into a Secret); the value is not shown',
+    ],
+    [
+      'licence { key = "MYLICENSEKEY" }',
+      'licence: EMQX has no "licence" setting (did you mean license?); its value would be stored in plaintext in a ConfigMap (the value is not shown)',
+    ],
+    [
+      'authentication = [{mechanism = password_based, backend = mysql, server = "db:3306", password = "dbSECRET"}]',
+      `authentication[0].password: a secret in spec.config.data would be stored in plaintext in a ConfigMap: ${hint}`,
+    ],
+    [
+      'authorization.sources = [{type = postgresql, password = "pgSECRET"}, {type = redis, password = "rdSECRET"}]',
+      `authorization.sources[1].password: a secret in spec.config.data would be stored in plaintext in a ConfigMap: ${hint}; ` +
+        `authorization.sources[0].password: a secret in spec.config.data would be stored in plaintext in a ConfigMap: ${hint}`,
+    ],
+    [
+      'dashboard.default_password = "adminSECRET"',
+      'dashboard.default_password: a secret in spec.config.data would be stored in plaintext in a ConfigMap: set EMQX_DASHBOARD__DEFAULT_PASSWORD in coreTemplate.spec.env and replicantTemplate.spec.env with valueFrom.secretKeyRef (the value is not shown)',
+    ],
+  ];
+  for (const [data, expected] of cases) {
+    const message = outcome(data);
+    assert.equal(message, expected, data);
+    assert.doesNotMatch(message, /SECRET|MYLICENSEKEY/, data);
+  }
+  // not secrets: hash algorithms, file references, the masked placeholder
+  for (const data of [
+    'authentication = [{mechanism = password_based, backend = built_in_database, password_hash_algorithm {name = sha256}}]',
+    'authentication = [{backend = mysql, password = "file:///etc/emqx/secrets/db"}]',
+    'dashboard.default_password = "******"',
+  ])
+    assert.equal(outcome(data), 'ok', data);
+});

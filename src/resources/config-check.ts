@@ -118,9 +118,74 @@ function listenerBinds(conf: HoconObject, issues: ConfigIssue[]): Bound[] {
   return out;
 }
 
+/**
+ * Keys whose string values are secrets EMQX reads from its config. spec.config.data goes into a ConfigMap (readable
+ * under the default `view` role), so such values are refused there; node.cookie and license.key are the two the
+ * operator moves into Secrets itself.
+ */
+const SECRET_LEAF_KEYS = new Set(['password', 'default_password', 'secret', 'secret_access_key']);
+
+function secretHint(path: string): string {
+  if (path === 'dashboard.default_password')
+    return 'set EMQX_DASHBOARD__DEFAULT_PASSWORD in coreTemplate.spec.env and replicantTemplate.spec.env with valueFrom.secretKeyRef';
+  return (
+    'set it through the EMQX dashboard or REST API once the cluster runs, or, where EMQX accepts a file for this ' +
+    'field, mount a Secret (extraVolumes / extraVolumeMounts) and write "file:///path/to/it"'
+  );
+}
+
+/** Secret strings anywhere in the config (except the two the operator moves into Secrets). */
+function secretValues(conf: HoconObject, issues: ConfigIssue[]): void {
+  const stack: Array<{ v: HoconValue; path: string }> = [{ v: conf, path: '' }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push({ v: item, path: `${path}[${i}]` }));
+    } else if (isHoconObject(v)) {
+      for (const k of Object.keys(v)) {
+        const child = v[k]!;
+        const p = path ? `${path}.${k}` : k;
+        if (
+          SECRET_LEAF_KEYS.has(k) &&
+          typeof child === 'string' &&
+          child !== '' &&
+          child !== '******' &&
+          !child.startsWith('file://')
+        ) {
+          issues.push({
+            path: p,
+            message: `a secret in spec.config.data would be stored in plaintext in a ConfigMap: ${secretHint(p)} (the value is not shown)`,
+          });
+        } else {
+          stack.push({ v: child, path: p });
+        }
+      }
+    }
+  }
+}
+
 /** The problems of a parsed spec.config.data, in a stable order; empty when the operator can run it as written. */
 export function configIssues(conf: HoconObject): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+
+  if (Object.prototype.hasOwnProperty.call(conf, 'licence')) {
+    issues.push({
+      path: 'licence',
+      message:
+        'EMQX has no "licence" setting (did you mean license?); its value would be stored in plaintext in a ' +
+        'ConfigMap (the value is not shown)',
+    });
+  }
+  const license = get(conf, ['license']);
+  if (license !== undefined && !isHoconObject(license)) {
+    issues.push({
+      path: 'license',
+      message:
+        'must be an object: write license { key = "…" } (the operator moves license.key into a Secret); the ' +
+        'value is not shown',
+    });
+  }
+  secretValues(conf, issues);
 
   // secrets the operator moves into Secrets must be strings, or it would silently generate / drop them
   for (const path of [
