@@ -327,7 +327,7 @@ export function tokenize(text: string, source?: string): Token[] {
           start,
           'parse_error',
           (p) =>
-            `invalid value of ${p}: not a number, percentage, byte size or duration (quote the value; ` +
+            `invalid value in ${p} (not a number, percentage, byte size or duration; quote the value; ` +
             'it is not shown here)',
         );
       }

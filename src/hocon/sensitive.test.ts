@@ -48,7 +48,7 @@ describe('sensitive paths', () => {
         'authentication = [{mechanism = password_based, backend = mysql, password = abc:SECRETPW}]',
         "unexpected ':' in the value of authentication.password",
       ],
-      ['node.cookie = 12SECRET', 'invalid value of node.cookie: not a number'],
+      ['node.cookie = 12SECRET', 'invalid value in node.cookie (not a number'],
       ['node.cookie = "abcSECRET" true', 'a value in node.cookie (not shown) cannot be joined'],
       ['license = SECRET.x:1', "unexpected ':' in the value of license"],
       ['dashboard.default_password = ab/SECRET', "unexpected '/' in the value of dashboard.default_password"],

@@ -3,6 +3,7 @@
 // names the config path and says what to write instead. Pure.
 import type { HoconObject, HoconValue } from '../hocon/index.ts';
 import { HoconError, isHoconObject } from '../hocon/index.ts';
+import { isSensitivePath } from '../hocon/sensitive.ts';
 import { DEFAULT_DASHBOARD_HTTP_PORT, bindPort, withBuiltinListeners } from './config.ts';
 
 export interface ConfigIssue {
@@ -19,12 +20,21 @@ export class ConfigFieldError extends HoconError {
   readonly issues: ConfigIssue[];
 
   constructor(issues: ConfigIssue[]) {
-    const text = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    const text = issues.map(formatIssue).join('; ');
     super(text, 0, 0);
     this.name = 'ConfigFieldError';
     this.message = text;
     this.issues = issues;
   }
+}
+
+/**
+ * `path: message`; for a sensitive path `path (value not shown): message`, a shape the shared redaction (which masks
+ * the word after `cookie:` or `password:`) leaves readable in conditions and Events.
+ */
+export function formatIssue(i: ConfigIssue): string {
+  const sensitive = isSensitivePath(i.path.replace(/\[\d+\]/g, '').split('.'));
+  return `${i.path}${sensitive ? ' (value not shown)' : ''}: ${i.message}`;
 }
 
 /** Settings the operator sets itself on every pod (env), which the config cannot change. */
@@ -154,7 +164,7 @@ function secretValues(conf: HoconObject, issues: ConfigIssue[]): void {
         ) {
           issues.push({
             path: p,
-            message: `a secret in spec.config.data would be stored in plaintext in a ConfigMap: ${secretHint(p)} (the value is not shown)`,
+            message: `a secret in spec.config.data would be stored in plaintext in a ConfigMap: ${secretHint(p)}`,
           });
         } else {
           stack.push({ v: child, path: p });
@@ -173,7 +183,7 @@ export function configIssues(conf: HoconObject): ConfigIssue[] {
       path: 'licence',
       message:
         'EMQX has no "licence" setting (did you mean license?); its value would be stored in plaintext in a ' +
-        'ConfigMap (the value is not shown)',
+        'ConfigMap',
     });
   }
   const license = get(conf, ['license']);
@@ -181,8 +191,7 @@ export function configIssues(conf: HoconObject): ConfigIssue[] {
     issues.push({
       path: 'license',
       message:
-        'must be an object: write license { key = "…" } (the operator moves license.key into a Secret); the ' +
-        'value is not shown',
+        'must be an object: write license { key = "…" } (the operator moves license.key into a Secret)',
     });
   }
   secretValues(conf, issues);
@@ -196,7 +205,7 @@ export function configIssues(conf: HoconObject): ConfigIssue[] {
     if (v !== undefined && (typeof v !== 'string' || v === '')) {
       issues.push({
         path: path.join('.'),
-        message: 'must be a non-empty quoted string (e.g. "…"); the value is not shown',
+        message: 'must be a non-empty quoted string (e.g. "…")',
       });
     }
   }
