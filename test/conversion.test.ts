@@ -2,6 +2,7 @@
 // process, restricted RBAC) serves the webhook and registers it on the CRD when it starts; the sandbox's real API
 // server calls it for every v2alpha1 request and stores v2beta1.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OPERATOR_NAMESPACE, startOperatorProcess, useOperatorSandbox } from './support/operator.ts';
@@ -92,11 +93,21 @@ describe('conversion webhook: apps.emqx.io/v2alpha1', () => {
     const secret = await sb.api.get<any>(
       `/api/v1/namespaces/${OPERATOR_NAMESPACE}/secrets/emqx-operator-webhook-cert`,
     );
+    const pem = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
     assert.equal(
-      Buffer.from(conversion.webhook.clientConfig.caBundle, 'base64').toString('utf8'),
-      Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8'),
-      'caBundle is the certificate the webhook serves',
+      pem(conversion.webhook.clientConfig.caBundle),
+      pem(secret.data['ca.crt']),
+      'caBundle is the CA in the certificate Secret',
     );
+    const ca = new X509Certificate(pem(secret.data['ca.crt']));
+    const served = new X509Certificate(pem(secret.data['tls.crt']));
+    assert.equal(ca.ca, true);
+    assert.ok(
+      served.checkIssued(ca) && served.verify(ca.publicKey),
+      'the served certificate is signed by the CA',
+    );
+    assert.equal(served.checkIP('127.0.0.1'), '127.0.0.1', 'valid for the URL the API server calls');
+    assert.ok(served.validToDate.getTime() > Date.now() + 365 * 86_400_000);
     const versions = Object.fromEntries(crd.spec.versions.map((v: any) => [v.name, v]));
     assert.equal(versions.v2alpha1.served, true, 'v2alpha1 is served through the webhook');
     assert.equal(versions.v2alpha1.storage, false);

@@ -118,12 +118,12 @@ test('apply + needsApply round trip on a StatefulSet: idle → no write, changes
   assert.deepEqual(ours(again), ours(live));
 
   // an idle reconcile: read, decide, no write
-  const writes = kubeWriteCount();
+  const writes = await kubeWriteCount();
   for (let i = 0; i < 3; i++) {
     const cur = await client.get<Obj>(ref(desired));
     if (needsApply(desired, cur)) await apply(client, desired);
   }
-  assert.equal(kubeWriteCount() - writes, 0, 'zero writes when idle');
+  assert.equal((await kubeWriteCount()) - writes, 0, 'zero writes when idle');
 
   const changes: Array<[string, (d: Obj) => void]> = [
     ['image', (d) => (d.spec.template.spec.containers[0].image = 'emqx/emqx-enterprise:5.10.1')],
@@ -551,12 +551,12 @@ test('events: created on the regarding object, repeats aggregated into a series'
     metadata: { name: 'target', namespace: ns },
   });
   const rec = new EventRecorder(client, { minWriteIntervalMs: 0, reportingInstance: 'runtime-test' });
-  const before = kubeWriteCount({ kind: 'Event' });
+  const before = await kubeWriteCount({ kind: 'Event' });
   await rec.warning(target, 'ReconcileFailed', 'step addCore: boom (password=hunter2)');
   await rec.warning(target, 'ReconcileFailed', 'step addCore: boom (password=hunter2)');
   await rec.warning(target, 'ReconcileFailed', 'step addCore: boom (password=hunter2)');
   await rec.close();
-  assert.equal(kubeWriteCount({ kind: 'Event' }) - before, 3, 'one create and two series updates');
+  assert.equal((await kubeWriteCount({ kind: 'Event' })) - before, 3, 'one create and two series updates');
   const list = await client.list<Obj>('events.k8s.io/v1', 'Event', { namespace: ns });
   assert.equal(list.items.length, 1);
   const e = list.items[0]!;

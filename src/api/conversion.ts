@@ -25,9 +25,9 @@ import { defaultVolumeClaimSpec } from './defaults.ts';
 import type { EMQX, EMQXSpec, EMQXV2Alpha1, EMQXV2Alpha1Spec } from './types.ts';
 import { EMQX_API_VERSION, EMQX_V2ALPHA1_API_VERSION } from './types.ts';
 import { deepEqual, isObj, type Obj } from './json.ts';
+import { ANNOTATION_V2ALPHA1_FIELDS, ANNOTATION_V2BETA1_SPEC } from './names.ts';
 
-export const ANNOTATION_V2ALPHA1_FIELDS = 'apps.emqx.io/v2alpha1-fields';
-export const ANNOTATION_V2BETA1_SPEC = 'apps.emqx.io/v2beta1-spec';
+export { ANNOTATION_V2ALPHA1_FIELDS, ANNOTATION_V2BETA1_SPEC };
 /** v2alpha1 replicas default for both roles. */
 export const V2ALPHA1_DEFAULT_REPLICAS = 3;
 /** v2beta1 replicas default (./defaults.ts), used when a v2beta1 template leaves replicas out. */

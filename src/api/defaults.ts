@@ -12,6 +12,7 @@
 //   stay the only writers of replicant replicas, and an absent replicantTemplate stays absent), the default PVC
 //   spec, pod and container security contexts (merged under user values), default probes and the merge of the
 //   legacy `toleRations` into `tolerations`.
+import { deepEqual } from './json.ts';
 import type {
   V1PersistentVolumeClaimSpec,
   V1PodSecurityContext,
@@ -105,22 +106,6 @@ export function defaultReadinessProbe(): V1Probe {
     periodSeconds: 5,
     failureThreshold: 12,
   };
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => deepEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 /** `defaults` with every key the user set replaced by the user value (one level deep). */

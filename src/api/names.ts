@@ -12,7 +12,22 @@ export const MANAGED_BY = 'emqx-operator';
 export const CONDITION_ON_SERVING = 'apps.emqx.io/on-serving';
 /** `"true"` stops all writes for the resource. */
 export const ANNOTATION_PAUSED = 'apps.emqx.io/reconcile-paused';
+/** The one field manager of every write the operator makes (server-side apply, patches, scale). */
 export const FIELD_MANAGER = 'emqx-operator';
+/** On the ConfigMap: hash of the runtime-changeable config EMQX last accepted (see controller config sync). */
+export const ANNOTATION_APPLIED_CONFIG = 'apps.emqx.io/applied-config-hash';
+/** On the pod template: hash of the config EMQX cannot change at runtime (see restartRequiredConfig). */
+export const ANNOTATION_RESTART_CONFIG_HASH = 'apps.emqx.io/restart-config-hash';
+/** On a pod the operator is draining (value: when it started); the pod stops serving. */
+export const ANNOTATION_DRAINING = 'apps.emqx.io/draining';
+/** v2beta1 objects made from v2alpha1: the v2alpha1 values the conversion would not give back (see conversion.ts). */
+export const ANNOTATION_V2ALPHA1_FIELDS = 'apps.emqx.io/v2alpha1-fields';
+/** v2alpha1 views of v2beta1 objects: the v2beta1 spec they stand for (see conversion.ts). */
+export const ANNOTATION_V2BETA1_SPEC = 'apps.emqx.io/v2beta1-spec';
+/** On Secrets `render` prints: their values are placeholders. */
+export const ANNOTATION_RENDER_PLACEHOLDER = 'apps.emqx.io/render-placeholder';
+/** Kubernetes' hint to the ReplicaSet controller: on scale-down, remove pods with the lowest cost first. */
+export const ANNOTATION_POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 export const FINALIZER = 'apps.emqx.io/finalizer';
 
 export type Role = 'core' | 'replicant';

@@ -1,6 +1,7 @@
 // The operator's view of the cluster: one informer per kind it reads, and a mapping from every change back to the
 // EMQX resource it belongs to. Owned objects are watched through the `apps.emqx.io/managed-by` label, so the cache
 // never holds other workloads' Secrets or Pods.
+import { deepEqual } from '../api/json.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.ts';
 import type { EMQX, Rebalance } from '../api/types.ts';
 import { Informer } from '../k8s/informer.ts';
@@ -33,9 +34,9 @@ export function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
   return (
     a.generation !== b.generation ||
     a.deletionTimestamp !== b.deletionTimestamp ||
-    JSON.stringify(a.labels ?? {}) !== JSON.stringify(b.labels ?? {}) ||
-    JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {}) ||
-    JSON.stringify(a.finalizers ?? []) !== JSON.stringify(b.finalizers ?? [])
+    !deepEqual(a.labels ?? {}, b.labels ?? {}) ||
+    !deepEqual(a.annotations ?? {}, b.annotations ?? {}) ||
+    !deepEqual(a.finalizers ?? [], b.finalizers ?? [])
   );
 }
 

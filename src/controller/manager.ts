@@ -5,18 +5,18 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { buildCrds, conversionMergePatch, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
 import { EmqxClient } from '../emqx/client.ts';
-import { apply, createIfAbsent } from '../k8s/apply.ts';
+import { apply, createIfAbsent, mergePatch } from '../k8s/apply.ts';
 import { loadKubeConfig } from '../k8s/config.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { LeaderElector } from '../k8s/leader.ts';
-import { KubeClient } from '../k8s/rest.ts';
+import { KubeClient, type KubeObject } from '../k8s/rest.ts';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
-import { createSelfSignedCertificate } from '../webhook/cert.ts';
+import { createWebhookCertificates } from '../webhook/cert.ts';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
 import { ClusterCache } from './cache.ts';
-import type { EmqxApi, EmqxApiFactory } from './context.ts';
+import type { EmqxApi, EmqxApiFactory } from './emqx-access.ts';
 import { WorkQueue } from './queue.ts';
 import { RebalanceReconciler } from './rebalance.ts';
 import { EmqxReconciler } from './reconciler.ts';
@@ -72,25 +72,35 @@ function bindOf(value: string): { host: string; port: number } {
   return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
+const WEBHOOK_CERT_SECRET = 'emqx-operator-webhook-cert';
+
+/**
+ * The webhook's serving certificate, key and CA bundle, kept in one Secret for every replica (so the CRD's caBundle
+ * names one CA): `tls.crt`, `tls.key`, `ca.crt`. Created when missing; a Secret written before the operator had a
+ * CA (a self-signed `tls.crt`, no `ca.crt`) keeps working: its certificate is its own CA.
+ */
 async function webhookCertificate(client: KubeClient, ns: string, hosts: string[], log: Logger) {
-  // One certificate for every replica, kept in a Secret: the CRD's caBundle can then name it once.
-  const fresh = createSelfSignedCertificate({ commonName: 'emqx-operator-webhook', hosts, days: 3650 });
-  const secret: V1Secret = {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'emqx-operator-webhook-cert', namespace: ns },
-    type: 'kubernetes.io/tls',
-    data: {
-      'tls.crt': Buffer.from(fresh.cert).toString('base64'),
-      'tls.key': Buffer.from(fresh.key).toString('base64'),
-    },
-  };
-  const { object } = await createIfAbsent(client, secret as never);
-  const live = object as unknown as V1Secret;
-  const cert = Buffer.from(live.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
-  const key = Buffer.from(live.data?.['tls.key'] ?? '', 'base64').toString('utf8');
-  log.info('webhook certificate ready', { secretName: `${ns}/emqx-operator-webhook-cert` });
-  return { cert, key };
+  const ref = { apiVersion: 'v1', kind: 'Secret', namespace: ns, name: WEBHOOK_CERT_SECRET };
+  let live = await client.get<V1Secret & KubeObject>(ref);
+  if (!live) {
+    const fresh = await createWebhookCertificates({ commonName: 'emqx-operator-webhook', hosts, days: 3650 });
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const secret: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: WEBHOOK_CERT_SECRET, namespace: ns },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': b64(fresh.cert), 'tls.key': b64(fresh.key), 'ca.crt': b64(fresh.caCert) },
+    };
+    // another replica may have created it in the meantime: then its certificate is used
+    live = (await createIfAbsent(client, secret as never)).object as unknown as V1Secret & KubeObject;
+  }
+  const field = (k: string) => Buffer.from(live.data?.[k] ?? '', 'base64').toString('utf8');
+  const cert = field('tls.crt');
+  const key = field('tls.key');
+  const caCert = field('ca.crt') || cert;
+  log.info('webhook certificate ready', { secretName: `${ns}/${WEBHOOK_CERT_SECRET}` });
+  return { cert, key, caCert };
 }
 
 /** Waits until the API server serves both custom resources (a CRD is usable only once Established). */
@@ -152,29 +162,35 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       const { name, namespace } = opts.webhook.service;
       hosts.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
     }
-    const { cert, key } = await webhookCertificate(client, opts.leaseNamespace, hosts, log);
+    const { cert, key, caCert } = await webhookCertificate(client, opts.leaseNamespace, hosts, log);
     webhook = await startWebhookServer({ ...bindOf(opts.webhook.bind), cert, key, logger: log });
-    const caBundle = Buffer.from(cert).toString('base64');
+    const caBundle = Buffer.from(caCert).toString('base64');
     webhookOptions = opts.webhook.service
       ? { service: { ...opts.webhook.service, path: '/convert', port: 443 }, caBundle }
       : { url: (opts.webhook.url ?? `https://127.0.0.1:${webhook.port}`) + '/convert', caBundle };
   }
 
   const events = new EventRecorder(client, { logger: log, reportingInstance: opts.identity ?? hostname() });
-  const clients = new Map<string, EmqxClient>();
+  // A new EMQX client for every caller (nothing one caller does to its targets changes another's). Per key, the
+  // target that answered last is tried first next time, so one slow or dead core costs one timeout, not one per
+  // pass.
+  const lastClient = new Map<string, { client: EmqxClient; preferred?: string }>();
   const emqxApiFactory: EmqxApiFactory = (targets, creds) => {
     const id = `${creds.key}:${creds.secret.length}:${creds.secret.slice(0, 4)}`;
-    let c = clients.get(id);
-    if (!c) {
-      c = new EmqxClient({
-        targets,
-        apiKey: creds.key,
-        apiSecret: creds.secret,
-        timeoutMs: opts.emqxTimeoutMs,
-        logger: log,
-      });
-      clients.set(id, c);
-    } else c.setTargets(targets);
+    const last = lastClient.get(id);
+    const preferred = last?.client.currentTarget ?? last?.preferred;
+    const ordered =
+      preferred && targets.includes(preferred)
+        ? [preferred, ...targets.filter((t) => t !== preferred)]
+        : targets;
+    const c = new EmqxClient({
+      targets: ordered,
+      apiKey: creds.key,
+      apiSecret: creds.secret,
+      timeoutMs: opts.emqxTimeoutMs,
+      logger: log,
+    });
+    lastClient.set(id, { client: c, ...(preferred !== undefined && { preferred }) });
     return c as unknown as EmqxApi;
   };
 
@@ -189,16 +205,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   let webhookRetry: ReturnType<typeof setTimeout> | undefined;
   const registerConversionWebhook = async (w: WebhookOptions, attempt = 0): Promise<void> => {
     try {
-      const path = await client.path({
-        apiVersion: 'apiextensions.k8s.io/v1',
-        kind: 'CustomResourceDefinition',
-        name: EMQX_CRD_NAME,
-      });
-      await client.request('PATCH', path, {
-        body: conversionMergePatch(w),
-        contentType: 'application/merge-patch+json',
-        write: { verb: 'patch', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
-      });
+      await mergePatch(
+        client,
+        { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
+        conversionMergePatch(w),
+      );
       log.info(
         'conversion webhook registered on the CRD',
         w.url ? { url: w.url } : { service: `${w.service?.namespace}/${w.service?.name}` },

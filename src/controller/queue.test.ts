@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
-import { Registry } from '../observability/metrics.ts';
-import { ManualClock, WorkQueue, type WorkQueueOptions } from './queue.ts';
+import { metricTotal, metricValue, Registry, type Counter, type Gauge } from '../observability/metrics.ts';
+import { ManualClock } from '../../test/support/manual-clock.ts';
+import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 
 function deferred() {
   let resolve!: () => void;
@@ -186,7 +187,10 @@ test('failures back off exponentially per key; success resets', async () => {
   h.clock.advance(1000);
   await flush();
   assert.equal(h.q.numRequeues('bad'), 0, 'a success forgets the failures');
-  assert.equal((h.registry.get('emqx_operator_workqueue_retries_total') as { total(): number }).total(), 7);
+  assert.equal(
+    await metricTotal(h.registry.getSingleMetric('emqx_operator_workqueue_retries_total') as Counter),
+    7,
+  );
 });
 
 test('addRateLimited and forget can be driven by hand', () => {
@@ -243,19 +247,19 @@ test('metrics: depth, adds and queue latency', async () => {
   h.q.add('b');
   h.q.add('c');
   h.q.add('c');
-  const depth = h.registry.get('emqx_operator_workqueue_depth') as { get(l: object): number };
-  const adds = h.registry.get('emqx_operator_workqueue_adds_total') as { get(l: object): number };
-  assert.equal(depth.get({ name: 'emqx' }), 2);
-  assert.equal(adds.get({ name: 'emqx' }), 3);
+  const depth = h.registry.getSingleMetric('emqx_operator_workqueue_depth') as Gauge;
+  const adds = h.registry.getSingleMetric('emqx_operator_workqueue_adds_total') as Counter;
+  assert.equal(await metricValue(depth, { name: 'emqx' }), 2);
+  assert.equal(await metricValue(adds, { name: 'emqx' }), 3);
   h.clock.advance(2000);
   g.resolve();
   await h.q.idle();
-  assert.equal(depth.get({ name: 'emqx' }), 0);
-  const text = h.registry.render();
+  assert.equal(await metricValue(depth, { name: 'emqx' }), 0);
+  const text = await h.registry.render();
   assert.match(text, /emqx_operator_workqueue_queue_duration_seconds_count\{name="emqx"\} 3/);
   // b waited 2 s in the queue: the 2.5 s bucket holds all three, the 1 s bucket only a
-  assert.match(text, /emqx_operator_workqueue_queue_duration_seconds_bucket\{name="emqx",le="1"\} 1/);
-  assert.match(text, /emqx_operator_workqueue_queue_duration_seconds_bucket\{name="emqx",le="2.5"\} 3/);
+  assert.match(text, /emqx_operator_workqueue_queue_duration_seconds_bucket\{le="1",name="emqx"\} 1/);
+  assert.match(text, /emqx_operator_workqueue_queue_duration_seconds_bucket\{le="2.5",name="emqx"\} 3/);
 });
 
 test('works with the real clock and short delays', async () => {

@@ -5,15 +5,14 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { FINALIZER, names } from '../api/names.ts';
 import { applyRebalanceDefaults } from '../api/defaults.ts';
 import type { EMQX, Rebalance, RebalanceState, RebalanceStatus } from '../api/types.ts';
-import { mergePatchStatus } from '../k8s/apply.ts';
+import { deepEqual } from '../api/json.ts';
+import { mergePatch, mergePatchStatus } from '../k8s/apply.ts';
+import { kubeTime } from '../k8s/time.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ClusterCache } from './cache.ts';
-import type { EmqxApiFactory } from './context.ts';
-import { supportsEvacuation } from './observe.ts';
-import { apiTargets } from './steps/observe.ts';
-import { operatorKeyFrom } from './steps/secrets.ts';
+import { connect, emqxAccess, supportsEvacuation, type EmqxApiFactory } from './emqx-access.ts';
 
 export interface RebalanceDeps {
   client: KubeClient;
@@ -37,12 +36,12 @@ export class RebalanceReconciler {
   }
 
   private now(): string {
-    return (this.d.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return kubeTime(this.d.now?.() ?? new Date());
   }
 
   private async setStatus(r: Rebalance, status: RebalanceStatus): Promise<void> {
     const next = { ...r.status, ...status };
-    if (JSON.stringify(next) === JSON.stringify(r.status ?? {})) return;
+    if (deepEqual(next, r.status ?? {})) return;
     await mergePatchStatus(
       this.d.client,
       { ...REF, namespace: r.metadata.namespace, name: r.metadata.name! },
@@ -64,26 +63,19 @@ export class RebalanceReconciler {
   }
 
   private async setFinalizers(r: Rebalance, finalizers: string[]): Promise<void> {
-    const path = await this.d.client.path({
-      ...REF,
-      namespace: r.metadata.namespace,
-      name: r.metadata.name!,
-    });
-    await this.d.client.request('PATCH', path, {
-      body: { metadata: { finalizers, resourceVersion: r.metadata.resourceVersion } },
-      contentType: 'application/merge-patch+json',
-      write: { verb: 'patch', kind: 'Rebalance', namespace: r.metadata.namespace, name: r.metadata.name },
-    });
+    await mergePatch(
+      this.d.client,
+      { ...REF, namespace: r.metadata.namespace, name: r.metadata.name! },
+      { metadata: { finalizers, resourceVersion: r.metadata.resourceVersion } },
+    );
   }
 
+  /** The cluster's API, reached as the EMQX controller reaches it (src/controller/emqx-access.ts). */
   private api(emqx: EMQX) {
     const ns = emqx.metadata.namespace!;
     const pods = this.d.cache.ownedBy<V1Pod>('Pod', ns, emqx.metadata.name!);
-    const creds = operatorKeyFrom(
-      this.d.cache.get<V1Secret>('Secret', ns, names.bootstrapApiKeySecret(emqx)),
-    );
-    const targets = apiTargets(pods);
-    return creds && targets.length > 0 ? this.d.emqxApiFactory(targets, creds) : undefined;
+    const secret = this.d.cache.get<V1Secret>('Secret', ns, names.bootstrapApiKeySecret(emqx));
+    return connect(this.d.emqxApiFactory, emqxAccess(pods, secret));
   }
 
   async reconcile(namespace: string, name: string): Promise<{ requeueAfterMs?: number }> {

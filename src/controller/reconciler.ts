@@ -1,47 +1,19 @@
-// One reconcile pass of an EMQX resource: a short, ordered pipeline of named steps (./steps). Every step runs in
-// order; a step that finds bad input halts the writing steps, and the status step always runs last, so the status
-// reflects what happened even when a step failed.
-import { ANNOTATION_PAUSED } from '../api/names.ts';
-import { applyDefaults } from '../api/defaults.ts';
+// One reconcile pass of an EMQX resource, in three phases:
+//   observe (snapshot.ts)  read the cache, the EMQX API and the bootstrap key Secrets into one immutable snapshot
+//   plan    (plan.ts)      a pure function of the snapshot and the time: objects, at most one rollout action,
+//                          readiness gates, status and Events
+//   act     (act.ts)       apply the plan, write the status, and say when to come back
+// See docs/engineering.md for the picture and for where a new feature goes.
 import type { EMQX, EMQXStatus } from '../api/types.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
+import { act } from './act.ts';
 import type { ClusterCache } from './cache.ts';
-import type { EmqxApiFactory, ReconcileContext, Step } from './context.ts';
-import { ensureBaseObjects } from './steps/base.ts';
-import { parseConfig } from './steps/config.ts';
-import { syncConfig } from './steps/config-sync.ts';
-import { ensureCores } from './steps/cores.ts';
-import { observeCluster } from './steps/observe.ts';
-import { ensurePdbs } from './steps/pdbs.ts';
-import { updatePodConditions } from './steps/pod-conditions.ts';
-import { ensureReplicants } from './steps/replicants.ts';
-import { rollout } from './steps/rollout.ts';
-import { ensureSecrets } from './steps/secrets.ts';
-import { ensureServices } from './steps/services.ts';
-import { updateStatus } from './steps/status.ts';
-
-interface PipelineEntry {
-  step: Step;
-  /** Runs even after a halt (observation and status only; never writes from the spec). */
-  always?: boolean;
-}
-
-export const PIPELINE: PipelineEntry[] = [
-  { step: parseConfig },
-  { step: ensureSecrets },
-  { step: ensureBaseObjects },
-  { step: observeCluster, always: true },
-  { step: syncConfig },
-  { step: rollout },
-  { step: ensureCores },
-  { step: ensureReplicants },
-  { step: updatePodConditions, always: true },
-  { step: ensurePdbs },
-  { step: ensureServices },
-];
+import type { EmqxApiFactory } from './emqx-access.ts';
+import { plan } from './plan.ts';
+import { observe } from './snapshot.ts';
 
 const reconcileTotal = defaultRegistry.counter({
   name: 'emqx_operator_reconcile_total',
@@ -91,68 +63,70 @@ export class EmqxReconciler {
   }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileOutcome> {
+    const key = `${namespace}/${name}`;
     const cached = this.d.cache.emqx(namespace, name);
     if (!cached || cached.metadata.deletionTimestamp) {
-      this.lastStatus.delete(`${namespace}/${name}`);
+      this.lastStatus.delete(key);
       return {}; // children go with their owner reference
     }
     // Only this operator writes the status, and the informer may not have seen its last write yet: start from what
     // was written, so a change is neither written nor announced (Event) twice.
-    const memo = this.lastStatus.get(`${namespace}/${name}`);
-    const raw = memo && memo.uid === cached.metadata.uid ? { ...cached, status: memo.status } : cached;
+    const memo = this.lastStatus.get(key);
+    const raw: EMQX = memo && memo.uid === cached.metadata.uid ? { ...cached, status: memo.status } : cached;
     const started = process.hrtime.bigint();
-    const log = this.d.log.child({ emqx: `${namespace}/${name}` });
-    const ctx: ReconcileContext = {
-      namespace,
-      name,
-      raw,
-      emqx: applyDefaults(raw as EMQX),
-      conf: {},
-      cache: this.d.cache,
-      client: this.d.client,
-      events: this.d.events,
-      log,
-      emqxApiFactory: this.d.emqxApiFactory,
-      observed: { config: { state: 'Applied' }, initialized: false, apiTargets: [] },
-      now: this.d.now ?? (() => new Date()),
-    };
-    const paused = raw.metadata.annotations?.[ANNOTATION_PAUSED] === 'true';
-    ctx.observed.paused = paused;
-    let halted: string | undefined = paused ? 'reconciliation paused' : undefined;
-    const requeues: number[] = [];
-    let failure: unknown;
-    for (const { step, always } of PIPELINE) {
-      if (paused || (halted && !always)) continue;
+    const log = this.d.log.child({ emqx: key });
+    const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
       const t0 = process.hrtime.bigint();
       try {
-        const r = await step.run(ctx);
-        if (r && 'halt' in r) halted = r.halt;
-        if (r && 'requeueAfterMs' in r) requeues.push(r.requeueAfterMs);
+        return await fn();
       } catch (err) {
-        stepErrors.inc({ step: step.name });
-        const message = `step ${step.name}: ${(err as Error).message}`;
-        log.error('reconcile step failed', { step: step.name, error: (err as Error).message });
-        void this.d.events.warning(raw, 'ReconcileFailed', message);
-        failure = err;
-        break;
+        stepErrors.inc({ step });
+        throw err;
       } finally {
-        stepSeconds.observe({ step: step.name }, Number(process.hrtime.bigint() - t0) / 1e9);
+        stepSeconds.observe({ step }, Number(process.hrtime.bigint() - t0) / 1e9);
       }
-    }
-    ctx.observed.initialized ||= this.d.cache.ownedBy('StatefulSet', namespace, name).length > 0;
+    };
+    let failure: unknown;
+    let requeueAfterMs: number | undefined;
     try {
-      await updateStatus.run(ctx);
-      if (ctx.observed.status)
-        this.lastStatus.set(`${namespace}/${name}`, { uid: raw.metadata.uid, status: ctx.observed.status });
+      const { snapshot, warnings } = await timed('observe', () =>
+        observe(
+          { cache: this.d.cache, client: this.d.client, emqxApiFactory: this.d.emqxApiFactory, log },
+          raw,
+        ),
+      );
+      for (const w of warnings) void this.d.events.warning(raw, w.reason, w.message);
+      const now = this.d.now?.() ?? new Date();
+      const p = plan(snapshot, now, {
+        ...(this.d.notReadyIntervalMs !== undefined && { notReadyIntervalMs: this.d.notReadyIntervalMs }),
+        ...(this.d.readyIntervalMs !== undefined && { readyIntervalMs: this.d.readyIntervalMs }),
+      });
+      const result = await act(
+        {
+          client: this.d.client,
+          events: this.d.events,
+          log,
+          emqxApiFactory: this.d.emqxApiFactory,
+          onStage: (step, seconds, failed) => {
+            stepSeconds.observe({ step }, seconds);
+            if (failed) stepErrors.inc({ step });
+          },
+        },
+        snapshot,
+        p,
+        now,
+      );
+      if (!result.statusFailed) this.lastStatus.set(key, { uid: raw.metadata.uid, status: result.status });
+      failure = result.failure;
+      requeueAfterMs = result.requeueAfterMs;
     } catch (err) {
-      log.error('status update failed', { error: (err as Error).message });
-      failure ??= err;
+      log.error('reconcile failed', { error: (err as Error).message });
+      void this.d.events.warning(raw, 'ReconcileFailed', `observe: ${(err as Error).message}`);
+      failure = err;
     }
     reconcileSeconds.observe({ kind: 'EMQX' }, Number(process.hrtime.bigint() - started) / 1e9);
     reconcileTotal.inc({ kind: 'EMQX', result: failure ? 'error' : 'success' });
     if (failure) throw failure;
-    const ready = ctx.observed.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-    const base = ready ? (this.d.readyIntervalMs ?? 30_000) : (this.d.notReadyIntervalMs ?? 5_000);
-    return { requeueAfterMs: Math.min(base, ...requeues) };
+    return { requeueAfterMs };
   }
 }

@@ -231,7 +231,7 @@ test('failover: refused connection, timeout and 5xx move to the next target; the
   assert.equal(slowCalls, 1, 'the last good target is asked first');
   assert.equal(broken.seen.length, 1);
 
-  const text = registry.render();
+  const text = await registry.render();
   assert.match(
     text,
     /emqx_operator_emqx_api_requests_total\{endpoint="GET \/api\/v5\/nodes",outcome="connection_error"\} 1/,

@@ -119,7 +119,7 @@ test('apply: PATCH apply-patch with field manager emqx-operator and force; raw b
   const client = new KubeClient(kc);
   const seen: KubeWrite[] = [];
   const off = onKubeWrite((w) => seen.push(w));
-  const before = kubeWriteCount({ verb: 'apply', kind: 'StatefulSet' });
+  const before = await kubeWriteCount({ verb: 'apply', kind: 'StatefulSet' });
   const live = await apply(client, sts);
   off();
   assert.equal(live.metadata?.name, 'emqx-core');
@@ -136,7 +136,7 @@ test('apply: PATCH apply-patch with field manager emqx-operator and force; raw b
     metadata: { name: 'emqx-core', namespace: 'ns1', labels: { a: 'b' } },
     spec: { replicas: 3, futureField: { kept: true } }, // unknown fields are not dropped
   });
-  assert.equal(kubeWriteCount({ verb: 'apply', kind: 'StatefulSet' }) - before, 1);
+  assert.equal((await kubeWriteCount({ verb: 'apply', kind: 'StatefulSet' })) - before, 1);
   assert.deepEqual(seen, [{ verb: 'apply', kind: 'StatefulSet', namespace: 'ns1', name: 'emqx-core' }]);
 });
 
@@ -195,7 +195,7 @@ test('custom resources are discovered once (and re-discovered on a miss); status
 
 test('patchPodStatus uses a strategic merge patch of pods/status', async () => {
   const { kc, requests } = await fakeApiServer(() => ({ status: 200, body: { kind: 'Pod' } }));
-  const before = kubeWriteCount({ verb: 'patch', kind: 'Pod' });
+  const before = await kubeWriteCount({ verb: 'patch', kind: 'Pod' });
   const cond = {
     type: 'apps.emqx.io/on-serving',
     status: 'True',
@@ -206,7 +206,7 @@ test('patchPodStatus uses a strategic merge patch of pods/status', async () => {
   assert.equal(r.path, '/api/v1/namespaces/ns/pods/p-0/status');
   assert.equal(r.headers['content-type'], 'application/strategic-merge-patch+json');
   assert.deepEqual(r.body, { status: { conditions: [cond] } });
-  assert.equal(kubeWriteCount({ verb: 'patch', kind: 'Pod' }) - before, 1);
+  assert.equal((await kubeWriteCount({ verb: 'patch', kind: 'Pod' })) - before, 1);
 });
 
 test('createIfAbsent: created, or 409 → the live object', async () => {

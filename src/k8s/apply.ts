@@ -2,6 +2,7 @@
 // manager `emqx-operator`:
 //   apply(obj)                    server-side apply (force) of any kind, typed or custom, sent as raw JSON
 //   applyStatus(obj)              server-side apply of `status` on the /status subresource (CRs)
+//   mergePatch(ref, body, opts)   JSON merge patch of an object or a subresource (`scale`, `status`)
 //   mergePatchStatus(ref, status) JSON merge patch of /status (replaces lists such as conditions wholesale)
 //   patchPodStatus(ref, status)   strategic merge patch of pods/status (conditions merge by type: readiness gates)
 //   createIfAbsent(obj)           create; 409 AlreadyExists → the live object
@@ -19,7 +20,7 @@ export {
   type DiffEntry,
   type NeedsApplyOptions,
 } from './needs-apply.ts';
-import { FIELD_MANAGER } from './needs-apply.ts';
+import { FIELD_MANAGER } from '../api/names.ts';
 
 export const APPLY_PATCH = 'application/apply-patch+yaml';
 export const MERGE_PATCH = 'application/merge-patch+json';
@@ -115,6 +116,30 @@ export async function applyStatus<T extends KubeObject>(
 }
 
 /**
+ * JSON merge patch of an object (or of its `subresource`): the one way the operator sends a merge patch. Lists in
+ * `body` replace the live ones whole. `fieldManager: false` sends none (Event series bumps: Events are not owned).
+ */
+export async function mergePatch<T extends KubeObject = KubeObject>(
+  client: KubeClient,
+  ref: ObjectRef & { name: string },
+  body: unknown,
+  opts: { subresource?: string; fieldManager?: boolean } = {},
+): Promise<T> {
+  return client.request<T>('PATCH', await client.path(ref, opts.subresource), {
+    ...(opts.fieldManager !== false && { query: { fieldManager: FIELD_MANAGER } }),
+    body,
+    contentType: MERGE_PATCH,
+    write: {
+      verb: 'patch',
+      kind: ref.kind,
+      namespace: ref.namespace,
+      name: ref.name,
+      ...(opts.subresource !== undefined && { subresource: opts.subresource }),
+    },
+  });
+}
+
+/**
  * JSON merge patch `{status}` on /status. Note: a merge patch replaces lists whole (all `conditions` must be sent).
  * Pass `resourceVersion` to make it optimistic (409 if the object changed meanwhile).
  */
@@ -126,12 +151,7 @@ export async function mergePatchStatus<T extends KubeObject>(
 ): Promise<T> {
   const body: Record<string, unknown> = { status };
   if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
-  return client.request<T>('PATCH', await client.path(ref, 'status'), {
-    query: { fieldManager: FIELD_MANAGER },
-    body,
-    contentType: MERGE_PATCH,
-    write: { verb: 'patch', kind: ref.kind, namespace: ref.namespace, name: ref.name, subresource: 'status' },
-  });
+  return mergePatch<T>(client, ref, body, { subresource: 'status' });
 }
 
 /**

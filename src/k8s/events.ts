@@ -18,7 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { redactText } from '../observability/redact.ts';
-import { microTime } from './leader.ts';
+import { kubeTime, microTime } from './time.ts';
+import { mergePatch } from './apply.ts';
 import { isNotFound, type KubeClient, type KubeObject } from './rest.ts';
 
 export type EventType = 'Normal' | 'Warning';
@@ -244,7 +245,7 @@ export class EventRecorder {
     const { regarding, type, reason, action, note } = s.event;
     const first = microTime(new Date(s.lastWrite));
     if (this.api === 'v1') {
-      const ts = new Date(s.lastObserved).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const ts = kubeTime(new Date(s.lastObserved));
       return {
         apiVersion: 'v1',
         kind: 'Event',
@@ -293,14 +294,17 @@ export class EventRecorder {
     const last = new Date(s.lastObserved);
     const patch =
       this.api === 'v1'
-        ? { count, lastTimestamp: last.toISOString().replace(/\.\d{3}Z$/, 'Z') }
+        ? { count, lastTimestamp: kubeTime(last) }
         : { series: { count, lastObservedTime: microTime(last) } };
     try {
-      await this.client.request('PATCH', await this.path(s.namespace, s.name), {
-        body: patch,
-        contentType: 'application/merge-patch+json',
-        write: { verb: 'patch', kind: 'Event', namespace: s.namespace, name: s.name },
-      });
+      await mergePatch(
+        this.client,
+        { apiVersion: this.api, kind: 'Event', namespace: s.namespace, name: s.name },
+        patch,
+        {
+          fieldManager: false,
+        },
+      );
       s.writtenCount = count;
     } catch (err) {
       if (isNotFound(err)) {

@@ -18,6 +18,7 @@ import os from 'node:os';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from './rest.ts';
+import { microTime } from './time.ts';
 
 /** A unique candidate identity: `$POD_NAME` (or the host name) plus a random suffix, as client-go suggests. */
 export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {
@@ -25,10 +26,7 @@ export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {
   return `${base}_${randomUUID()}`;
 }
 
-/** RFC 3339 with exactly 6 fractional digits, as metav1.MicroTime requires. */
-export function microTime(d: Date = new Date()): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
+export { microTime } from './time.ts';
 
 /** Parses RFC 3339 with any number of fractional digits (or none); undefined when unparsable. */
 export function parseMicroTime(s: unknown): number | undefined {

@@ -36,7 +36,9 @@
 //  - semantic equivalences beyond the ones listed (e.g. `cpu: 1` vs `cpu: "1"` is fine as a quantity, but
 //    `targetPort: "8080"` vs `8080` is a change, as it is for the API server).
 
-export const FIELD_MANAGER = 'emqx-operator';
+import { FIELD_MANAGER } from '../api/names.ts';
+
+export { FIELD_MANAGER };
 
 export type DiffReason = 'missing' | 'changed' | 'absent' | 'order' | 'length' | 'removed' | 'unowned';
 

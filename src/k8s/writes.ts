@@ -7,7 +7,7 @@
 // Metric: emqx_operator_kube_writes_total{verb,kind}. Accessors: `kubeWriteCount(filter?)` and
 // `onKubeWrite(listener)` (tests and debug logging see which object was written).
 
-import { defaultRegistry } from '../observability/metrics.ts';
+import { defaultRegistry, metricSamples, metricTotal } from '../observability/metrics.ts';
 
 export type WriteVerb = 'create' | 'update' | 'patch' | 'apply' | 'delete';
 
@@ -40,18 +40,20 @@ export function recordKubeWrite(w: KubeWrite): void {
 }
 
 /** Writes recorded so far in this process, optionally only those of one verb and/or kind. */
-export function kubeWriteCount(filter: { verb?: WriteVerb; kind?: string } = {}): number {
+export function kubeWriteCount(filter: { verb?: WriteVerb; kind?: string } = {}): Promise<number> {
   const f: Record<string, string> = {};
   if (filter.verb) f.verb = filter.verb;
   if (filter.kind) f.kind = filter.kind;
-  return writes.total(f);
+  return metricTotal(writes, f);
 }
 
 /** Every (verb, kind) pair with its count. */
-export function kubeWriteCounts(): Array<{ verb: string; kind: string; count: number }> {
-  return writes
-    .entries()
-    .map((e) => ({ verb: e.labels.verb ?? '', kind: e.labels.kind ?? '', count: e.value }));
+export async function kubeWriteCounts(): Promise<Array<{ verb: string; kind: string; count: number }>> {
+  return (await metricSamples(writes)).map((s) => ({
+    verb: s.labels.verb ?? '',
+    kind: s.labels.kind ?? '',
+    count: s.value,
+  }));
 }
 
 /** Calls `listener` for every write from now on; returns the unsubscribe function. */

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger, parseLogLevel } from './logger.ts';
-import { REDACTED } from './redact.ts';
+import { execFileSync } from 'node:child_process';
+import { forgetSecret, REDACTED, registerSecret } from './redact.ts';
 
 function capture(level: 'debug' | 'info' | 'warn' | 'error' = 'info') {
   const lines: string[] = [];
@@ -82,4 +83,65 @@ test('parseLogLevel', () => {
   assert.equal(parseLogLevel('DEBUG'), 'debug');
   assert.equal(parseLogLevel('warning'), 'warn');
   assert.throws(() => parseLogLevel('loud'), /not one of/);
+});
+
+test('registered secrets are masked by value in the message, fields and child fields', () => {
+  const { log, lines } = capture();
+  registerSecret('c0ok1e-value-42');
+  try {
+    const child = log.child({ note: 'joined with c0ok1e-value-42' });
+    child.warn('node refused cookie c0ok1e-value-42', { detail: ['x', { y: 'c0ok1e-value-42!' }] });
+  } finally {
+    forgetSecret('c0ok1e-value-42');
+  }
+  const text = lines.join('\n');
+  assert.ok(!text.includes('c0ok1e-value-42'), text);
+  assert.equal(text.split(REDACTED).length - 1, 3, text);
+});
+
+test('printf-like sequences in a message are written as they are', () => {
+  const { log, parsed } = capture();
+  log.info('100% done %s %d', { n: 1 });
+  assert.equal(parsed()[0]!.msg, '100% done %s %d');
+});
+
+test('a child field replaces the parent field of the same name (one key per line)', () => {
+  const { log, lines } = capture();
+  log.child({ key: 'a' }).child({ key: 'b' }).info('x', { other: 1 });
+  assert.equal(lines[0]!.match(/"key"/g)?.length, 1, lines[0]);
+});
+
+test('without a sink, lines go to stderr synchronously, stdout stays empty', () => {
+  const url = new URL('./logger.ts', import.meta.url).href;
+  const script = `const { createLogger } = await import(${JSON.stringify(url)});
+    const log = createLogger({ level: 'debug' });
+    log.debug('one', { a: 1 });
+    log.error('two');
+    process.exit(3);`;
+  let stderr = '';
+  let stdout = '';
+  try {
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    assert.equal(e.status, 3);
+    stdout = e.stdout;
+    stderr = e.stderr;
+  }
+  assert.equal(stdout, '');
+  const recs = stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    recs.map((r) => [r.level, r.msg, typeof r.time]),
+    [
+      ['debug', 'one', 'string'],
+      ['error', 'two', 'string'],
+    ],
+  );
+  assert.ok(!Number.isNaN(Date.parse(recs[0]!.time as string)));
 });

@@ -1,13 +1,15 @@
-// Structured JSON logs: one object per line, `{"level","time","msg",...fields}`. Every field and the message go
-// through the shared redaction (./redact.ts), so a cookie or API secret passed by mistake never reaches the output.
+// Structured JSON logs on stderr: one object per line, `{"level":"info","time":"<ISO 8601>",...fields,"msg"}`,
+// written by pino (https://getpino.io). Every field and the message first go through the shared redaction
+// (./redact.ts): by key and by value (registered secrets are masked wherever they appear), which pino's own
+// path-based `redact` option cannot do; so a cookie or API secret passed by mistake never reaches the output.
 
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { redact, redactText } from './redact.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
   readonly level: LogLevel;
@@ -44,23 +46,53 @@ export function parseLogLevel(value: string | undefined, fallback: LogLevel = 'i
 
 const RESERVED = new Set(['level', 'time', 'msg']);
 
+/** Fields as written: redacted, `undefined` dropped, reserved names prefixed with `field.`. */
+function prepare(fields: LogFields, stack: boolean): LogFields {
+  const out: LogFields = {};
+  for (const [k, v] of Object.entries(redact(fields, { stack }) as LogFields)) {
+    if (v === undefined) continue;
+    out[RESERVED.has(k) ? `field.${k}` : k] = v;
+  }
+  return out;
+}
+
+function pinoFor(opts: LoggerOptions): PinoLogger {
+  const sink = opts.sink;
+  const now = opts.now;
+  const destination: DestinationStream = sink
+    ? { write: (s: string) => sink(s.endsWith('\n') ? s.slice(0, -1) : s) }
+    : // synchronous writes: a line is out before the next statement runs, also on a crash or process.exit
+      pino.destination({ fd: 2, sync: true });
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: undefined, // no pid / hostname on every line
+      timestamp: now ? () => `,"time":"${now().toISOString()}"` : pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      // fields arrive already redacted and serialised (Errors as plain objects, see ./redact.ts)
+      serializers: { err: (e: unknown) => e },
+    },
+    destination,
+  );
+}
+
 class JsonLogger implements Logger {
-  readonly level: LogLevel;
-  private readonly sink: (line: string) => void;
+  private readonly pino: PinoLogger;
   private readonly fields: LogFields;
-  private readonly now: () => Date;
   private readonly stacks: boolean | undefined;
 
-  constructor(opts: LoggerOptions) {
-    this.level = opts.level ?? 'info';
-    this.sink = opts.sink ?? ((line) => process.stderr.write(line + '\n'));
-    this.fields = opts.fields ?? {};
-    this.now = opts.now ?? (() => new Date());
-    this.stacks = opts.stacks;
+  constructor(p: PinoLogger, fields: LogFields, stacks: boolean | undefined) {
+    this.pino = p;
+    this.fields = fields;
+    this.stacks = stacks;
+  }
+
+  get level(): LogLevel {
+    return this.pino.level as LogLevel;
   }
 
   enabled(level: LogLevel): boolean {
-    return RANK[level] >= RANK[this.level];
+    return this.pino.isLevelEnabled(level);
   }
 
   debug(msg: string, fields?: LogFields): void {
@@ -76,37 +108,21 @@ class JsonLogger implements Logger {
     this.write('error', msg, fields);
   }
 
+  // The child keeps its fields itself rather than as pino bindings: merged per line, the child's value replaces
+  // the parent's instead of both appearing in the line, and bindings go through the same redaction.
   child(fields: LogFields): Logger {
-    return new JsonLogger({
-      level: this.level,
-      sink: this.sink,
-      now: this.now,
-      stacks: this.stacks,
-      fields: { ...this.fields, ...fields },
-    });
+    return new JsonLogger(this.pino, { ...this.fields, ...fields }, this.stacks);
   }
 
   private write(level: LogLevel, msg: string, fields: LogFields | undefined): void {
-    if (!this.enabled(level)) return;
+    if (!this.pino.isLevelEnabled(level)) return;
     const stack = this.stacks ?? level === 'error';
-    const merged = redact({ ...this.fields, ...fields }, { stack }) as LogFields;
-    const record: LogFields = { level, time: this.now().toISOString(), msg: redactText(String(msg)) };
-    for (const [k, v] of Object.entries(merged)) {
-      if (v === undefined) continue;
-      record[RESERVED.has(k) ? `field.${k}` : k] = v;
-    }
-    let line: string;
-    try {
-      line = JSON.stringify(record);
-    } catch (err) {
-      line = JSON.stringify({ level, time: record.time, msg: record.msg, logError: String(err) });
-    }
-    this.sink(line);
+    this.pino[level](prepare({ ...this.fields, ...fields }, stack), redactText(String(msg)));
   }
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  return new JsonLogger(opts);
+  return new JsonLogger(pinoFor(opts), opts.fields ?? {}, opts.stacks);
 }
 
 /** A logger that drops everything (default for library code when the caller passes none). */

@@ -1,7 +1,8 @@
 // The operator's probe and metrics endpoint:
 //   GET /healthz  200 "ok" while the process serves requests (and the optional `healthy` callback agrees), else 500
 //   GET /readyz   200 "ok" once the `ready` callback says so (caches synced, ...), else 503 with the reason
-//   GET /metrics  the registry in the Prometheus text format 0.0.4
+//   GET /metrics  the registry in the Prometheus text format 0.0.4; the default registry also carries prom-client's
+//                 process and Node.js runtime metrics (process_*, nodejs_*: CPU, RSS, heap, GC, event-loop lag)
 //
 // Defaults: host 127.0.0.1, port 8080 (DEFAULT_HOST / DEFAULT_PORT). Loopback is the safe default for local runs;
 // inside a cluster the Deployment must pass host 0.0.0.0 (e.g. a `--metrics-bind-address=0.0.0.0:8080` flag parsed
@@ -10,7 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nullLogger, type Logger } from './logger.ts';
-import { CONTENT_TYPE, defaultRegistry, type Registry } from './metrics.ts';
+import { CONTENT_TYPE, defaultRegistry, enableProcessMetrics, type Registry } from './metrics.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
@@ -60,6 +61,7 @@ export async function startObservabilityServer(
   opts: ObservabilityServerOptions = {},
 ): Promise<ObservabilityServer> {
   const registry = opts.registry ?? defaultRegistry;
+  if (!opts.registry) enableProcessMetrics(registry);
   const log = opts.logger ?? nullLogger;
   const host = opts.host ?? DEFAULT_HOST;
 
@@ -89,7 +91,7 @@ export async function startObservabilityServer(
           r.ok ? 'ok\n' : `not ready: ${r.reason ?? 'not ready'}\n`,
         );
       } else if (path === '/metrics') {
-        send(200, CONTENT_TYPE, registry.render());
+        send(200, CONTENT_TYPE, await registry.render());
       } else {
         send(404, 'text/plain; charset=utf-8', 'not found\n');
       }

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHocon } from '../hocon/index.ts';
-import { parseEmqxConfig } from './config.ts';
+import { parseEmqxConfig } from '../emqx/config.ts';
 import { configMap } from './configmap.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 test('configMap: <name>-configs with emqx.conf that parses back to the config minus cookie and licence', () => {
   const conf = parseEmqxConfig(`

@@ -11,7 +11,7 @@ import { names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import { printHocon } from '../hocon/index.ts';
 import type { HoconObject } from '../hocon/index.ts';
-import { withoutSecrets } from './config.ts';
+import { withoutSecrets } from '../emqx/config.ts';
 import { childMeta } from './metadata.ts';
 
 export const CONFIG_FILE_KEY = 'emqx.conf';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEmqxConfig } from './config.ts';
+import { parseEmqxConfig } from '../emqx/config.ts';
 import { buildAll, currentHash } from './index.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 const inputs = {
   cookie: 'generated-cookie',

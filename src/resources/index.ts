@@ -1,5 +1,6 @@
-// Every object the operator creates for one EMQX, in a stable order. Pure: secrets and (optionally) the listener
-// ports and revision hashes come from the caller.
+// Every object the operator creates for one EMQX, in a stable order: the one list, which the controller's plan
+// applies (src/controller/plan.ts) and `render` prints. Pure: secrets and (optionally) the listener ports,
+// revision hashes and what only a running operator knows come from the caller.
 import type {
   V1ConfigMap,
   V1PodDisruptionBudget,
@@ -9,13 +10,13 @@ import type {
   V1ServicePort,
   V1StatefulSet,
 } from '@kubernetes/client-node';
-import type { Role } from '../api/names.ts';
+import { ANNOTATION_APPLIED_CONFIG, type Role } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
-import type { HoconObject } from '../hocon/index.ts';
-import { configuredListenerPorts } from './config.ts';
+import { deletePath, type HoconObject } from '../hocon/index.ts';
+import { configuredListenerPorts } from '../emqx/config.ts';
 import { configMap } from './configmap.ts';
 import { podDisruptionBudget } from './pdb.ts';
-import { podTemplate, podTemplateHash } from './pod-template.ts';
+import { podTemplate, hashPodTemplate } from './pod-template.ts';
 import { discoveryRbac } from './rbac.ts';
 import type { DiscoveryRbacObject } from './rbac.ts';
 import { replicantReplicaSet } from './replicaset.ts';
@@ -44,9 +45,20 @@ export interface BuildInputs {
   listenerPorts?: V1ServicePort[];
   /** Which pods the listeners Service selects; default `replicant` when replicants are wanted, else `core`. */
   listenersTargetRole?: Role;
-  /** Revision hashes; default podTemplateHash of the current template with the status's collisionCount. */
+  /** Revision hashes; default hashPodTemplate of the current template with the status's collisionCount. */
   coreHash?: string;
   replicantHash?: string;
+  // What only a running operator knows (render leaves these out):
+  /** The cluster already runs with `cookie`: it wins over a node.cookie in the config (a new one would split it). */
+  keepCookie?: boolean;
+  /** Replicas of the core StatefulSet while a scale-down holds it; default the spec's. */
+  coreReplicas?: number;
+  /** False leaves the replicant ReplicaSet out (its cores are not running yet); default true. */
+  replicantSet?: boolean;
+  /** False leaves the listeners Service out (its ports are unknown: the live one is kept); default true. */
+  listenersService?: boolean;
+  /** Hash of the runtime config EMQX accepted, recorded on the ConfigMap (apps.emqx.io/applied-config-hash). */
+  appliedConfigHash?: string;
 }
 
 /** The revision hash of a role's current pod template (with that role's collisionCount from the status). */
@@ -55,7 +67,7 @@ export function currentHash(emqx: EMQX, conf: HoconObject, role: Role): string {
     role === 'core'
       ? emqx.status?.coreNodesStatus?.collisionCount
       : emqx.status?.replicantNodesStatus?.collisionCount;
-  return podTemplateHash(podTemplate(emqx, conf, role), collisions);
+  return hashPodTemplate(podTemplate(emqx, conf, role), collisions);
 }
 
 /**
@@ -67,14 +79,27 @@ export function currentHash(emqx: EMQX, conf: HoconObject, role: Role): string {
 export function buildAll(emqx: EMQX, conf: HoconObject, inputs: BuildInputs): BuiltObject[] {
   const out: BuiltObject[] = [];
   out.push(...discoveryRbac(emqx, conf));
-  out.push(nodeCookieSecret(emqx, conf, { cookie: inputs.cookie }));
+  out.push(
+    nodeCookieSecret(emqx, inputs.keepCookie ? deletePath(conf, 'node.cookie') : conf, {
+      cookie: inputs.cookie,
+    }),
+  );
   out.push(bootstrapApiKeySecret(emqx, { operatorKey: inputs.operatorKey, userKeys: inputs.userKeys }));
   const license = licenseSecret(emqx, conf);
   if (license) out.push(license);
-  out.push(configMap(emqx, conf));
+  const cm = configMap(emqx, conf);
+  if (inputs.appliedConfigHash !== undefined) {
+    cm.metadata = {
+      ...cm.metadata,
+      annotations: { ...cm.metadata?.annotations, [ANNOTATION_APPLIED_CONFIG]: inputs.appliedConfigHash },
+    };
+  }
+  out.push(cm);
   out.push(headlessService(emqx));
-  out.push(coreStatefulSet(emqx, conf, { hash: inputs.coreHash ?? currentHash(emqx, conf, 'core') }));
-  if (emqx.spec.replicantTemplate) {
+  const sts = coreStatefulSet(emqx, conf, { hash: inputs.coreHash ?? currentHash(emqx, conf, 'core') });
+  if (inputs.coreReplicas !== undefined) sts.spec!.replicas = inputs.coreReplicas;
+  out.push(sts);
+  if (emqx.spec.replicantTemplate && inputs.replicantSet !== false) {
     const rs = replicantReplicaSet(emqx, conf, {
       hash: inputs.replicantHash ?? currentHash(emqx, conf, 'replicant'),
     });
@@ -92,11 +117,10 @@ export function buildAll(emqx: EMQX, conf: HoconObject, inputs: BuildInputs): Bu
       inputs.listenersTargetRole ??
       ((emqx.spec.replicantTemplate?.spec?.replicas ?? 0) > 0 ? 'replicant' : 'core'),
   });
-  if (listeners) out.push(listeners);
+  if (listeners && inputs.listenersService !== false) out.push(listeners);
   return out;
 }
 
-export * from './config.ts';
 export * from './configmap.ts';
 export * from './hash.ts';
 export * from './limits.ts';

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_EMQX_NAME, MAX_REVISION_HASH_LENGTH } from '../api/names.ts';
 import type { EMQXSpec } from '../api/types.ts';
-import { buildAll, parseEmqxConfig } from './index.ts';
+import { parseEmqxConfig } from '../emqx/config.ts';
+import { buildAll } from './index.ts';
 import { MAX_REPLICASET_NAME, MAX_STATEFULSET_NAME, objectIssues } from './limits.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 const inputs = {
   cookie: 'c',

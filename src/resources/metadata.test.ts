@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { childMeta, ownerReferences } from './metadata.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 test('ownerReferences: a controller reference when the uid is known, nothing otherwise', () => {
   assert.deepEqual(ownerReferences(makeEmqx()), [

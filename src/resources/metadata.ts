@@ -4,8 +4,7 @@ import { instanceLabels } from '../api/names.ts';
 import { EMQX_API_VERSION } from '../api/types.ts';
 import type { EMQX } from '../api/types.ts';
 
-/** Annotation on the pod template: hash of the config EMQX cannot change at runtime (see restartRequiredConfig). */
-export const ANNOTATION_RESTART_CONFIG_HASH = 'apps.emqx.io/restart-config-hash';
+export { ANNOTATION_RESTART_CONFIG_HASH } from '../api/names.ts';
 
 /** The namespace children are created in; an EMQX read from a file without one lands in `default`. */
 export function namespaceOf(emqx: EMQX): string {

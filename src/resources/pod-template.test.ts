@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1EnvVar, V1PodTemplateSpec } from '@kubernetes/client-node';
-import { parseEmqxConfig } from './config.ts';
+import { parseEmqxConfig } from '../emqx/config.ts';
 import { parseHocon } from '../hocon/index.ts';
-import { podTemplate, podTemplateHash, podTemplateWithHash } from './pod-template.ts';
-import { makeEmqx } from './testing.ts';
+import { podTemplate, hashPodTemplate, podTemplateWithHash } from './pod-template.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 const envOf = (t: V1PodTemplateSpec): V1EnvVar[] => t.spec?.containers[0]?.env ?? [];
 const envMap = (t: V1PodTemplateSpec) =>
@@ -270,27 +270,27 @@ test('no forced preStop hook', () => {
   assert.equal(container(podTemplate(makeEmqx(), {}, 'core')).lifecycle, undefined);
 });
 
-test('podTemplateHash: stable, changes with the template and restart-required config, not with hot config', () => {
+test('hashPodTemplate: stable, changes with the template and restart-required config, not with hot config', () => {
   const emqx = makeEmqx();
   const base = parseEmqxConfig('log.console.level = info');
-  const h = podTemplateHash(podTemplate(emqx, base, 'core'));
+  const h = hashPodTemplate(podTemplate(emqx, base, 'core'));
   assert.match(h, /^[a-z0-9]{1,10}$/);
   assert.equal(
-    podTemplateHash(podTemplate(makeEmqx(), parseEmqxConfig('log.console.level = info'), 'core')),
+    hashPodTemplate(podTemplate(makeEmqx(), parseEmqxConfig('log.console.level = info'), 'core')),
     h,
   );
   const hot = parseEmqxConfig('log.console.level = debug\nlisteners.tcp.default.max_connections = 10');
-  assert.equal(podTemplateHash(podTemplate(emqx, hot, 'core')), h, 'hot config does not roll pods');
+  assert.equal(hashPodTemplate(podTemplate(emqx, hot, 'core')), h, 'hot config does not roll pods');
   const restart = parseEmqxConfig('log.console.level = info\nnode.process_limit = 1000000');
-  assert.notEqual(podTemplateHash(podTemplate(emqx, restart, 'core')), h, 'node.* rolls pods');
+  assert.notEqual(hashPodTemplate(podTemplate(emqx, restart, 'core')), h, 'node.* rolls pods');
   const cluster = parseEmqxConfig('cluster.autoclean = 5m');
-  assert.notEqual(podTemplateHash(podTemplate(emqx, cluster, 'core')), h);
+  assert.notEqual(hashPodTemplate(podTemplate(emqx, cluster, 'core')), h);
   const image = makeEmqx({ image: 'emqx/emqx:5.8.4' });
-  assert.notEqual(podTemplateHash(podTemplate(image, base, 'core')), h, 'image change');
-  assert.notEqual(podTemplateHash(podTemplate(emqx, base, 'core'), 1), h, 'collisionCount');
+  assert.notEqual(hashPodTemplate(podTemplate(image, base, 'core')), h, 'image change');
+  assert.notEqual(hashPodTemplate(podTemplate(emqx, base, 'core'), 1), h, 'collisionCount');
   const withLabel = podTemplateWithHash(podTemplate(emqx, base, 'core'), h);
   assert.equal(withLabel.metadata?.labels?.['apps.emqx.io/pod-template-hash'], h);
-  assert.equal(podTemplateHash(withLabel), h, 'the hash label itself is ignored');
+  assert.equal(hashPodTemplate(withLabel), h, 'the hash label itself is ignored');
 });
 
 test('k8s discovery: k8s env instead of DNS, ServiceAccount, core host from the pod name', () => {

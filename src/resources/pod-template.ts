@@ -28,7 +28,7 @@ import {
   k8sApiServer,
   licenseKey,
   restartRequiredConfig,
-} from './config.ts';
+} from '../emqx/config.ts';
 import { hashObject } from './hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH, clusterDomainOf, mergeLabels, namespaceOf } from './metadata.ts';
 import { BOOTSTRAP_API_KEY_KEY, LICENSE_KEY_KEY, NODE_COOKIE_KEY, licenseSecretName } from './secrets.ts';
@@ -209,7 +209,7 @@ function compact<T extends object>(obj: T): T {
 
 /**
  * The pod template of one role, without the `pod-template-hash` label (the StatefulSet and ReplicaSet builders
- * add it; podTemplateHash ignores it). Takes an EMQX that went through applyDefaults. Throws when a user volume
+ * add it; hashPodTemplate ignores it). Takes an EMQX that went through applyDefaults. Throws when a user volume
  * takes one of the operator's volume names, or for `replicant` when there is no replicantTemplate.
  */
 export function podTemplate(emqx: EMQX, conf: HoconObject, role: Role): V1PodTemplateSpec {
@@ -292,7 +292,7 @@ export function podTemplate(emqx: EMQX, conf: HoconObject, role: Role): V1PodTem
  * The revision hash of a pod template: FNV-1a 32 over its canonical JSON (sorted keys; the pod-template-hash
  * label itself ignored), with `collisionCount` mixed in when non-zero; `[a-z0-9]`, at most 10 characters.
  */
-export function podTemplateHash(template: V1PodTemplateSpec, collisionCount?: number): string {
+export function hashPodTemplate(template: V1PodTemplateSpec, collisionCount?: number): string {
   const copy = structuredClone(template);
   if (copy.metadata?.labels) delete copy.metadata.labels[LABEL_POD_TEMPLATE_HASH];
   return hashObject(copy, collisionCount);

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEmqxConfig } from './config.ts';
+import { parseEmqxConfig } from '../emqx/config.ts';
 import { discoveryRbac } from './rbac.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 test('discoveryRbac: nothing for DNS; ServiceAccount, Role on endpoints and RoleBinding for k8s', () => {
   assert.deepEqual(discoveryRbac(makeEmqx(), {}), []);

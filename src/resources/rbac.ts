@@ -4,7 +4,7 @@ import type { V1Role, V1RoleBinding, V1ServiceAccount } from '@kubernetes/client
 import { names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import type { HoconObject } from '../hocon/index.ts';
-import { discoveryStrategy } from './config.ts';
+import { discoveryStrategy } from '../emqx/config.ts';
 import { childMeta, namespaceOf } from './metadata.ts';
 
 export type DiscoveryRbacObject = V1ServiceAccount | V1Role | V1RoleBinding;

@@ -7,7 +7,7 @@ import { childMeta, mergeLabels } from './metadata.ts';
 import { podTemplate, podTemplateWithHash } from './pod-template.ts';
 
 /**
- * The replicant ReplicaSet for revision `hash` (podTemplateHash of podTemplate(emqx, conf, 'replicant')), or
+ * The replicant ReplicaSet for revision `hash` (hashPodTemplate of podTemplate(emqx, conf, 'replicant')), or
  * undefined when the EMQX has no replicantTemplate.
  */
 export function replicantReplicaSet(

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEmqxConfig } from './config.ts';
+import { parseEmqxConfig } from '../emqx/config.ts';
 import {
   bootstrapApiKeySecret,
   bootstrapApiKeySecretRefs,
@@ -9,7 +9,7 @@ import {
   nodeCookieSecret,
   resolveBootstrapApiKeys,
 } from './secrets.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 const decode = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 const operatorKey = { key: 'emqx-operator-controller', secret: 'op-secret-123' };

@@ -5,7 +5,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import type { HoconObject } from '../hocon/index.ts';
-import { licenseKey, nodeCookie } from './config.ts';
+import { licenseKey, nodeCookie } from '../emqx/config.ts';
 import { childMeta } from './metadata.ts';
 
 export const NODE_COOKIE_KEY = 'node_cookie';

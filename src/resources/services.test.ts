@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configuredListenerPorts, parseEmqxConfig } from './config.ts';
+import { configuredListenerPorts, parseEmqxConfig } from '../emqx/config.ts';
 import { dashboardService, headlessService, listenersService, mergeServicePorts } from './services.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 const coreSelector = {
   'apps.emqx.io/instance': 'emqx',

@@ -8,7 +8,7 @@ import { names, roleLabels } from '../api/names.ts';
 import type { Role } from '../api/names.ts';
 import type { EMQX, ServiceTemplate } from '../api/types.ts';
 import type { HoconObject } from '../hocon/index.ts';
-import { dashboardPorts } from './config.ts';
+import { dashboardPorts } from '../emqx/config.ts';
 import { childMeta, mergeLabels } from './metadata.ts';
 
 export const ERLANG_DIST_PORT = 4370;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { podTemplate, podTemplateHash } from './pod-template.ts';
+import { podTemplate, hashPodTemplate } from './pod-template.ts';
 import { coreStatefulSet } from './statefulset.ts';
-import { makeEmqx } from './testing.ts';
+import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
 const role = (r: string) => ({
   'apps.emqx.io/instance': 'emqx',
@@ -22,7 +22,7 @@ test('coreStatefulSet InPlace: stable name, OnDelete, role-only selector, PVC te
       },
     },
   });
-  const hash = podTemplateHash(podTemplate(emqx, {}, 'core'));
+  const hash = hashPodTemplate(podTemplate(emqx, {}, 'core'));
   const sts = coreStatefulSet(emqx, {}, { hash });
   assert.equal(sts.metadata?.name, 'emqx-core');
   assert.equal(sts.metadata?.labels?.team, 'a');

@@ -35,7 +35,7 @@ export function coreVolumeClaimTemplate(emqx: EMQX): V1PersistentVolumeClaimTemp
 }
 
 /**
- * The core StatefulSet for revision `hash` (podTemplateHash of podTemplate(emqx, conf, 'core')). `blueGreen`
+ * The core StatefulSet for revision `hash` (hashPodTemplate of podTemplate(emqx, conf, 'core')). `blueGreen`
  * defaults to `spec.updateStrategy.core.type === 'BlueGreen'`.
  *
  * Immutable once created (the API server refuses changes): selector, serviceName, podManagementPolicy and

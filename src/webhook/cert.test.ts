@@ -1,50 +1,92 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import { describe, it } from 'node:test';
-import { createSelfSignedCertificate } from './cert.ts';
+import { createWebhookCertificates } from './cert.ts';
 
-describe('self-signed certificate', () => {
-  it('parses, carries the SANs, and is valid for the requested period', () => {
+const SVC = 'emqx-operator-webhook.emqx-operator-system.svc';
+
+/** GET / over TLS to a local server, trusting `ca`, checking the server's identity against `servername`. */
+function get(port: number, ca: string, servername?: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    https
+      .get({ host: '127.0.0.1', port, path: '/', ca, servername, agent: false }, (res) => {
+        let data = '';
+        res.on('data', (d) => (data += d));
+        res.on('end', () => resolve(data));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('webhook certificates', () => {
+  it('the serving certificate carries the SANs, the validity and is signed by the CA', async () => {
     const now = new Date('2026-01-01T00:00:00Z');
-    const c = createSelfSignedCertificate({
+    const c = await createWebhookCertificates({
       commonName: 'emqx-operator-webhook',
-      hosts: ['emqx-operator-webhook.emqx-operator-system.svc', '127.0.0.1', '::1'],
+      hosts: [SVC, `${SVC}.cluster.local`, '127.0.0.1', '::1'],
       days: 30,
       now,
     });
-    const x = new X509Certificate(c.cert);
-    assert.equal(x.subject, 'CN=emqx-operator-webhook');
-    assert.equal(x.issuer, x.subject);
-    assert.match(x.subjectAltName ?? '', /DNS:emqx-operator-webhook\.emqx-operator-system\.svc/);
-    assert.match(x.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
-    assert.match(x.subjectAltName ?? '', /IP Address:0:0:0:0:0:0:0:1/);
-    assert.equal(new Date(x.validTo).getTime() > now.getTime() + 29 * 86_400_000, true);
+    const ca = new X509Certificate(c.caCert);
+    const leaf = new X509Certificate(c.cert);
+
+    assert.equal(ca.ca, true);
+    assert.equal(ca.subject, 'CN=emqx-operator-webhook CA');
+    assert.equal(ca.issuer, ca.subject, 'the CA is self-signed');
+    assert.equal(ca.verify(ca.publicKey), true);
+
+    assert.equal(leaf.ca, false);
+    assert.equal(leaf.subject, 'CN=emqx-operator-webhook');
+    assert.equal(leaf.issuer, ca.subject);
+    assert.equal(leaf.checkIssued(ca), true);
+    assert.equal(leaf.verify(ca.publicKey), true, 'signed by the CA');
+    assert.equal(leaf.verify(leaf.publicKey), false, 'not self-signed');
+    assert.equal(leaf.checkPrivateKey(createPrivateKey(c.key)), true);
+    assert.match(c.key, /^-----BEGIN PRIVATE KEY-----\n/);
+    assert.deepEqual(leaf.keyUsage, ['1.3.6.1.5.5.7.3.1'], 'extended key usage: serverAuth');
+
     assert.equal(
-      x.checkHost('emqx-operator-webhook.emqx-operator-system.svc'),
-      'emqx-operator-webhook.emqx-operator-system.svc',
+      leaf.subjectAltName,
+      `DNS:${SVC}, DNS:${SVC}.cluster.local, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1`,
     );
-    assert.equal(x.checkIP('127.0.0.1'), '127.0.0.1');
-    assert.equal(x.ca, false);
+    assert.equal(leaf.checkHost(SVC), SVC);
+    assert.equal(leaf.checkHost('other.emqx-operator-system.svc'), undefined);
+    assert.equal(leaf.checkIP('127.0.0.1'), '127.0.0.1');
+    assert.equal(leaf.checkIP('::1'), '::1');
+
+    for (const x of [ca, leaf]) {
+      assert.equal(x.validFromDate.getTime(), now.getTime() - 5 * 60_000);
+      assert.equal(x.validToDate.getTime(), now.getTime() + 30 * 86_400_000);
+    }
+    assert.equal(c.notAfter.getTime(), now.getTime() + 30 * 86_400_000);
+    assert.notEqual(ca.serialNumber, leaf.serialNumber);
   });
 
-  it('serves TLS that a client verifying against it as CA accepts', async () => {
-    const c = createSelfSignedCertificate({ commonName: 'test', hosts: ['127.0.0.1'] });
+  it('each call makes a new CA and key', async () => {
+    const a = await createWebhookCertificates({ commonName: 'w', hosts: ['127.0.0.1'] });
+    const b = await createWebhookCertificates({ commonName: 'w', hosts: ['127.0.0.1'] });
+    assert.notEqual(a.key, b.key);
+    assert.equal(new X509Certificate(a.cert).verify(new X509Certificate(b.caCert).publicKey), false);
+  });
+
+  it('rejects an empty host list', async () => {
+    await assert.rejects(createWebhookCertificates({ commonName: 'w', hosts: [] }), /at least one host/);
+  });
+
+  it('serves TLS that a client trusting only the CA accepts, by IP and by Service DNS name', async () => {
+    const c = await createWebhookCertificates({ commonName: 'test', hosts: [SVC, '127.0.0.1'] });
+    const other = await createWebhookCertificates({ commonName: 'test', hosts: [SVC, '127.0.0.1'] });
     const server = https.createServer({ cert: c.cert, key: c.key }, (_req, res) => res.end('ok'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
-      const body = await new Promise<string>((resolve, reject) => {
-        https
-          .get({ host: '127.0.0.1', port, path: '/', ca: c.cert }, (res) => {
-            let data = '';
-            res.on('data', (d) => (data += d));
-            res.on('end', () => resolve(data));
-          })
-          .on('error', reject);
-      });
-      assert.equal(body, 'ok');
+      assert.equal(await get(port, c.caCert), 'ok');
+      assert.equal(await get(port, c.caCert, SVC), 'ok');
+      await assert.rejects(get(port, c.caCert, 'wrong.emqx-operator-system.svc'), /altnames/);
+      await assert.rejects(get(port, other.caCert), /self-signed|unable to verify|signature/i);
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });

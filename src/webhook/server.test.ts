@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { createSelfSignedCertificate } from './cert.ts';
+import { createWebhookCertificates } from './cert.ts';
 import { startWebhookServer } from './server.ts';
 import type { WebhookServer } from './server.ts';
 import { nullLogger } from '../observability/logger.ts';
 
-const cert = createSelfSignedCertificate({ commonName: 'test', hosts: ['127.0.0.1'] });
+const cert = await createWebhookCertificates({ commonName: 'test', hosts: ['127.0.0.1'] });
 
 function post(
   port: number,
@@ -15,7 +15,7 @@ function post(
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port, path: '/convert', method: 'POST', ca: cert.cert, headers },
+      { host: '127.0.0.1', port, path: '/convert', method: 'POST', ca: cert.caCert, headers },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -67,7 +67,7 @@ describe('conversion webhook server limits', () => {
           port: server.port,
           path: '/convert',
           method: 'POST',
-          ca: cert.cert,
+          ca: cert.caCert,
           headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
         },
         (res) => {

@@ -14,17 +14,15 @@ import {
   NODE_COOKIE_KEY,
   OPERATOR_API_KEY_NAME,
   buildAll,
-  licenseKey,
   licenseSecretName,
-  nodeCookie,
-  parseEmqxConfig,
 } from '../../resources/index.ts';
+import { licenseKey, nodeCookie, parseEmqxConfig } from '../../emqx/config.ts';
 import type { BuiltObject } from '../../resources/index.ts';
 import { objectIssues } from '../../resources/limits.ts';
-import { names } from '../../api/names.ts';
+import { ANNOTATION_RENDER_PLACEHOLDER, names } from '../../api/names.ts';
 
 /** Annotation put on rendered Secrets: their values are placeholders. */
-export const ANNOTATION_PLACEHOLDER = 'apps.emqx.io/render-placeholder';
+export const ANNOTATION_PLACEHOLDER = ANNOTATION_RENDER_PLACEHOLDER;
 
 function usage(): string {
   return [
@@ -245,6 +243,10 @@ function placeholderSecrets(emqx: EMQX, conf: HoconObject): Map<string, Record<s
  * real or stand-in, reaches the output.
  */
 function renderEmqx(emqx: EMQX, conf: HoconObject): BuiltObject[] {
+  // The same list the operator's plan applies (src/controller/plan.ts). What only a running operator knows is
+  // left at its default here: the live cookie (keepCookie), a core count held during a scale-down
+  // (coreReplicas), whether the cores run yet (replicantSet), the ports and serving role EMQX reports for the
+  // listeners Service, and the hash of the config EMQX accepted (appliedConfigHash).
   const standIn = (n: number) => `placeholder${n}`;
   const objs = buildAll(emqx, conf, {
     cookie: standIn(0),

@@ -1,6 +1,6 @@
 // Test fixtures for the builder tests (not used by the operator): a defaulted EMQX from a partial spec.
-import { applyDefaults } from '../api/defaults.ts';
-import type { EMQX, EMQXSpec } from '../api/types.ts';
+import { applyDefaults } from '../../src/api/defaults.ts';
+import type { EMQX, EMQXSpec } from '../../src/api/types.ts';
 
 export function makeEmqx(
   spec: Partial<EMQXSpec> = {},

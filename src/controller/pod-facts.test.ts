@@ -9,9 +9,9 @@ import {
   podReady,
   runningPods,
   statusNodes,
-  supportsEvacuation,
   type ApiNode,
-} from './observe.ts';
+} from './pod-facts.ts';
+import { supportsEvacuation } from './emqx-access.ts';
 
 function pod(name: string, role: 'core' | 'replicant', ip: string, ready = true): V1Pod {
   return {

@@ -1,4 +1,4 @@
-// Pure helpers that read the observed state: pod readiness, revisions, and matching the EMQX API's node list to
+// Pure facts about pods and EMQX nodes: pod readiness, revisions, and matching the EMQX API's node list to
 // pods. No I/O here, so every rule is unit-tested.
 import type { V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import { CONDITION_ON_SERVING, LABEL_DB_ROLE, LABEL_POD_TEMPLATE_HASH, type Role } from '../api/names.ts';
@@ -48,8 +48,8 @@ export function podRole(pod: V1Pod): Role | undefined {
   return r === 'core' || r === 'replicant' ? r : undefined;
 }
 
-/** Revision of a pod: the StatefulSet's controller-revision-hash for in-place cores, else our template hash. */
-export function podTemplateHash(pod: V1Pod): string | undefined {
+/** The revision a pod runs: its `apps.emqx.io/pod-template-hash` label (hashPodTemplate of its template). */
+export function podRevision(pod: V1Pod): string | undefined {
   return pod.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH];
 }
 
@@ -146,10 +146,4 @@ export function compareVersions(a: string, b: string): number {
     if (d !== 0) return d;
   }
   return 0;
-}
-
-/** Node evacuation and rebalancing exist on Enterprise editions from 5.0.3 on (the operator's rule). */
-export function supportsEvacuation(node: Pick<ApiNode, 'edition' | 'version'> | undefined): boolean {
-  if (!node?.edition || !node.version) return false;
-  return node.edition === 'Enterprise' && compareVersions(node.version, '5.0.3') >= 0;
 }

@@ -1,4 +1,4 @@
-// The parsed view of `spec.config.data` that the builders and the controller read: ports, discovery, secrets that
+// EMQX config rules (not a builder): the parsed view of `spec.config.data` that the builders and the controller read: ports, discovery, secrets that
 // must move into Secrets, and the split between config EMQX can change at runtime and config it cannot.
 //
 // Everything here is pure. Port accessors accept the user's config (spec.config.data) as well as the whole config
@@ -7,7 +7,7 @@ import type { V1ServicePort } from '@kubernetes/client-node';
 import { cloneHocon, isHoconObject, parseHocon } from '../hocon/index.ts';
 import type { HoconLimits, HoconObject, HoconValue } from '../hocon/index.ts';
 import { MAX_CONFIG_DATA_LENGTH } from '../api/schema.ts';
-import { fnv1a32 } from './hash.ts';
+import { fnv1a32 } from '../resources/hash.ts';
 import { ConfigFieldError, configIssues } from './config-check.ts';
 
 export const DEFAULT_DASHBOARD_HTTP_PORT = 18083;

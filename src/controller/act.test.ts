@@ -1,0 +1,142 @@
+// The executor against a recording fake of the Kubernetes client and of the EMQX API: the order of its writes,
+// and what it does with what a write tells it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NEW, NOW, OLD, world } from '../../test/support/world.ts';
+import { EmqxApiError } from '../emqx/client.ts';
+import type { EventRecorder } from '../k8s/events.ts';
+import { KubeApiError, type KubeClient, type ObjectRef } from '../k8s/rest.ts';
+import { nullLogger } from '../observability/logger.ts';
+import { act } from './act.ts';
+import type { EmqxApi } from './emqx-access.ts';
+import { plan } from './plan.ts';
+import type { Snapshot } from './snapshot.ts';
+
+interface Harness {
+  log: string[];
+  events: string[];
+  run(s: Snapshot): ReturnType<typeof act>;
+}
+
+function harness(
+  opts: { failOn?: RegExp; kubeError?: Error; putConfigs?: () => Promise<void> } = {},
+): Harness {
+  const log: string[] = [];
+  const events: string[] = [];
+  const client = {
+    async path(ref: ObjectRef, sub?: string) {
+      return `${ref.kind}/${ref.name ?? ''}${sub ? `/${sub}` : ''}`;
+    },
+    async request(method: string, path: string) {
+      const line = `${method} ${path}`;
+      log.push(line);
+      if (opts.failOn?.test(line)) throw opts.kubeError ?? new Error(`refused ${line}`);
+      return {};
+    },
+  } as unknown as KubeClient;
+  const recorder = {
+    normal: async (_o: unknown, reason: string) => void events.push(reason),
+    warning: async (_o: unknown, reason: string) => void events.push(`!${reason}`),
+  } as unknown as EventRecorder;
+  const api = {
+    evacuationStart: async (node: string) => void log.push(`EMQX evacuation/start ${node}`),
+    evacuationStop: async (node: string) => void log.push(`EMQX evacuation/stop ${node}`),
+    forceLeave: async (node: string) => void log.push(`EMQX force_leave ${node}`),
+    putConfigs: opts.putConfigs ?? (async () => void log.push('EMQX PUT configs')),
+  } as unknown as EmqxApi;
+  return {
+    log,
+    events,
+    run: (s) =>
+      act({ client, events: recorder, log: nullLogger, emqxApiFactory: () => api }, s, plan(s, NOW), NOW),
+  };
+}
+
+const index = (log: string[], re: RegExp) => log.findIndex((l) => re.test(l));
+
+test('act: a drained core leaves the cluster before its StatefulSet shrinks', async () => {
+  const h = harness();
+  await h.run(
+    world({
+      spec: { coreTemplate: { spec: { replicas: 1 } } },
+      cores: [
+        { name: 'emqx-core-0', rev: NEW },
+        { name: 'emqx-core-1', rev: NEW },
+      ],
+      statefulSets: [{ name: 'emqx-core', rev: NEW, replicas: 2 }],
+    }),
+  );
+  const leave = index(h.log, /EMQX force_leave emqx@emqx-core-1\./);
+  const sts = index(h.log, /^PATCH StatefulSet\/emqx-core$/);
+  assert.ok(leave >= 0 && sts > leave, h.log.join('\n'));
+  assert.ok(h.events.includes('NodeLeftCluster') && h.events.includes('CoreNodeRemoved'), h.events.join());
+});
+
+test('act: a pod is marked draining before its evacuation starts', async () => {
+  const h = harness();
+  await h.run(
+    world({
+      cores: [
+        { name: 'emqx-core-0', rev: OLD },
+        { name: 'emqx-core-1', rev: OLD, clients: 3 },
+      ],
+    }),
+  );
+  const mark = index(h.log, /^PATCH Pod\/emqx-core-1$/);
+  const start = index(h.log, /EMQX evacuation\/start/);
+  assert.ok(mark >= 0 && start > mark, h.log.join('\n'));
+});
+
+test('act: a config EMQX rejects never reaches the ConfigMap, and the status says why', async () => {
+  const h = harness({
+    putConfigs: async () => {
+      throw new EmqxApiError('PUT /api/v5/configs', 'http://127.1.0.2:18083', 400, { errors: 'bad value' });
+    },
+  });
+  const s = world({ cores: [{ name: 'emqx-core-0', rev: NEW }] });
+  const children = new Map(s.children);
+  children.set(
+    'ConfigMap',
+    new Map([
+      [
+        'emqx-configs',
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'emqx-configs', annotations: { 'apps.emqx.io/applied-config-hash': 'older' } },
+        },
+      ],
+    ]),
+  );
+  const result = await h.run({ ...s, children });
+  assert.equal(index(h.log, /ConfigMap\/emqx-configs/), -1, h.log.join('\n'));
+  assert.ok(h.events.includes('!ConfigRejected'));
+  const cond = result.status.conditions!.find((c) => c.type === 'ConfigApplied')!;
+  assert.equal(cond.status, 'False');
+  assert.match(cond.message, /EMQX rejected spec.config.data/);
+  // the rest of the pass goes on
+  assert.ok(index(h.log, /^PATCH StatefulSet\/emqx-core$/) >= 0);
+});
+
+test('act: a StatefulSet the API server refuses is reported, not retried in a loop', async () => {
+  const h = harness({
+    failOn: /^PATCH StatefulSet\/emqx-core$/,
+    kubeError: new KubeApiError('PATCH', 'StatefulSet/emqx-core', 422, {
+      reason: 'Invalid',
+      message: 'spec.template: invalid',
+    }),
+  });
+  const result = await h.run(world({ cores: [], statefulSets: [] }));
+  assert.equal(result.failure, undefined);
+  assert.ok(h.events.includes('!CoreStatefulSetRejected'), h.events.join());
+  assert.equal(result.status.conditions!.find((c) => c.type === 'Initialized')!.status, 'False');
+});
+
+test('act: a failed write stops the pass; the status is still written and the error returned', async () => {
+  const h = harness({ failOn: /^PATCH Secret\/emqx-node-cookie$/ });
+  const result = await h.run(world({ cores: [{ name: 'emqx-core-0', rev: NEW }] }));
+  assert.match(String((result.failure as Error).message), /refused PATCH Secret/);
+  assert.equal(index(h.log, /StatefulSet/), -1, 'nothing after the failed step');
+  assert.ok(index(h.log, /^PATCH EMQX\/emqx\/status$/) >= 0, h.log.join('\n'));
+  assert.ok(h.events.includes('!ReconcileFailed'));
+});

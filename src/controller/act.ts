@@ -1,0 +1,330 @@
+// Act: the small executor that carries out a plan, in the order a cluster needs it —
+//   Secrets → discovery RBAC and headless Service → config push, then ConfigMap → the rollout action → core
+//   StatefulSet → replicant ReplicaSets → readiness gates → PDBs → Services → status (and its Events).
+// Objects are applied with server-side apply only when the live object differs (an idle cluster costs zero
+// writes). A write that fails stops the pass: the status is still written, computed from what was done, and the
+// error is rethrown so the work queue retries with back-off. What the executor learns from a write (EMQX rejected
+// the config, the API server refused the StatefulSet) goes into the status through the same pure functions the
+// plan uses.
+import {
+  ANNOTATION_DRAINING,
+  ANNOTATION_POD_DELETION_COST,
+  CONDITION_ON_SERVING,
+  names,
+} from '../api/names.ts';
+import type { EMQXStatus } from '../api/types.ts';
+import {
+  apply,
+  applyDiff,
+  applyStatus,
+  deleteObject,
+  describeDiff,
+  mergePatch,
+  patchPodStatus,
+} from '../k8s/apply.ts';
+import type { EventRecorder } from '../k8s/events.ts';
+import { KubeApiError, type KubeClient, type KubeObject } from '../k8s/rest.ts';
+import { kubeTime } from '../k8s/time.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { BuiltObject } from '../resources/index.ts';
+import { connect, isAlreadyStarted, isNotInCluster, type EmqxApiFactory } from './emqx-access.ts';
+import type { OwnedKind } from './cache.ts';
+import { configObservation, requeueFor, type Plan } from './plan.ts';
+import type { PlannedEvent, RolloutAction, ScaleTarget } from './rollout/types.ts';
+import { liveChild, type Snapshot } from './snapshot.ts';
+import { buildStatus, conditionEvents, statusChanged, type StatusDecisions } from './status.ts';
+
+export interface ActDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  log: Logger;
+  emqxApiFactory: EmqxApiFactory;
+  /** Called with each stage's name and duration (metrics). */
+  onStage?: (stage: string, seconds: number, failed: boolean) => void;
+}
+
+export interface ActResult {
+  /** The status of this pass (written when it differed from the previous one). */
+  status: EMQXStatus;
+  requeueAfterMs: number;
+  /** The error that stopped the pass, if one did. */
+  failure?: unknown;
+  /** The status write itself failed (the next pass starts from the stored status again). */
+  statusFailed?: boolean;
+}
+
+type Stage =
+  | 'ensureSecrets'
+  | 'ensureBaseObjects'
+  | 'syncConfig'
+  | 'rollout'
+  | 'ensureCores'
+  | 'ensureReplicants'
+  | 'updatePodConditions'
+  | 'ensurePdbs'
+  | 'ensureServices';
+
+/** The stage that applies an object of the plan's list. */
+function stageOf(s: Snapshot, obj: BuiltObject): Stage {
+  switch (obj.kind) {
+    case 'Secret':
+      return 'ensureSecrets';
+    case 'ConfigMap':
+      return 'syncConfig';
+    case 'StatefulSet':
+      return 'ensureCores';
+    case 'ReplicaSet':
+      return 'ensureReplicants';
+    case 'PodDisruptionBudget':
+      return 'ensurePdbs';
+    case 'Service':
+      return obj.metadata?.name === names.headlessService(s.emqx) ? 'ensureBaseObjects' : 'ensureServices';
+    default:
+      return 'ensureBaseObjects'; // discovery ServiceAccount, Role, RoleBinding
+  }
+}
+
+class PassFailed extends Error {
+  readonly stage: string;
+  constructor(stage: string, cause: unknown) {
+    super(`step ${stage}: ${(cause as Error).message}`, { cause });
+    this.stage = stage;
+  }
+}
+
+export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promise<ActResult> {
+  const { client, events, log } = deps;
+  const ns = s.namespace;
+  const record = (e: PlannedEvent) =>
+    void (e.type === 'Normal'
+      ? events.normal(s.raw, e.reason, e.message)
+      : events.warning(s.raw, e.reason, e.message));
+  const decisions: StatusDecisions = {
+    ...p.decisions,
+    activity: { ...p.decisions.activity },
+    progressing: { ...p.decisions.progressing },
+  };
+  const waits: number[] = [];
+  let coresApplied = false;
+  let failure: unknown;
+  let statusFailed = false;
+
+  const stage = async (name: Stage, fn: () => Promise<void>) => {
+    const t0 = process.hrtime.bigint();
+    let failed = false;
+    try {
+      await fn();
+    } catch (err) {
+      failed = true;
+      throw new PassFailed(name, err);
+    } finally {
+      deps.onStage?.(name, Number(process.hrtime.bigint() - t0) / 1e9, failed);
+    }
+  };
+
+  const applyIfChanged = async (desired: BuiltObject) => {
+    const live = liveChild<BuiltObject>(s, desired.kind as OwnedKind, desired.metadata!.name!);
+    const diff = applyDiff(desired, live, { limit: 10 });
+    if (diff.length === 0) return;
+    log.info('applying', {
+      kind: desired.kind,
+      object: desired.metadata?.name,
+      changes: live ? describeDiff(diff) : 'created',
+    });
+    await apply(client, desired as KubeObject);
+  };
+  const applyStage = async (name: Stage) => {
+    for (const obj of p.objects) if (stageOf(s, obj) === name) await applyIfChanged(obj);
+  };
+
+  const scale = async (t: ScaleTarget) => {
+    if (t.from === t.replicas) return;
+    log.info('scaling', { kind: t.set.kind, object: t.set.name, from: t.from, to: t.replicas });
+    await mergePatch(
+      client,
+      { ...t.set, namespace: ns },
+      { spec: { replicas: t.replicas } },
+      { subresource: 'scale' },
+    );
+  };
+  const annotatePod = (pod: string, annotations: Record<string, string>) =>
+    mergePatch(
+      client,
+      { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: pod },
+      { metadata: { annotations } },
+    );
+  const emqxApi = (exclude?: string) => connect(deps.emqxApiFactory, s.access, exclude);
+
+  const runAction = async (a: RolloutAction) => {
+    switch (a.kind) {
+      case 'stopEvacuations': {
+        const api = emqxApi();
+        if (!api) return;
+        for (const node of a.nodes) await api.evacuationStop(node);
+        break;
+      }
+      case 'evacuate': {
+        const api = emqxApi();
+        if (!api) return;
+        // The pod is marked first: a pass that stops between the two writes sees a draining pod with no
+        // evacuation and starts it again, where the other order would leave an evacuating pod serving.
+        if (a.markDraining) await annotatePod(a.pod.name, { [ANNOTATION_DRAINING]: a.markDraining });
+        try {
+          await api.evacuationStart(a.node, a.body);
+        } catch (err) {
+          if (!isAlreadyStarted(err)) throw err;
+        }
+        break;
+      }
+      case 'markDraining':
+        await annotatePod(a.pod.name, { [ANNOTATION_DRAINING]: a.since });
+        break;
+      case 'replacePod':
+        await deleteObject(
+          client,
+          { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: a.pod.name },
+          { uid: a.pod.uid },
+        );
+        break;
+      case 'removeNode': {
+        // Asked through another node: EMQX refuses a force_leave of itself.
+        const api = a.leave ? emqxApi(a.exclude) : undefined;
+        if (api) {
+          try {
+            await api.forceLeave(a.node);
+            record({ type: 'Normal', reason: 'NodeLeftCluster', message: `${a.node} left the cluster` });
+          } catch (err) {
+            if (!isNotInCluster(err)) throw err;
+          }
+        }
+        if (a.scale) await scale(a.scale);
+        break;
+      }
+      case 'scale':
+        for (const t of a.targets) await scale(t);
+        break;
+      case 'retireReplicant':
+        await annotatePod(a.pod.name, { [ANNOTATION_POD_DELETION_COST]: '-99999' });
+        await scale(a.scale);
+        break;
+      case 'prune':
+        for (const o of a.objects) await deleteObject(client, { ...o, namespace: ns }, { uid: o.uid });
+        break;
+    }
+    for (const e of a.events) record(e);
+  };
+
+  for (const e of p.events) record(e);
+  try {
+    if (!p.halted) {
+      await stage('ensureSecrets', () => applyStage('ensureSecrets'));
+      await stage('ensureBaseObjects', () => applyStage('ensureBaseObjects'));
+      await stage('syncConfig', async () => {
+        if (p.configPush) {
+          const api = emqxApi();
+          try {
+            if (!api) throw new Error('no EMQX API target');
+            await api.putConfigs(p.configPush.hocon, { mode: p.configPush.mode, ignoreReadonly: true });
+          } catch (err) {
+            const e = err as Error & { status?: number };
+            const rejected = e.status === 400;
+            decisions.config = configObservation(s, { ok: false, rejected, message: e.message });
+            if (rejected)
+              record({ type: 'Warning', reason: 'ConfigRejected', message: decisions.config.message! });
+            else waits.push(5000);
+            return;
+          }
+          await applyStage('syncConfig');
+          record(p.configPush.event);
+          return;
+        }
+        await applyStage('syncConfig');
+      });
+      if (p.rollout.action) {
+        const action = p.rollout.action;
+        await stage('rollout', () => runAction(action));
+      }
+      await stage('ensureCores', async () => {
+        try {
+          await applyStage('ensureCores');
+          coresApplied = true;
+        } catch (err) {
+          if (err instanceof KubeApiError && err.code === 422) {
+            record({ type: 'Warning', reason: 'CoreStatefulSetRejected', message: err.message });
+            decisions.activity.core = `the API server refused the core StatefulSet: ${err.message}`;
+            return;
+          }
+          throw err;
+        }
+      });
+      await stage('ensureReplicants', async () => {
+        for (const t of p.scales) await scale(t);
+        await applyStage('ensureReplicants');
+      });
+    }
+    if (p.halted !== 'paused') {
+      await stage('updatePodConditions', async () => {
+        for (const change of p.serving) {
+          await patchPodStatus(
+            client,
+            { namespace: ns, name: change.pod },
+            {
+              conditions: [
+                {
+                  type: CONDITION_ON_SERVING,
+                  status: change.status,
+                  lastTransitionTime: kubeTime(now),
+                  reason: change.status === 'True' ? 'NodeServing' : 'NodeNotServing',
+                  message:
+                    change.status === 'True'
+                      ? 'the EMQX node runs in the cluster'
+                      : 'the EMQX node is not running in the cluster, or is being drained',
+                },
+              ],
+            },
+          );
+        }
+      });
+    }
+    if (!p.halted) {
+      await stage('ensurePdbs', () => applyStage('ensurePdbs'));
+      await stage('ensureServices', () => applyStage('ensureServices'));
+    }
+  } catch (err) {
+    failure = err instanceof PassFailed ? err.cause : err;
+    const message = (err as Error).message;
+    log.error('reconcile step failed', {
+      step: (err as PassFailed).stage,
+      error: (failure as Error).message,
+    });
+    record({ type: 'Warning', reason: 'ReconcileFailed', message });
+  }
+
+  // The status, from what was done: the plan's, unless a write told otherwise.
+  decisions.initialized = s.statefulSets.length > 0 || (p.decisions.initialized && coresApplied);
+  if (p.halted) decisions.initialized = s.statefulSets.length > 0;
+  const status = buildStatus(s, decisions, now);
+  const statusEvents = conditionEvents(s.previousStatus, status);
+  try {
+    if (statusChanged(s.previousStatus, status)) {
+      await applyStatus(client, {
+        apiVersion: s.raw.apiVersion,
+        kind: s.raw.kind,
+        metadata: { name: s.name, namespace: ns },
+        status,
+      });
+      for (const e of statusEvents) record(e);
+    }
+  } catch (err) {
+    log.error('status update failed', { error: (err as Error).message });
+    failure ??= err;
+    statusFailed = true;
+  }
+  const requeueAfterMs = requeueFor(status, [...p.waits, ...waits], p.intervals);
+  return {
+    status,
+    requeueAfterMs,
+    ...(failure !== undefined && { failure }),
+    ...(statusFailed && { statusFailed }),
+  };
+}

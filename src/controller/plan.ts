@@ -1,0 +1,295 @@
+// Plan: a pure function from the snapshot and the time of the pass to everything the pass will write — the
+// desired objects (the same list `render` prints: buildAll, fed with what only a running operator knows), the
+// config push, at most one rollout action, the readiness-gate changes, the status and the Events. No I/O, no
+// clock reads, no module state: every decision here has a millisecond unit test (plan.test.ts, rollout/*.test.ts).
+import type { V1ConfigMap, V1Pod, V1Service } from '@kubernetes/client-node';
+import { ANNOTATION_APPLIED_CONFIG, ANNOTATION_DRAINING, CONDITION_ON_SERVING, names } from '../api/names.ts';
+import type { EMQXStatus } from '../api/types.ts';
+import { configuredListenerPorts, hotConfig } from '../emqx/config.ts';
+import { getPath, printHocon, type HoconObject } from '../hocon/index.ts';
+import { buildAll, type BuiltObject } from '../resources/index.ts';
+import { hashObject } from '../resources/hash.ts';
+import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
+import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
+import type { ConfigObservation } from '../status/conditions.ts';
+import { containersReady, podCondition } from './pod-facts.ts';
+import { coresReady, planRollout, type RolloutDecision } from './rollout/index.ts';
+import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
+import { liveChild, type Snapshot } from './snapshot.ts';
+import { buildStatus, conditionEvents, type StatusDecisions } from './status.ts';
+
+/** A readiness-gate change on one pod. */
+export interface PodServing {
+  pod: string;
+  status: 'True' | 'False';
+}
+
+export interface ConfigPush {
+  hocon: string;
+  mode: 'merge' | 'replace';
+  /** Recorded once EMQX accepted it. */
+  event: PlannedEvent;
+}
+
+export interface Plan {
+  /** Why nothing but the readiness gates and the status is written this pass. */
+  halted?: 'paused' | 'invalid config';
+  /** The desired objects, in apply order (server-side apply, skipped when the live object already matches). */
+  objects: BuiltObject[];
+  /** Push the runtime part of the config first; the ConfigMap in `objects` is applied only if EMQX accepts it. */
+  configPush?: ConfigPush;
+  rollout: RolloutDecision;
+  /** ReplicaSets to scale to zero when the spec wants no replicants. */
+  scales: ScaleTarget[];
+  serving: PodServing[];
+  /** What the status reports, should every write succeed. */
+  decisions: StatusDecisions;
+  status: EMQXStatus;
+  /** Events to record (spec problems; the rollout action's own are recorded once it is done), and those of the status change. */
+  events: PlannedEvent[];
+  statusEvents: PlannedEvent[];
+  /** Come back after this long at the latest (from the status and the waits below). */
+  requeueAfterMs: number;
+  /** Things in progress that want an earlier look (ms). */
+  waits: number[];
+  intervals: PlanOptions;
+}
+
+export interface PlanOptions {
+  /** Re-check interval while the cluster is not Ready. Default 5 s. */
+  notReadyIntervalMs?: number;
+  /** Safety-net re-check once Ready. Default 30 s. */
+  readyIntervalMs?: number;
+}
+
+/** Readiness gate `apps.emqx.io/on-serving` of a pod, as the plan wants it. */
+export function wantServing(s: Snapshot, pod: V1Pod, running: ReadonlySet<string>): boolean {
+  if (pod.metadata?.annotations?.[ANNOTATION_DRAINING]) return false;
+  if (!containersReady(pod)) return false;
+  // Once serving, a pod keeps serving until drained or its own probe fails: a node missing from one answer of
+  // the API (an unreachable target, a replicant between cores) does not pull it out of the Services.
+  if (podCondition(pod, CONDITION_ON_SERVING)?.status === 'True') return true;
+  if (!running.has(pod.metadata!.name!)) return false;
+  return s.availability.get(pod.metadata!.name!) ?? true;
+}
+
+function servingPlan(s: Snapshot): { changes: PodServing[]; serving: Set<string> } {
+  const serving = new Set<string>();
+  const changes: PodServing[] = [];
+  for (const view of [s.core, s.replicant]) {
+    for (const pod of view.pods) {
+      const want = wantServing(s, pod, view.running) ? 'True' : 'False';
+      if (want === 'True') serving.add(pod.metadata!.name!);
+      if (podCondition(pod, CONDITION_ON_SERVING)?.status !== want)
+        changes.push({ pod: pod.metadata!.name!, status: want });
+    }
+  }
+  return { changes, serving };
+}
+
+/** Pods not yet carrying the restart-required config of their role's current template. */
+export function restartPending(s: Snapshot): number {
+  const want = (view: Snapshot['core']) =>
+    view.updated[0]?.metadata?.annotations?.[ANNOTATION_RESTART_CONFIG_HASH];
+  let n = 0;
+  for (const view of [s.core, s.replicant]) {
+    const target = want(view);
+    if (target === undefined) continue;
+    n += view.pods.filter((p) => p.metadata?.annotations?.[ANNOTATION_RESTART_CONFIG_HASH] !== target).length;
+  }
+  return n;
+}
+
+/** The ConfigApplied observation once the config push (if any) went as `pushed` says. */
+export function configObservation(
+  s: Snapshot,
+  pushed: { ok: true } | { ok: false; rejected: boolean; message: string },
+): ConfigObservation {
+  if (!pushed.ok) {
+    return pushed.rejected
+      ? { state: 'Rejected', message: `EMQX rejected spec.config.data: ${pushed.message}` }
+      : { state: 'Pending', message: `cannot reach EMQX to apply the config: ${pushed.message}` };
+  }
+  const pending = restartPending(s);
+  if (pending > 0) {
+    return {
+      state: 'RestartRequired',
+      message: `node, cluster, rpc or dashboard listener settings changed: they take effect as ${pending} pod(s) are replaced`,
+    };
+  }
+  return { state: 'Applied' };
+}
+
+export function requeueFor(status: EMQXStatus, waits: readonly number[], opts: PlanOptions): number {
+  const ready = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const base = ready ? (opts.readyIntervalMs ?? 30_000) : (opts.notReadyIntervalMs ?? 5_000);
+  return Math.min(base, ...waits);
+}
+
+/** The plan of one pass. */
+export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
+  const events: PlannedEvent[] = [];
+  const finish = (
+    p: Omit<Plan, 'status' | 'statusEvents' | 'requeueAfterMs' | 'waits' | 'intervals'>,
+    waits: number[],
+  ): Plan => {
+    const status = buildStatus(s, p.decisions, now);
+    return {
+      ...p,
+      status,
+      statusEvents: conditionEvents(s.previousStatus, status),
+      requeueAfterMs: requeueFor(status, waits, opts),
+      waits,
+      intervals: opts,
+    };
+  };
+  const initialized = s.statefulSets.length > 0;
+
+  if (s.paused) {
+    return finish(
+      {
+        halted: 'paused',
+        objects: [],
+        rollout: { activity: {} },
+        scales: [],
+        serving: [],
+        decisions: { config: { state: 'Applied' }, initialized, activity: {}, progressing: {} },
+        events,
+      },
+      [],
+    );
+  }
+  const { changes: serving, serving: servingPods } = servingPlan(s);
+  if (!s.config.ok) {
+    // Invalid HOCON changes nothing: the condition carries the line and column, and an Event says so.
+    events.push({
+      type: 'Warning',
+      reason: 'InvalidConfig',
+      message: `${s.config.error}; nothing was changed`,
+    });
+    return finish(
+      {
+        halted: 'invalid config',
+        objects: [],
+        rollout: { activity: {} },
+        scales: [],
+        serving,
+        decisions: {
+          config: { state: 'Invalid', message: s.config.error },
+          initialized,
+          activity: {},
+          progressing: {},
+        },
+        events,
+      },
+      [],
+    );
+  }
+  const conf: HoconObject = s.config.conf;
+  const emqx = s.emqx;
+  const waits: number[] = [];
+
+  // Secrets: the cookie of a running cluster never changes; the operator's key is generated once.
+  if (s.secrets.cookieExists) {
+    const configured = getPath(conf, 'node.cookie');
+    if (typeof configured === 'string' && configured !== s.secrets.cookie) {
+      events.push({
+        type: 'Warning',
+        reason: 'CookieChangeIgnored',
+        message: `node.cookie in spec.config.data differs from Secret ${names.nodeCookieSecret(emqx)}; the cookie of a running cluster is never changed`,
+      });
+    }
+  }
+  const { keys: userKeys, issues } = resolveBootstrapApiKeys(emqx, s.secrets.userSecrets);
+  for (const issue of issues) {
+    events.push({
+      type: 'Warning',
+      reason: 'InvalidBootstrapAPIKey',
+      message: `${issue.path}: ${issue.message}`,
+    });
+  }
+
+  // Config: the runtime part is pushed to EMQX when it changed since the last accepted push; the ConfigMap (what
+  // nodes read when they start) follows only once EMQX accepted it. No running cluster: the file is written.
+  const hot = hotConfig(conf);
+  const hotHash = hashObject(hot);
+  const liveCm = liveChild<V1ConfigMap>(s, 'ConfigMap', names.configMap(emqx));
+  const applied = liveCm?.metadata?.annotations?.[ANNOTATION_APPLIED_CONFIG];
+  const configPush: ConfigPush | undefined =
+    liveCm && applied !== hotHash && s.nodes
+      ? {
+          hocon: printHocon(hot),
+          mode: emqx.spec.config?.mode === 'Replace' ? 'replace' : 'merge',
+          event: {
+            type: 'Normal',
+            reason: 'ConfigUpdated',
+            message: 'spec.config.data was applied to the running cluster',
+          },
+        }
+      : undefined;
+
+  // Rollout: at most one action.
+  const rollout = planRollout(s, now);
+  if (rollout.requeue) waits.push(rollout.requeue.afterMs);
+  const activity = { ...rollout.activity };
+  const progressing = {
+    core: rollout.activity.core !== undefined,
+    replicant: rollout.activity.replicant !== undefined,
+  };
+
+  // Replicants: the ReplicaSet of the current revision, created only once the core nodes run (replicants attach
+  // to running cores of their own version). No replicants wanted: every ReplicaSet goes to zero.
+  const scales: ScaleTarget[] = [];
+  let replicantSet = true;
+  if (!emqx.spec.replicantTemplate) {
+    for (const rs of s.replicaSets) if ((rs.spec?.replicas ?? 0) !== 0) scales.push(scaleTarget(rs, 0));
+  } else {
+    const exists =
+      liveChild(s, 'ReplicaSet', names.replicantReplicaSet(emqx, s.replicant.hash)) !== undefined;
+    if (!exists && !coresReady(s)) {
+      replicantSet = false;
+      activity.replicant = 'waiting for the core nodes before creating replicants';
+      waits.push(5000);
+    }
+  }
+
+  // Listeners: ports from the running cluster (listeners added at runtime are exposed too); when EMQX cannot be
+  // asked, the live Service stays as it is, or is created from the config. It selects replicants once one serves.
+  const liveListeners = liveChild<V1Service>(s, 'Service', names.listenersService(emqx));
+  const listenersService = s.listenerPorts !== undefined || !liveListeners;
+  const replicantsServing = s.replicant.pods.some((p) => servingPods.has(p.metadata!.name!));
+
+  const objects = buildAll(emqx, conf, {
+    cookie: s.secrets.cookie,
+    keepCookie: s.secrets.cookieExists,
+    operatorKey: { key: OPERATOR_API_KEY_NAME, secret: s.secrets.operatorSecret },
+    userKeys,
+    coreHash: s.core.hash,
+    replicantHash: s.replicant.hash,
+    ...(rollout.coreReplicas !== undefined && { coreReplicas: rollout.coreReplicas }),
+    replicantSet,
+    listenersService,
+    listenerPorts: s.listenerPorts ? [...s.listenerPorts] : configuredListenerPorts(conf),
+    listenersTargetRole: replicantsServing ? 'replicant' : 'core',
+    appliedConfigHash: hotHash,
+  });
+
+  return finish(
+    {
+      objects,
+      ...(configPush && { configPush }),
+      rollout,
+      scales,
+      serving,
+      decisions: {
+        config: configObservation(s, { ok: true }),
+        initialized: true,
+        activity,
+        progressing,
+        ...(rollout.update && { update: rollout.update }),
+      },
+      events,
+    },
+    waits,
+  );
+}

@@ -1,0 +1,61 @@
+// Rollouts: upgrades, restarts and scale-down that drop no client and lose no data.
+//
+// Every decision is derived from what the snapshot shows (pod revisions, the EMQX node list, evacuation states,
+// annotations on pods), so an operator killed at any moment resumes where it was, and a new pod template that
+// arrives mid-way simply becomes the target (older revisions are all "old" alike). The strategies are asked in
+// order; the first one with something to do or to wait for decides the pass, with at most one action. The
+// executor runs it and the pass is re-run soon.
+//
+//   stale-evacuations.ts  evacuations EMQX resumed on nodes the operator is not draining
+//   core-scale-down.ts    fewer cores: one node at a time, never below one
+//   core-in-place.ts      InPlace cores: replace pods one at a time, same names and PVCs
+//   replicants.ts         replicants: new ReplicaSet first, then drain the old pods one at a time
+//   core-blue-green.ts    BlueGreen cores: retire the old StatefulSets once the replicants moved
+//   history.ts            prune superseded sets beyond revisionHistoryLimit
+import { coreStatefulSetName, coreIsBlueGreen } from '../../resources/statefulset.ts';
+import type { Snapshot } from '../snapshot.ts';
+import { coreRollInPlace } from './core-in-place.ts';
+import { coreScaleDown } from './core-scale-down.ts';
+import { retireOldCoreSets } from './core-blue-green.ts';
+import { pruneHistory } from './history.ts';
+import { drainOldReplicants } from './replicants.ts';
+import { intendedDrains, staleEvacuations } from './stale-evacuations.ts';
+import { Progress, SOON, type RolloutDecision, type Verdict } from './types.ts';
+
+export type { RolloutAction, RolloutDecision, PlannedEvent, ScaleTarget } from './types.ts';
+export { coresReady } from './replicants.ts';
+export { holdingLastOldCore } from './core-in-place.ts';
+
+/** The rollout decision of one pass: pure, from the snapshot and the time of the pass. */
+export function planRollout(s: Snapshot, now: Date): RolloutDecision {
+  const input = { s, now };
+  const progress = new Progress();
+  const currentName = coreStatefulSetName(s.emqx, s.core.hash);
+  const currentSet = s.statefulSets.find((x) => x.metadata?.name === currentName);
+  const oldSets = s.statefulSets.filter((x) => x !== currentSet);
+
+  let verdict: Verdict;
+  if (currentSet) verdict = coreScaleDown(input, progress, currentSet);
+  if (!verdict && !coreIsBlueGreen(s.emqx)) verdict = coreRollInPlace(input, progress, currentSet);
+  if (!verdict) verdict = drainOldReplicants(input, progress);
+  if (!verdict && oldSets.length > 0) verdict = retireOldCoreSets(input, progress, oldSets);
+  let action = verdict?.action;
+  let requeue = verdict?.requeue;
+  if (!verdict) progress.update ??= { phase: 'Idle' };
+  // Evacuations left behind go first; the rest of the decision (progress) stands, its action waits a pass.
+  const stale = staleEvacuations(s, intendedDrains(s, currentSet?.spec?.replicas));
+  if (stale) {
+    action = stale;
+    requeue = SOON;
+    if (progress.coreReplicas !== undefined) progress.coreReplicas = currentSet?.spec?.replicas;
+  } else if (!verdict) {
+    action = pruneHistory(s);
+  }
+  return {
+    ...(action && { action }),
+    ...(progress.update && { update: progress.update }),
+    activity: progress.activity,
+    ...(progress.coreReplicas !== undefined && { coreReplicas: progress.coreReplicas }),
+    ...(requeue && { requeue }),
+  };
+}

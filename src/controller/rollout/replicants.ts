@@ -1,0 +1,109 @@
+// Replicants: a new ReplicaSet at full size for every revision; once all its nodes serve (and
+// initialDelaySeconds passed since they did), old pods are drained one at a time — node evacuation to the new
+// replicants on editions that have it, else the pod stops serving and the operator waits waitTakeover seconds —
+// then their ReplicaSet is scaled down by one, that pod first.
+import { ANNOTATION_DRAINING, LABEL_POD_TEMPLATE_HASH } from '../../api/names.ts';
+import type { Snapshot } from '../snapshot.ts';
+import { holdingLastOldCore } from './core-in-place.ts';
+import { drain } from './drain.ts';
+import {
+  SOON,
+  evacuationOf,
+  nodeNameOf,
+  normal,
+  podRef,
+  scaleTarget,
+  type Progress,
+  type RolloutInput,
+  type Verdict,
+} from './types.ts';
+
+/**
+ * New replicants can start once the cores of the new revision run: all of them, or all but the one old core kept
+ * for the old replicants during an in-place upgrade (see holdingLastOldCore).
+ */
+export function coresReady(s: Snapshot): boolean {
+  const core = s.core;
+  const running = core.updated.filter((p) => core.running.has(p.metadata!.name!)).length;
+  if (core.desired > 0 && running >= core.desired) return true;
+  return running >= 1 && running >= core.desired - 1 && holdingLastOldCore(s);
+}
+
+export function drainOldReplicants(input: RolloutInput, progress: Progress): Verdict {
+  const { s, now } = input;
+  const repl = s.replicant;
+  const oldSets = s.replicaSets.filter(
+    (x) =>
+      x.spec?.selector?.matchLabels?.[LABEL_POD_TEMPLATE_HASH] !== repl.hash && (x.spec?.replicas ?? 0) > 0,
+  );
+  if (oldSets.length === 0) return undefined;
+  // No replicants wanted: every ReplicaSet goes to zero with the desired objects (see plan.ts).
+  if (!s.emqx.spec.replicantTemplate) return undefined;
+  if (repl.desired === 0) {
+    return { action: { kind: 'scale', targets: oldSets.map((x) => scaleTarget(x, 0)), events: [] } };
+  }
+  const serving = repl.updated.filter((p) => repl.running.has(p.metadata!.name!));
+  if (serving.length < repl.desired) {
+    progress.set(
+      'UpdatingReplicants',
+      undefined,
+      `waiting for ${repl.desired - serving.length} new replicant(s) to serve`,
+    );
+    return { requeue: SOON };
+  }
+  // The time the new replicants started serving is the one the previous status recorded.
+  const since = s.previousStatus?.conditions?.find(
+    (c) => c.type === 'ReplicantNodesReady' && c.status === 'True',
+  );
+  const delay = s.emqx.spec.updateStrategy?.initialDelaySeconds ?? 10;
+  if (since && (now.getTime() - Date.parse(since.lastTransitionTime)) / 1000 < delay) {
+    progress.set('UpdatingReplicants', undefined, `new replicants serve; draining old ones after ${delay}s`);
+    return { requeue: SOON };
+  }
+  // One pod at a time: the one already being drained, else the newest old pod.
+  const oldPods = repl.old;
+  const victim =
+    oldPods.find(
+      (p) => p.metadata?.annotations?.[ANNOTATION_DRAINING] || evacuationOf(s, nodeNameOf(s, p)),
+    ) ?? [...oldPods].sort((a, b) => (b.metadata?.name ?? '').localeCompare(a.metadata?.name ?? ''))[0];
+  if (!victim) {
+    // Old sets still claim pods that are gone or terminating: bring their counts down.
+    const targets = oldSets.map((x) => {
+      const hash = x.spec!.selector!.matchLabels![LABEL_POD_TEMPLATE_HASH];
+      return scaleTarget(
+        x,
+        oldPods.filter((p) => p.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH] === hash).length,
+      );
+    });
+    return { action: { kind: 'scale', targets, events: [] }, requeue: SOON };
+  }
+  const node = nodeNameOf(s, victim);
+  progress.set(
+    'DrainingReplicants',
+    node,
+    `draining old replicant ${victim.metadata!.name} (${oldPods.length} left)`,
+  );
+  const drained = drain(
+    input,
+    progress,
+    victim,
+    node,
+    serving.map((p) => nodeNameOf(s, p)),
+  );
+  if (!drained.done) return { ...(drained.action && { action: drained.action }), requeue: SOON };
+  const set = oldSets.find(
+    (x) =>
+      x.spec!.selector!.matchLabels![LABEL_POD_TEMPLATE_HASH] ===
+      victim.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH],
+  );
+  if (!set) return { requeue: SOON };
+  return {
+    action: {
+      kind: 'retireReplicant',
+      pod: podRef(victim),
+      scale: scaleTarget(set, Math.max(0, (set.spec?.replicas ?? 1) - 1)),
+      events: [normal('ReplicantNodeRetired', `${node} drained and removed`)],
+    },
+    requeue: SOON,
+  };
+}

@@ -1,0 +1,355 @@
+// Observe: one immutable snapshot of one EMQX resource's world, built once at the start of a pass. Everything the
+// plan decides from is in it — the resource (as stored, with defaults, and the status this operator last wrote),
+// its parsed config, its children from the informer cache grouped by role and revision, what the EMQX API says
+// (nodes, evacuations, listeners, availability of pods about to serve), what the cluster can do, and how to reach
+// it. Reading is all this file does: it never writes to Kubernetes or to EMQX.
+import type { V1Pod, V1ReplicaSet, V1Secret, V1ServicePort, V1StatefulSet } from '@kubernetes/client-node';
+import {
+  ANNOTATION_DRAINING,
+  ANNOTATION_PAUSED,
+  CONDITION_ON_SERVING,
+  LABEL_POD_TEMPLATE_HASH,
+  names,
+  type Role,
+} from '../api/names.ts';
+import { applyDefaults } from '../api/defaults.ts';
+import type { EMQX, EMQXNode, EMQXStatus, NodeEvacuationStatus } from '../api/types.ts';
+import { listenerPorts, licenseKey, parseEmqxConfig } from '../emqx/config.ts';
+import { HoconError, parseHocon, type HoconObject } from '../hocon/index.ts';
+import { isNotFound, type KubeClient, type KubeObject } from '../k8s/rest.ts';
+import type { Logger } from '../observability/logger.ts';
+import { registerSecret } from '../observability/redact.ts';
+import { currentHash } from '../resources/index.ts';
+import { NODE_COOKIE_KEY, bootstrapApiKeySecretRefs, generateSecretValue } from '../resources/secrets.ts';
+import { OWNED_KINDS, type ClusterCache, type OwnedKind } from './cache.ts';
+import {
+  capabilitiesOf,
+  connect,
+  decodeSecret,
+  emqxAccess,
+  podApiUrl,
+  type Capabilities,
+  type EmqxAccess,
+  type EmqxApiFactory,
+} from './emqx-access.ts';
+import {
+  containersReady,
+  isTerminating,
+  podCondition,
+  podRevision,
+  podRole,
+  runningPods,
+  statusNodes,
+  type ApiNode,
+} from './pod-facts.ts';
+
+/** One role's pods, split by revision. */
+export interface RoleView {
+  readonly role: Role;
+  /** Replicas the spec asks for. */
+  readonly desired: number;
+  /** The revision the role should be on (hash of the current pod template). */
+  readonly hash: string;
+  /** Non-terminating pods of this role. */
+  readonly pods: readonly V1Pod[];
+  /** Pods on the current revision. */
+  readonly updated: readonly V1Pod[];
+  /** Pods on an older revision. */
+  readonly old: readonly V1Pod[];
+  /** Names of pods whose EMQX node runs in the cluster AND whose pod passes its readiness probe. */
+  readonly running: ReadonlySet<string>;
+}
+
+export type ParsedConfig = { ok: true; conf: HoconObject } | { ok: false; error: string };
+
+export interface Snapshot {
+  readonly namespace: string;
+  readonly name: string;
+  /** The resource as stored, with `status` being the one this operator last wrote (the informer may lag). */
+  readonly raw: EMQX;
+  /** The resource with defaults applied. */
+  readonly emqx: EMQX;
+  readonly paused: boolean;
+  readonly config: ParsedConfig;
+  /** The previous status (what the conditions' transition times and Events are computed against). */
+  readonly previousStatus: EMQXStatus | undefined;
+
+  /** Every child the cache holds for this resource, by kind then name. */
+  readonly children: ReadonlyMap<OwnedKind, ReadonlyMap<string, KubeObject>>;
+  readonly statefulSets: readonly V1StatefulSet[];
+  readonly replicaSets: readonly V1ReplicaSet[];
+  /** All pods, terminating ones included. */
+  readonly pods: readonly V1Pod[];
+  readonly core: RoleView;
+  readonly replicant: RoleView;
+
+  /** Secret values: the live ones, or fresh ones to use where none exists yet (generated here, not in the plan). */
+  readonly secrets: {
+    readonly cookie: string;
+    readonly cookieExists: boolean;
+    readonly operatorSecret: string;
+    /** Contents of the Secrets spec.bootstrapAPIKeys refers to (by Secret name, then key). */
+    readonly userSecrets: Readonly<Record<string, Record<string, string>>>;
+  };
+
+  /** How the EMQX API is reached (targets, credentials). */
+  readonly access: EmqxAccess;
+  /** `GET /api/v5/nodes`, when an EMQX API answered. */
+  readonly nodes?: readonly ApiNode[];
+  /** Why the node list is missing. */
+  readonly apiError?: string;
+  readonly coreNodes?: readonly EMQXNode[];
+  readonly replicantNodes?: readonly EMQXNode[];
+  /** Evacuations in progress (editions that have them, when global_status answered). */
+  readonly evacuations?: readonly NodeEvacuationStatus[];
+  readonly capabilities: Capabilities;
+  /** Listener ports of the running cluster (`GET /api/v5/configs`), when it answered. */
+  readonly listenerPorts?: readonly V1ServicePort[];
+  /** Availability check of pods about to start serving (pod name → accepts connections), editions that have it. */
+  readonly availability: ReadonlyMap<string, boolean>;
+}
+
+/** Errors observe met and reports: the plan turns them into Events and status; they never stop a pass. */
+export interface ObserveWarning {
+  reason: string;
+  message: string;
+}
+
+export interface ObserveDeps {
+  cache: ClusterCache;
+  client: KubeClient;
+  emqxApiFactory: EmqxApiFactory;
+  log: Logger;
+}
+
+function roleDesired(emqx: EMQX, role: Role): number {
+  return role === 'core'
+    ? (emqx.spec.coreTemplate?.spec?.replicas ?? 0)
+    : (emqx.spec.replicantTemplate?.spec?.replicas ?? 0);
+}
+
+/** The revision hash the role should be on: from the config when it parsed, else from the newest set. */
+export function wantedHash(
+  emqx: EMQX,
+  config: ParsedConfig,
+  role: Role,
+  sets: ReadonlyArray<V1StatefulSet | V1ReplicaSet>,
+): string {
+  const hasTemplate = role === 'core' || emqx.spec.replicantTemplate !== undefined;
+  if (config.ok && hasTemplate) return currentHash(emqx, config.conf, role);
+  const newest = [...sets].sort((a, b) =>
+    String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')),
+  )[0];
+  return newest?.spec?.template?.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH] ?? '';
+}
+
+/** Splits a role's pods by revision; `running` are the pods whose node runs in the cluster. */
+export function roleView(
+  emqx: EMQX,
+  role: Role,
+  hash: string,
+  pods: readonly V1Pod[],
+  running: ReadonlySet<string>,
+): RoleView {
+  const mine = pods.filter((p) => podRole(p) === role && !isTerminating(p));
+  return {
+    role,
+    desired: roleDesired(emqx, role),
+    hash,
+    pods: mine,
+    updated: mine.filter((p) => podRevision(p) === hash),
+    old: mine.filter((p) => podRevision(p) !== hash),
+    // A node counts once EMQX reports it running AND its pod passes its readiness probe, i.e. it can serve.
+    running: new Set(
+      mine.filter((p) => running.has(p.metadata!.name!) && containersReady(p)).map((p) => p.metadata!.name!),
+    ),
+  };
+}
+
+/** A pod that would start serving now if its node accepts connections (the availability check asks that). */
+export function awaitsAvailability(pod: V1Pod, running: ReadonlySet<string>): boolean {
+  return (
+    !pod.metadata?.annotations?.[ANNOTATION_DRAINING] &&
+    containersReady(pod) &&
+    podCondition(pod, CONDITION_ON_SERVING)?.status !== 'True' &&
+    running.has(pod.metadata!.name!)
+  );
+}
+
+function childrenOf(cache: ClusterCache, namespace: string, name: string) {
+  const out = new Map<OwnedKind, Map<string, KubeObject>>();
+  for (const kind of Object.keys(OWNED_KINDS) as OwnedKind[]) {
+    out.set(
+      kind,
+      new Map(cache.ownedBy<KubeObject>(kind, namespace, name).map((o) => [o.metadata!.name!, o])),
+    );
+  }
+  return out;
+}
+
+async function readUserSecrets(
+  client: KubeClient,
+  emqx: EMQX,
+): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const ref of bootstrapApiKeySecretRefs(emqx)) {
+    if (out[ref.secretName]) continue;
+    try {
+      const s = await client.get<V1Secret & KubeObject>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: emqx.metadata.namespace,
+        name: ref.secretName,
+      });
+      if (!s) continue;
+      out[ref.secretName] = Object.fromEntries(
+        Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return out;
+}
+
+/**
+ * Builds the snapshot. `raw` is the resource as stored, with the status this operator last wrote. Errors from
+ * the EMQX API are part of the snapshot (apiError, missing fields) and returned as warnings; a Kubernetes read
+ * that fails throws.
+ */
+export async function observe(
+  deps: ObserveDeps,
+  raw: EMQX,
+): Promise<{ snapshot: Snapshot; warnings: ObserveWarning[] }> {
+  const namespace = raw.metadata.namespace!;
+  const name = raw.metadata.name!;
+  const warnings: ObserveWarning[] = [];
+  const emqx = applyDefaults(raw);
+  const paused = raw.metadata.annotations?.[ANNOTATION_PAUSED] === 'true';
+  let config: ParsedConfig;
+  try {
+    config = { ok: true, conf: parseEmqxConfig(emqx.spec.config?.data) };
+  } catch (err) {
+    if (!(err instanceof HoconError)) throw err;
+    config = { ok: false, error: `spec.config.data: ${err.message}` };
+  }
+  const children = childrenOf(deps.cache, namespace, name);
+  const list = <T>(kind: OwnedKind) => [...children.get(kind)!.values()] as T[];
+  const statefulSets = list<V1StatefulSet>('StatefulSet');
+  const replicaSets = list<V1ReplicaSet>('ReplicaSet');
+  const pods = list<V1Pod>('Pod');
+  const secret = (n: string) => children.get('Secret')!.get(n) as V1Secret | undefined;
+
+  // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
+  const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
+  const bootstrap = secret(names.bootstrapApiKeySecret(emqx));
+  const access = emqxAccess(pods, bootstrap);
+  const writing = !paused && config.ok;
+  const secrets = {
+    cookie: liveCookie ?? generateSecretValue(),
+    cookieExists: liveCookie !== undefined,
+    operatorSecret: access.credentials?.secret ?? generateSecretValue(),
+    userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
+  };
+  registerSecret(secrets.cookie);
+  registerSecret(secrets.operatorSecret);
+  for (const s of Object.values(secrets.userSecrets)) for (const v of Object.values(s)) registerSecret(v);
+  if (config.ok) registerSecret(licenseKey(config.conf));
+
+  // The EMQX API, through any ready core (oldest first, falling back to the next).
+  const api = paused ? undefined : connect(deps.emqxApiFactory, access);
+  let nodes: ApiNode[] | undefined;
+  let apiError = paused ? undefined : access.unavailable;
+  if (api) {
+    try {
+      nodes = await api.getNodes();
+    } catch (err) {
+      apiError = (err as Error).message;
+      deps.log.warn('EMQX API unreachable', { error: apiError, targets: access.targets.length });
+      warnings.push({ reason: 'FailedToGetNodeStatuses', message: `EMQX API: ${apiError}` });
+    }
+  }
+  const capabilities = capabilitiesOf(nodes);
+  let evacuations: NodeEvacuationStatus[] | undefined;
+  let ports: V1ServicePort[] | undefined;
+  if (api && nodes) {
+    if (capabilities.evacuation) {
+      try {
+        evacuations = (await api.globalStatus()).evacuations ?? [];
+      } catch (err) {
+        deps.log.warn('cannot read evacuation status', { error: (err as Error).message });
+      }
+    }
+    if (writing) {
+      try {
+        ports = listenerPorts(parseHocon(await api.getConfigsHocon()));
+      } catch (err) {
+        deps.log.warn('cannot read listeners from EMQX', { error: (err as Error).message });
+      }
+    }
+  }
+
+  // No API: a pod whose /status probe passes stands in for a running node.
+  const running = nodes
+    ? runningPods(nodes, pods)
+    : new Set(pods.filter(containersReady).map((p) => p.metadata!.name!));
+  const core = roleView(emqx, 'core', wantedHash(emqx, config, 'core', statefulSets), pods, running);
+  const replicant = roleView(
+    emqx,
+    'replicant',
+    wantedHash(emqx, config, 'replicant', replicaSets),
+    pods,
+    running,
+  );
+
+  // Pods about to serve pass the availability check first, on editions that have one.
+  const availability = new Map<string, boolean>();
+  if (api && capabilities.evacuation) {
+    for (const view of [core, replicant]) {
+      for (const pod of view.pods) {
+        if (!awaitsAvailability(pod, view.running)) continue;
+        let ok: boolean;
+        try {
+          ok = await api.availabilityCheck(podApiUrl(pod));
+        } catch {
+          ok = false;
+        }
+        availability.set(pod.metadata!.name!, ok);
+      }
+    }
+  }
+
+  const snapshot: Snapshot = {
+    namespace,
+    name,
+    raw,
+    emqx,
+    paused,
+    config,
+    previousStatus: raw.status,
+    children,
+    statefulSets,
+    replicaSets,
+    pods,
+    core,
+    replicant,
+    secrets,
+    access,
+    ...(nodes && {
+      nodes,
+      coreNodes: statusNodes(nodes, pods, 'core'),
+      replicantNodes: statusNodes(nodes, pods, 'replicant'),
+    }),
+    ...(apiError !== undefined && !nodes && { apiError }),
+    ...(evacuations && { evacuations }),
+    capabilities,
+    ...(ports && { listenerPorts: ports }),
+    availability,
+  };
+  return { snapshot: Object.freeze(snapshot), warnings };
+}
+
+/** The live child of `kind` named `name`, if the cache holds it. */
+export function liveChild<T>(s: Snapshot, kind: OwnedKind, name: string): T | undefined {
+  return s.children.get(kind)?.get(name) as T | undefined;
+}

@@ -1,0 +1,150 @@
+// The status of an EMQX resource, computed purely: conditions from the small pure functions in src/status, the
+// node lists from EMQX, replica counts for both roles and the scale subresource; and the Events a write of it
+// announces (a condition that flips).
+import { LABEL_DB_ROLE, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.ts';
+import type { EMQXNodesStatus, EMQXStatus, UpdateProgress } from '../api/types.ts';
+import { kubeTime } from '../k8s/time.ts';
+import { canonicalJson } from '../resources/hash.ts';
+import {
+  computeConditions,
+  flips,
+  mergeConditions,
+  phase,
+  type ConfigObservation,
+  type RoleObservation,
+  type StatusObservation,
+} from '../status/conditions.ts';
+import { containersReady, podRevision } from './pod-facts.ts';
+import type { PlannedEvent } from './rollout/types.ts';
+import type { RoleView, Snapshot } from './snapshot.ts';
+
+/** What the plan (and, where a write failed, the executor) decided that the status reports. */
+export interface StatusDecisions {
+  config: ConfigObservation;
+  /** The objects the cluster is made of exist (or were just applied). */
+  initialized: boolean;
+  /** Per role: what is going on, in a few words. */
+  activity: { core?: string; replicant?: string };
+  /** Per role: a rollout, scale-down or drain is under way. */
+  progressing: { core?: boolean; replicant?: boolean };
+  update?: UpdateProgress;
+}
+
+function roleObservation(
+  view: RoleView,
+  activity: string | undefined,
+  progressing: boolean,
+): RoleObservation {
+  return {
+    desired: view.desired,
+    pods: view.pods.length,
+    readyPods: view.pods.filter(containersReady).length,
+    runningUpdated: view.updated.filter((p) => view.running.has(p.metadata!.name!)).length,
+    updatedPods: view.updated.length,
+    oldPods: view.old.length,
+    progressing,
+    ...(activity !== undefined && { activity }),
+  };
+}
+
+function nodesStatus(view: RoleView, previous: EMQXNodesStatus | undefined): EMQXNodesStatus {
+  const current = view.old.length > 0 ? podRevision(view.old[0]!) : view.hash;
+  return {
+    replicas: view.desired,
+    readyReplicas: view.updated.filter((p) => view.running.has(p.metadata!.name!)).length,
+    currentRevision: current ?? view.hash,
+    currentReplicas: view.old.length > 0 ? view.old.length : view.updated.length,
+    updateRevision: view.hash,
+    updateReplicas: view.updated.length,
+    ...(previous?.collisionCount !== undefined && { collisionCount: previous.collisionCount }),
+  };
+}
+
+const IDLE_ROLE: RoleObservation = {
+  desired: 0,
+  pods: 0,
+  readyPods: 0,
+  runningUpdated: 0,
+  updatedPods: 0,
+  oldPods: 0,
+  progressing: false,
+};
+
+/**
+ * The status for this pass. A paused resource is not observed: its roles show as empty and only the conditions
+ * and phase move.
+ */
+export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXStatus {
+  const prev = s.previousStatus ?? {};
+  const observed = !s.paused;
+  const core = observed ? s.core : undefined;
+  const repl = observed ? s.replicant : undefined;
+  const hasReplicants = Boolean(
+    repl && (repl.desired > 0 || repl.pods.length > 0 || s.emqx.spec.replicantTemplate),
+  );
+  const generation = s.raw.metadata.generation ?? 0;
+  const observation: StatusObservation = {
+    generation,
+    paused: s.paused,
+    initialized: d.initialized,
+    core: core ? roleObservation(core, d.activity.core, d.progressing.core ?? false) : IDLE_ROLE,
+    ...(hasReplicants &&
+      repl && { replicant: roleObservation(repl, d.activity.replicant, d.progressing.replicant ?? false) }),
+    config: d.config,
+    ...(observed && s.apiError !== undefined && { apiUnreachable: s.apiError }),
+  };
+  const values = computeConditions(observation);
+  const conditions = mergeConditions(prev.conditions, values, kubeTime(now), generation);
+  return {
+    phase: phase(values, s.paused),
+    observedGeneration: generation,
+    conditions,
+    coreNodes: (s.coreNodes as EMQXStatus['coreNodes']) ?? prev.coreNodes ?? [],
+    replicantNodes: (s.replicantNodes as EMQXStatus['replicantNodes']) ?? prev.replicantNodes ?? [],
+    ...(core && { coreNodesStatus: nodesStatus(core, prev.coreNodesStatus) }),
+    ...(hasReplicants && repl && { replicantNodesStatus: nodesStatus(repl, prev.replicantNodesStatus) }),
+    ...((s.evacuations?.length ?? 0) > 0 && { nodeEvacuationsStatus: [...s.evacuations!] }),
+    cores: `${observation.core.runningUpdated}/${observation.core.desired}`,
+    replicants: `${observation.replicant?.runningUpdated ?? 0}/${observation.replicant?.desired ?? 0}`,
+    replicantReplicas: observation.replicant?.desired ?? 0,
+    replicantSelector: `${LABEL_INSTANCE}=${s.name},${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_DB_ROLE}=replicant`,
+    ...(d.update && { update: d.update }),
+  };
+}
+
+function withoutUptime(status: EMQXStatus): EMQXStatus {
+  const strip = (nodes: EMQXStatus['coreNodes']) => nodes?.map(({ uptime: _uptime, ...n }) => n);
+  return { ...status, coreNodes: strip(status.coreNodes), replicantNodes: strip(status.replicantNodes) };
+}
+
+/**
+ * Whether `next` is worth a write. Node uptimes change on every read: on their own they are no reason to write
+ * (an idle cluster costs zero writes); they are refreshed whenever something else changes.
+ */
+export function statusChanged(previous: EMQXStatus | undefined, next: EMQXStatus): boolean {
+  return canonicalJson(withoutUptime(next)) !== canonicalJson(withoutUptime(previous ?? {}));
+}
+
+const GOOD_WHEN_TRUE = new Set([
+  'Initialized',
+  'CoreNodesReady',
+  'ReplicantNodesReady',
+  'Available',
+  'Ready',
+  'ConfigApplied',
+]);
+
+/** The Events a status write announces: one per condition that flipped (none for "not yet" on the first pass). */
+export function conditionEvents(previous: EMQXStatus | undefined, next: EMQXStatus): PlannedEvent[] {
+  const out: PlannedEvent[] = [];
+  for (const c of flips(previous?.conditions, next.conditions ?? [])) {
+    if (!previous?.conditions && c.status === 'False') continue;
+    const good = GOOD_WHEN_TRUE.has(c.type) ? c.status === 'True' : c.status === 'False';
+    out.push({
+      type: good ? 'Normal' : 'Warning',
+      reason: c.reason,
+      message: `${c.type} is ${c.status}: ${c.message}`,
+    });
+  }
+  return out;
+}
