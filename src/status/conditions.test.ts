@@ -147,4 +147,14 @@ describe('status conditions', () => {
       forgetSecret('licence-VALUE-1234');
     }
   });
+
+  it('an EMQX API that fails or times out is named in the node conditions', () => {
+    const o = obs({ apiUnreachable: 'GET /api/v5/nodes on http://10.0.0.1:18083: timed out' });
+    assert.match(
+      coreNodesReady(o).message,
+      /EMQX API unusable \(GET \/api\/v5\/nodes on http:\/\/10\.0\.0\.1:18083: timed out\): node states from Kubernetes only$/,
+    );
+    assert.match(replicantNodesReady(o).message, /EMQX API unusable/);
+    assert.doesNotMatch(coreNodesReady(obs()).message, /EMQX API/);
+  });
 });

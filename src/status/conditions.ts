@@ -71,10 +71,12 @@ function cond(type: EMQXConditionType, ok: boolean, reason: string, message: str
   return { type, status: ok ? 'True' : 'False', reason, message: conditionMessage(message) };
 }
 
-function roleSummary(role: RoleObservation, label: string): string {
+function roleSummary(role: RoleObservation, label: string, apiUnreachable?: string): string {
   const parts = [`${role.runningUpdated}/${role.desired} ${label} nodes running on the current revision`];
   if (role.oldPods > 0) parts.push(`${role.oldPods} on an old revision`);
   if (role.activity) parts.push(role.activity);
+  // a node whose API fails, times out or answers nonsense: the counts come from Kubernetes, and the status says why
+  if (apiUnreachable) parts.push(`EMQX API unusable (${apiUnreachable}): node states from Kubernetes only`);
   return parts.join(', ');
 }
 
@@ -88,19 +90,24 @@ export function coreNodesProgressing(o: StatusObservation): ConditionValue {
   const c = o.core;
   const done = !c.progressing && c.runningUpdated >= c.desired && c.oldPods === 0 && c.pods === c.desired;
   return done
-    ? cond('CoreNodesProgressing', false, 'CoreNodesUpToDate', roleSummary(c, 'core'))
+    ? cond('CoreNodesProgressing', false, 'CoreNodesUpToDate', roleSummary(c, 'core', o.apiUnreachable))
     : cond(
         'CoreNodesProgressing',
         true,
         c.oldPods > 0 ? 'UpdatingCoreNodes' : 'ScalingCoreNodes',
-        roleSummary(c, 'core'),
+        roleSummary(c, 'core', o.apiUnreachable),
       );
 }
 
 export function coreNodesReady(o: StatusObservation): ConditionValue {
   const c = o.core;
   const ok = c.desired > 0 && c.runningUpdated >= c.desired;
-  return cond('CoreNodesReady', ok, ok ? 'AllCoreNodesRunning' : 'CoreNodesNotReady', roleSummary(c, 'core'));
+  return cond(
+    'CoreNodesReady',
+    ok,
+    ok ? 'AllCoreNodesRunning' : 'CoreNodesNotReady',
+    roleSummary(c, 'core', o.apiUnreachable),
+  );
 }
 
 export function replicantNodesProgressing(o: StatusObservation): ConditionValue {
@@ -108,12 +115,17 @@ export function replicantNodesProgressing(o: StatusObservation): ConditionValue 
   if (!r) return cond('ReplicantNodesProgressing', false, 'NoReplicants', 'the spec has no replicant nodes');
   const done = !r.progressing && r.runningUpdated >= r.desired && r.oldPods === 0 && r.pods === r.desired;
   return done
-    ? cond('ReplicantNodesProgressing', false, 'ReplicantNodesUpToDate', roleSummary(r, 'replicant'))
+    ? cond(
+        'ReplicantNodesProgressing',
+        false,
+        'ReplicantNodesUpToDate',
+        roleSummary(r, 'replicant', o.apiUnreachable),
+      )
     : cond(
         'ReplicantNodesProgressing',
         true,
         r.oldPods > 0 ? 'UpdatingReplicantNodes' : 'ScalingReplicantNodes',
-        roleSummary(r, 'replicant'),
+        roleSummary(r, 'replicant', o.apiUnreachable),
       );
 }
 
@@ -125,7 +137,7 @@ export function replicantNodesReady(o: StatusObservation): ConditionValue {
     'ReplicantNodesReady',
     ok,
     ok ? 'AllReplicantNodesRunning' : 'ReplicantNodesNotReady',
-    roleSummary(r, 'replicant'),
+    roleSummary(r, 'replicant', o.apiUnreachable),
   );
 }
 
