@@ -1,5 +1,5 @@
 // The sandbox: a real control plane (etcd, kube-apiserver, kube-controller-manager) plus the kubelet emulator, in
-// one directory. `startSandbox()` is what tests, `emqx-operator sandbox` and the demo use.
+// one directory. `startSandbox()` is what tests and the sandbox CLI (sandbox/cli: `npm run sandbox`, `npm start`) use.
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

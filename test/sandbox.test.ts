@@ -679,13 +679,13 @@ spec:
   await sb.api.delete(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.${group}`);
 });
 
-test('`emqx-operator sandbox --no-operator` runs in the foreground and leaves no process behind on SIGINT', async (t) => {
+test('`npm run sandbox -- --no-operator` (sandbox/cli) runs in the foreground and leaves no process behind on SIGINT', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cli-sandbox-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out: string[] = [];
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'src/cli/main.ts'), 'sandbox', '--no-operator', '--dir', dir],
+    [path.join(ROOT, 'sandbox/cli/main.ts'), 'sandbox', '--no-operator', '--dir', dir],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,22 +4,26 @@
 #
 #   sandbox/build/build-k8s.sh          # build if missing, print the bin directory on the last line
 #   EMQX_SANDBOX_CACHE=/path ...        # override the cache root (default ~/.cache/emqx-operator)
+#
+# Progress goes to stderr as a few phase lines plus a status line every 15 s (packages compiled, time left); the
+# go commands' own output (`go: downloading …`, `go: added …`, compiler errors) goes to the build log, whose path
+# is printed first. Two jobs run side by side: etcd (its own module, as released) and Kubernetes (one wrapper
+# module, one `go build` for both commands so every shared package is compiled once and both link in parallel).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 
 cache_root=${EMQX_SANDBOX_CACHE:-$HOME/.cache/emqx-operator}
-bin="$cache_root/k8s-$K8S_VERSION-etcd-$ETCD_VERSION/bin"
+out="$cache_root/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
+bin="$out/bin"
 work="$cache_root/work"
-
-log() { printf '[build-k8s %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-step() { # step NAME CMD... : runs a step and reports its duration
-  local name=$1; shift; local t0=$SECONDS
-  log "$name ..."
-  "$@"
-  log "$name done in $((SECONDS - t0))s"
-}
+build_log="$out/build.log"
+state="$work/progress"
+# Measured on 2 idle cores with empty caches (sandbox/README.md, "Cost"); only used to say how long is left
+# before the compile has started.
+EXPECT_MODULES_S=60
+EXPECT_COMPILE_S=330
 
 if [ -x "$bin/etcd" ] && [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ]; then
   echo "$bin"; exit 0
@@ -31,22 +35,25 @@ command -v go >/dev/null 2>&1 || {
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 mkdir -p "$bin" "$work"
-total0=$SECONDS
+rm -rf "$state"; mkdir -p "$state"
+: >"$build_log"
+t_start=$SECONDS
 
-build_etcd() {
-  local w="$work/etcd-$ETCD_VERSION"; mkdir -p "$w"; cd "$w"
-  [ -f go.mod ] || go mod init etcdbuild >/dev/null 2>&1
-  go get -tool "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
-  go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3
-  mv "$bin/etcd.tmp" "$bin/etcd"
+log() { # to stderr and the build log; never fails (no pipeline, no error if stderr is gone)
+  local line; line=$(printf '[build-k8s %s] %s' "$(date +%H:%M:%S)" "$*")
+  printf '%s\n' "$line" >>"$build_log" 2>/dev/null || true
+  printf '%s\n' "$line" >&2 2>/dev/null || true
 }
+fmt_s() { local s=$1; if [ "$s" -ge 90 ]; then echo "$(((s + 30) / 60)) min"; else echo "${s} s"; fi; }
+phase() { echo "$2" >"$state/$1.phase"; } # phase JOB TEXT: what the job is doing now (read by the monitor)
+lines() { local n=0; [ -f "$1" ] && n=$(wc -l <"$1"); echo $((n + 0)); }
 
-k8s_wrapper() {
-  local w="$work/k8s-$K8S_VERSION"; mkdir -p "$w"; cd "$w"
-  [ -f go.mod ] || go mod init kbuild >/dev/null 2>&1
-  local stg="v0.${K8S_VERSION#1.}" gomod m
+# Staging modules are required at v0.0.0 and replaced by ./staging paths upstream; point them at their releases.
+k8s_modules() {
+  local w="$work/k8s-$K8S_VERSION" stg="v0.${K8S_VERSION#1.}" gomod m
+  mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init kbuild
   gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
-  # Staging modules are required at v0.0.0 and replaced by ./staging paths upstream; point them at their releases.
   for m in $(sed -n -e 's#^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' \
                     -e 's#^\s*\(k8s\.io/[a-z0-9-]*\) v0\.0\.0\( // indirect\)\?$#\1#p' "$gomod" | sort -u); do
     go mod edit "-replace=$m=$m@$stg"
@@ -55,25 +62,127 @@ k8s_wrapper() {
                "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION"
 }
 
-build_k8s() {
-  cd "$work/k8s-$K8S_VERSION"
+# The tags upstream builds with (hack/lib/golang.sh) plus grpcnotrace (no golang.org/x/net/trace in the binaries).
+K8S_TAGS=selinux,notest,grpcnotrace
+# No DWARF at all: -w drops it at link time, -dwarf=false stops every package compile from generating it.
+GCFLAGS=all=-dwarf=false
+
+k8s_job() {
+  phase k8s "downloading modules"
+  k8s_modules
   local minor; minor=$(echo "$K8S_VERSION" | cut -d. -f2)
   local v="-X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1"
   v="$v -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
   v="$v -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
-  local c
-  for c in kube-apiserver kube-controller-manager; do
-    [ -x "$bin/$c" ] && continue
-    step "go build $c" go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "-s -w $v" -o "$bin/$c.tmp" "k8s.io/kubernetes/cmd/$c"
-    mv "$bin/$c.tmp" "$bin/$c"
+  local cmds=("k8s.io/kubernetes/cmd/kube-apiserver" "k8s.io/kubernetes/cmd/kube-controller-manager")
+  go list -deps -tags="$K8S_TAGS" "${cmds[@]}" | wc -l >"$state/k8s.total"
+  phase k8s "compiling"
+  rm -rf "$work/k8s-out"; mkdir -p "$work/k8s-out"
+  go build -v -trimpath -tags="$K8S_TAGS" -gcflags="$GCFLAGS" -ldflags "-s -w $v" -o "$work/k8s-out/" "${cmds[@]}" \
+    2> >(tee -a "$state/k8s.pkgs" >&2)
+  mv "$work/k8s-out/kube-apiserver" "$work/k8s-out/kube-controller-manager" "$bin/"
+  phase k8s "done"
+}
+
+etcd_job() {
+  local w="$work/etcd-$ETCD_VERSION" pkg="go.etcd.io/etcd/server/v3"
+  phase etcd "downloading modules"
+  mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init etcdbuild
+  go get -tool "$pkg@v$ETCD_VERSION"
+  go list -deps "$pkg" | wc -l >"$state/etcd.total"
+  phase etcd "compiling"
+  go build -v -trimpath -gcflags="$GCFLAGS" -ldflags "-s -w" -o "$bin/etcd.tmp" "$pkg" 2> >(tee -a "$state/etcd.pkgs" >&2)
+  mv "$bin/etcd.tmp" "$bin/etcd"
+  phase etcd "done"
+}
+
+# One status line: each job's phase and, while compiling, packages compiled so far, plus an estimate of the time
+# left (from the compile rate once there is one, else from the measured figures above).
+status() {
+  local now=$((SECONDS - t_start)) done=0 total=0 parts=() j p t n
+  for j in etcd k8s; do
+    p=$(cat "$state/$j.phase" 2>/dev/null || echo "waiting")
+    n=$(lines "$state/$j.pkgs"); t=$(cat "$state/$j.total" 2>/dev/null || echo 0)
+    done=$((done + n)); total=$((total + t))
+    [ "$p" = compiling ] && p="compiling $n/$t packages"
+    parts+=("$([ $j = k8s ] && echo kubernetes || echo etcd): $p")
+  done
+  local left
+  if [ ! -f "$state/k8s.total" ]; then
+    left=$((EXPECT_MODULES_S + EXPECT_COMPILE_S - now)); [ "$left" -lt 30 ] && left=30
+    left="about $(fmt_s "$left") left (typical on 2 cores)"
+  elif [ "$done" -lt 50 ]; then
+    left="about $(fmt_s "$EXPECT_COMPILE_S") left (typical on 2 cores)"
+  elif [ "$done" -ge "$total" ]; then
+    left="linking"
+  else
+    local since=$((now - $(cat "$state/compile.t0"))); [ "$since" -lt 1 ] && since=1
+    left="about $(fmt_s $(((total - done) * since / done + 20))) left"
+  fi
+  log "$(fmt_s "$now") so far; ${parts[0]}; ${parts[1]}; $left"
+}
+
+monitor() {
+  while sleep "${BUILD_K8S_STATUS_EVERY:-15}"; do
+    # The compile rate counts from the moment the first job started compiling.
+    [ -f "$state/compile.t0" ] || ! compgen -G "$state/*.total" >/dev/null || echo $((SECONDS - t_start)) >"$state/compile.t0"
+    status || true
   done
 }
 
-log "building Kubernetes v$K8S_VERSION and etcd v$ETCD_VERSION into $bin (measured: about 6 minutes on 2 cores with an empty Go build cache; downloading every module first adds a few minutes)"
-[ -x "$bin/etcd" ] || step "etcd v$ETCD_VERSION (module download + build)" build_etcd
-step "Kubernetes v$K8S_VERSION module download" k8s_wrapper
-build_k8s
-"$bin/kube-apiserver" --version >&2
-"$bin/etcd" --version | head -1 >&2
-log "all built in $((SECONDS - total0))s; disk: $(du -sh "$bin" | cut -f1) binaries, $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1) module cache, $(du -sh "$(go env GOCACHE)" 2>/dev/null | cut -f1) build cache"
+log "building Kubernetes v$K8S_VERSION and etcd v$ETCD_VERSION into $bin"
+log "full log: $build_log"
+log "phases: 1. download Go modules (~$(fmt_s $EXPECT_MODULES_S)); 2. compile ~2900 packages and link 3 binaries" \
+    "(~$(fmt_s $EXPECT_COMPILE_S) on 2 idle cores, longer on a busy machine); a status line every ${BUILD_K8S_STATUS_EVERY:-15} s"
+
+etcd_pid= k8s_pid= monitor_pid=
+kill_tree() { # kill_tree PID: the process and everything it started (go build runs compilers as children)
+  local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done
+  kill "$1" 2>/dev/null || true
+}
+cleanup() { local p; for p in $etcd_pid $k8s_pid $monitor_pid; do kill_tree "$p"; done; }
+trap cleanup EXIT
+trap "exit 130" INT TERM
+if [ -x "$bin/etcd" ]; then phase etcd "done"; else (etcd_job) >>"$build_log" 2>&1 & etcd_pid=$!; fi
+if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ]; then
+  phase k8s "done"
+else
+  (k8s_job) >>"$build_log" 2>&1 & k8s_pid=$!
+fi
+monitor & monitor_pid=$!
+
+failed=()
+if [ -n "$etcd_pid" ]; then wait "$etcd_pid" || failed+=("etcd"); fi
+if [ -n "$k8s_pid" ]; then wait "$k8s_pid" || failed+=("kubernetes"); fi
+etcd_pid= k8s_pid=
+kill_tree "$monitor_pid"; monitor_pid=
+if [ ${#failed[@]} -gt 0 ]; then
+  log "FAILED: ${failed[*]}; the last lines of $build_log:"
+  tail -n 25 "$build_log" >&2 || true
+  exit 1
+fi
+# CPU time of everything the script ran (the second line of `times`: children's user and system time), a figure
+# that depends far less on how busy the machine is than the wall time.
+cpu_seconds() { # sets CPU_S; no subshell, or `times` would count the subshell's children only
+  local t m sec total=0
+  times >"$state/times" 2>/dev/null || return 0
+  for t in $(tail -n 1 "$state/times"); do
+    m=${t%%m*}; sec=${t#*m}; sec=${sec%s}; sec=${sec%.*}
+    total=$((total + m * 60 + 10#$sec))
+  done
+  CPU_S=$total
+}
+cpu_seconds || true
+log "all built in $((SECONDS - t_start)) s (${CPU_S:-?} s of CPU)"
+
+# Diagnostics only: none of these may fail the build (and no pipeline here, so no early-closing reader can kill
+# a writer with SIGPIPE under pipefail).
+diagnostics() {
+  local v
+  v=$("$bin/kube-apiserver" --version 2>&1); log "${v%%$'\n'*}"
+  v=$("$bin/etcd" --version 2>&1); log "${v%%$'\n'*}"
+  log "disk: $(du -sh "$bin" 2>/dev/null | cut -f1) binaries, $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1) module cache, $(du -sh "$(go env GOCACHE)" 2>/dev/null | cut -f1) build cache"
+}
+diagnostics || true
 echo "$bin"

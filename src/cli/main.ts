@@ -1,49 +1,25 @@
-// Entry point of the `emqx-operator` CLI. Each subcommand lives in its own module under ./commands and is loaded
-// only when it is used, so `render` never pays for the controller and `run` never loads the sandbox.
+// Entry point of the `emqx-operator` CLI, the operator image's command. Each subcommand lives in its own module
+// under ./commands and is loaded only when it is used, so `render` never pays for the controller. Only commands
+// that work in the image belong here: the sandbox and the demo are the repo's own tools (sandbox/cli).
+import { dispatch } from './args.ts';
 
-export interface Command {
-  /** One line for `emqx-operator --help`. */
-  summary: string;
-  /** Runs the command; resolves to the process exit code. */
-  run(args: string[]): Promise<number>;
-}
+export type { Command } from './args.ts';
 
-const commands: Record<string, () => Promise<{ command: Command }>> = {
-  render: () => import('./commands/render.ts'),
-  crds: () => import('./commands/crds.ts'),
-  run: () => import('./commands/run.ts'),
-  sandbox: () => import('./commands/sandbox.ts'),
-  demo: () => import('./commands/demo.ts'),
+export const commands = {
+  run: { summary: 'run the operator against a Kubernetes cluster', load: () => import('./commands/run.ts') },
+  render: {
+    summary: 'print every Kubernetes object the operator would create for EMQX resources (no cluster needed)',
+    load: () => import('./commands/render.ts'),
+  },
+  crds: {
+    summary: 'print (or --write) the CustomResourceDefinitions',
+    load: () => import('./commands/crds.ts'),
+  },
+  version: { summary: 'print the operator version', load: () => import('./commands/version.ts') },
 };
 
-function usage(): string {
-  return [
-    'Usage: emqx-operator <command> [options]',
-    '',
-    'Commands:',
-    '  render    print every Kubernetes object the operator would create for EMQX resources (no cluster needed)',
-    '  crds      print (or --write) the CustomResourceDefinitions',
-    '  run       run the operator against a Kubernetes cluster',
-    '  sandbox   start a local Kubernetes control plane with emulated EMQX nodes (for trying things out)',
-    '  demo      start the sandbox, apply the example cluster and wait until it is Ready',
-    '',
-    'Run `emqx-operator <command> --help` for the options of a command.',
-  ].join('\n');
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
-    return name ? 0 : 1;
-  }
-  const load = commands[name];
-  if (!load) {
-    process.stderr.write(`emqx-operator: unknown command "${name}"\n\n${usage()}\n`);
-    return 1;
-  }
-  const { command } = await load();
-  return command.run(rest);
+export function main(argv: string[]): Promise<number> {
+  return dispatch('emqx-operator', commands, argv);
 }
 
 if (import.meta.main) {

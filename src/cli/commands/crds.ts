@@ -2,10 +2,9 @@
 // deploy/crds with --write.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CrdOptions } from '../../api/crds.ts';
 import { crdFiles, DEFAULT_WEBHOOK_SERVICE } from '../../api/crds.ts';
-import type { Command } from '../main.ts';
+import { parseFlags, runCommand, type Command } from '../args.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
 export const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'deploy/crds');
@@ -37,21 +36,15 @@ export function parseCrdArgs(args: string[]): {
   outDir: string;
   help: boolean;
 } {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      write: { type: 'boolean', default: false },
-      'out-dir': { type: 'string' },
-      'webhook-service': { type: 'string' },
-      'webhook-port': { type: 'string' },
-      'webhook-path': { type: 'string' },
-      'webhook-url': { type: 'string' },
-      'ca-bundle-file': { type: 'string' },
-      'no-conversion': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+  const { values } = parseFlags(args, {
+    write: { type: 'boolean', default: false },
+    'out-dir': { type: 'string' },
+    'webhook-service': { type: 'string' },
+    'webhook-port': { type: 'string' },
+    'webhook-path': { type: 'string' },
+    'webhook-url': { type: 'string' },
+    'ca-bundle-file': { type: 'string' },
+    'no-conversion': { type: 'boolean', default: false },
   });
   const write = values.write === true;
   const outDir = values['out-dir'] ? path.resolve(values['out-dir']) : DEFAULT_OUT_DIR;
@@ -108,30 +101,24 @@ export function parseCrdArgs(args: string[]): {
 }
 
 export const command: Command = {
-  summary: 'print (or --write) the CustomResourceDefinitions',
-  async run(args) {
-    let parsed: ReturnType<typeof parseCrdArgs>;
-    try {
-      parsed = parseCrdArgs(args);
-    } catch (err) {
-      process.stderr.write(`emqx-operator crds: ${(err as Error).message}\n\n${HELP}\n`);
-      return 2;
-    }
-    if (parsed.help) {
-      process.stdout.write(HELP + '\n');
-      return 0;
-    }
-    const files = crdFiles(parsed.options);
-    if (parsed.write) {
-      mkdirSync(parsed.outDir, { recursive: true });
-      for (const [name, content] of Object.entries(files)) {
-        const target = path.join(parsed.outDir, name);
-        writeFileSync(target, content);
-        process.stdout.write(`wrote ${path.relative(process.cwd(), target) || target}\n`);
-      }
-    } else {
-      process.stdout.write(Object.values(files).join('---\n'));
-    }
-    return 0;
-  },
+  run: (args) =>
+    runCommand(
+      'emqx-operator crds',
+      HELP,
+      () => parseCrdArgs(args),
+      async (parsed) => {
+        const files = crdFiles(parsed.options);
+        if (parsed.write) {
+          mkdirSync(parsed.outDir, { recursive: true });
+          for (const [name, content] of Object.entries(files)) {
+            const target = path.join(parsed.outDir, name);
+            writeFileSync(target, content);
+            process.stdout.write(`wrote ${path.relative(process.cwd(), target) || target}\n`);
+          }
+        } else {
+          process.stdout.write(Object.values(files).join('---\n'));
+        }
+        return 0;
+      },
+    ),
 };

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ANNOTATION_PLACEHOLDER, render } from './render.ts';
+import { EXIT_USAGE } from '../args.ts';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 const example = (name: string) => path.join(root, 'examples', name);
@@ -324,7 +325,7 @@ test('invalid YAML, unreadable files and bad arguments', async () => {
   assert.match(missing.stderr, /\/nonexistent\/x\.yaml: cannot read/);
   for (const args of [[], ['-f'], ['--bogus'], ['-f', '-', '-f', '-']]) {
     const r = await run(args);
-    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.code, EXIT_USAGE, args.join(' '));
     assert.equal(r.stdout, '');
   }
 });

@@ -2,7 +2,7 @@
 // EMQX resources in the files, without a cluster. See usage() for the rules.
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { Command } from '../main.ts';
+import { parseFlags, runCommand, type Command } from '../args.ts';
 import { loadEMQX } from '../../api/validate.ts';
 import type { EMQX } from '../../api/types.ts';
 import { HoconError } from '../../hocon/index.ts';
@@ -66,50 +66,26 @@ const processIO: RenderIO = {
   stderr: (t) => process.stderr.write(t),
 };
 
-interface Options {
+export interface RenderArgs {
   files: string[];
   namespace?: string;
   help: boolean;
 }
 
-function parseArgs(args: string[]): Options | string {
-  const opts: Options = { files: [], help: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string | undefined => {
-      if (inline !== undefined) return inline;
-      i++;
-      return args[i];
-    };
-    switch (flag) {
-      case '-h':
-      case '--help':
-        opts.help = true;
-        break;
-      case '-f':
-      case '--filename': {
-        const v = value();
-        if (v === undefined || v === '') return `${flag} needs a file name`;
-        opts.files.push(v);
-        break;
-      }
-      case '-n':
-      case '--namespace': {
-        const v = value();
-        if (v === undefined || v === '') return `${flag} needs a namespace`;
-        opts.namespace = v;
-        break;
-      }
-      default:
-        return `unknown argument "${a}"`;
-    }
-  }
-  if (!opts.help && opts.files.length === 0) return 'at least one -f FILE is required';
-  if (opts.files.filter((f) => f === '-').length > 1) return 'standard input ("-f -") can be read only once';
-  return opts;
+/** Parses the command line; throws with a message naming the flag on bad input. */
+export function parseRenderArgs(args: string[]): RenderArgs {
+  const { values } = parseFlags(args, {
+    filename: { type: 'string', short: 'f', multiple: true },
+    namespace: { type: 'string', short: 'n' },
+  });
+  const files = values.filename ?? [];
+  if (values.help) return { files, help: true };
+  if (files.length === 0) throw new Error('at least one -f FILE is required');
+  if (files.some((f) => f === '')) throw new Error('-f, --filename needs a file name');
+  if (files.filter((f) => f === '-').length > 1)
+    throw new Error('standard input ("-f -") can be read only once');
+  if (values.namespace === '') throw new Error('-n, --namespace needs a namespace');
+  return { files, namespace: values.namespace, help: false };
 }
 
 type Obj = Record<string, unknown>;
@@ -278,17 +254,17 @@ function renderEmqx(emqx: EMQX, conf: HoconObject): BuiltObject[] {
 }
 
 /** Runs `render` with the given IO; resolves to the exit code. */
-export async function render(args: string[], io: RenderIO = processIO): Promise<number> {
-  const opts = parseArgs(args);
-  if (typeof opts === 'string') {
-    io.stderr(`emqx-operator render: ${opts}\n\n${usage()}\n`);
-    return 1;
-  }
-  if (opts.help) {
-    io.stdout(usage() + '\n');
-    return 0;
-  }
+export function render(args: string[], io: RenderIO = processIO): Promise<number> {
+  return runCommand(
+    'emqx-operator render',
+    usage(),
+    () => parseRenderArgs(args),
+    (opts) => renderFiles(opts, io),
+    io,
+  );
+}
 
+async function renderFiles(opts: RenderArgs, io: RenderIO): Promise<number> {
   const errors: string[] = [];
   const notes: string[] = [];
   const out: string[] = [];
@@ -370,6 +346,5 @@ export async function render(args: string[], io: RenderIO = processIO): Promise<
 }
 
 export const command: Command = {
-  summary: 'print every Kubernetes object the operator would create for EMQX resources (no cluster needed)',
   run: (args) => render(args),
 };

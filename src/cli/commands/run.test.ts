@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDuration } from './run.ts';
+import { parseDuration, parseRunArgs } from './run.ts';
 
 test('parseDuration: ms, s and m, decimals allowed, a unit required', () => {
   assert.equal(parseDuration('500ms'), 500);
@@ -10,4 +10,49 @@ test('parseDuration: ms, s and m, decimals allowed, a unit required', () => {
   assert.equal(parseDuration(' 3s '), 3000);
   for (const bad of ['10', 's', '-1s', '1h', '1 s', '', 'abc'])
     assert.equal(parseDuration(bad), undefined, bad);
+});
+
+test('parseRunArgs: defaults, validated values, the flag named in every error', () => {
+  const d = parseRunArgs([], {});
+  assert.equal(d.healthBind, '127.0.0.1:8081');
+  assert.equal(d.leaseNamespace, 'emqx-operator-system');
+  assert.equal(d.logLevel, 'info');
+  assert.equal(d.webhook, undefined);
+  assert.equal(parseRunArgs([], { POD_NAMESPACE: 'ops', LOG_LEVEL: 'debug' }).leaseNamespace, 'ops');
+  assert.equal(parseRunArgs([], { LOG_LEVEL: 'debug' }).logLevel, 'debug');
+  const r = parseRunArgs(
+    [
+      '--workers=3',
+      '--ready-interval',
+      '10s',
+      '--emqx-timeout',
+      '500ms',
+      '--webhook-bind-address',
+      '127.0.0.1:0',
+      '--webhook-service',
+      'ops/hook',
+      '--log-level',
+      'warn',
+    ],
+    {},
+  );
+  assert.equal(r.workers, 3);
+  assert.equal(r.readyIntervalMs, 10_000);
+  assert.equal(r.emqxTimeoutMs, 500);
+  assert.deepEqual(r.webhook, {
+    bind: '127.0.0.1:0',
+    service: { namespace: 'ops', name: 'hook' },
+    url: undefined,
+  });
+  assert.equal(r.logLevel, 'warn');
+  for (const [args, flag] of [
+    [['--workers', '0'], /--workers/],
+    [['--not-ready-interval', '5'], /--not-ready-interval/],
+    [['--webhook-service', 'hook'], /--webhook-service/],
+    [['--log-level', 'loud'], /--log-level/],
+    [['--bogus'], /--bogus/],
+  ] as const) {
+    assert.throws(() => parseRunArgs([...args], {}), flag, args.join(' '));
+  }
+  assert.throws(() => parseRunArgs([], { LOG_LEVEL: 'loud' }), /LOG_LEVEL/);
 });

@@ -1,9 +1,8 @@
 // `emqx-operator run`: the operator process.
-import { parseArgs } from 'node:util';
 import { startOperator } from '../../controller/manager.ts';
 import { KubeConfigError } from '../../k8s/config.ts';
-import { createLogger, parseLogLevel } from '../../observability/logger.ts';
-import type { Command } from '../main.ts';
+import { createLogger, parseLogLevel, type LogLevel } from '../../observability/logger.ts';
+import { parseFlags, runCommand, type Command } from '../args.ts';
 
 const HELP = `Usage: emqx-operator run [options]
 
@@ -39,120 +38,144 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm']);
 }
 
+function logLevel(flag: string | undefined, env: string | undefined): LogLevel {
+  try {
+    return parseLogLevel(flag ?? env);
+  } catch (err) {
+    throw new Error(`${flag !== undefined ? '--log-level' : 'LOG_LEVEL'}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+export interface RunArgs {
+  help: boolean;
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  identity?: string;
+  healthBind: string;
+  metricsBind?: string;
+  webhook?: { bind: string; service?: { namespace: string; name: string }; url?: string };
+  installCrds: boolean;
+  workers?: number;
+  readyIntervalMs?: number;
+  notReadyIntervalMs?: number;
+  emqxTimeoutMs?: number;
+  logLevel: LogLevel;
+}
+
+/** Parses the command line; throws with a message naming the flag on bad input. */
+export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.env): RunArgs {
+  const { values } = parseFlags(args, {
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    namespace: { type: 'string' },
+    'leader-elect': { type: 'boolean', default: false },
+    'leader-election-namespace': { type: 'string' },
+    identity: { type: 'string' },
+    'health-bind-address': { type: 'string', default: '127.0.0.1:8081' },
+    'metrics-bind-address': { type: 'string' },
+    'webhook-bind-address': { type: 'string' },
+    'webhook-service': { type: 'string' },
+    'webhook-url': { type: 'string' },
+    'install-crds': { type: 'boolean', default: false },
+    workers: { type: 'string' },
+    'ready-interval': { type: 'string' },
+    'not-ready-interval': { type: 'string' },
+    'emqx-timeout': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  let webhookService: { namespace: string; name: string } | undefined;
+  if (values['webhook-service'] !== undefined) {
+    const [namespace, name, ...more] = values['webhook-service'].split('/');
+    if (!namespace || !name || more.length > 0) throw new Error('--webhook-service must be NAMESPACE/NAME');
+    webhookService = { namespace, name };
+  }
+  const workers = values.workers !== undefined ? Number(values.workers) : undefined;
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
+    throw new Error(`--workers must be a positive integer, not "${values.workers}"`);
+  }
+  const duration = (flag: 'ready-interval' | 'not-ready-interval' | 'emqx-timeout') => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    const ms = parseDuration(v);
+    if (ms === undefined || ms <= 0) {
+      throw new Error(`--${flag} must be a positive duration (e.g. 500ms, 10s, 2m), not "${v}"`);
+    }
+    return ms;
+  };
+  return {
+    help: values.help,
+    kubeconfig: values.kubeconfig,
+    context: values.context,
+    namespace: values.namespace,
+    leaderElect: values['leader-elect'],
+    leaseNamespace: values['leader-election-namespace'] ?? env.POD_NAMESPACE ?? 'emqx-operator-system',
+    identity: values.identity,
+    healthBind: values['health-bind-address'],
+    metricsBind: values['metrics-bind-address'],
+    ...(values['webhook-bind-address'] !== undefined && {
+      webhook: { bind: values['webhook-bind-address'], service: webhookService, url: values['webhook-url'] },
+    }),
+    installCrds: values['install-crds'],
+    workers,
+    readyIntervalMs: duration('ready-interval'),
+    notReadyIntervalMs: duration('not-ready-interval'),
+    emqxTimeoutMs: duration('emqx-timeout'),
+    logLevel: logLevel(values['log-level'], env.LOG_LEVEL),
+  };
+}
+
 export const command: Command = {
-  summary: 'run the operator against a Kubernetes cluster',
-  async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        strict: true,
-        options: {
-          kubeconfig: { type: 'string' },
-          context: { type: 'string' },
-          namespace: { type: 'string' },
-          'leader-elect': { type: 'boolean', default: false },
-          'leader-election-namespace': { type: 'string' },
-          identity: { type: 'string' },
-          'health-bind-address': { type: 'string', default: '127.0.0.1:8081' },
-          'metrics-bind-address': { type: 'string' },
-          'webhook-bind-address': { type: 'string' },
-          'webhook-service': { type: 'string' },
-          'webhook-url': { type: 'string' },
-          'install-crds': { type: 'boolean', default: false },
-          workers: { type: 'string' },
-          'ready-interval': { type: 'string' },
-          'not-ready-interval': { type: 'string' },
-          'emqx-timeout': { type: 'string' },
-          'log-level': { type: 'string' },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-      }));
-    } catch (err) {
-      process.stderr.write(`emqx-operator run: ${(err as Error).message}\n\n${HELP}`);
-      return 1;
-    }
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    const log = createLogger({ level: parseLogLevel(values['log-level'] ?? process.env.LOG_LEVEL) });
-    let webhookService: { namespace: string; name: string } | undefined;
-    if (values['webhook-service']) {
-      const [namespace, name] = values['webhook-service'].split('/');
-      if (!namespace || !name) {
-        process.stderr.write('emqx-operator run: --webhook-service must be NAMESPACE/NAME\n');
-        return 1;
-      }
-      webhookService = { namespace, name };
-    }
-    const workers = values.workers ? Number(values.workers) : undefined;
-    if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
-      process.stderr.write('emqx-operator run: --workers must be a positive integer\n');
-      return 1;
-    }
-    const durations: Record<string, number | undefined> = {};
-    for (const flag of ['ready-interval', 'not-ready-interval', 'emqx-timeout'] as const) {
-      const v = values[flag];
-      if (v === undefined) continue;
-      const ms = parseDuration(v);
-      if (ms === undefined || ms <= 0) {
-        process.stderr.write(
-          `emqx-operator run: --${flag} must be a positive duration (e.g. 500ms, 10s, 2m)\n`,
-        );
-        return 1;
-      }
-      durations[flag] = ms;
-    }
-    try {
-      const op = await startOperator({
-        kubeconfig: values.kubeconfig,
-        context: values.context,
-        namespace: values.namespace,
-        leaderElect: values['leader-elect'],
-        leaseNamespace:
-          values['leader-election-namespace'] ?? process.env.POD_NAMESPACE ?? 'emqx-operator-system',
-        identity: values.identity,
-        healthBind: values['health-bind-address'],
-        metricsBind: values['metrics-bind-address'],
-        installCrds: values['install-crds'],
-        ...(values['webhook-bind-address'] && {
-          webhook: {
-            bind: values['webhook-bind-address'],
-            service: webhookService,
-            url: values['webhook-url'],
-          },
-        }),
-        workers,
-        readyIntervalMs: durations['ready-interval'],
-        notReadyIntervalMs: durations['not-ready-interval'],
-        emqxTimeoutMs: durations['emqx-timeout'],
-        logger: log,
-      });
-      log.info('operator running', { health: op.health.url, webhookPort: op.webhookPort });
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info('signal received', { signal });
-        void op.stop();
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      await op.done;
-      if (!stopping) {
-        // Leadership lost: every server is closed; should anything still hold the event loop, exit anyway so the
-        // pod restarts and campaigns again.
-        setTimeout(() => process.exit(1), 5000).unref();
-      }
-      return stopping ? 0 : 1;
-    } catch (err) {
-      if (err instanceof KubeConfigError) {
-        process.stderr.write(`emqx-operator run: ${err.message}\n  tried: ${err.tried.join(', ')}\n`);
-      } else {
-        log.error('operator failed', { error: (err as Error).message });
-      }
-      return 1;
-    }
-  },
+  run: (args) => runCommand('emqx-operator run', HELP, () => parseRunArgs(args), runOperator),
 };
+
+async function runOperator(opts: RunArgs): Promise<number> {
+  const log = createLogger({ level: opts.logLevel });
+  try {
+    const op = await startOperator({
+      kubeconfig: opts.kubeconfig,
+      context: opts.context,
+      namespace: opts.namespace,
+      leaderElect: opts.leaderElect,
+      leaseNamespace: opts.leaseNamespace,
+      identity: opts.identity,
+      healthBind: opts.healthBind,
+      metricsBind: opts.metricsBind,
+      installCrds: opts.installCrds,
+      ...(opts.webhook && { webhook: opts.webhook }),
+      workers: opts.workers,
+      readyIntervalMs: opts.readyIntervalMs,
+      notReadyIntervalMs: opts.notReadyIntervalMs,
+      emqxTimeoutMs: opts.emqxTimeoutMs,
+      logger: log,
+    });
+    log.info('operator running', { health: op.health.url, webhookPort: op.webhookPort });
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('signal received', { signal });
+      void op.stop();
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    await op.done;
+    if (!stopping) {
+      // Leadership lost: every server is closed; should anything still hold the event loop, exit anyway so the pod
+      // restarts and campaigns again.
+      setTimeout(() => process.exit(1), 5000).unref();
+    }
+    return stopping ? 0 : 1;
+  } catch (err) {
+    if (err instanceof KubeConfigError) {
+      process.stderr.write(`emqx-operator run: ${err.message}\n  tried: ${err.tried.join(', ')}\n`);
+    } else {
+      log.error('operator failed', { error: (err as Error).message });
+    }
+    return 1;
+  }
+}
