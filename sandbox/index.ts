@@ -11,7 +11,7 @@ import { kubeconfigYaml, writeFileAtomic } from './cluster/kubeconfig.ts';
 import type { ImageHandler, SandboxResolver } from './kubelet/handler.ts';
 import { Kubelet } from './kubelet/kubelet.ts';
 import type { BackoffSettings } from './kubelet/pod-worker.ts';
-import { OPERATOR_USER } from './cluster/control-plane.ts';
+import { OPERATOR_USER, serviceRanges } from './cluster/control-plane.ts';
 import { createEmqxHandler } from './emqx/index.ts';
 
 export type { ImageHandler, SandboxResolver } from './kubelet/handler.ts';
@@ -123,11 +123,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   // SIGINT/SIGTERM that nobody else handles (a script, a test process): stop gracefully, then exit.
   unregister = onUnhandledSignal(stop);
   try {
+    const ranges = serviceRanges();
     controlPlane = await startControlPlane({
       dir,
       binDir,
       log,
       minRequestTimeoutSeconds: opts.minRequestTimeoutSeconds,
+      serviceCidr: ranges.serviceCidr,
     });
     const kubeletLog = path.join(dir, 'logs', 'kubelet.log');
     kubelet = await Kubelet.start({
@@ -137,6 +139,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       handlers: [...(opts.handlers ?? []), ...(opts.noDefaultHandlers ? [] : defaultHandlers())],
       clusterDomain: opts.clusterDomain,
       backoff: opts.backoff,
+      loadBalancerCidr: ranges.loadBalancerCidr,
       log: (line) => {
         try {
           appendFileSync(kubeletLog, `${new Date().toISOString()} ${line}\n`);

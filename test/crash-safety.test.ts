@@ -7,6 +7,7 @@ import type { EMQX } from '../src/api/types.ts';
 import { startOperatorProcess, useOperatorSandbox } from './support/operator.ts';
 import { getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { connectionsIn, emqxResource, loadEveryNode, pvcs, waitAllOnVersion } from './support/upgrade.ts';
+import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
@@ -25,7 +26,26 @@ describe('crash safety', () => {
     await sb.apply(resource);
     await waitReady(sb, ns);
     const fabric = sb.emqx.fabric;
-    const total = await loadEveryNode(sb, sb.emqx, ns, 60);
+    await sb.waitFor(
+      'the listeners Service selects the replicants',
+      async () =>
+        ((await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any).spec?.selector?.[
+          'apps.emqx.io/db-role'
+        ] === 'replicant',
+      30_000,
+    );
+    // Real MQTT clients through the listeners Service, plus counted clients on every node (cores included) that
+    // keep each evacuation long enough for the kills to land in the middle of one.
+    const load = new MqttLoad({
+      host: await serviceHost(sb.api, ns, 'emqx-listeners'),
+      subscribers: 30,
+      rate: 20,
+      prefix: ns,
+    });
+    t.after(() => load.stop());
+    await load.start();
+    const real = load.subscribers.length + 1;
+    const total = (await loadEveryNode(sb, sb.emqx, ns, 60)) + real;
     fabric.retain(fabric.nodeOfPod(`${ns}/emqx-core-1`)!.name, 'crash/test', 'kept');
     const pvcsBefore = await pvcs(sb, ns);
 
@@ -76,6 +96,7 @@ describe('crash safety', () => {
     assert.ok(
       [...e.status!.coreNodes!, ...e.status!.replicantNodes!].every((n) => n.node_status === 'running'),
     );
+    await assertNoClientLost(t, load);
     assert.equal(await connectionsIn(sb, sb.emqx, ns), total, 'no client lost');
     assert.equal(fabric.droppedConnectionsIn(ns), 0, 'no connection dropped');
     assert.equal(fabric.dbGet(fabric.nodeOfPod(`${ns}/emqx-core-0`)!.name, 'retained', 'crash/test'), 'kept');

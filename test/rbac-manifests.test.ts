@@ -70,6 +70,7 @@ describe('RBAC manifests', () => {
       'apps/replicasets: list,watch,create,patch,delete',
       'apps/statefulsets/scale: patch',
       'apps/statefulsets: list,watch,create,patch,delete',
+      'coordination.k8s.io/leases: list',
       'core/configmaps: list,watch,create,patch',
       'core/endpoints: get,list,watch',
       'core/events: create,patch',
@@ -97,16 +98,19 @@ describe('RBAC manifests', () => {
     ]);
   });
 
-  it('the namespaced install: the same rules in a Role, only the CRD rule cluster-wide', () => {
+  it('the namespaced install: the same rules in a Role, only the CRD rule and the Lease list cluster-wide', () => {
     const docs = load('rbac-namespaced.yaml');
     const crds = docs.find((d) => d.kind === 'ClusterRole')!;
     assert.deepEqual(grants(crds.rules!), [
       'apiextensions.k8s.io/customresourcedefinitions[emqxes.apps.emqx.io,rebalances.apps.emqx.io]: get,patch',
+      'coordination.k8s.io/leases: list',
     ]);
     const managed = docs.find((d) => d.kind === 'Role' && d.metadata.namespace === 'emqx')!;
     assert.deepEqual(
       grants(managed.rules!),
-      grants(clusterRole.rules!).filter((g) => !g.startsWith('apiextensions')),
+      grants(clusterRole.rules!).filter(
+        (g) => !g.startsWith('apiextensions') && g !== 'coordination.k8s.io/leases: list',
+      ),
     );
     const own = docs.find((d) => d.kind === 'Role' && d.metadata.namespace === 'emqx-operator-system')!;
     assert.deepEqual(own.rules, cluster.find((d) => d.kind === 'Role')!.rules);

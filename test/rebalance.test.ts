@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
-import { emqxCall, listPods, waitReady } from './support/emqx.ts';
+import { emqxCall, listPods, patchEmqx, waitReady } from './support/emqx.ts';
+import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
 import { emqxResource } from './support/upgrade.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
@@ -33,14 +34,43 @@ async function getRebalance(ns: string): Promise<any> {
 }
 
 describe('Rebalance', () => {
-  it('rebalances an Enterprise cluster and completes', async (t) => {
+  it('rebalances real MQTT clients after a replicant scale-up and completes; no client or message lost', async (t) => {
     const ns = await sb.newNamespace(t);
-    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, replicants: 3 }));
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, replicants: 1 }));
     await waitReady(sb, ns);
+    await sb.waitFor(
+      'the listeners Service selects the replicants',
+      async () =>
+        ((await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any).spec?.selector?.[
+          'apps.emqx.io/db-role'
+        ] === 'replicant',
+      30_000,
+    );
+    // every client lands on the only replicant; two more replicants then join with none
+    const load = new MqttLoad({
+      host: await serviceHost(sb.api, ns, 'emqx-listeners'),
+      subscribers: 40,
+      rate: 20,
+      prefix: ns,
+    });
+    t.after(() => load.stop());
+    await load.start();
+    await patchEmqx(sb, ns, { spec: { replicantTemplate: { spec: { replicas: 3 } } } });
+    await sb.waitFor(
+      '3 replicants Ready',
+      async () => (await waitReady(sb, ns)).status?.replicantNodes?.length === 3,
+      120_000,
+      500,
+    );
     const repl = await listPods(sb, ns, 'apps.emqx.io/db-role=replicant');
     const fabric = sb.emqx.fabric;
     const nodes = repl.map((p) => fabric.nodeOfPod(`${ns}/${p.metadata.name}`)!.name);
-    fabric.setClients(nodes[0]!, { connections: 300 });
+    const before = nodes.map((n) => fabric.node(n)!.connections);
+    assert.deepEqual(
+      [...before].sort((a, b) => b - a),
+      [41, 0, 0],
+      `all clients on one replicant before: ${before.join(', ')}`,
+    );
     await sb.apply(rebalance(ns, 'emqx'));
     const r = await sb.waitFor(
       'Rebalance Completed',
@@ -53,16 +83,14 @@ describe('Rebalance', () => {
     );
     assert.ok(r.status.startedTime && r.status.completedTime);
     assert.ok(r.metadata.finalizers.includes('apps.emqx.io/finalizer'));
-    const counts = fabric
-      .counts()
-      .nodes.filter((n) => nodes.includes(n.name))
-      .map((n) => n.connections);
+    await assertNoClientLost(t, load);
+    const counts = nodes.map((n) => fabric.node(n)!.connections);
     assert.equal(
       counts.reduce((a, b) => a + b, 0),
-      300,
+      41,
       'no client lost',
     );
-    assert.ok(Math.max(...counts) < 300, `load moved off the busiest node: ${counts.join(', ')}`);
+    assert.ok(Math.max(...counts) < 41, `load moved off the busiest node: ${counts.join(', ')}`);
     await sb.api.delete(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/rebalances/rb`);
     await sb.waitFor('Rebalance deleted (finalizer removed)', async () => {
       try {

@@ -476,3 +476,155 @@ describe('deploy/operator.yaml: the NetworkPolicy admits only the webhook, healt
     assert.deepEqual(warnings(r.stderr), []);
   });
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Manifests written for the Go operator (emqx/emqx-operator): test/fixtures/go-operator holds fixtures of our own
+// reproducing each released shape (v2alpha1 as released, v2beta1, its full sample, Rebalance).
+// ---------------------------------------------------------------------------------------------------------------
+
+const GO_FIXTURES = path.join(ROOT, 'test/fixtures/go-operator');
+const goFixtures = readdirSync(GO_FIXTURES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+const fixtureDoc = (file: string) =>
+  parseAllDocuments(readFileSync(path.join(GO_FIXTURES, file), 'utf8'))[0]!.toJSON() as {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string };
+    spec: Record<string, any>;
+  };
+
+describe('Go operator manifests: each released shape renders, and the API server accepts it', () => {
+  it('finds a fixture per released shape', () => {
+    const shapes = goFixtures.map((f) => `${fixtureDoc(f).apiVersion} ${fixtureDoc(f).kind}`);
+    for (const s of [
+      'apps.emqx.io/v2alpha1 EMQX',
+      'apps.emqx.io/v2beta1 EMQX',
+      'apps.emqx.io/v2beta1 Rebalance',
+    ])
+      assert.ok(shapes.includes(s), `a fixture for ${s}: ${goFixtures.join(', ')}`);
+  });
+
+  for (const file of goFixtures) {
+    it(file, async (t) => {
+      const doc = fixtureDoc(file);
+      const ns = await sb.newNamespace(t, 'goop');
+      const fixturePath = `test/fixtures/go-operator/${file}`;
+      if (doc.kind === 'EMQX') {
+        const r = await run(process.execPath, [
+          path.join(ROOT, 'src/cli/main.ts'),
+          'render',
+          '-f',
+          fixturePath,
+          '-n',
+          ns,
+        ]);
+        assert.equal(r.code, 0, `render -f ${fixturePath} failed: ${r.stderr}`);
+        const docs = parseAllDocuments(r.stdout)
+          .map((d) => d.toJSON() as { apiVersion: string; kind: string; metadata: { name: string } })
+          .filter((d) => d !== null);
+        assert.ok(docs.some((d) => d.kind === 'StatefulSet'));
+        const k = await kubectl([...DRY_RUN_APPLY, '-f', '-'], r.stdout);
+        assert.equal(k.code, 0, `the API server refused objects rendered from ${file}:\n${k.stderr}`);
+        assert.deepEqual(warnings(k.stderr), [], `warnings for objects rendered from ${file}`);
+        if (doc.apiVersion === 'apps.emqx.io/v2alpha1') await conversionReady();
+      }
+      const k = await kubectl([...DRY_RUN_APPLY, '-n', ns, '-f', fixturePath, '-o', 'json']);
+      assert.equal(k.code, 0, `the API server refused ${file}:\n${k.stderr}`);
+      const stored = JSON.parse(k.stdout);
+      assert.equal(stored.apiVersion, doc.apiVersion);
+      if (doc.apiVersion === 'apps.emqx.io/v2alpha1') {
+        // Through the webhook to v2beta1 and back: the released shape again, nothing lost.
+        assert.equal(stored.spec.image, doc.spec.image);
+        assert.equal(stored.spec.bootstrapConfig, doc.spec.bootstrapConfig);
+        assert.equal(stored.spec.emqxTemplate, undefined);
+        assert.deepEqual(stored.spec.coreTemplate.spec.replicas, doc.spec.coreTemplate.spec.replicas);
+        assert.deepEqual(stored.spec.replicantTemplate, doc.spec.replicantTemplate);
+      }
+      if (doc.kind === 'Rebalance') assert.equal(stored.spec.instanceKind, doc.spec.instanceKind);
+    });
+  }
+
+  it('a Rebalance for EmqxEnterprise is refused with what to write instead', async (t) => {
+    const ns = await sb.newNamespace(t, 'goop');
+    const rb = fixtureDoc('rebalance-v2beta1.yaml');
+    rb.spec.instanceKind = 'EmqxEnterprise';
+    const k = await kubectl([...DRY_RUN_APPLY, '-n', ns, '-f', '-'], JSON.stringify(rb));
+    assert.notEqual(k.code, 0);
+    assert.match(k.stderr, /spec\.instanceKind: Invalid value: .*write instanceKind: EMQX/);
+  });
+
+  it('a Rebalance CRD whose storedVersions still lists v1beta4 takes ours', async (t) => {
+    const REB = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rebalances.apps.emqx.io';
+    const before = await sb.api.get<any>(REB);
+    assert.ok(before.spec.versions.some((v: any) => v.name === 'v1beta4' && !v.served));
+    // What a cluster that ran the Go operator's v1beta4 Rebalance shows.
+    await sb.api.patch(`${REB}/status`, { status: { storedVersions: ['v1beta4', 'v2beta1'] } });
+    t.after(() => sb.api.patch(`${REB}/status`, { status: { storedVersions: ['v2beta1'] } }));
+    const k = await kubectl([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--dry-run=server',
+      '-f',
+      'deploy/crds/rebalances.apps.emqx.io.yaml',
+    ]);
+    assert.equal(k.code, 0, k.stderr);
+    // Without v1beta4 in spec.versions the API server would refuse the CRD.
+    const crd = JSON.parse(JSON.stringify(before));
+    crd.spec.versions = crd.spec.versions.filter((v: any) => v.name !== 'v1beta4');
+    delete crd.status;
+    delete crd.metadata.managedFields;
+    delete crd.metadata.resourceVersion;
+    const refused = await kubectl(['replace', '--dry-run=server', '-f', '-'], JSON.stringify(crd));
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /storedVersions\[0\]: Invalid value: "v1beta4": missing from spec\.versions|must appear in spec\.versions/,
+    );
+  });
+
+  it('a released-shape v2alpha1 object stored in etcd as v2alpha1 is served as v2beta1 through the webhook', async (t) => {
+    await conversionReady();
+    const ns = await sb.newNamespace(t, 'goop');
+    const crd = await sb.api.get<any>(CRD);
+    const alpha = crd.spec.versions.findIndex((v: any) => v.name === 'v2alpha1');
+    const beta = crd.spec.versions.findIndex((v: any) => v.name === 'v2beta1');
+    const setStorage = (alphaStored: boolean) =>
+      sb.api.patch(
+        CRD,
+        [
+          { op: 'replace', path: `/spec/versions/${alpha}/storage`, value: alphaStored },
+          { op: 'replace', path: `/spec/versions/${beta}/storage`, value: !alphaStored },
+        ],
+        'application/json-patch+json',
+      );
+    // A cluster of the Go operator 2.0 stored v2alpha1.
+    await setStorage(true);
+    t.after(() => setStorage(false));
+    const doc = fixtureDoc('v2alpha1-released-slim.yaml');
+    const obj = {
+      ...doc,
+      metadata: { name: 'stored-alpha', annotations: { 'apps.emqx.io/reconcile-paused': 'true' } },
+    };
+    await sb.waitFor(
+      'the object to be stored as v2alpha1',
+      async () => {
+        const r = await kubectl(['create', '-n', ns, '-f', '-'], JSON.stringify(obj));
+        return r.code === 0 || /AlreadyExists/.test(r.stderr);
+      },
+      30_000,
+    );
+    await setStorage(false);
+    const got = await sb.waitFor(
+      'the stored v2alpha1 object to be read as v2beta1',
+      () => sb.api.get<any>(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/emqxes/stored-alpha`),
+      30_000,
+    );
+    assert.equal(got.apiVersion, 'apps.emqx.io/v2beta1');
+    assert.equal(got.spec.image, doc.spec.image);
+    assert.equal(got.spec.replicantTemplate.spec.replicas, 2);
+    assert.equal(got.spec.coreTemplate.spec.replicas, 1);
+    await sb.api.delete(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/emqxes/stored-alpha`);
+  });
+});

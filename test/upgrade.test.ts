@@ -1,20 +1,43 @@
 // Issue: upgrades that drop no client and lose no data. The operator runs unchanged against the sandbox; EMQX
-// nodes are emulated, with client connections as counters that move only through evacuation (or reconnect after
-// their node went away, which the emulator counts as dropped).
+// nodes are emulated. The first test uses real MQTT.js clients through the listeners Service (persistent
+// sessions, a QoS 1 publisher); the others still use the emulator's client counters, which move only through
+// evacuation (or reconnect after their node went away, which the emulator counts as dropped).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
 import { getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
-import { connectionsIn, emqxResource, loadEveryNode, pvcs, waitAllOnVersion } from './support/upgrade.ts';
+import { connectionsIn, emqxResource, pvcs, waitAllOnVersion } from './support/upgrade.ts';
+import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
+/** 30 persistent subscribers and a QoS 1 publisher through the listeners Service, once it selects replicants. */
+async function startLoad(t: TestContext, ns: string): Promise<MqttLoad> {
+  await sb.waitFor(
+    'the listeners Service selects the replicants',
+    async () =>
+      ((await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any).spec?.selector?.[
+        'apps.emqx.io/db-role'
+      ] === 'replicant',
+    30_000,
+  );
+  const load = new MqttLoad({
+    host: await serviceHost(sb.api, ns, 'emqx-listeners'),
+    subscribers: 30,
+    rate: 20,
+    prefix: ns,
+  });
+  t.after(() => load.stop());
+  await load.start();
+  return load;
+}
+
 describe('upgrades', () => {
-  it('Enterprise 5.8.3 → 5.8.4, cores in place: every node upgraded, no connection dropped, data and PVCs kept', async (t) => {
+  it('Enterprise 5.8.3 → 5.8.4, cores in place: real MQTT clients all back, no QoS 1 message lost, data and PVCs kept', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 3, replicants: 3 }));
     await waitReady(sb, ns);
-    const total = await loadEveryNode(sb, sb.emqx, ns, 100);
+    const load = await startLoad(t, ns);
     const core0 = sb.emqx.fabric.nodeOfPod(`${ns}/emqx-core-0`)!.name;
     sb.emqx.fabric.retain(core0, 'sensors/1', 'before-upgrade');
     const pvcsBefore = await pvcs(sb, ns);
@@ -25,8 +48,8 @@ describe('upgrades', () => {
 
     assert.equal(e.status!.coreNodes!.length, 3);
     assert.equal(e.status!.replicantNodes!.length, 3);
-    assert.equal(await connectionsIn(sb, sb.emqx, ns), total, 'connections before and after');
-    assert.equal(sb.emqx.fabric.droppedConnectionsIn(ns), 0, 'no connection was dropped');
+    await assertNoClientLost(t, load);
+    assert.equal(sb.emqx.fabric.droppedConnectionsIn(ns), 0, 'no connection was cut by a node going away');
     const core2 = sb.emqx.fabric.nodeOfPod(`${ns}/emqx-core-2`)!.name;
     assert.equal(sb.emqx.fabric.dbGet(core2, 'retained', 'sensors/1'), 'before-upgrade');
     assert.deepEqual(await pvcs(sb, ns), pvcsBefore, 'no PVC created, orphaned or deleted');
@@ -44,7 +67,7 @@ describe('upgrades', () => {
 });
 
 describe('upgrades, other strategies and editions', () => {
-  it('blue-green cores: new cores join, old ones leave after the replicants moved; no drop; old PVCs reported', async (t) => {
+  it('blue-green cores: new cores join, old ones leave after the replicants moved; real clients all back, none lost; old PVCs reported', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(
       emqxResource(ns, {
@@ -55,7 +78,7 @@ describe('upgrades, other strategies and editions', () => {
       }),
     );
     await waitReady(sb, ns);
-    const total = await loadEveryNode(sb, sb.emqx, ns, 100);
+    const load = await startLoad(t, ns);
     const anyCore = (await listPods(sb, ns, 'apps.emqx.io/db-role=core'))[0].metadata.name;
     sb.emqx.fabric.retain(sb.emqx.fabric.nodeOfPod(`${ns}/${anyCore}`)!.name, 'sensors/bg', 'kept');
 
@@ -68,7 +91,8 @@ describe('upgrades, other strategies and editions', () => {
 
     assert.equal(e.status!.coreNodes!.length, 3, 'no old core lingers in the node list');
     assert.ok(e.status!.coreNodes!.every((n) => n.node_status === 'running'));
-    assert.equal(await connectionsIn(sb, sb.emqx, ns), total);
+    await assertNoClientLost(t, load);
+    assert.equal(await connectionsIn(sb, sb.emqx, ns), load.subscribers.length + 1);
     assert.equal(sb.emqx.fabric.droppedConnectionsIn(ns), 0);
     const newCore = (await listPods(sb, ns, 'apps.emqx.io/db-role=core'))[0].metadata.name;
     assert.ok(!oldSets.some((s: string) => newCore.startsWith(`${s}-`)), 'cores run in a new StatefulSet');
@@ -89,10 +113,16 @@ describe('upgrades, other strategies and editions', () => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx:5.7.2', cores: 2, replicants: 2 }));
     await waitReady(sb, ns);
-    const total = await loadEveryNode(sb, sb.emqx, ns, 50);
+    const load = await startLoad(t, ns);
     await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx:5.7.3' } });
     await waitAllOnVersion(sb, ns, '5.7.3', Number(process.env.UPGRADE_TIMEOUT ?? 240_000));
-    assert.equal(await connectionsIn(sb, sb.emqx, ns), total);
+    // EMQX Opensource has no evacuation: the sessions of a replaced node end with it (no durable sessions), so
+    // its clients come back without their session and miss what was published meanwhile. Every client must still
+    // be back; the losses are printed (a known limit of Opensource upgrades, not asserted away).
+    const r = await assertNoClientLost(t, load, { allowSessionLoss: true });
+    t.diagnostic(
+      `Opensource: ${r.sessionsLost} session(s) and ${r.lost} message(s) lost with the replaced nodes`,
+    );
     const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
     assert.ok(
       events.items.some((ev: any) => ev.reason === 'NodeDraining'),

@@ -1,6 +1,6 @@
 // `npm start` (`node sandbox/cli/main.ts demo`): the main job on the embedded default. Starts the sandbox with the operator,
-// applies the core + replicant example, shows progress until the cluster is Ready, then prints how to look around
-// and keeps running until Ctrl-C.
+// applies the core + replicant example, shows progress until the cluster is Ready, then prints the MQTT and
+// dashboard addresses, commands to paste and how to look around, and keeps running until Ctrl-C.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -146,6 +146,13 @@ async function runDemo(opts: DemoArgs): Promise<number> {
     for (const n of [...(ready.status?.coreNodes ?? []), ...(ready.status?.replicantNodes ?? [])]) {
       out(`  ${n.name.padEnd(70)} ${n.role.padEnd(9)} ${n.node_status.padEnd(8)} ${n.version ?? ''}`);
     }
+    out('');
+    // MQTT and dashboard addresses (served by the sandbox's Service proxy) and two commands to paste
+    const { accessLinesFor } = await import('../access.ts');
+    for (const l of await accessLinesFor(sb.kubeconfigPath, ns, name)) out(l);
+    out(
+      `  keep the subscriber running and change the image: kubectl --kubeconfig ${kc} patch emqx ${name} -n ${ns} --type=merge -p '{"spec":{"image":"…"}}'`,
+    );
     out('');
     out(`kubeconfig: ${kc}`);
     out('try:');

@@ -37,6 +37,20 @@ export interface ControlPlaneOptions {
   /** Seconds; the apiserver ends each watch after a random time between this and twice this. Default 30, so
    * that clients' re-watching gets exercised in tests. */
   minRequestTimeoutSeconds?: number;
+  /** `--service-cluster-ip-range` (default: a random 127.N.0.0/16, see serviceRanges). */
+  serviceCidr?: string;
+}
+
+/**
+ * Loopback ranges of one sandbox: ClusterIPs in 127.N.0.0/16 and LoadBalancer addresses in 127.(N+64).0.0/16,
+ * with N random in 64..127 so that two sandboxes on one machine (a test's and the demo's) rarely share a range.
+ * Pods use 127.1.0.0/16 (ipam.ts).
+ */
+export function serviceRanges(n = 64 + Math.floor(Math.random() * 64)): {
+  serviceCidr: string;
+  loadBalancerCidr: string;
+} {
+  return { serviceCidr: `127.${n}.0.0/16`, loadBalancerCidr: `127.${n + 64}.0.0/16` };
 }
 
 export interface ControlPlane {
@@ -52,6 +66,8 @@ export interface ControlPlane {
   operatorKubeConfig: KubeConfig;
   logsDir: string;
   processes: ManagedProcess[];
+  /** `--service-cluster-ip-range`: a loopback /16, so that ClusterIPs can be served (kubelet/service-proxy.ts). */
+  serviceCidr: string;
   /** Milliseconds from the call to a ready control plane. */
   startupMs: number;
   /** Stops kube-controller-manager, kube-apiserver and etcd, in that order. Idempotent. */
@@ -80,6 +96,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     for (const p of [...processes].reverse()) await p.stop();
   };
 
+  const serviceCidr = opts.serviceCidr ?? serviceRanges().serviceCidr;
   try {
     const [etcdClientPort, etcdPeerPort, apiPort, kcmPort] = await freePorts(4);
 
@@ -130,7 +147,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       // The `kubernetes` Endpoints reconciler refuses loopback addresses.
       '--endpoint-reconciler-type=none',
       // Only a setting: ClusterIPs are allocated from it, nothing is ever sent there.
-      '--service-cluster-ip-range=10.0.0.0/24',
+      `--service-cluster-ip-range=${serviceCidr}`,
       '--authorization-mode=RBAC',
       `--token-auth-file=${tokensFile}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
@@ -194,6 +211,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       operatorKubeConfig: kubeConfigFor(server, OPERATOR_USER, operatorToken),
       logsDir,
       processes,
+      serviceCidr,
       startupMs: Date.now() - t0,
       stop,
       async restart(component, restartOpts = {}) {

@@ -20,6 +20,7 @@ import {
 } from './config.ts';
 import type { PutMode } from './config.ts';
 import type { EmqxNode } from './node.ts';
+import { pendingTransitions } from './ds.ts';
 import { Evacuation, needRebalance, Rebalance, splitDonors } from './rebalance.ts';
 import type { JsonValue } from './store.ts';
 
@@ -179,6 +180,47 @@ function forceLeave(node: EmqxNode, req: Req): Reply {
   const r = node.forceLeave(req.params[0]!);
   if ('ok' in r) return { status: 204 };
   return badRequest(r.error);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// clients (real MQTT sessions of the cluster; counted control-API load has no client ids)
+
+function clusterClients(node: EmqxNode): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const b of node.mqtt.clusterBrokers()) for (const s of b.sessions.values()) out.push(b.clientInfo(s));
+  return out.sort((a, b) => String(a['clientid']).localeCompare(String(b['clientid'])));
+}
+
+function listClients(node: EmqxNode, req: Req): Reply {
+  let rows = clusterClients(node);
+  const q = req.query;
+  const clientid = q.get('clientid');
+  if (clientid !== null) rows = rows.filter((r) => r['clientid'] === clientid);
+  const like = q.get('like_clientid');
+  if (like !== null) rows = rows.filter((r) => String(r['clientid']).includes(like));
+  const onNode = q.get('node');
+  if (onNode !== null) rows = rows.filter((r) => r['node'] === onNode);
+  const state = q.get('conn_state');
+  if (state === 'connected' || state === 'disconnected') {
+    rows = rows.filter((r) => r['connected'] === (state === 'connected'));
+  }
+  const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
+  const limit = Math.min(10_000, Math.max(1, Number(q.get('limit') ?? 100) || 100));
+  const data = rows.slice((page - 1) * limit, page * limit);
+  return {
+    status: 200,
+    body: {
+      data: data as JsonValue[],
+      meta: { page, limit, count: rows.length, hasnext: page * limit < rows.length },
+    },
+  };
+}
+
+function getClient(node: EmqxNode, req: Req): Reply {
+  const id = req.params[0]!;
+  const row = clusterClients(node).find((r) => r['clientid'] === id);
+  if (!row) return err(404, 'CLIENTID_NOT_FOUND', 'Client ID not found');
+  return { status: 200, body: row as JsonValue };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -579,10 +621,90 @@ function monitorCurrentNode(node: EmqxNode, req: Req): Reply {
   return { status: 200, body: { ...monitorValues([t], node), node_uptime: t.uptimeMs } };
 }
 
-function dsHandler(node: EmqxNode): Reply {
-  if (!asBool(getPath(node.raw, 'durable_sessions.enable'), false))
-    return notFound('Durable storage is disabled');
-  return err(501, 'NOT_IMPLEMENTED', 'durable storage is not emulated');
+// Durable storage (emqx_mgmt_api_ds): 404 while disabled; unknown DB 404 `DB 'x' does not exist`; replica set
+// changes answer 202 and run as shard transitions (ds.ts).
+function dsHandler(node: EmqxNode, req: Req): Reply {
+  const ds = node.ds;
+  if (!ds.enabled) return notFound('Durable storage is disabled');
+  const rest = req.path.slice('/api/v5/ds/'.length).split('/').map(decodeURIComponent);
+  const [kind, id, sub, site] = rest;
+  if (kind === 'sites' && req.method === 'GET') {
+    if (id === undefined) return { status: 200, body: ds.clusterSites() };
+    if (rest.length !== 2) return notFound();
+    if (!ds.clusterSites().includes(id)) return notFound(`Site not found: ${id}`);
+    const shards: Array<Record<string, string>> = [];
+    for (const db of ds.dbs()) {
+      for (const { id: shard, rec } of ds.shards(db)) {
+        const plan = pendingTransitions(rec);
+        const t = plan.find((p) => p.site === id);
+        const transition = t ? (t.op === 'add' ? 'joining' : 'leaving') : undefined;
+        if (rec.replicas.includes(id)) {
+          shards.push({
+            storage: db,
+            id: shard,
+            status: ds.replicaStatus(id),
+            ...(transition ? { transition } : {}),
+          });
+        } else if (transition === 'joining') {
+          shards.push({ storage: db, id: shard, transition });
+        }
+      }
+    }
+    const name = ds.siteNode(id) ?? '';
+    return {
+      status: 200,
+      body: { node: name, up: ds.replicaStatus(id) !== 'lost' && isRunning(node, name), shards },
+    };
+  }
+  if (kind !== 'storages') return notFound();
+  if (id === undefined) {
+    if (req.method !== 'GET') return err(405, 'METHOD_NOT_ALLOWED', `Method ${req.method} not allowed`);
+    return { status: 200, body: ds.dbs() };
+  }
+  if (!ds.dbs().includes(id)) return notFound(`DB '${id}' does not exist`);
+  if (sub === undefined && req.method === 'GET') {
+    const shards = ds.shards(id).map(({ id: shard, rec }) => {
+      const out: Record<string, JsonValue> = {
+        id: shard,
+        replicas: rec.replicas.map((s) => ({ site: s, status: ds.replicaStatus(s) })),
+      };
+      const plan = pendingTransitions(rec);
+      if (plan.length > 0) {
+        out['transitions'] = plan.map((p) => ({
+          site: p.site,
+          transition: p.op === 'add' ? 'joining' : 'leaving',
+        }));
+      }
+      return out;
+    });
+    return { status: 200, body: { name: id, shards } };
+  }
+  if (sub !== 'replicas' || rest.length > 4) return notFound();
+  if (site === undefined) {
+    if (req.method === 'GET') return { status: 200, body: ds.replicaSites(id) };
+    if (req.method !== 'PUT') return err(405, 'METHOD_NOT_ALLOWED', `Method ${req.method} not allowed`);
+    const r = ds.assignSites(id, parseJsonBody(req.body));
+    return 'ok' in r ? { status: 202, body: 'OK', text: true } : badRequest(r.error);
+  }
+  const current = ds.targetSites(id);
+  if (req.method === 'PUT') {
+    if (current.includes(site)) return { status: 202, body: 'OK', text: true };
+    const r = ds.assignSites(id, [...current, site]);
+    return 'ok' in r ? { status: 202, body: 'OK', text: true } : badRequest(r.error);
+  }
+  if (req.method === 'DELETE') {
+    if (!current.includes(site)) return notFound('Site is not part of replica set');
+    const r = ds.assignSites(
+      id,
+      current.filter((s) => s !== site),
+    );
+    return 'ok' in r ? { status: 202, body: 'OK', text: true } : badRequest(r.error);
+  }
+  return err(405, 'METHOD_NOT_ALLOWED', `Method ${req.method} not allowed`);
+}
+
+function isRunning(node: EmqxNode, name: string): boolean {
+  return node.runningNodes().some((n) => n.name === name);
 }
 
 function listApiKeys(node: EmqxNode): Reply {
@@ -644,6 +766,8 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/api\/v5\/cluster$/, handler: getCluster },
   { method: 'PUT', pattern: /^\/api\/v5\/cluster$/, handler: putCluster },
   { method: 'DELETE', pattern: new RegExp(`^/api/v5/cluster/${SEG}/force_leave$`), handler: forceLeave },
+  { method: 'GET', pattern: /^\/api\/v5\/clients$/, handler: listClients },
+  { method: 'GET', pattern: new RegExp(`^/api/v5/clients/${SEG}$`), handler: getClient },
   { method: 'GET', pattern: /^\/api\/v5\/listeners$/, handler: listListeners },
   { method: 'GET', pattern: /^\/api\/v5\/configs$/, handler: getConfigs },
   { method: 'PUT', pattern: /^\/api\/v5\/configs$/, handler: putConfigs },
@@ -691,6 +815,7 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/api\/v5\/api_key$/, handler: listApiKeys },
   { method: 'GET', pattern: /^\/api\/v5\/ds\/.*$/, handler: dsHandler, ee: true },
   { method: 'PUT', pattern: /^\/api\/v5\/ds\/.*$/, handler: dsHandler, ee: true },
+  { method: 'DELETE', pattern: /^\/api\/v5\/ds\/.*$/, handler: dsHandler, ee: true },
 ];
 
 function parseJsonBody(text: string): unknown {
@@ -778,7 +903,14 @@ async function dispatch(node: EmqxNode, req: Omit<Req, 'params' | 'role'>): Prom
 }
 
 export function createApiServer(node: EmqxNode): http.Server {
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(apiRequestListener(node));
+  server.keepAliveTimeout = 5000;
+  return server;
+}
+
+/** The REST API as a request listener, for the http and the https dashboard listener alike. */
+export function apiRequestListener(node: EmqxNode): http.RequestListener {
+  return (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
@@ -819,7 +951,5 @@ export function createApiServer(node: EmqxNode): http.Server {
           send(err(500, 'INTERNAL_ERROR', 'internal error'));
         });
     });
-  });
-  server.keepAliveTimeout = 5000;
-  return server;
+  };
 }

@@ -251,8 +251,9 @@ export function schemaDefaults(facts: ConfigFacts): HoconObject {
           proxy_header: false,
         },
         https: {
+          // Off while bind is 0; setting a bind port is enough to turn it on (emqx-node-api.md).
           bind: 0,
-          enable: false,
+          enable: true,
           num_acceptors: 8,
           max_connections: 512,
           backlog: 1024,

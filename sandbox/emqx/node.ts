@@ -3,6 +3,7 @@
 // (ctl.ts) are thin layers over this class.
 import fs from 'node:fs';
 import type http from 'node:http';
+import https from 'node:https';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,15 +28,19 @@ import type { ConfigFacts, PutMode } from './config.ts';
 import type { EmqxFabric, NodeFaults, NodeSummary } from './fabric.ts';
 import { hasCommunityLicense, parseEmqxImage } from './image.ts';
 import type { EmqxImageInfo } from './image.ts';
+import { DEFAULT_DS_TIMING, NodeDs } from './ds.ts';
+import type { DsTiming } from './ds.ts';
+import { NodeMqtt, RC } from './mqtt.ts';
 import { Evacuation } from './rebalance.ts';
 import type { Rebalance } from './rebalance.ts';
 import { Db, NodeStore } from './store.ts';
+import { loadTls, sslOptionsOf, TlsReloader } from './tls.ts';
 import type { JsonValue } from './store.ts';
 
 export type NodeStatus = 'booting' | 'running' | 'app_stopped' | 'stopping' | 'exited';
 export type Role = 'core' | 'replicant';
 
-export interface NodeTiming {
+export interface NodeTiming extends DsTiming {
   /** From container start to the emqx application running (emulated ms). */
   bootMs: number;
   /** The application restart after a join or leave. */
@@ -55,6 +60,7 @@ export const DEFAULT_TIMING: NodeTiming = {
   autoclusterRetryMs: 5000,
   replicantRetryMs: 1000,
   licenseWaitMs: 30_000,
+  ...DEFAULT_DS_TIMING,
 };
 
 export interface NodeOptions {
@@ -65,16 +71,33 @@ export interface NodeOptions {
 const SHORT_NAME_RE = /^[0-9A-Za-z_-]+$/;
 const DEFAULT_COOKIE = 'emqxsecretcookie';
 
-/** Client load: connected clients (clean or persistent session) and disconnected persistent sessions. */
+/**
+ * Client load: counted clients of the control API (connected with a clean or persistent session, disconnected
+ * persistent sessions) plus the real MQTT connections and sessions of the node's broker.
+ */
 export class Load {
   clean = 0;
   persistent = 0;
   detached = 0;
-  get live(): number {
-    return this.clean + this.persistent;
+  readonly #mqtt: { liveCount: number; sessionCount: number } | undefined;
+  constructor(mqtt?: { liveCount: number; sessionCount: number }) {
+    this.#mqtt = mqtt;
   }
+  /** Connected clients, counted and real. */
+  get live(): number {
+    return this.clean + this.persistent + (this.#mqtt?.liveCount ?? 0);
+  }
+  /** Sessions, connected or not, counted and real. */
   get sessions(): number {
-    return this.clean + this.persistent + this.detached;
+    return this.clean + this.persistent + this.detached + (this.#mqtt?.sessionCount ?? 0);
+  }
+  /** Disconnected persistent sessions, counted and real. */
+  get disconnected(): number {
+    return this.sessions - this.live;
+  }
+  /** Connected clients of the control API only. */
+  get counted(): number {
+    return this.clean + this.persistent;
   }
 }
 
@@ -106,13 +129,25 @@ export class EmqxNode {
   db = new Db();
   /** Replicants: the core this node replicates from. */
   attachedTo: string | undefined;
-  load = new Load();
+  /**
+   * Replicants: the core this node last replicated from, kept while detached (its core went away, or no core of
+   * its version runs during a rolling upgrade). Such a replicant keeps routing messages with the rest of that
+   * cluster over the distribution, as EMQX's stale route table does; cleared when the replicant leaves.
+   */
+  lastCore: string | undefined;
+  readonly mqtt: NodeMqtt = new NodeMqtt(this);
+  /** Durable storage (sites, shards, durable sessions): `ds.ts`. */
+  readonly ds: NodeDs = new NodeDs(this);
+  load = new Load(this.mqtt);
   evacuation: Evacuation | undefined;
   rebalance: Rebalance | undefined;
   /** Set while this node is a donor of a rebalance coordinated by that node. */
   donorOf: string | undefined;
   faults: NodeFaults = {};
   server: http.Server | undefined;
+  /** The https dashboard listener, when configured. */
+  httpsServer: https.Server | undefined;
+  #httpsReloader: TlsReloader | undefined;
   apiPort: number | undefined;
 
   readonly exited: Promise<number>;
@@ -313,12 +348,44 @@ export class EmqxNode {
     });
   }
 
+  /** The https dashboard listener, when `dashboard.listeners.https` is enabled with a bind port. */
+  async #listenDashboardHttps(): Promise<void> {
+    const conf = getPath(this.raw, 'dashboard.listeners.https');
+    if (!conf || typeof conf !== 'object' || Array.isArray(conf)) return;
+    const enabled = asBool(getPath(conf as HoconObject, 'enable'), true);
+    const bind = bindPort(getPath(conf as HoconObject, 'bind'));
+    if (!enabled || !bind || bind.port === 0) return;
+    const ssl = sslOptionsOf(getPath(conf as HoconObject, 'ssl_options') as HoconObject | undefined);
+    if (!ssl) throw new Error('dashboard.listeners.https: ssl_options has no certfile or keyfile');
+    const hostPath = (p: string) => this.ctx.hostPath(p);
+    const { apiRequestListener } = await import('./api.ts');
+    const server = https.createServer(loadTls(ssl, hostPath), apiRequestListener(this));
+    server.keepAliveTimeout = 5000;
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bind.port, this.podIP, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.httpsServer = server;
+    this.#httpsReloader = new TlsReloader(ssl, hostPath, server, {
+      error: (msg) => this.log('error', `dashboard https listener: cannot reload the certificate: ${msg}`),
+      reload: () => this.log('info', 'dashboard https listener: certificate files changed'),
+    });
+    this.apiPort ??= bind.port;
+    this.log('info', `dashboard listener https:${this.podIP}:${bind.port} started`);
+  }
+
   async #listenDashboard(): Promise<void> {
+    await this.#listenDashboardHttps();
     const http = getPath(this.raw, 'dashboard.listeners.http');
     const enabled = asBool(getPath(this.raw, 'dashboard.listeners.http.enable'), true);
     const bind = bindPort(getPath(this.raw, 'dashboard.listeners.http.bind'));
     if (!http || !enabled || !bind || bind.port === 0) {
-      this.log('warning', 'dashboard HTTP listener disabled: the REST API is not served');
+      if (!this.httpsServer)
+        this.log('warning', 'dashboard HTTP listener disabled: the REST API is not served');
       return;
     }
     if (bind.host !== undefined && !['0.0.0.0', '::', this.podIP].includes(bind.host)) {
@@ -394,6 +461,8 @@ export class EmqxNode {
     this.runningSince = this.clock.now();
     this.fabric.downSince.delete(this.name);
     this.log('info', `EMQX ${this.image.version} is running now!`);
+    this.ds.onAppsUp(this.#store?.dataDir);
+    void this.mqtt.start();
     this.fabric.topologyChanged();
     this.#checkLicense();
     if (firstBoot) this.#startAutocluster();
@@ -402,6 +471,7 @@ export class EmqxNode {
   #restartApps(reason: string): void {
     this.log('info', `restarting applications: ${reason}`);
     this.status = 'booting';
+    this.#dropMqtt();
     this.fabric.topologyChanged();
     this.#setTimer('restart', this.timing.joinRestartMs, () => this.#appsUp(false));
   }
@@ -613,7 +683,10 @@ export class EmqxNode {
         this.#startAttachLoop();
       }
     }
-    if (this.role === 'core' && this.status === 'running') this.#scheduleAutoclean();
+    if (this.role === 'core' && this.status === 'running') {
+      this.#scheduleAutoclean();
+      if (this.ds.enabled) this.ds.kick();
+    }
   }
 
   /** Discovered node names, per `cluster.discovery_strategy`. */
@@ -726,6 +799,7 @@ export class EmqxNode {
 
   #attach(core: EmqxNode): void {
     this.attachedTo = core.name;
+    this.lastCore = core.name;
     this.db = core.db.clone();
     this.#adoptClusterConfig(core);
     this.log('info', `replicant attached to core ${core.name}`);
@@ -828,12 +902,17 @@ export class EmqxNode {
 
   /** `emqx ctl cluster leave` (and the target side of force_leave). */
   leave(): { ok: true } | { error: string } {
+    // the DS applications refuse while this node's site still holds (or is getting) shard replicas
+    if (this.role === 'core' && this.ds.enabled && this.ds.nodeHoldsReplicas(this.name)) {
+      return { error: 'nonempty_ds_site' };
+    }
     this.#autoclusterDisabled = true;
     this.#timers.get('autocluster')?.cancel();
     this.#timers.delete('autocluster');
     if (this.role === 'replicant') {
       if (this.attachedTo === undefined) return { error: 'node_not_in_cluster' };
       this.attachedTo = undefined;
+      this.lastCore = undefined;
       this.#replicantLeft = true;
       this.fabric.topologyChanged();
       return { ok: true };
@@ -856,6 +935,7 @@ export class EmqxNode {
     if (running) return running.leave();
     const core = this.viewCore();
     if (!core) return { error: 'node_not_in_cluster' };
+    if (this.ds.enabled && this.ds.nodeHoldsReplicas(name)) return { error: 'nonempty_ds_site' };
     for (const c of [core, ...EmqxNode.livePeersOf(core)]) {
       c.members.delete(name);
       c.persistDb();
@@ -984,7 +1064,7 @@ export class EmqxNode {
   }
 
   disconnectClients(n: number, dropSessions: boolean): number {
-    let k = Math.min(n, this.load.live);
+    let k = Math.min(n, this.load.counted);
     const fromClean = Math.min(k, this.load.clean);
     this.load.clean -= fromClean;
     k -= fromClean;
@@ -999,7 +1079,14 @@ export class EmqxNode {
    * disconnected. Returns how many were evicted.
    */
   evictConnections(k: number, targets: EmqxNode[]): number {
-    const n = Math.min(Math.max(0, Math.floor(k)), this.load.live);
+    const want = Math.max(0, Math.floor(k));
+    // real MQTT clients are told to use another server and reconnect by themselves (their sessions stay here)
+    const real = this.mqtt.evictConnections(want, this.evacuation?.opts.redirectTo);
+    return real + this.#evictCounted(want - real, targets);
+  }
+
+  #evictCounted(k: number, targets: EmqxNode[]): number {
+    const n = Math.min(Math.max(0, Math.floor(k)), this.load.counted);
     const clean = Math.min(n, this.load.clean);
     const persistent = n - clean;
     this.load.clean -= clean;
@@ -1016,6 +1103,14 @@ export class EmqxNode {
   /** Moves up to `k` disconnected persistent sessions to `targets`. Returns how many moved. */
   migrateSessions(k: number, targets: EmqxNode[]): number {
     if (targets.length === 0) return 0;
+    const real = this.mqtt.migrateSessions(
+      Math.max(0, Math.floor(k)),
+      targets.map((t) => t.mqtt),
+    );
+    return real + this.#migrateCounted(k - real, targets);
+  }
+
+  #migrateCounted(k: number, targets: EmqxNode[]): number {
     const n = Math.min(Math.max(0, Math.floor(k)), this.load.detached);
     this.load.detached -= n;
     spread(targets, n, (t, c) => (t.load.detached += c));
@@ -1088,6 +1183,7 @@ export class EmqxNode {
   stopApp(): void {
     if (this.status !== 'running') return;
     this.status = 'app_stopped';
+    this.#dropMqtt();
     if (this.role === 'core') this.fabric.downSince.set(this.name, this.clock.now());
     this.log('warning', 'emqx application stopped');
     this.fabric.topologyChanged();
@@ -1129,15 +1225,17 @@ export class EmqxNode {
     this.log(code === 0 ? 'info' : 'error', `${reason}; exit code ${code}`);
     for (const t of this.#timers.values()) t.cancel();
     this.#timers.clear();
+    this.ds.stop();
     this.#ticker?.cancel();
     this.#ticker = undefined;
     if (this.rebalance) this.endRebalance('aborted: the coordinator stopped');
     if (wasRegistered) this.fabric.recordDropped(this.podKey.split('/')[0] ?? '', this.load.live);
+    void this.mqtt.stop(code === 0);
     if (this.fabric.reconnectOnNodeLoss && others.length > 0) {
       spread(others, this.load.clean, (t, c) => (t.load.clean += c));
       spread(others, this.load.persistent, (t, c) => (t.load.persistent += c));
     }
-    this.load = new Load();
+    this.load = new Load(this.mqtt);
     this.#store?.flush();
     if (wasRegistered) {
       this.fabric.unregister(this);
@@ -1150,8 +1248,22 @@ export class EmqxNode {
       server.close();
       server.closeAllConnections();
     }
+    const secure = this.httpsServer;
+    this.httpsServer = undefined;
+    this.#httpsReloader?.close();
+    this.#httpsReloader = undefined;
+    if (secure) {
+      secure.close();
+      secure.closeAllConnections();
+    }
     if (this.#scratchDir) fs.rmSync(this.#scratchDir, { recursive: true, force: true });
     this.#resolveExit(code);
+  }
+
+  /** The applications stop (restart, app stop): MQTT connections end and sessions are gone. */
+  #dropMqtt(): void {
+    const n = this.mqtt.dropAll(RC.serverUnavailable);
+    if (n > 0) this.fabric.recordDropped(this.podKey.split('/')[0] ?? '', n);
   }
 
   /** Re-reads the status (TypeScript narrows it across awaits otherwise). */

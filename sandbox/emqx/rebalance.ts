@@ -86,7 +86,7 @@ export class Evacuation {
         if (elapsed >= this.opts.waitTakeover * 1000) this.#enter('evicting_sessions');
         return;
       case 'evicting_sessions': {
-        if (this.node.load.detached > 0 && now >= this.#nextSessionTry) {
+        if (this.node.load.disconnected > 0 && now >= this.#nextSessionTry) {
           const targets = targetsOf(this.node, this.recipients);
           if (targets.length === 0) {
             this.#nextSessionTry = now + SESSION_RETRY_MS;

@@ -22,6 +22,7 @@ import { NodeKeeper } from './nodes.ts';
 import { DEFAULT_BACKOFF, PodWorker, type BackoffSettings } from './pod-worker.ts';
 import { Provisioner } from './provisioner.ts';
 import { CacheResolver } from './resolver.ts';
+import { ServiceProxy } from './service-proxy.ts';
 import { chooseNode } from './scheduler.ts';
 import { timestamp } from './status.ts';
 import type { VolumeSources } from './volumes.ts';
@@ -43,6 +44,8 @@ export interface KubeletOptions {
   log?: (line: string) => void;
   backoff?: Partial<BackoffSettings>;
   nodeResources?: NodeResources;
+  /** Loopback CIDR of LoadBalancer addresses (default 127.200.0.0/16; the sandbox passes its own). */
+  loadBalancerCidr?: string;
 }
 
 export class Kubelet {
@@ -68,6 +71,8 @@ export class Kubelet {
     pvs: Informer<V1PersistentVolume>;
   };
   private readonly keeper: NodeKeeper;
+  /** kube-proxy and a load-balancer controller: Services carry traffic. */
+  readonly serviceProxy: ServiceProxy;
   private readonly provisioner: Provisioner;
   private readonly sources: VolumeSources;
   private readonly backoff: BackoffSettings;
@@ -108,6 +113,17 @@ export class Kubelet {
     this.resolver = new CacheResolver(opts.clusterDomain ?? 'cluster.local', {
       services: (ns) => inf.services.list(ns),
       pods: (ns) => inf.pods.list(ns),
+    });
+    this.serviceProxy = new ServiceProxy({
+      api: this.api,
+      caches: {
+        services: (ns) => inf.services.list(ns),
+        service: (name, ns) => inf.services.get(name, ns),
+        pods: (ns) => inf.pods.list(ns),
+      },
+      nodeIP: HOST_IP,
+      loadBalancerCidr: opts.loadBalancerCidr ?? '127.200.0.0/16',
+      log: this.log,
     });
     this.keeper = new NodeKeeper(this.api, opts.nodes ?? 3, this.nodeResources, HOST_IP, this.log);
     this.nodeNames = this.keeper.names;
@@ -150,6 +166,8 @@ export class Kubelet {
     inf.pods.on('add', (p) => this.onPod(p));
     inf.pods.on('update', (p) => this.onPod(p));
     inf.pods.on('delete', (p) => this.onPodDeleted(p));
+    for (const ev of ['add', 'update', 'delete'] as const)
+      inf.services.on(ev, () => this.serviceProxy.sync());
 
     // Dependencies first: pods need Secrets/ConfigMaps/PVCs/PVs in the caches; PVs need their claims.
     await Promise.all([inf.secrets.start(), inf.configMaps.start(), inf.services.start(), inf.pvcs.start()]);
@@ -370,6 +388,7 @@ export class Kubelet {
     this.provisioner.stopped = true;
     if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await this.serviceProxy.stop();
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
     await this.scheduling;

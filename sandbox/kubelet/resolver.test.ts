@@ -87,15 +87,24 @@ test('pods without hostname/subdomain get IP-based names; A lookups resolve thos
   assert.deepEqual(await r.resolveHost('127.1.0.77'), ['127.1.0.77'], 'IP literal');
 });
 
-test('unknown names, other namespaces, other domains and ClusterIP Services resolve to nothing', async () => {
+test('unknown names, other namespaces, other domains resolve to nothing; a ClusterIP Service to its ClusterIP', async () => {
   const r = resolver(
-    [svc('emqx-headless'), svc('emqx-dashboard', { clusterIP: '10.0.0.12' })],
+    [
+      svc('emqx-headless'),
+      svc('emqx-dashboard', { clusterIP: '127.70.0.12' }),
+      svc('off-loopback', { clusterIP: '10.0.0.12' }),
+    ],
     [pod(0, true)],
   );
   assert.deepEqual(await r.resolveSrv('nope.ns.svc.cluster.local'), []);
   assert.deepEqual(await r.resolveSrv('emqx-headless.other.svc.cluster.local'), []);
   assert.deepEqual(await r.resolveSrv('emqx-headless.ns.svc.example.org'), []);
-  assert.deepEqual(await r.resolveHost('emqx-dashboard.ns.svc.cluster.local'), []);
+  assert.deepEqual(await r.resolveHost('emqx-dashboard.ns.svc.cluster.local'), ['127.70.0.12']);
+  assert.deepEqual(
+    await r.resolveHost('off-loopback.ns.svc.cluster.local'),
+    [],
+    'never an address off loopback',
+  );
   assert.deepEqual(await r.resolveSrv('emqx-dashboard.ns.svc.cluster.local'), []);
   assert.deepEqual(await r.resolveHost('emqx-core-9.emqx-headless.ns.svc.cluster.local'), []);
   const custom = new CacheResolver('corp.internal', {

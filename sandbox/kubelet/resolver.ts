@@ -1,7 +1,7 @@
 // Cluster DNS for the sandbox, answered from the kubelet emulator's informer caches (no API call per question).
-// Endpoints/EndpointSlices cannot hold loopback IPs, so this is how pods find each other. Only headless Services
-// (clusterIP: None) resolve; a ClusterIP Service would answer an address in 10.0.0.0/24, where nothing listens,
-// so its name resolves to nothing.
+// Endpoints/EndpointSlices cannot hold loopback IPs, so this is how pods find each other. A headless Service
+// (clusterIP: None) resolves to its ready pods, any other Service to its ClusterIP (a loopback address that
+// service-proxy.ts serves).
 import net from 'node:net';
 import type { V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { SandboxResolver } from './handler.ts';
@@ -11,11 +11,11 @@ export interface ResolverCaches {
   pods(namespace?: string): readonly V1Pod[];
 }
 
-function podReady(pod: V1Pod): boolean {
+export function podReady(pod: V1Pod): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-function selects(svc: V1Service, pod: V1Pod): boolean {
+export function selects(svc: V1Service, pod: V1Pod): boolean {
   const sel = svc.spec?.selector;
   if (!sel || Object.keys(sel).length === 0) return false;
   const labels = pod.metadata?.labels ?? {};
@@ -23,7 +23,7 @@ function selects(svc: V1Service, pod: V1Pod): boolean {
 }
 
 /** Whether a pod is an address of the Service, with the endpoints controller's rules. */
-function published(svc: V1Service, pod: V1Pod): boolean {
+export function published(svc: V1Service, pod: V1Pod): boolean {
   if (!pod.status?.podIP) return false;
   const phase = pod.status.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return false;
@@ -31,7 +31,7 @@ function published(svc: V1Service, pod: V1Pod): boolean {
   return podReady(pod) && !pod.metadata?.deletionTimestamp;
 }
 
-function endpointPort(port: V1ServicePort, pod: V1Pod): number | undefined {
+export function endpointPort(port: V1ServicePort, pod: V1Pod): number | undefined {
   const t = port.targetPort;
   if (t === undefined || t === null || t === '') return port.port;
   if (typeof t === 'number') return t;
@@ -134,7 +134,10 @@ export class CacheResolver implements SandboxResolver {
     }
     if (labels.length === 2) {
       const svc = this.headless(labels[0], labels[1]);
-      return svc ? this.members(svc).map((p) => p.status!.podIP!) : [];
+      if (svc) return this.members(svc).map((p) => p.status!.podIP!);
+      const any = this.caches.services(labels[1]).find((s) => s.metadata?.name === labels[0]);
+      const ip = any?.spec?.clusterIP;
+      return ip && net.isIPv4(ip) && ip.startsWith('127.') ? [ip] : [];
     }
     if (labels.length === 3) {
       const [host, svcName, ns] = labels;

@@ -1,7 +1,12 @@
 // Conversion between apps.emqx.io/v2alpha1 (deprecated) and v2beta1 EMQX objects, and the ConversionReview handler
 // the operator's conversion webhook serves. Everything here is pure.
 //
-// The mapping (v2alpha1 → v2beta1):
+// v2alpha1 comes in two shapes. The released one (the Go operator's CRD from 2.0.0 on: spec.image, pod fields under
+// the templates) is converted by ./conversion-released.ts; a v2beta1 object made from it is viewed in that shape
+// again. The early one (spec.emqxTemplate, from one early getting-started page) is converted here, and is also the
+// v2alpha1 view of objects created as v2beta1.
+//
+// The early mapping (v2alpha1 → v2beta1):
 // - emqxTemplate.image / imagePullPolicy / imagePullSecrets / bootstrapAPIKeys → the same fields of spec;
 // - emqxTemplate.bootstrapConfig → spec.config.data;
 // - emqxTemplate.env / args / resources / extraVolumes / extraVolumeMounts / readinessProbe / livenessProbe /
@@ -22,9 +27,18 @@
 //   v2alpha1 holds exactly (image, pull settings, config data, bootstrap API keys). Converting the view back
 //   restores that spec, then applies each v2alpha1 field that was changed in the view.
 import { defaultVolumeClaimSpec } from './defaults.ts';
-import type { EMQX, EMQXSpec, EMQXV2Alpha1, EMQXV2Alpha1Spec } from './types.ts';
+import type { EMQX, EMQXSpec, EMQXV2Alpha1, EMQXV2Alpha1Released, EMQXV2Alpha1Spec } from './types.ts';
 import { EMQX_API_VERSION, EMQX_V2ALPHA1_API_VERSION } from './types.ts';
 import { deepEqual, isObj, type Obj } from './json.ts';
+import {
+  ANNOTATION_V2ALPHA1_RELEASED,
+  betaToReleased,
+  canonicalJson,
+  isReleasedShape,
+  madeFromReleased,
+  parseRecord,
+  releasedToBeta,
+} from './conversion-released.ts';
 import { ANNOTATION_V2ALPHA1_FIELDS, ANNOTATION_V2BETA1_SPEC } from './names.ts';
 
 export { ANNOTATION_V2ALPHA1_FIELDS, ANNOTATION_V2BETA1_SPEC };
@@ -239,8 +253,51 @@ function withAnnotations<M extends { annotations?: Record<string, string> }>(
   return out;
 }
 
-/** Converts a v2alpha1 EMQX to v2beta1. */
-export function toV2beta1(alpha: EMQXV2Alpha1): EMQX {
+/** Converts a v2alpha1 EMQX, in either shape, to v2beta1. */
+export function toV2beta1(alpha: EMQXV2Alpha1 | EMQXV2Alpha1Released): EMQX {
+  if (isReleasedShape(alpha.spec)) return releasedToV2beta1(alpha as EMQXV2Alpha1Released);
+  return earlyToV2beta1(alpha as EMQXV2Alpha1);
+}
+
+/** Converts a v2beta1 EMQX to v2alpha1: the released shape if it was made from that shape, else the early one. */
+export function toV2alpha1(beta: EMQX): EMQXV2Alpha1 | EMQXV2Alpha1Released {
+  if (madeFromReleased(beta.metadata)) return v2beta1ToReleased(beta);
+  return v2beta1ToEarly(beta);
+}
+
+function releasedToV2beta1(alpha: EMQXV2Alpha1Released): EMQX {
+  const annotations = { ...alpha.metadata?.annotations };
+  const carried = parseRecord(annotations[ANNOTATION_V2ALPHA1_RELEASED]) ?? {};
+  const { spec, record } = releasedToBeta(alpha.spec as unknown as Obj, carried);
+  annotations[ANNOTATION_V2ALPHA1_RELEASED] = canonicalJson(record);
+  const out: EMQX = {
+    apiVersion: EMQX_API_VERSION,
+    kind: 'EMQX',
+    metadata: withAnnotations(alpha.metadata ?? {}, annotations),
+    spec: spec as unknown as EMQXSpec,
+  };
+  if (alpha.status !== undefined) out.status = clone(alpha.status) as EMQX['status'];
+  return out;
+}
+
+function v2beta1ToReleased(beta: EMQX): EMQXV2Alpha1Released {
+  const annotations = { ...beta.metadata?.annotations };
+  const record = parseRecord(annotations[ANNOTATION_V2ALPHA1_RELEASED]) ?? {};
+  delete annotations[ANNOTATION_V2ALPHA1_RELEASED];
+  const { spec, carried } = betaToReleased(beta.spec as unknown as Obj, record);
+  if (Object.keys(carried).length > 0) annotations[ANNOTATION_V2ALPHA1_RELEASED] = canonicalJson(carried);
+  const view: EMQXV2Alpha1Released = {
+    apiVersion: EMQX_V2ALPHA1_API_VERSION,
+    kind: 'EMQX',
+    metadata: withAnnotations(beta.metadata ?? {}, annotations),
+    spec: spec as unknown as EMQXV2Alpha1Released['spec'],
+  };
+  if (beta.status !== undefined) view.status = clone(beta.status) as Record<string, unknown>;
+  return view;
+}
+
+/** Converts an early-shape (spec.emqxTemplate) v2alpha1 EMQX to v2beta1. */
+function earlyToV2beta1(alpha: EMQXV2Alpha1): EMQX {
   const a = alpha.spec;
   const annotations = { ...alpha.metadata?.annotations };
   const residual = parseJson<Residual>(annotations[ANNOTATION_V2BETA1_SPEC]);
@@ -280,8 +337,8 @@ export function toV2beta1(alpha: EMQXV2Alpha1): EMQX {
   return out;
 }
 
-/** Converts a v2beta1 EMQX to v2alpha1 (a view that converts back to the same v2beta1 object). */
-export function toV2alpha1(beta: EMQX): EMQXV2Alpha1 {
+/** Converts a v2beta1 EMQX to early-shape v2alpha1 (a view that converts back to the same v2beta1 object). */
+function v2beta1ToEarly(beta: EMQX): EMQXV2Alpha1 {
   const b = beta.spec as unknown as Obj;
   const annotations = { ...beta.metadata?.annotations };
   const recorded = parseJson<FieldRecord>(annotations[ANNOTATION_V2ALPHA1_FIELDS]) ?? {};
@@ -308,7 +365,7 @@ export function toV2alpha1(beta: EMQX): EMQXV2Alpha1 {
   };
   if (beta.status !== undefined) view.status = clone(beta.status) as Record<string, unknown>;
 
-  const back = toV2beta1(view);
+  const back = earlyToV2beta1(view);
   if (!deepEqual(back.spec, beta.spec) || !deepEqual(back.metadata, beta.metadata ?? {})) {
     const rest = clone(b);
     for (const slot of SLOTS) if (slot.exact) slot.toBeta(rest, undefined);
@@ -345,8 +402,9 @@ export function convertObject(obj: unknown, desiredAPIVersion: string): unknown 
   if (obj.kind !== 'EMQX')
     throw new Error(`${where}: no conversion from ${String(obj.apiVersion)} to ${desiredAPIVersion}`);
   if (obj.apiVersion === EMQX_V2ALPHA1_API_VERSION && desiredAPIVersion === EMQX_API_VERSION) {
-    if (!isObj(obj.spec) || !isObj(obj.spec.emqxTemplate))
-      throw new Error(`${where}: spec.emqxTemplate: required`);
+    if (!isObj(obj.spec)) throw new Error(`${where}: spec: required`);
+    if (obj.spec.emqxTemplate !== undefined && !isObj(obj.spec.emqxTemplate))
+      throw new Error(`${where}: spec.emqxTemplate: must be an object`);
     return toV2beta1(obj as unknown as EMQXV2Alpha1);
   }
   if (obj.apiVersion === EMQX_API_VERSION && desiredAPIVersion === EMQX_V2ALPHA1_API_VERSION) {

@@ -66,7 +66,10 @@ test('names, scope, versions: v2beta1 stored, v2alpha1 deprecated and served onl
   assert.equal(rebalance.metadata.name, REBALANCE_CRD_NAME);
   assert.deepEqual(
     versions(rebalance).map((v) => [v.name, v.served, v.storage]),
-    [['v2beta1', true, true]],
+    [
+      ['v2beta1', true, true],
+      ['v1beta4', false, false],
+    ],
   );
   for (const crd of [emqx, rebalance]) {
     for (const v of versions(crd))

@@ -46,6 +46,9 @@ export const DEFAULT_WEBHOOK_SERVICE: Required<WebhookService> = {
 export const V2ALPHA1_DEPRECATION_WARNING =
   'apps.emqx.io/v2alpha1 EMQX is deprecated; use apps.emqx.io/v2beta1 (`emqx-operator render` converts manifests)';
 
+export const REBALANCE_V1BETA4_DEPRECATION_WARNING =
+  'apps.emqx.io/v1beta4 Rebalance (EMQX 4.x) is not served by this operator; use apps.emqx.io/v2beta1';
+
 /** apiextensions.k8s.io/v1 CustomResourceDefinition, as a plain object. */
 export interface CustomResourceDefinition {
   apiVersion: 'apiextensions.k8s.io/v1';
@@ -194,6 +197,26 @@ export function buildRebalanceCrd(): CustomResourceDefinition {
             },
             AGE,
           ],
+        },
+        {
+          // The Go operator's Rebalance CRD stored v1beta4 (EMQX 4.x) before v2beta1, so a cluster that ran it may
+          // still list v1beta4 in status.storedVersions, and the API server refuses a CRD update that drops a
+          // stored version. Listed, never served: this operator manages EMQX 5 only, and no v1beta4 object is
+          // converted (README: Migrating from the Go operator).
+          name: 'v1beta4',
+          served: false,
+          storage: false,
+          deprecated: true,
+          deprecationWarning: REBALANCE_V1BETA4_DEPRECATION_WARNING,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description:
+                'Rebalance v1beta4 (EMQX 4.x, the Go operator): listed for stored versions only, not served.',
+              'x-kubernetes-preserve-unknown-fields': true,
+            },
+          },
+          subresources: { status: {} },
         },
       ],
     },

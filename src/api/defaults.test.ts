@@ -226,3 +226,56 @@ test('applyRebalanceDefaults fills instanceKind and the strategy, keeping user v
   });
   assert.deepEqual(applyRebalanceDefaults(d), d);
 });
+
+test('security contexts: an explicit {} opts out of the defaults, root drops runAsNonRoot, user values win', () => {
+  const core = (spec: Record<string, unknown>) =>
+    applyDefaults(minimal({ coreTemplate: { spec } })).spec.coreTemplate!.spec!;
+
+  const optedOut = core({ podSecurityContext: {}, containerSecurityContext: {} });
+  assert.deepEqual(optedOut.podSecurityContext, {});
+  assert.deepEqual(optedOut.containerSecurityContext, {});
+
+  // A root init container (the Go operator's sysctl sample) cannot run under a pod-level runAsNonRoot.
+  const sysctl = core({
+    initContainers: [{ name: 'sysctl', image: 'busybox', securityContext: { runAsUser: 0 } }],
+  });
+  assert.equal(sysctl.podSecurityContext?.runAsNonRoot, undefined);
+  assert.equal(sysctl.podSecurityContext?.runAsUser, 1000, 'the other defaults stay');
+  assert.equal(
+    sysctl.containerSecurityContext?.runAsNonRoot,
+    true,
+    'the EMQX container itself stays non-root',
+  );
+
+  // runAsUser 0 on the pod: no runAsNonRoot anywhere, and the container defaults do not shadow the user's uid.
+  const root = core({ podSecurityContext: { runAsUser: 0 } });
+  assert.equal(root.podSecurityContext?.runAsNonRoot, undefined);
+  assert.equal(root.containerSecurityContext?.runAsUser, undefined);
+  assert.equal(root.containerSecurityContext?.runAsNonRoot, undefined);
+  assert.equal(root.containerSecurityContext?.allowPrivilegeEscalation, false);
+
+  // A runAsNonRoot the user wrote is kept, even next to a root init container.
+  const kept = core({
+    podSecurityContext: { runAsNonRoot: true },
+    initContainers: [{ name: 'i', image: 'busybox', securityContext: { runAsUser: 0 } }],
+  });
+  assert.equal(kept.podSecurityContext?.runAsNonRoot, true);
+
+  // Idempotent, like every default.
+  for (const s of [optedOut, sysctl, root, kept]) {
+    const again = applyDefaults(minimal({ coreTemplate: { spec: s } })).spec.coreTemplate!.spec!;
+    assert.deepEqual(again.podSecurityContext, s.podSecurityContext);
+    assert.deepEqual(again.containerSecurityContext, s.containerSecurityContext);
+  }
+});
+
+test('template metadata written with an empty value (null) counts as absent', () => {
+  const d = applyDefaults(
+    minimal({
+      coreTemplate: { metadata: { name: 'ignored', annotations: null as never, labels: { a: 'b' } } },
+      replicantTemplate: { metadata: { labels: null as never } },
+    }),
+  );
+  assert.deepEqual(d.spec.coreTemplate?.metadata, { name: 'ignored', labels: { a: 'b' } });
+  assert.deepEqual(d.spec.replicantTemplate?.metadata, {});
+});

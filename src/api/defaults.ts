@@ -12,7 +12,7 @@
 //   stay the only writers of replicant replicas, and an absent replicantTemplate stays absent), the default PVC
 //   spec, pod and container security contexts (merged under user values), default probes and the merge of the
 //   legacy `toleRations` into `tolerations`.
-import { deepEqual } from './json.ts';
+import { deepEqual, isObj } from './json.ts';
 import type {
   V1PersistentVolumeClaimSpec,
   V1PodSecurityContext,
@@ -116,11 +116,53 @@ function mergeUnder<T extends object>(defaults: T, user: T | undefined): T {
   return out as T;
 }
 
+function isEmptyObject(v: unknown): boolean {
+  return isObj(v) && Object.keys(v).every((k) => v[k] === undefined);
+}
+
+/**
+ * The pod and EMQX-container security contexts: the hardened defaults merged key by key under the user's values,
+ * except where the user's values say otherwise, as with the Go operator:
+ * - an explicit empty `podSecurityContext: {}` or `containerSecurityContext: {}` opts out of that level's
+ *   defaults entirely;
+ * - `runAsUser: 0` at a level drops that level's default runAsNonRoot (the kubelet refuses the pair), and so does
+ *   an init or extra container running as root for the pod level (runAsNonRoot there applies to every container);
+ * - runAsUser / runAsGroup / runAsNonRoot the user set on the pod are not shadowed by the container defaults.
+ * A runAsNonRoot the user wrote is always kept.
+ */
+export function securityContexts(
+  spec: EMQXReplicaTemplateSpec,
+): Pick<EMQXReplicaTemplateSpec, 'podSecurityContext' | 'containerSecurityContext'> {
+  const userPod = spec.podSecurityContext;
+  const userContainer = spec.containerSecurityContext;
+  const rootSidecar = [...(spec.initContainers ?? []), ...(spec.extraContainers ?? [])].some(
+    (c) => c.securityContext?.runAsUser === 0,
+  );
+
+  let pod: V1PodSecurityContext;
+  if (isEmptyObject(userPod)) pod = {};
+  else {
+    pod = mergeUnder(defaultPodSecurityContext(), userPod);
+    if (userPod?.runAsNonRoot === undefined && (pod.runAsUser === 0 || rootSidecar)) delete pod.runAsNonRoot;
+  }
+
+  let container: V1SecurityContext;
+  if (isEmptyObject(userContainer)) container = {};
+  else {
+    const defaults = defaultContainerSecurityContext();
+    for (const k of ['runAsUser', 'runAsGroup', 'runAsNonRoot'] as const)
+      if (userPod?.[k] !== undefined) delete defaults[k];
+    container = mergeUnder(defaults, userContainer);
+    const effectiveUser = container.runAsUser ?? pod.runAsUser;
+    if (userContainer?.runAsNonRoot === undefined && effectiveUser === 0) delete container.runAsNonRoot;
+  }
+  return { podSecurityContext: pod, containerSecurityContext: container };
+}
+
 function defaultTemplateSpec<T extends EMQXReplicaTemplateSpec>(spec: T, replicas: number): T {
   const out: T = { ...spec };
   out.replicas ??= replicas;
-  out.podSecurityContext = mergeUnder(defaultPodSecurityContext(), spec.podSecurityContext);
-  out.containerSecurityContext = mergeUnder(defaultContainerSecurityContext(), spec.containerSecurityContext);
+  Object.assign(out, securityContexts(spec));
   out.livenessProbe ??= defaultLivenessProbe();
   out.readinessProbe ??= defaultReadinessProbe();
   if (spec.toleRations !== undefined) {
@@ -197,6 +239,16 @@ export function applyDefaults(emqx: EMQX): EMQX {
   }
   spec.dashboardServiceTemplate = defaultServiceTemplate(spec.dashboardServiceTemplate);
   spec.listenersServiceTemplate = defaultServiceTemplate(spec.listenersServiceTemplate);
+  for (const t of [
+    spec.coreTemplate,
+    spec.replicantTemplate,
+    spec.dashboardServiceTemplate,
+    spec.listenersServiceTemplate,
+  ]) {
+    // `annotations:` written with no value (the Go operator's full sample) is null: nothing.
+    const m = t?.metadata as Record<string, unknown> | undefined;
+    for (const k of ['labels', 'annotations']) if (m && m[k] === null) delete m[k];
+  }
   return { ...src, spec };
 }
 
@@ -207,7 +259,8 @@ export function applyRebalanceDefaults(rebalance: Rebalance): Rebalance {
     ...src,
     spec: {
       ...src.spec,
-      instanceKind: src.spec.instanceKind ?? 'EMQX',
+      // An empty instanceKind means EMQX, as in the Go operator.
+      instanceKind: src.spec.instanceKind || 'EMQX',
       rebalanceStrategy: mergeUnder(
         { ...DEFAULT_REBALANCE_STRATEGY } as RebalanceStrategy,
         src.spec.rebalanceStrategy,

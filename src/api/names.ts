@@ -12,6 +12,8 @@ export const MANAGED_BY = 'emqx-operator';
 export const CONDITION_ON_SERVING = 'apps.emqx.io/on-serving';
 /** `"true"` stops all writes for the resource. */
 export const ANNOTATION_PAUSED = 'apps.emqx.io/reconcile-paused';
+/** `"true"`: take over the workloads another operator (the Go emqx-operator) left for this resource. */
+export const ANNOTATION_TAKEOVER = 'apps.emqx.io/takeover';
 /** The one field manager of every write the operator makes (server-side apply, patches, scale). */
 export const FIELD_MANAGER = 'emqx-operator';
 /** On the ConfigMap: hash of the runtime-changeable config EMQX last accepted (see controller config sync). */

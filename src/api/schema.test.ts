@@ -8,6 +8,8 @@ import {
   emqxV2alpha1Schema,
   emqxV2beta1Schema,
   PATTERN_QUANTITY,
+  RULE_REBALANCE_INSTANCE_KIND,
+  RULE_V2ALPHA1_SHAPE,
   rebalanceV2beta1Schema,
   toCrdSchema,
   walkSchema,
@@ -36,6 +38,30 @@ const CEL_EXAMPLES: Record<
       ],
     ],
     invalid: [[{ name: 'EMQX_NODE__COOKIE', value: 'x' }], [{ name: 'A' }, { name: 'EMQX_NODE__COOKIE' }]],
+  },
+  [RULE_REBALANCE_INSTANCE_KIND.rule]: {
+    valid: ['EMQX', ''],
+    invalid: ['EmqxEnterprise', 'EmqxBroker', 'emqx'],
+  },
+  [RULE_V2ALPHA1_SHAPE.rule]: {
+    valid: [
+      { image: 'emqx/emqx:5.8.3' },
+      { image: 'x', bootstrapConfig: 'a = 1', coreTemplate: { spec: { env: [], volumeClaimTemplates: {} } } },
+      { image: 'x', dashboardServiceTemplate: { apiVersion: 'v1', kind: 'Service' } },
+      { emqxTemplate: { image: 'x' } },
+      { emqxTemplate: { image: 'x' }, persistent: {}, coreTemplate: { metadata: {}, spec: { replicas: 1 } } },
+      { emqxTemplate: { image: 'x' }, replicantTemplate: { spec: { nodeSelector: {}, tolerations: [] } } },
+    ],
+    invalid: [
+      {},
+      { coreTemplate: { spec: { replicas: 1 } } },
+      { image: 'x', emqxTemplate: { image: 'x' } },
+      { image: 'x', persistent: {} },
+      { emqxTemplate: { image: 'x' }, bootstrapConfig: 'a = 1' },
+      { emqxTemplate: { image: 'x' }, coreTemplate: { spec: { env: [] } } },
+      { emqxTemplate: { image: 'x' }, replicantTemplate: { spec: { podSecurityContext: {} } } },
+      { emqxTemplate: { image: 'x' }, listenersServiceTemplate: { enabled: false } },
+    ],
   },
   '!(has(self.minAvailable) && has(self.maxUnavailable))': {
     valid: [{}, { minAvailable: 1 }, { maxUnavailable: '25%' }, { minAvailable: 0 }],
@@ -326,12 +352,12 @@ test('types.ts and the schemas agree on the fields of EMQX, Rebalance and EMQX v
   for (const [typeName, schema] of [
     ['EMQX', emqxV2beta1Schema()],
     ['Rebalance', rebalanceV2beta1Schema()],
-    ['EMQXV2Alpha1', emqxV2alpha1Schema()],
+    ['EMQXV2Alpha1Any', emqxV2alpha1Schema()],
   ] as const) {
     const fromTypes = typeFields(typeName);
     // metadata is V1ObjectMeta in the types and a bare object in the schema; v2alpha1 status is opaque.
     fromTypes.delete('metadata');
-    if (typeName === 'EMQXV2Alpha1') fromTypes.delete('status');
+    if (typeName === 'EMQXV2Alpha1Any') fromTypes.delete('status');
     assert.ok(
       fromTypes.size > 3,
       `${typeName}: type walk found too little (${[...fromTypes.keys()].join(', ')})`,

@@ -204,6 +204,16 @@ export const RULE_EMQX_NAME: CelRule = {
   },
 };
 
+/** instanceKind: EMQX or empty (the Go operator's default too); EmqxEnterprise (EMQX 4.x) is explained. */
+export const RULE_REBALANCE_INSTANCE_KIND: CelRule = {
+  rule: "self == '' || self == 'EMQX'",
+  message:
+    'instanceKind must be EMQX (or left out): this operator rebalances EMQX 5 clusters, apps.emqx.io/v2beta1 EMQX ' +
+    'resources. EmqxEnterprise named an EMQX 4.x cluster of the Go operator (v1beta4), which this operator does not ' +
+    'manage; write instanceKind: EMQX and set instanceName to the EMQX resource',
+  check: (self) => self === '' || self === 'EMQX',
+};
+
 export const RULE_REBALANCE_IMMUTABLE: CelRule = {
   rule: 'self == oldSelf',
   message: 'a Rebalance runs once and its spec cannot be changed; create a new Rebalance instead',
@@ -233,8 +243,18 @@ export const PATTERN_MEANING: Record<string, string> = {
 
 function templateMetadata(what: string): Schema {
   return obj(`Labels and annotations added to the ${what}.`, {
-    labels: strMap(`Labels added to the ${what}. The operator's own labels take precedence.`),
-    annotations: strMap(`Annotations added to the ${what}.`),
+    // nullable: `annotations:` with no value, as in the Go operator's full sample, is null.
+    labels: {
+      ...strMap(`Labels added to the ${what}. The operator's own labels take precedence.`),
+      nullable: true,
+    },
+    annotations: { ...strMap(`Annotations added to the ${what}.`), nullable: true },
+    // The Go operator's samples (emqx-full.yaml) write these; its schema took a whole ObjectMeta here.
+    name: str('Accepted for compatibility with the Go operator and ignored: the operator names its objects.'),
+    namespace: str(
+      "Accepted for compatibility with the Go operator and ignored: objects live in the EMQX resource's namespace.",
+    ),
+    finalizers: stringList('Accepted for compatibility with the Go operator and ignored.'),
   });
 }
 
@@ -316,13 +336,20 @@ export const RULE_ENV_NO_COOKIE: CelRule = {
   check: (self) => !Array.isArray(self) || self.every((e) => !isObj(e) || e.name !== 'EMQX_NODE__COOKIE'),
 };
 
+/**
+ * Environment variables. Atomic rather than a list-map keyed by name: the Go operator passes duplicate names on
+ * (Kubernetes lets the last one win), and a list-map would refuse them at admission.
+ */
 function env(description: string): Schema {
-  return arr(description, k8s('EnvVar'), {
-    'x-kubernetes-list-type': 'map',
-    'x-kubernetes-list-map-keys': ['name'],
-    maxItems: MAX_ENV_VARS,
-    'x-kubernetes-validations': [RULE_ENV_NO_COOKIE],
-  });
+  return arr(
+    `${description} A name given twice is passed on once, with its last value (what the container would see).`,
+    k8s('EnvVar'),
+    {
+      'x-kubernetes-list-type': 'atomic',
+      maxItems: MAX_ENV_VARS,
+      'x-kubernetes-validations': [RULE_ENV_NO_COOKIE],
+    },
+  );
 }
 
 function volumes(description: string): Schema {
@@ -400,12 +427,16 @@ function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<strin
     podSecurityContext: k8s(
       'PodSecurityContext',
       `Pod security context of the ${pods}. Merged over the default: uid/gid/fsGroup 1000, runAsNonRoot, ` +
-        'fsGroupChangePolicy Always, supplementalGroups [1000], seccomp RuntimeDefault.',
+        'fsGroupChangePolicy Always, supplementalGroups [1000], seccomp RuntimeDefault. An explicit {} opts out ' +
+        'of the defaults; runAsUser 0 here, or an init or extra container running as root, drops the default ' +
+        'runAsNonRoot (a runAsNonRoot you write is kept).',
     ),
     containerSecurityContext: k8s(
       'SecurityContext',
       'Security context of the EMQX container. Merged over the default: uid/gid 1000, runAsNonRoot, no ' +
-        'privilege escalation, all capabilities dropped.',
+        'privilege escalation, all capabilities dropped. An explicit {} opts out of the defaults; runAsUser 0 ' +
+        '(here or on the pod) drops the default runAsNonRoot; uid, gid and runAsNonRoot set on the pod are not ' +
+        'overridden by the defaults here.',
     ),
     initContainers: containers(`Init containers of the ${pods}.`),
     extraContainers: containers(`Sidecar containers added to the ${pods}.`),
@@ -443,39 +474,42 @@ function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<strin
   };
 }
 
+/** The properties of the core template's `spec`. */
+function coreTemplateSpecProperties(): Record<string, Schema> {
+  return {
+    ...replicaTemplateSpecProperties('core'),
+    volumeClaimTemplates: k8s(
+      'PersistentVolumeClaimSpec',
+      "The PersistentVolumeClaim spec of each core node's data volume (/opt/emqx/data). Default: " +
+        'ReadWriteOnce, 500Mi, the default StorageClass. Used only when dataVolume is PersistentVolumeClaim.',
+    ),
+    dataVolume: str(
+      'Where core data lives. PersistentVolumeClaim keeps the cluster database across pod restarts; EmptyDir ' +
+        'loses it whenever a pod is replaced and must be chosen explicitly.',
+      { enum: ['PersistentVolumeClaim', 'EmptyDir'], default: 'PersistentVolumeClaim' },
+    ),
+    persistentVolumeClaimRetentionPolicy: obj(
+      'What happens to core data PVCs when cores are scaled down or the EMQX resource is deleted.',
+      {
+        whenDeleted: str('Retain (default) or Delete the PVCs when the EMQX resource is deleted.', {
+          enum: ['Retain', 'Delete'],
+          default: 'Retain',
+        }),
+        whenScaled: str('Retain (default) or Delete the PVCs of core nodes removed by a scale-down.', {
+          enum: ['Retain', 'Delete'],
+          default: 'Retain',
+        }),
+      },
+    ),
+  };
+}
+
 function coreTemplate(): Schema {
   return obj('Core nodes: a StatefulSet of EMQX nodes that hold the cluster database. Default: 2 cores.', {
     metadata: templateMetadata('core pods'),
-    spec: obj(
-      'Pod and storage settings of the core nodes.',
-      {
-        ...replicaTemplateSpecProperties('core'),
-        volumeClaimTemplates: k8s(
-          'PersistentVolumeClaimSpec',
-          "The PersistentVolumeClaim spec of each core node's data volume (/opt/emqx/data). Default: " +
-            'ReadWriteOnce, 500Mi, the default StorageClass. Used only when dataVolume is PersistentVolumeClaim.',
-        ),
-        dataVolume: str(
-          'Where core data lives. PersistentVolumeClaim keeps the cluster database across pod restarts; EmptyDir ' +
-            'loses it whenever a pod is replaced and must be chosen explicitly.',
-          { enum: ['PersistentVolumeClaim', 'EmptyDir'], default: 'PersistentVolumeClaim' },
-        ),
-        persistentVolumeClaimRetentionPolicy: obj(
-          'What happens to core data PVCs when cores are scaled down or the EMQX resource is deleted.',
-          {
-            whenDeleted: str('Retain (default) or Delete the PVCs when the EMQX resource is deleted.', {
-              enum: ['Retain', 'Delete'],
-              default: 'Retain',
-            }),
-            whenScaled: str('Retain (default) or Delete the PVCs of core nodes removed by a scale-down.', {
-              enum: ['Retain', 'Delete'],
-              default: 'Retain',
-            }),
-          },
-        ),
-      },
-      { 'x-kubernetes-validations': [RULE_PDB_EXCLUSIVE, RULE_VOLUME_CLAIM_NEEDS_PVC] },
-    ),
+    spec: obj('Pod and storage settings of the core nodes.', coreTemplateSpecProperties(), {
+      'x-kubernetes-validations': [RULE_PDB_EXCLUSIVE, RULE_VOLUME_CLAIM_NEEDS_PVC],
+    }),
   });
 }
 
@@ -523,6 +557,49 @@ function configSchema(): Schema {
       { maxLength: MAX_CONFIG_DATA_LENGTH },
     ),
   });
+}
+
+function secretName(description: string): Schema {
+  return str(description, { pattern: PATTERN_DNS_NAME, minLength: 1, maxLength: 253 });
+}
+
+function tlsSchema(): Schema {
+  return obj(
+    'TLS certificates from Secrets. The operator mounts each Secret into the pods (updated in place by the ' +
+      'kubelet when the Secret changes, which EMQX picks up without a restart) and writes the ssl_options file ' +
+      'paths into the node configuration.',
+    {
+      listeners: obj(
+        "The certificate of every enabled ssl and wss listener, EMQX's built-in ones included.",
+        {
+          secretName: secretName(
+            'A kubernetes.io/tls Secret in this namespace: tls.crt (the chain, leaf first) and tls.key.',
+          ),
+          clientCA: obj(
+            'Client certificate verification (verify_peer) against the CAs in the ca.crt of a Secret.',
+            {
+              secretName: secretName('A Secret in this namespace whose ca.crt holds the client CAs.'),
+              required: bool(
+                'Refuse clients that present no certificate (fail_if_no_peer_cert). Default true.',
+              ),
+            },
+            { required: ['secretName'] },
+          ),
+        },
+        { required: ['secretName'] },
+      ),
+      dashboard: obj(
+        'The certificate of the dashboard https listener. The operator then calls the EMQX API over HTTPS and ' +
+          'verifies it against the ca.crt of this Secret (or the system CAs when it has none).',
+        {
+          secretName: secretName(
+            'A kubernetes.io/tls Secret in this namespace: tls.crt, tls.key and optionally ca.crt.',
+          ),
+        },
+        { required: ['secretName'] },
+      ),
+    },
+  );
 }
 
 function updateStrategy(): Schema {
@@ -600,6 +677,7 @@ function conditions(withLastUpdateTime = false): Schema {
 function emqxNode(): Schema {
   return obj('One EMQX node, as reported by the EMQX API and matched to its pod.', {
     name: str('EMQX node name, e.g. emqx@10.0.0.5.'),
+    node: str('The same EMQX node name, under the key the Go operator writes (its status tooling reads it).'),
     node_status: str('running or stopped.'),
     otp_release: str('Erlang/OTP release of the node.'),
     role: str('core or replicant.'),
@@ -630,7 +708,8 @@ function emqxStatus(): Schema {
   return obj('Observed state of the EMQX cluster, written by the operator.', {
     phase: str(
       'The most advanced lifecycle condition that holds (Initialized, CoreNodesProgressing, CoreNodesReady, ' +
-        'ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or Paused.',
+        'ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or Paused, or ForeignWorkloads ' +
+        '(workloads this operator did not create were found: nothing is changed; see the Ready condition).',
     ),
     observedGeneration: int64('The metadata.generation this status describes.'),
     conditions: conditions(),
@@ -663,6 +742,25 @@ function emqxStatus(): Schema {
     replicants: str('Ready and desired replicant nodes, as "ready/desired".'),
     replicantReplicas: int32('Desired replicant nodes (the scale subresource status replicas).'),
     replicantSelector: str('Label selector of the replicant pods (the scale subresource label selector).'),
+    durableStorage: obj(
+      'Durable storage replication (EMQX /api/v5/ds), when durable sessions are on in spec.config.data.',
+      {
+        replicationFactor: int32('durable_storage.messages.replication_factor (EMQX default 3).'),
+        sites: arr(
+          'Durable storage sites (one per core node that ran with durable storage).',
+          obj('One site.', {
+            site: str('Site id (kept in the node data dir).'),
+            node: str('EMQX node of the site.'),
+            up: bool('The site is up.'),
+            shards: int32('Shard replicas the site holds.'),
+          }),
+          { 'x-kubernetes-list-type': 'atomic' },
+        ),
+        shards: int32('Shards over every durable storage database.'),
+        underReplicatedShards: int32('Shards with fewer replicas up than the replication factor.'),
+        transitions: int32('Shards with a replica transition in progress.'),
+      },
+    ),
     update: obj(
       'Progress of a pod-template rollout, recorded so that it resumes after an operator restart.',
       {
@@ -672,6 +770,16 @@ function emqxStatus(): Schema {
         node: str('The node being drained, left or replaced.'),
         message: str('Human-readable details.'),
       },
+    ),
+    certificates: arr(
+      'The certificates spec.tls names, as the operator last read them.',
+      obj('One certificate (no key material).', {
+        name: str('listeners or dashboard.'),
+        secretName: str('The Secret it was read from.'),
+        serial: str('Serial number of the leaf certificate, in hex.'),
+        notAfter: str('End of validity, RFC 3339.', { format: 'date-time' }),
+      }),
+      { 'x-kubernetes-list-type': 'atomic' },
     ),
   });
 }
@@ -738,6 +846,7 @@ export function emqxV2beta1Schema(): Schema {
         replicantTemplate: replicantTemplate(),
         dashboardServiceTemplate: serviceTemplate('dashboard', true),
         listenersServiceTemplate: serviceTemplate('listeners', true),
+        tls: tlsSchema(),
       },
       { required: ['image'] },
     ),
@@ -746,37 +855,147 @@ export function emqxV2beta1Schema(): Schema {
   );
 }
 
-function v2alpha1NodeTemplate(role: 'core' | 'replicant'): Schema {
-  return obj(`The ${role} nodes.`, {
-    metadata: templateMetadata(`${role} pods`),
-    spec: obj(`Settings of the ${role} nodes.`, {
-      replicas: int32(
-        `Number of ${role} nodes. Default 3.` +
-          (role === 'core'
-            ? ` At least 1, at most ${MAX_CORE_REPLICAS}.`
-            : ` 0: no replicants. At most ${MAX_REPLICANT_REPLICAS}.`),
-        {
-          minimum: role === 'core' ? 1 : 0,
-          maximum: role === 'core' ? MAX_CORE_REPLICAS : MAX_REPLICANT_REPLICAS,
-        },
-      ),
-      nodeSelector: strMap(`Node labels the ${role} pods must be scheduled on.`),
-      affinity: k8s('Affinity', `Scheduling affinity of the ${role} pods.`),
-      tolerations: tolerations(`Tolerations of the ${role} pods.`),
-    }),
-  });
+/** Fields of a template `spec` the early v2alpha1 shape has; the released shape has every v2beta1 one. */
+export const EARLY_TEMPLATE_SPEC_FIELDS = ['replicas', 'nodeSelector', 'affinity', 'tolerations'];
+/** Fields of `spec` only the released v2alpha1 shape has (besides the pod fields of the templates). */
+export const RELEASED_ONLY_SPEC_FIELDS = [
+  'image',
+  'imagePullPolicy',
+  'imagePullSecrets',
+  'serviceAccountName',
+  'bootstrapAPIKeys',
+  'bootstrapConfig',
+  'config',
+  'clusterDomain',
+  'revisionHistoryLimit',
+  'updateStrategy',
+];
+const RELEASED_ONLY_SERVICE_FIELDS = ['enabled', 'apiVersion', 'kind'];
+
+/** Every `has(...)` path, relative to spec, that the early shape (spec.emqxTemplate) leaves out. */
+function releasedOnlyPaths(): string[][] {
+  const paths: string[][] = RELEASED_ONLY_SPEC_FIELDS.map((f) => [f]);
+  for (const role of ['coreTemplate', 'replicantTemplate']) {
+    const fields = Object.keys(
+      role === 'coreTemplate' ? coreTemplateSpecProperties() : replicaTemplateSpecProperties('replicant'),
+    );
+    for (const f of fields) if (!EARLY_TEMPLATE_SPEC_FIELDS.includes(f)) paths.push([role, 'spec', f]);
+  }
+  for (const svc of ['dashboardServiceTemplate', 'listenersServiceTemplate'])
+    for (const f of RELEASED_ONLY_SERVICE_FIELDS) paths.push([svc, f]);
+  return paths;
+}
+
+/** CEL: the field at `path` (relative to self) is set. Parents are tested first, as CEL's has() requires. */
+function celHas(path: string[]): string {
+  const parts: string[] = [];
+  for (let i = 1; i <= path.length; i++) parts.push(`has(self.${path.slice(0, i).join('.')})`);
+  return parts.length === 1 ? parts[0] : `(${parts.join(' && ')})`;
+}
+
+function tsHas(root: unknown, path: string[]): boolean {
+  let node = root;
+  for (const key of path.slice(0, -1)) {
+    if (!isObj(node)) return false;
+    node = node[key];
+  }
+  return has(node, path[path.length - 1]);
+}
+
+/**
+ * v2alpha1 comes in two shapes (see ./conversion.ts): the released one, keyed by spec.image, and the early one, keyed
+ * by spec.emqxTemplate. One resource uses one of them: the early conversion would drop a released field silently.
+ */
+export const RULE_V2ALPHA1_SHAPE: CelRule = (() => {
+  const released = releasedOnlyPaths();
+  return {
+    rule:
+      'has(self.emqxTemplate) ? !(' +
+      released.map(celHas).join(' || ') +
+      ') : (has(self.image) && !has(self.persistent))',
+    message:
+      'v2alpha1 has two shapes; use one. Released (the Go operator 2.x): spec.image, spec.bootstrapConfig, pod ' +
+      'fields under coreTemplate.spec / replicantTemplate.spec and coreTemplate.spec.volumeClaimTemplates. Early: ' +
+      'spec.emqxTemplate (image, bootstrapConfig and pod fields), spec.persistent, and only replicas, nodeSelector, ' +
+      'affinity and tolerations in the templates. Set spec.image or spec.emqxTemplate, not both, with fields of that ' +
+      'shape only (or better, move to apps.emqx.io/v2beta1)',
+    check: (self) =>
+      isObj(self) && has(self, 'emqxTemplate')
+        ? !released.some((p) => tsHas(self, p))
+        : has(self, 'image') && !has(self, 'persistent'),
+  };
+})();
+
+/** A copy of `schema` without any `default:` (for subtrees of this project's own, not embedded Kubernetes types). */
+function withoutDefaults(schema: Schema): Schema {
+  const out: Schema = { ...schema };
+  delete out.default;
+  if (schema.properties)
+    out.properties = Object.fromEntries(
+      Object.entries(schema.properties).map(([k, v]) => [k, withoutDefaults(v)]),
+    );
+  return out;
+}
+
+/**
+ * The v2beta1 spec fields for the released v2alpha1 shape, without v2beta1's own scalar defaults: the API server
+ * would apply them to early-shape objects too, which RULE_V2ALPHA1_SHAPE then refuses. (v2beta1 reads get them.)
+ */
+function releasedSpecProperties(): Record<string, Schema> {
+  const props = emqxV2beta1Schema().properties!.spec!.properties!;
+  props.clusterDomain = withoutDefaults(props.clusterDomain!);
+  props.revisionHistoryLimit = withoutDefaults(props.revisionHistoryLimit!);
+  props.updateStrategy = withoutDefaults(props.updateStrategy!);
+  const core = props.coreTemplate!.properties!.spec!.properties!;
+  core.dataVolume = withoutDefaults(core.dataVolume!);
+  core.persistentVolumeClaimRetentionPolicy = withoutDefaults(core.persistentVolumeClaimRetentionPolicy!);
+  for (const svc of ['dashboardServiceTemplate', 'listenersServiceTemplate'] as const) {
+    const t = props[svc]!.properties!;
+    t.enabled = withoutDefaults(t.enabled!);
+  }
+  return props;
 }
 
 /** EMQX apps.emqx.io/v2alpha1 (deprecated; converted to v2beta1 by ./conversion.ts). */
 export function emqxV2alpha1Schema(): Schema {
+  const released = releasedSpecProperties();
+  // Released v2alpha1 replicas default to 3 (applied by the conversion).
+  for (const role of ['coreTemplate', 'replicantTemplate'] as const) {
+    const replicas = released[role]!.properties!.spec!.properties!.replicas!;
+    replicas.description =
+      `Number of ${role === 'coreTemplate' ? 'core' : 'replicant'} nodes. Default 3 (v2beta1: 2).` +
+      (role === 'coreTemplate'
+        ? ' At least 1.'
+        : ' 0: no replicants; a replicantTemplate without spec: none.');
+  }
+  released.config = obj('EMQX configuration (v2beta1 field). The configuration itself is bootstrapConfig.', {
+    mode: str('How bootstrapConfig is applied to a running cluster: Merge (default) or Replace.', {
+      enum: ['Merge', 'Replace'],
+    }),
+  });
+  for (const svc of ['dashboardServiceTemplate', 'listenersServiceTemplate'] as const) {
+    const props = released[svc]!.properties!;
+    props.apiVersion = str(
+      'Accepted for compatibility (the released template is a whole Service) and ignored.',
+    );
+    props.kind = str('Accepted for compatibility (the released template is a whole Service) and ignored.');
+  }
   return root(
     'EMQX',
-    'EMQX (v2alpha1, deprecated: use apps.emqx.io/v2beta1) is an EMQX 5 cluster of core and replicant nodes.',
+    'EMQX (v2alpha1, deprecated: use apps.emqx.io/v2beta1) is an EMQX 5 cluster of core and replicant nodes. It ' +
+      'takes the shape the Go operator released (spec.image, pod fields in the templates) and the early one ' +
+      '(spec.emqxTemplate).',
     obj(
-      'Desired state of the EMQX cluster.',
+      'Desired state of the EMQX cluster: the released shape (spec.image) or the early one (spec.emqxTemplate).',
       {
+        ...released,
+        image: str('EMQX image (released shape).', { minLength: 1 }),
+        bootstrapConfig: str(
+          `EMQX configuration in HOCON (released shape; v2beta1: spec.config.data). At most ${MAX_CONFIG_DATA_LENGTH} characters.`,
+          { maxLength: MAX_CONFIG_DATA_LENGTH },
+        ),
         emqxTemplate: obj(
-          'Settings shared by core and replicant nodes.',
+          'Settings shared by core and replicant nodes (early shape).',
           {
             image: str('EMQX image.', { minLength: 1 }),
             imagePullPolicy: imagePullPolicy(),
@@ -801,16 +1020,12 @@ export function emqxV2alpha1Schema(): Schema {
           },
           { required: ['image'] },
         ),
-        coreTemplate: v2alpha1NodeTemplate('core'),
-        replicantTemplate: v2alpha1NodeTemplate('replicant'),
         persistent: k8s(
           'PersistentVolumeClaimSpec',
-          "PersistentVolumeClaim spec of the core nodes' data. Absent: core data is kept in an emptyDir.",
+          "PersistentVolumeClaim spec of the core nodes' data (early shape). Absent: core data is kept in an emptyDir.",
         ),
-        dashboardServiceTemplate: serviceTemplate('dashboard', false),
-        listenersServiceTemplate: serviceTemplate('listeners', false),
       },
-      { required: ['emqxTemplate'] },
+      { 'x-kubernetes-validations': [RULE_V2ALPHA1_SHAPE] },
     ),
     {
       type: 'object',
@@ -830,11 +1045,14 @@ export function rebalanceV2beta1Schema(): Schema {
     obj(
       'What to rebalance and how fast. Immutable.',
       {
-        instanceKind: str('Kind of the cluster resource. Default EMQX.', {
-          enum: ['EMQX'],
-          default: 'EMQX',
-          maxLength: 32,
-        }),
+        instanceKind: str(
+          'Kind of the cluster resource: EMQX (the default; an empty value means the same).',
+          {
+            default: 'EMQX',
+            maxLength: 32,
+            'x-kubernetes-validations': [RULE_REBALANCE_INSTANCE_KIND],
+          },
+        ),
         instanceName: str('Name of the EMQX resource, in the same namespace.', {
           minLength: 1,
           maxLength: 253,

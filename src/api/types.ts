@@ -33,6 +33,12 @@ export type IntOrString = number | string;
 export interface TemplateMetadata {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Accepted and ignored (the Go operator's samples set it); the operator names its objects itself. */
+  name?: string;
+  /** Accepted and ignored: objects are always created in the EMQX resource's namespace. */
+  namespace?: string;
+  /** Accepted and ignored. */
+  finalizers?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -67,6 +73,36 @@ export interface EMQXSpec {
   replicantTemplate?: ReplicantTemplate;
   dashboardServiceTemplate?: ServiceTemplate;
   listenersServiceTemplate?: ServiceTemplate;
+  /** Certificates of the TLS listeners (ssl, wss) and of the dashboard's https listener, from Secrets. */
+  tls?: TLSSpec;
+}
+
+/**
+ * Where the certificates come from. The operator mounts each Secret into the pods (a directory mount, so the
+ * kubelet updates the files when the Secret changes) and writes the `ssl_options` file paths into the config.
+ */
+export interface TLSSpec {
+  /** The certificate of every enabled `ssl` and `wss` listener (EMQX's built-in ones included). */
+  listeners?: TLSListenersCertificate;
+  /** The certificate of the dashboard's https listener; the operator then calls the EMQX API over HTTPS. */
+  dashboard?: TLSCertificate;
+}
+
+export interface TLSCertificate {
+  /** A `kubernetes.io/tls` Secret in the resource's namespace: `tls.crt` (chain, leaf first), `tls.key`. */
+  secretName: string;
+}
+
+export interface TLSListenersCertificate extends TLSCertificate {
+  /**
+   * Client certificates: a Secret whose `ca.crt` holds the CAs that sign them. With it, the listeners ask for a
+   * client certificate (`verify = verify_peer`).
+   */
+  clientCA?: {
+    secretName: string;
+    /** Refuse clients without a certificate (`fail_if_no_peer_cert`). Default true. */
+    required?: boolean;
+  };
 }
 
 export interface SecretKeyReference {
@@ -205,7 +241,9 @@ export const CONDITION_TYPES = [
   'Available',
   'Ready',
   'ConfigApplied',
+  'CertificatesReady',
   'Paused',
+  'DurableStorage',
 ] as const;
 export type EMQXConditionType = (typeof CONDITION_TYPES)[number];
 
@@ -222,6 +260,8 @@ export interface Condition {
 /** One EMQX node as reported by `GET /api/v5/nodes`, matched to its pod. */
 export interface EMQXNode {
   name: string;
+  /** The same as name, under the key the Go operator writes; status tooling written for it reads `node`. */
+  node?: string;
   node_status: string;
   otp_release?: string;
   role: 'core' | 'replicant';
@@ -277,7 +317,7 @@ export interface EMQXStatus {
   /**
    * One word for `kubectl get emqx`: the most advanced lifecycle condition that holds (Initialized,
    * CoreNodesProgressing, CoreNodesReady, ReplicantNodesProgressing, ReplicantNodesReady, Available, Ready), or
-   * Paused.
+   * Paused, or ForeignWorkloads (workloads this operator did not create were found).
    */
   phase?: string;
   observedGeneration?: number;
@@ -296,6 +336,34 @@ export interface EMQXStatus {
   /** Scale subresource label selector path. */
   replicantSelector?: string;
   update?: UpdateProgress;
+  /** The certificates spec.tls names, as the operator last read them (no key material). */
+  certificates?: CertificateStatus[];
+  /** Durable storage replication (only when durable sessions are on in spec.config.data). */
+  durableStorage?: DurableStorageStatus;
+}
+
+export interface CertificateStatus {
+  /** `listeners` or `dashboard`. */
+  name: string;
+  secretName: string;
+  /** Hex serial number of the leaf certificate. */
+  serial: string;
+  /** RFC 3339. */
+  notAfter: string;
+}
+
+/** Durable storage as the operator last saw it (EMQX `/api/v5/ds/*`). */
+export interface DurableStorageStatus {
+  /** durable_storage.messages.replication_factor (EMQX default 3). */
+  replicationFactor: number;
+  /** Sites (one per core node that ran with durable storage), with the shard replicas each holds. */
+  sites: Array<{ site: string; node: string; up: boolean; shards: number }>;
+  /** Shards over every DS database. */
+  shards: number;
+  /** Shards with fewer replicas up than the replication factor (or than the sites assigned, when fewer). */
+  underReplicatedShards: number;
+  /** Shards with a replica transition (joining or leaving) in progress. */
+  transitions: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -311,8 +379,8 @@ export interface Rebalance {
 }
 
 export interface RebalanceSpec {
-  /** Default EMQX. */
-  instanceKind?: 'EMQX';
+  /** Default EMQX; an empty value means EMQX too. */
+  instanceKind?: 'EMQX' | '';
   instanceName: string;
   rebalanceStrategy: RebalanceStrategy;
 }
@@ -352,6 +420,36 @@ export interface RebalanceStatus {
 // EMQX (apps.emqx.io/v2alpha1), the shape of the first 2.0 releases. Accepted and converted to v2beta1.
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * apps.emqx.io/v2alpha1 as the Go operator released it (2.0.0 on): v2beta1's spec with `bootstrapConfig` instead of
+ * `config.data`, replicas defaulting to 3, and Service-typed service templates (apiVersion and kind allowed).
+ */
+export interface EMQXV2Alpha1Released {
+  apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
+  kind: 'EMQX';
+  metadata: V1ObjectMeta;
+  spec: Omit<EMQXSpec, 'config' | 'dashboardServiceTemplate' | 'listenersServiceTemplate'> & {
+    bootstrapConfig?: string;
+    config?: { mode?: 'Merge' | 'Replace' };
+    dashboardServiceTemplate?: ServiceTemplate & { apiVersion?: string; kind?: string };
+    listenersServiceTemplate?: ServiceTemplate & { apiVersion?: string; kind?: string };
+  };
+  status?: Record<string, unknown>;
+}
+
+/** apps.emqx.io/v2alpha1 as its schema takes it: either shape (./schema.ts RULE_V2ALPHA1_SHAPE keeps them apart). */
+export interface EMQXV2Alpha1Any {
+  apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
+  kind: 'EMQX';
+  metadata: V1ObjectMeta;
+  spec: Partial<EMQXV2Alpha1Released['spec']> & {
+    emqxTemplate?: EMQXV2Alpha1Spec['emqxTemplate'];
+    persistent?: V1PersistentVolumeClaimSpec;
+  };
+  status?: Record<string, unknown>;
+}
+
+/** apps.emqx.io/v2alpha1 in its early shape (spec.emqxTemplate). */
 export interface EMQXV2Alpha1 {
   apiVersion: typeof EMQX_V2ALPHA1_API_VERSION;
   kind: 'EMQX';

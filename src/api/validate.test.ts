@@ -223,7 +223,13 @@ test('lists: maxItems, list-map duplicates (with defaulted keys), items of the w
     emqx({
       coreTemplate: {
         spec: {
+          // Duplicate env names are passed on, as the Go operator does (the last value wins).
           env: [{ name: 'A' }, { name: 'B' }, { name: 'A', value: 'again' }],
+          extraVolumes: [
+            { name: 'v', emptyDir: {} },
+            { name: 'w', emptyDir: {} },
+            { name: 'v', emptyDir: {} },
+          ],
           // protocol defaults to TCP, so these two are the same port.
           ports: [{ containerPort: 1883 }, { containerPort: 1883, protocol: 'TCP' }],
           args: ['ok', 3],
@@ -231,7 +237,12 @@ test('lists: maxItems, list-map duplicates (with defaulted keys), items of the w
       },
     }),
   );
-  assertIssue(issues, 'spec.coreTemplate.spec.env[2]', 'duplicate entry with name="A" (also at index 0)');
+  assertIssue(
+    issues,
+    'spec.coreTemplate.spec.extraVolumes[2]',
+    'duplicate entry with name="v" (also at index 0)',
+  );
+  assert.ok(!issues.some((i) => i.path.includes('.env')), 'duplicate env names are accepted');
   assertIssue(
     issues,
     'spec.coreTemplate.spec.ports[1]',
@@ -315,7 +326,7 @@ test('Rebalance: required fields, patterns, and the immutable spec on update', (
     spec: { instanceKind: 'EmqxEnterprise', rebalanceStrategy: { connEvictRate: 0, relSessThreshold: 'x' } },
   });
   assertIssue(bad, 'spec.instanceName', 'required');
-  assertIssue(bad, 'spec.instanceKind', 'must be one of "EMQX"');
+  assertIssue(bad, 'spec.instanceKind', 'write instanceKind: EMQX');
   assertIssue(bad, 'spec.rebalanceStrategy.connEvictRate', 'must be >= 1');
   assertIssue(bad, 'spec.rebalanceStrategy.relSessThreshold', 'decimal');
   assertIssue(
@@ -358,10 +369,10 @@ test('loadEMQX: v2alpha1 is validated against its own schema, then converted (3 
   assert.equal(loaded.emqx?.spec.replicantTemplate?.spec?.replicas, 3);
   assert.equal(loaded.emqx?.spec.config?.data, 'a = 1');
   assert.equal(loaded.emqx?.spec.config?.mode, 'Merge');
-  // A v2beta1 field in a v2alpha1 resource is unknown there.
+  // A field of the released shape in an early-shape resource is refused: the two shapes do not mix.
   const mixed = loadEMQX({ ...alpha, spec: { ...alpha.spec, image: 'x' } });
   assert.equal(mixed.emqx, undefined);
-  assertIssue(mixed.issues, 'spec.image', 'unknown field');
+  assertIssue(mixed.issues, 'spec', 'v2alpha1 has two shapes; use one');
   assertIssue(
     loadEMQX({ ...alpha, spec: { emqxTemplate: { image: 'x' }, coreTemplate: { spec: { replicas: 0 } } } })
       .issues,
@@ -379,7 +390,17 @@ test('loadRebalance applies the Rebalance defaults', () => {
   });
   assert.deepEqual(r.issues, []);
   assert.equal(r.rebalance?.spec.rebalanceStrategy.sessEvictRate, 500);
+  assert.equal(r.rebalance?.spec.instanceKind, 'EMQX');
   assert.equal(loadRebalance({}).rebalance, undefined);
+  // Clients that send an empty instanceKind (the Go operator accepts it) get EMQX.
+  const empty = loadRebalance({
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'Rebalance',
+    metadata: { name: 'rb' },
+    spec: { instanceKind: '', instanceName: 'emqx', rebalanceStrategy: { connEvictRate: 10 } },
+  });
+  assert.deepEqual(empty.issues, []);
+  assert.equal(empty.rebalance?.spec.instanceKind, 'EMQX');
 });
 
 test('every default the API server would apply is also applied by applyDefaults / applyRebalanceDefaults', () => {

@@ -157,6 +157,12 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
 
   const runAction = async (a: RolloutAction) => {
     switch (a.kind) {
+      case 'dsSetReplicas': {
+        const api = emqxApi();
+        if (!api) return;
+        await api.dsSetReplicas(a.db, a.sites);
+        break;
+      }
       case 'stopEvacuations': {
         const api = emqxApi();
         if (!api) return;

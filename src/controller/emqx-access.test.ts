@@ -5,6 +5,7 @@ import { EmqxApiError } from '../emqx/client.ts';
 import {
   apiTargets,
   capabilitiesOf,
+  dashboardTls,
   connect,
   emqxAccess,
   isAlreadyStarted,
@@ -134,4 +135,33 @@ test('EMQX errors are told apart by their typed fields, not by the whole message
   assert.equal(isNotInCluster(err(404, { code: 'NOT_FOUND', message: 'Node not found: emqx@a' })), true);
   assert.equal(isNotInCluster(err(400, { code: 'BAD_REQUEST', message: "Can't leave self" })), false);
   assert.equal(isNotInCluster(err(503, 'down')), false);
+});
+
+test('podApiUrl / dashboardTls: a pod with an https dashboard is called over https on that port, verified by its DNS name', () => {
+  const pod = {
+    metadata: { name: 'emqx-core-0', namespace: 'ns1' },
+    spec: {
+      hostname: 'emqx-core-0',
+      subdomain: 'emqx-headless',
+      containers: [
+        {
+          name: 'emqx',
+          ports: [{ name: 'dashboard', containerPort: 18084 }],
+          env: [{ name: 'EMQX_DASHBOARD__LISTENERS__HTTPS__BIND', value: '18084' }],
+        },
+      ],
+    },
+    status: { podIP: '127.1.0.5' },
+  };
+  assert.equal(podApiUrl(pod), 'https://127.1.0.5:18084');
+  assert.deepEqual(dashboardTls([pod], 'cluster.local', 'PEM'), {
+    ca: 'PEM',
+    serverNames: { '127.1.0.5': 'emqx-core-0.emqx-headless.ns1.svc.cluster.local' },
+  });
+  const plain = {
+    ...pod,
+    spec: { ...pod.spec, containers: [{ name: 'emqx', ports: pod.spec.containers[0]!.ports }] },
+  };
+  assert.equal(podApiUrl(plain), 'http://127.1.0.5:18084');
+  assert.equal(dashboardTls([plain], 'cluster.local', undefined), undefined);
 });

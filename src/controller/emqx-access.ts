@@ -9,7 +9,7 @@
 //  - what an error means: `isAlreadyStarted`, `isNotInCluster` read the typed EmqxApiError, not free text.
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { NodeEvacuationStatus } from '../api/types.ts';
-import { EmqxApiError } from '../emqx/client.ts';
+import { EmqxApiError, type DsSiteInfo, type DsStorageInfo, type EmqxTlsOptions } from '../emqx/client.ts';
 import { BOOTSTRAP_API_KEY_KEY, OPERATOR_API_KEY_NAME } from '../resources/secrets.ts';
 import { byAge, compareVersions, containersReady, podRole, type ApiNode } from './pod-facts.ts';
 
@@ -30,6 +30,12 @@ export interface EmqxApi {
   rebalanceStop(node: string): Promise<void>;
   /** `GET /api/v5/load_rebalance/availability_check` on one node (no auth): true on 200. */
   availabilityCheck(baseUrl: string): Promise<boolean>;
+  /** Durable storage (EE, durable sessions on; 404 "Durable storage is disabled" otherwise). */
+  dsSites(): Promise<string[]>;
+  dsSite(site: string): Promise<DsSiteInfo>;
+  dsStorages(): Promise<string[]>;
+  dsStorage(db: string): Promise<DsStorageInfo>;
+  dsSetReplicas(db: string, sites: string[]): Promise<void>;
 }
 
 export interface EmqxCredentials {
@@ -38,22 +44,65 @@ export interface EmqxCredentials {
 }
 
 /** Makes a client for these targets (tried in order) and credentials. A new client per call. */
-export type EmqxApiFactory = (targets: string[], credentials: EmqxCredentials) => EmqxApi;
+export type EmqxApiFactory = (
+  targets: string[],
+  credentials: EmqxCredentials,
+  tls?: EmqxTlsOptions,
+) => EmqxApi;
 
 export const DEFAULT_DASHBOARD_PORT = 18083;
 
-function dashboardPortOf(pod: V1Pod): number {
+const HTTPS_BIND_ENV = 'EMQX_DASHBOARD__LISTENERS__HTTPS__BIND';
+
+/** The dashboard listener the operator calls: the https one whenever the pod has one, else `dashboard`. */
+function dashboardOf(pod: V1Pod): { scheme: 'http' | 'https'; port: number } {
   for (const c of pod.spec?.containers ?? []) {
+    const httpsBind = c.env?.find((e) => e.name === HTTPS_BIND_ENV)?.value;
+    const httpsPort = httpsBind === undefined ? undefined : Number(httpsBind);
+    if (httpsPort !== undefined && Number.isInteger(httpsPort) && httpsPort > 0) {
+      return { scheme: 'https', port: httpsPort };
+    }
     const p = c.ports?.find((port) => port.name === 'dashboard');
-    if (p) return p.containerPort;
+    if (p) return { scheme: 'http', port: p.containerPort };
   }
-  return DEFAULT_DASHBOARD_PORT;
+  return { scheme: 'http', port: DEFAULT_DASHBOARD_PORT };
 }
 
-/** The base URL of a pod's EMQX REST API: its dashboard listener on the pod IP (IPv6 in brackets). */
+/**
+ * The base URL of a pod's EMQX REST API: its dashboard listener on the pod IP (IPv6 in brackets), https when the
+ * pod serves the dashboard over https (the operator then never calls its http listener with credentials).
+ */
 export function podApiUrl(pod: V1Pod): string {
   const ip = pod.status?.podIP ?? '';
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${dashboardPortOf(pod)}`;
+  const d = dashboardOf(pod);
+  return `${d.scheme}://${ip.includes(':') ? `[${ip}]` : ip}:${d.port}`;
+}
+
+/** `<hostname>.<subdomain>.<namespace>.svc.<domain>`: the stable DNS name of a StatefulSet pod, if it has one. */
+export function podDnsName(pod: V1Pod, clusterDomain: string): string | undefined {
+  const host = pod.spec?.hostname ?? pod.metadata?.name;
+  const sub = pod.spec?.subdomain;
+  if (!host || !sub) return undefined;
+  return `${host}.${sub}.${pod.metadata?.namespace ?? 'default'}.svc.${clusterDomain}`;
+}
+
+/**
+ * How the https dashboards of these pods are verified: `ca` (the dashboard Secret's ca.crt; absent: the system
+ * CAs) and, per pod IP, the stable DNS name its certificate must carry. Undefined when no target speaks https.
+ */
+export function dashboardTls(
+  pods: readonly V1Pod[],
+  clusterDomain: string,
+  ca: string | undefined,
+): EmqxTlsOptions | undefined {
+  const https = pods.filter((p) => p.status?.podIP && dashboardOf(p).scheme === 'https');
+  if (https.length === 0) return undefined;
+  const serverNames: Record<string, string> = {};
+  for (const p of https) {
+    const name = podDnsName(p, clusterDomain);
+    if (name) serverNames[p.status!.podIP!] = name;
+  }
+  return { ...(ca !== undefined && { ca }), serverNames };
 }
 
 /** Base URLs of the ready core pods, oldest first: where the cluster's API is asked. */
@@ -107,16 +156,24 @@ export function capabilitiesOf(
 export interface EmqxAccess {
   targets: string[];
   credentials?: EmqxCredentials;
+  /** How https targets are verified (see dashboardTls). */
+  tls?: EmqxTlsOptions;
   /** Why the API cannot be asked at all, when it cannot. */
   unavailable?: string;
 }
 
-export function emqxAccess(pods: readonly V1Pod[], bootstrapSecret: V1Secret | undefined): EmqxAccess {
+export function emqxAccess(
+  pods: readonly V1Pod[],
+  bootstrapSecret: V1Secret | undefined,
+  dashboard: { clusterDomain: string; ca?: string } = { clusterDomain: 'cluster.local' },
+): EmqxAccess {
   const targets = apiTargets(pods);
   const credentials = operatorCredentials(bootstrapSecret);
+  const tls = dashboardTls(pods, dashboard.clusterDomain, dashboard.ca);
   return {
     targets,
     ...(credentials && { credentials }),
+    ...(tls && { tls }),
     ...(targets.length === 0
       ? { unavailable: 'no ready core pod to ask' }
       : !credentials && { unavailable: 'operator API key not found' }),
@@ -130,7 +187,7 @@ export function emqxAccess(pods: readonly V1Pod[], bootstrapSecret: V1Secret | u
 export function connect(factory: EmqxApiFactory, access: EmqxAccess, exclude?: string): EmqxApi | undefined {
   const targets = exclude === undefined ? access.targets : access.targets.filter((t) => t !== exclude);
   if (targets.length === 0 || !access.credentials) return undefined;
-  return factory(targets, access.credentials);
+  return factory(targets, access.credentials, access.tls);
 }
 
 /** The `message` of an EMQX error body (`{"code":…,"message":…}`), or '' when `err` is not an EMQX answer. */
@@ -153,5 +210,12 @@ export function isNotInCluster(err: unknown): boolean {
   if (!(err instanceof EmqxApiError)) return false;
   return (
     err.status === 404 || (err.status === 400 && /node_not_in_cluster|not found/i.test(bodyMessage(err)))
+  );
+}
+
+/** The durable storage API answered that durable storage is disabled (404 `Durable storage is disabled`). */
+export function isDsDisabled(err: unknown): boolean {
+  return (
+    err instanceof EmqxApiError && err.status === 404 && /durable storage is disabled/i.test(bodyMessage(err))
   );
 }

@@ -175,7 +175,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   // target that answered last is tried first next time, so one slow or dead core costs one timeout, not one per
   // pass.
   const lastClient = new Map<string, { client: EmqxClient; preferred?: string }>();
-  const emqxApiFactory: EmqxApiFactory = (targets, creds) => {
+  const emqxApiFactory: EmqxApiFactory = (targets, creds, tls) => {
     const id = `${creds.key}:${creds.secret.length}:${creds.secret.slice(0, 4)}`;
     const last = lastClient.get(id);
     const preferred = last?.client.currentTarget ?? last?.preferred;
@@ -189,6 +189,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       apiSecret: creds.secret,
       timeoutMs: opts.emqxTimeoutMs,
       logger: log,
+      ...(tls && { tls }),
     });
     lastClient.set(id, { client: c, ...(preferred !== undefined && { preferred }) });
     return c as unknown as EmqxApi;

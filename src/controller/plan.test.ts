@@ -184,3 +184,211 @@ test('plan: an idle Ready cluster comes back after the ready interval, and its s
   assert.equal(again.requeueAfterMs, 30_000);
   assert.deepEqual(again.statusEvents, []);
 });
+
+test('plan: an unusable TLS Secret changes nothing, names the Secret, and the status says CertificatesReady False', () => {
+  const s = world(running);
+  const error = 'spec.tls.listeners.secretName: Secret "mqtt-tls" has no tls.key';
+  const p = plan({ ...s, tls: { error, certificates: [] } }, NOW);
+  assert.equal(p.halted, 'invalid certificate');
+  assert.deepEqual(p.objects, []);
+  assert.equal(p.rollout.action, undefined);
+  assert.ok(p.events.some((e) => e.reason === 'InvalidCertificate' && e.message.includes('"mqtt-tls"')));
+  const c = p.status.conditions?.find((x) => x.type === 'CertificatesReady');
+  assert.equal(c?.status, 'False');
+  assert.equal(c?.reason, 'InvalidCertificate');
+  assert.equal(c?.message, error);
+});
+
+test('plan: certificates in status; CertificatesReady warns 14 days before the first expiry', () => {
+  const s = world(running);
+  const cert = (days: number) => ({
+    name: 'listeners',
+    secretName: 'mqtt-tls',
+    serial: '0a',
+    notAfter: new Date(NOW.getTime() + days * 86_400_000).toISOString(),
+  });
+  const fine = plan({ ...s, tls: { certificates: [cert(60)] } }, NOW);
+  assert.equal(fine.halted, undefined);
+  assert.deepEqual(fine.status.certificates, [cert(60)]);
+  assert.equal(fine.status.conditions?.find((x) => x.type === 'CertificatesReady')?.status, 'True');
+  const soon = plan({ ...s, tls: { certificates: [cert(10)] } }, NOW);
+  const c = soon.status.conditions?.find((x) => x.type === 'CertificatesReady');
+  assert.equal(c?.reason, 'CertificateExpiringSoon');
+  const gone = plan({ ...s, tls: { certificates: [cert(-1)] } }, NOW);
+  assert.equal(
+    gone.status.conditions?.find((x) => x.type === 'CertificatesReady')?.reason,
+    'CertificateExpired',
+  );
+  assert.equal(
+    plan(s, NOW).status.conditions?.find((x) => x.type === 'CertificatesReady'),
+    undefined,
+    'no spec.tls, no condition',
+  );
+});
+
+test('plan: a new serial for a certificate is announced once, with its serial and expiry', () => {
+  const s = world(running);
+  const c = (serial: string) => ({
+    name: 'listeners',
+    secretName: 'mqtt-tls',
+    serial,
+    notAfter: '2026-04-01T00:00:00.000Z',
+  });
+  const previousStatus = { ...s.previousStatus, certificates: [c('0a')] };
+  const rotated = plan({ ...s, previousStatus, tls: { certificates: [c('0b')] } }, NOW);
+  const ev = rotated.events.filter((e) => e.reason === 'CertificateRotated');
+  assert.equal(ev.length, 1);
+  assert.match(ev[0]!.message, /serial 0b, valid until 2026-04-01T00:00:00.000Z/);
+  const same = plan({ ...s, previousStatus, tls: { certificates: [c('0a')] } }, NOW);
+  assert.equal(same.events.filter((e) => e.reason === 'CertificateRotated').length, 0);
+  const first = plan({ ...s, tls: { certificates: [c('0a')] } }, NOW);
+  assert.equal(
+    first.events.filter((e) => e.reason === 'CertificateRotated').length,
+    0,
+    'no Event for the first',
+  );
+});
+
+// What the Go operator leaves: its blue-green StatefulSet `<name>-core-<hash>` and pods on that revision.
+const goCluster: WorldSpec = {
+  cores: [
+    { name: 'emqx-core-5d8b7c9f4-0', rev: '5d8b7c9f4' },
+    { name: 'emqx-core-5d8b7c9f4-1', rev: '5d8b7c9f4', serving: false },
+  ],
+  statefulSets: [{ name: 'emqx-core-5d8b7c9f4', rev: '5d8b7c9f4', replicas: 2, foreign: true }],
+};
+
+test('plan: foreign workloads stop every write but the status; one Event says how to proceed', () => {
+  const s = world(goCluster);
+  assert.deepEqual(
+    s.foreignWorkloads.map((f) => `${f.kind}/${f.name}`),
+    ['StatefulSet/emqx-core-5d8b7c9f4'],
+  );
+  const p = plan(s, NOW);
+  assert.equal(p.halted, 'foreign workloads');
+  assert.deepEqual(p.objects, [], 'nothing applied');
+  assert.deepEqual(p.serving, [], "no readiness gate changed on the other operator's pods");
+  assert.deepEqual(p.scales, []);
+  assert.equal(p.rollout.action, undefined, 'no pod evacuated or deleted');
+  assert.equal(p.configPush, undefined);
+  const ready = p.status.conditions!.find((c) => c.type === 'Ready')!;
+  assert.deepEqual([ready.status, ready.reason], ['False', 'ForeignWorkloads']);
+  assert.match(ready.message, /StatefulSet emqx-core-5d8b7c9f4 \(it carries apps\.emqx\.io\/last-applied/);
+  assert.match(ready.message, /written by manager, never by emqx-operator/);
+  assert.equal(p.status.phase, 'ForeignWorkloads');
+  assert.deepEqual(
+    p.events.map((e) => [e.type, e.reason]),
+    [['Warning', 'ForeignWorkloads']],
+  );
+  // The next pass (its status written): no second Event.
+  const again = plan({ ...s, previousStatus: p.status, raw: { ...s.raw, status: p.status } }, NOW);
+  assert.deepEqual(again.events, []);
+  assert.deepEqual(again.statusEvents, []);
+  // Ready was True (the Go operator's status): the flip of Ready announces it, not a second Event.
+  const wasReady = plan(world(running), NOW).status;
+  const flip = plan({ ...s, previousStatus: wasReady, raw: { ...s.raw, status: wasReady } }, NOW);
+  assert.deepEqual(flip.events, []);
+  assert.deepEqual(
+    flip.statusEvents.map((e) => [e.type, e.reason]),
+    [['Warning', 'ForeignWorkloads']],
+  );
+});
+
+test('plan: sets of its own (its field manager) are never foreign, whatever their names', () => {
+  const s = world({
+    ...goCluster,
+    statefulSets: [{ name: 'emqx-core-5d8b7c9f4', rev: '5d8b7c9f4', replicas: 2 }],
+  });
+  assert.deepEqual(s.foreignWorkloads, []);
+  assert.equal(plan(s, NOW).halted, undefined);
+});
+
+test('plan: a paused resource with foreign workloads stays paused (nothing looked at)', () => {
+  assert.equal(plan({ ...world(goCluster), paused: true }, NOW).halted, 'paused');
+});
+
+test('plan: takeover asked, the Go operator still renewing its Lease: nothing changes, Ready says why', () => {
+  const renewed = new Date(NOW.getTime() - 4000).toISOString();
+  const s = world({
+    ...goCluster,
+    takeover: true,
+    goOperatorLeases: {
+      ok: true,
+      leases: [
+        { namespace: 'emqx-operator-system', holder: 'pod-1_x', renewTime: renewed, durationSeconds: 15 },
+      ],
+    },
+  });
+  const p = plan(s, NOW);
+  assert.equal(p.halted, 'foreign workloads');
+  assert.deepEqual(p.objects, []);
+  assert.equal(p.rollout.action, undefined);
+  const ready = p.status.conditions!.find((c) => c.type === 'Ready')!;
+  assert.deepEqual([ready.status, ready.reason], ['False', 'GoOperatorRunning']);
+  assert.match(
+    ready.message,
+    /Lease emqx-operator-system\/19fd6fcc\.emqx\.io is held by pod-1_x, renewed 4s ago/,
+  );
+  assert.equal(p.status.phase, 'GoOperatorRunning');
+  assert.deepEqual(
+    p.events.map((e) => e.reason),
+    ['GoOperatorRunning'],
+  );
+  // A Lease that cannot be read counts as running.
+  const unread = plan({ ...s, goOperatorLeases: { ok: false, error: 'forbidden' } }, NOW);
+  assert.equal(unread.halted, 'foreign workloads');
+  assert.match(unread.status.conditions!.find((c) => c.type === 'Ready')!.message, /cannot tell .*forbidden/);
+});
+
+test('plan: takeover asked and the Go operator stopped (Lease expired, released or absent): the takeover runs', () => {
+  const expired = new Date(NOW.getTime() - 16_000).toISOString();
+  for (const leases of [
+    [{ namespace: 'op', holder: 'pod-1_x', renewTime: expired, durationSeconds: 15 }],
+    [{ namespace: 'op', renewTime: NOW.toISOString() }],
+    [],
+  ]) {
+    const s = world({
+      ...goCluster,
+      spec: { coreTemplate: { spec: { replicas: 2 } } },
+      takeover: true,
+      goOperatorLeases: { ok: true, leases },
+    });
+    const p = plan(s, NOW);
+    assert.equal(p.halted, undefined, JSON.stringify(leases));
+    // Its own objects are applied (the core StatefulSet at full size); no Go pod is touched yet.
+    const sts = p.objects.find((o) => o.kind === 'StatefulSet') as {
+      metadata: { name: string };
+      spec: { replicas: number };
+    };
+    assert.deepEqual([sts.metadata.name, sts.spec.replicas], ['emqx-core', 2]);
+    assert.equal(p.rollout.action, undefined);
+  }
+});
+
+test('plan: takeover under way, a Go set written by its manager after this operator scaled it: it stops', () => {
+  const s = world({ ...goCluster, takeover: true, goOperatorLeases: { ok: true, leases: [] } });
+  const [goSts] = s.statefulSets;
+  const written = {
+    ...goSts!,
+    metadata: {
+      ...goSts!.metadata,
+      managedFields: [
+        { manager: 'manager', operation: 'Update', time: new Date('2026-01-01T00:59:30Z') },
+        {
+          manager: 'emqx-operator',
+          operation: 'Update',
+          subresource: 'scale',
+          time: new Date('2026-01-01T00:59:00Z'),
+        },
+      ],
+    },
+  };
+  const p = plan({ ...s, statefulSets: [written] }, NOW);
+  assert.equal(p.halted, 'foreign workloads');
+  const ready = p.status.conditions!.find((c) => c.type === 'Ready')!;
+  assert.equal(ready.reason, 'GoOperatorRunning');
+  assert.match(ready.message, /manager wrote StatefulSet emqx-core-5d8b7c9f4 at 2026-01-01T00:59:30.000Z/);
+  // Written before this operator's scale-down: the takeover goes on.
+  written.metadata.managedFields[0]!.time = new Date('2026-01-01T00:58:00Z');
+  assert.equal(plan({ ...s, statefulSets: [written] }, NOW).halted, undefined);
+});

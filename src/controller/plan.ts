@@ -12,6 +12,15 @@ import { hashObject } from '../resources/hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
 import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
 import type { ConfigObservation } from '../status/conditions.ts';
+import {
+  foreignWorkloadsMessage,
+  goOperatorRunning,
+  goOperatorRunningMessage,
+  REASON_FOREIGN_WORKLOADS,
+  REASON_GO_OPERATOR_RUNNING,
+  writtenAfterTakeover,
+} from './foreign-workloads.ts';
+import { foreignSets } from './rollout/takeover.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
 import { coresReady, planRollout, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
@@ -33,7 +42,7 @@ export interface ConfigPush {
 
 export interface Plan {
   /** Why nothing but the readiness gates and the status is written this pass. */
-  halted?: 'paused' | 'invalid config';
+  halted?: 'paused' | 'invalid config' | 'invalid certificate' | 'foreign workloads';
   /** The desired objects, in apply order (server-side apply, skipped when the live object already matches). */
   objects: BuiltObject[];
   /** Push the runtime part of the config first; the ConfigMap in `objects` is applied only if EMQX accepts it. */
@@ -126,9 +135,53 @@ export function requeueFor(status: EMQXStatus, waits: readonly number[], opts: P
   return Math.min(base, ...waits);
 }
 
+/**
+ * A Normal Event for each certificate whose serial differs from the one the last status recorded (a renewal or a
+ * replaced Secret): what the nodes now serve to new connections, with its serial and end of validity.
+ */
+export function certificateEvents(s: Snapshot): PlannedEvent[] {
+  const before = new Map((s.previousStatus?.certificates ?? []).map((c) => [c.name, c]));
+  const out: PlannedEvent[] = [];
+  for (const c of s.tls?.certificates ?? []) {
+    const prev = before.get(c.name);
+    if (!prev || prev.serial === c.serial) continue;
+    out.push({
+      type: 'Normal',
+      reason: 'CertificateRotated',
+      message: `the ${c.name} certificate (Secret "${c.secretName}") is now serial ${c.serial}, valid until ${c.notAfter}; nodes serve it to new connections, established ones are kept`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Why foreign workloads stop this pass (Ready's reason and message), or undefined: none, or a takeover the user
+ * asked for with the Go operator stopped (its Lease no longer renewed), which the rollout then carries out.
+ */
+export function foreignWorkloadsHold(
+  s: Snapshot,
+  now: Date,
+): { reason: string; message: string } | undefined {
+  if (s.foreignWorkloads.length === 0) return undefined;
+  if (!s.takeover)
+    return { reason: REASON_FOREIGN_WORKLOADS, message: foreignWorkloadsMessage(s.name, s.foreignWorkloads) };
+  const running =
+    goOperatorRunning(s.goOperatorLeases ?? { ok: false, error: 'not read' }, now) ??
+    writtenAfterTakeover([
+      ...foreignSets(s, 'StatefulSet').map((x) => ({ ...x, kind: 'StatefulSet' })),
+      ...foreignSets(s, 'ReplicaSet').map((x) => ({ ...x, kind: 'ReplicaSet' })),
+    ]);
+  if (running)
+    return {
+      reason: REASON_GO_OPERATOR_RUNNING,
+      message: goOperatorRunningMessage(running, s.foreignWorkloads),
+    };
+  return undefined;
+}
+
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
-  const events: PlannedEvent[] = [];
+  const events: PlannedEvent[] = certificateEvents(s);
   const finish = (
     p: Omit<Plan, 'status' | 'statusEvents' | 'requeueAfterMs' | 'waits' | 'intervals'>,
     waits: number[],
@@ -159,6 +212,34 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
       [],
     );
   }
+  const foreignHold = foreignWorkloadsHold(s, now);
+  if (foreignHold) {
+    // Workloads of another operator (the Go emqx-operator) under this resource, and no takeover (or the Go
+    // operator still runs): nothing is written but the status, not even the readiness gates of its pods. One
+    // Event says so: the status write announces Ready flipping from True; in any other case it is said here,
+    // once (the previous Ready already carrying the reason: said before).
+    const ready = s.previousStatus?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.reason !== foreignHold.reason && ready?.status !== 'True')
+      events.push({ type: 'Warning', reason: foreignHold.reason, message: foreignHold.message });
+    return finish(
+      {
+        halted: 'foreign workloads',
+        objects: [],
+        rollout: { activity: {} },
+        scales: [],
+        serving: [],
+        decisions: {
+          config: { state: 'Applied' },
+          initialized,
+          activity: {},
+          progressing: {},
+          foreignWorkloads: foreignHold,
+        },
+        events,
+      },
+      [],
+    );
+  }
   const { changes: serving, serving: servingPods } = servingPlan(s);
   if (!s.config.ok) {
     // Invalid HOCON changes nothing: the condition carries the line and column, and an Event says so.
@@ -176,6 +257,31 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
         serving,
         decisions: {
           config: { state: 'Invalid', message: s.config.error },
+          initialized,
+          activity: {},
+          progressing: {},
+        },
+        events,
+      },
+      [],
+    );
+  }
+  if (s.tls?.error !== undefined) {
+    // A TLS Secret that is missing or unusable changes nothing either: pods started with it would not serve.
+    events.push({
+      type: 'Warning',
+      reason: 'InvalidCertificate',
+      message: `${s.tls.error}; nothing was changed`,
+    });
+    return finish(
+      {
+        halted: 'invalid certificate',
+        objects: [],
+        rollout: { activity: {} },
+        scales: [],
+        serving,
+        decisions: {
+          config: { state: 'Pending', message: `waiting for a usable certificate: ${s.tls.error}` },
           initialized,
           activity: {},
           progressing: {},

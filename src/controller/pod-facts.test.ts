@@ -72,6 +72,7 @@ describe('observe', () => {
     assert.equal(cores.length, 2);
     assert.deepEqual(cores[0], {
       name: 'emqx@emqx-core-0.emqx-headless.ns.svc.cluster.local',
+      node: 'emqx@emqx-core-0.emqx-headless.ns.svc.cluster.local',
       node_status: 'running',
       role: 'core',
       otp_release: '26.2.5-3/14.2.5',

@@ -103,6 +103,7 @@ export function statusNodes(nodes: ApiNode[], pods: V1Pod[], role: Role): EMQXNo
       const pod = podForNode(n, pods);
       const entry: EMQXNode = {
         name: n.node,
+        node: n.node,
         node_status: n.node_status,
         role,
         ...(n.otp_release !== undefined && { otp_release: n.otp_release }),

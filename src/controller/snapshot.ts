@@ -7,13 +7,14 @@ import type { V1Pod, V1ReplicaSet, V1Secret, V1ServicePort, V1StatefulSet } from
 import {
   ANNOTATION_DRAINING,
   ANNOTATION_PAUSED,
+  ANNOTATION_TAKEOVER,
   CONDITION_ON_SERVING,
   LABEL_POD_TEMPLATE_HASH,
   names,
   type Role,
 } from '../api/names.ts';
 import { applyDefaults } from '../api/defaults.ts';
-import type { EMQX, EMQXNode, EMQXStatus, NodeEvacuationStatus } from '../api/types.ts';
+import type { CertificateStatus, EMQX, EMQXNode, EMQXStatus, NodeEvacuationStatus } from '../api/types.ts';
 import { listenerPorts, licenseKey, parseEmqxConfig } from '../emqx/config.ts';
 import { HoconError, parseHocon, type HoconObject } from '../hocon/index.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../k8s/rest.ts';
@@ -21,6 +22,14 @@ import type { Logger } from '../observability/logger.ts';
 import { registerSecret } from '../observability/redact.ts';
 import { currentHash } from '../resources/index.ts';
 import { NODE_COOKIE_KEY, bootstrapApiKeySecretRefs, generateSecretValue } from '../resources/secrets.ts';
+import {
+  CA_CERT_KEY,
+  checkTlsSecret,
+  tlsConfigProblem,
+  tlsSecretRefs,
+  withTlsConfig,
+} from '../resources/tls.ts';
+import { clusterDomainOf } from '../resources/metadata.ts';
 import { OWNED_KINDS, type ClusterCache, type OwnedKind } from './cache.ts';
 import {
   capabilitiesOf,
@@ -32,6 +41,18 @@ import {
   type EmqxAccess,
   type EmqxApiFactory,
 } from './emqx-access.ts';
+import {
+  durableSessionsEnabled,
+  readDurableStorage,
+  replicationFactorOf,
+  type DsState,
+} from './durable-storage.ts';
+import {
+  detectForeignWorkloads,
+  GO_OPERATOR_LEASE,
+  type ForeignWorkload,
+  type GoOperatorLeases,
+} from './foreign-workloads.ts';
 import {
   containersReady,
   isTerminating,
@@ -82,6 +103,12 @@ export interface Snapshot {
   readonly pods: readonly V1Pod[];
   readonly core: RoleView;
   readonly replicant: RoleView;
+  /** StatefulSets and ReplicaSets this operator did not create (the Go operator's): see ./foreign-workloads.ts. */
+  readonly foreignWorkloads: readonly ForeignWorkload[];
+  /** The user asked to take those over (annotation apps.emqx.io/takeover: "true"). */
+  readonly takeover: boolean;
+  /** The Go operator's Leases, read only while a takeover has foreign workloads to take over. */
+  readonly goOperatorLeases?: GoOperatorLeases;
 
   /** Secret values: the live ones, or fresh ones to use where none exists yet (generated here, not in the plan). */
   readonly secrets: {
@@ -107,6 +134,54 @@ export interface Snapshot {
   readonly listenerPorts?: readonly V1ServicePort[];
   /** Availability check of pods about to start serving (pod name → accepts connections), editions that have it. */
   readonly availability: ReadonlyMap<string, boolean>;
+  /** The Secrets spec.tls names, as read in this pass (public facts only); undefined without spec.tls. */
+  readonly tls?: TlsObservation;
+  /** Durable storage, when the config turns durable sessions on (durable-storage.ts). */
+  readonly ds?: DsState;
+}
+
+export interface TlsObservation {
+  /** The first Secret that is missing or unusable, naming the field and the Secret. */
+  readonly error?: string;
+  readonly certificates: CertificateStatus[];
+  /** The dashboard Secret's ca.crt (public), to verify the https dashboard with. */
+  readonly dashboardCa?: string;
+}
+
+/** Reads and checks the Secrets spec.tls names. Key material stays in this function. */
+async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservation> {
+  const certificates: CertificateStatus[] = [];
+  let error: string | undefined;
+  let dashboardCa: string | undefined;
+  for (const ref of tlsSecretRefs(emqx)) {
+    let secret: V1Secret | undefined;
+    try {
+      secret = await client.get<V1Secret & KubeObject>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: emqx.metadata.namespace,
+        name: ref.secretName,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const checked = checkTlsSecret(ref, secret);
+    if (ref.name === 'dashboard') dashboardCa = decodeSecret(secret, CA_CERT_KEY);
+    if (!checked.ok) error ??= checked.error;
+    else if (checked.facts && ref.name !== 'clientCA') {
+      certificates.push({
+        name: ref.name,
+        secretName: ref.secretName,
+        serial: checked.facts.serial,
+        notAfter: checked.facts.notAfter,
+      });
+    }
+  }
+  return {
+    ...(error !== undefined && { error }),
+    certificates,
+    ...(dashboardCa !== undefined && { dashboardCa }),
+  };
 }
 
 /** Errors observe met and reports: the plan turns them into Events and status; they never stop a pass. */
@@ -228,7 +303,11 @@ export async function observe(
   const paused = raw.metadata.annotations?.[ANNOTATION_PAUSED] === 'true';
   let config: ParsedConfig;
   try {
-    config = { ok: true, conf: parseEmqxConfig(emqx.spec.config?.data) };
+    const parsed = parseEmqxConfig(emqx.spec.config?.data, {
+      dashboardTls: emqx.spec.tls?.dashboard !== undefined,
+    });
+    const problem = tlsConfigProblem(emqx, parsed);
+    config = problem ? { ok: false, error: problem } : { ok: true, conf: withTlsConfig(emqx, parsed) };
   } catch (err) {
     if (!(err instanceof HoconError)) throw err;
     config = { ok: false, error: `spec.config.data: ${err.message}` };
@@ -239,11 +318,19 @@ export async function observe(
   const replicaSets = list<V1ReplicaSet>('ReplicaSet');
   const pods = list<V1Pod>('Pod');
   const secret = (n: string) => children.get('Secret')!.get(n) as V1Secret | undefined;
+  const foreignWorkloads = foreignWorkloadsOf(statefulSets, replicaSets);
+  const takeover = raw.metadata.annotations?.[ANNOTATION_TAKEOVER] === 'true';
+  const goOperatorLeases =
+    takeover && !paused && foreignWorkloads.length > 0 ? await readGoOperatorLeases(deps.client) : undefined;
 
   // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
   const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
   const bootstrap = secret(names.bootstrapApiKeySecret(emqx));
-  const access = emqxAccess(pods, bootstrap);
+  const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
+  const access = emqxAccess(pods, bootstrap, {
+    clusterDomain: clusterDomainOf(emqx),
+    ...(tls?.dashboardCa !== undefined && { ca: tls.dashboardCa }),
+  });
   const writing = !paused && config.ok;
   const secrets = {
     cookie: liveCookie ?? generateSecretValue(),
@@ -286,6 +373,24 @@ export async function observe(
       } catch (err) {
         deps.log.warn('cannot read listeners from EMQX', { error: (err as Error).message });
       }
+    }
+  }
+
+  // Durable storage: sites and replica sets, when the config turns durable sessions on.
+  let ds: DsState | undefined;
+  if (config.ok && durableSessionsEnabled(config.conf)) {
+    const rf = replicationFactorOf(config.conf);
+    ds = { active: true, replicationFactor: rf.factor, factorExplicit: rf.explicit };
+    if (api && nodes) {
+      try {
+        const obs = await readDurableStorage(api);
+        ds = obs === 'disabled' ? { ...ds, active: false } : { ...ds, observed: obs };
+      } catch (err) {
+        ds = { ...ds, error: (err as Error).message };
+        deps.log.warn('cannot read durable storage state', { error: ds.error });
+      }
+    } else {
+      ds = { ...ds, error: apiError ?? 'EMQX API not reachable' };
     }
   }
 
@@ -333,6 +438,9 @@ export async function observe(
     pods,
     core,
     replicant,
+    foreignWorkloads,
+    takeover,
+    ...(goOperatorLeases && { goOperatorLeases }),
     secrets,
     access,
     ...(nodes && {
@@ -345,8 +453,46 @@ export async function observe(
     capabilities,
     ...(ports && { listenerPorts: ports }),
     availability,
+    ...(tls && { tls }),
+    ...(ds && { ds }),
   };
   return { snapshot: Object.freeze(snapshot), warnings };
+}
+
+interface LeaseObject extends KubeObject {
+  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+}
+
+/** The Go operator's leader-election Leases in every namespace (a list by name; its namespace is not known). */
+async function readGoOperatorLeases(client: KubeClient): Promise<GoOperatorLeases> {
+  try {
+    const list = await client.list<LeaseObject>('coordination.k8s.io/v1', 'Lease', {
+      fieldSelector: `metadata.name=${GO_OPERATOR_LEASE}`,
+      limit: 50,
+    });
+    return {
+      ok: true,
+      leases: list.items.map((l) => ({
+        namespace: l.metadata?.namespace ?? '',
+        ...(l.spec?.holderIdentity && { holder: l.spec.holderIdentity }),
+        ...(l.spec?.renewTime && { renewTime: String(l.spec.renewTime) }),
+        ...(l.spec?.leaseDurationSeconds !== undefined && { durationSeconds: l.spec.leaseDurationSeconds }),
+      })),
+    };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** The workloads among the resource's sets that this operator did not create. */
+export function foreignWorkloadsOf(
+  statefulSets: readonly V1StatefulSet[],
+  replicaSets: readonly V1ReplicaSet[],
+): ForeignWorkload[] {
+  return detectForeignWorkloads([
+    ...statefulSets.map((o) => ({ ...o, kind: 'StatefulSet' })),
+    ...replicaSets.map((o) => ({ ...o, kind: 'ReplicaSet' })),
+  ]);
 }
 
 /** The live child of `kind` named `name`, if the cache holds it. */

@@ -2,19 +2,23 @@
 // node lists from EMQX, replica counts for both roles and the scale subresource; and the Events a write of it
 // announces (a condition that flips).
 import { LABEL_DB_ROLE, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.ts';
-import type { EMQXNodesStatus, EMQXStatus, UpdateProgress } from '../api/types.ts';
+import type { DurableStorageStatus, EMQXNodesStatus, EMQXStatus, UpdateProgress } from '../api/types.ts';
 import { kubeTime } from '../k8s/time.ts';
 import { canonicalJson } from '../resources/hash.ts';
 import {
   computeConditions,
   flips,
+  foreignWorkloadsConditions,
   mergeConditions,
   phase,
   type ConfigObservation,
+  type DurableStorageObservation,
   type RoleObservation,
   type StatusObservation,
 } from '../status/conditions.ts';
+import { summarize } from './durable-storage.ts';
 import { containersReady, podRevision } from './pod-facts.ts';
+import { currentCoreSet, dsRefusal } from './rollout/durable-storage.ts';
 import type { PlannedEvent } from './rollout/types.ts';
 import type { RoleView, Snapshot } from './snapshot.ts';
 
@@ -28,7 +32,12 @@ export interface StatusDecisions {
   /** Per role: a rollout, scale-down or drain is under way. */
   progressing: { core?: boolean; replicant?: boolean };
   update?: UpdateProgress;
+  /** Workloads of another operator stop every change (why, and which): ./foreign-workloads.ts. */
+  foreignWorkloads?: { reason: string; message: string };
 }
+
+/** CertificatesReady turns False this long before a certificate expires (cert-manager renews at 2/3 of 90 days). */
+export const CERTIFICATE_WARN_BEFORE_MS = 14 * 86_400_000;
 
 function roleObservation(
   view: RoleView,
@@ -92,24 +101,84 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
       repl && { replicant: roleObservation(repl, d.activity.replicant, d.progressing.replicant ?? false) }),
     config: d.config,
     ...(observed && s.apiError !== undefined && { apiUnreachable: s.apiError }),
+    ...(s.tls && {
+      certificates: {
+        ...(s.tls.error !== undefined && { error: s.tls.error }),
+        certificates: s.tls.certificates,
+        now: now.getTime(),
+        warnBeforeMs: CERTIFICATE_WARN_BEFORE_MS,
+      },
+    }),
+    ...(observed && s.ds && { durableStorage: dsObservation(s) }),
+    ...(d.foreignWorkloads !== undefined && { foreignWorkloads: d.foreignWorkloads }),
   };
-  const values = computeConditions(observation);
+  const computed = computeConditions(observation);
+  // Foreign workloads: nothing of this cluster is this operator's to judge yet; the other conditions and the
+  // cores/replicants columns stay as they were (as the previous operator left them), Ready says why.
+  const foreign = d.foreignWorkloads !== undefined;
+  const values = foreign ? foreignWorkloadsConditions(prev.conditions, computed) : computed;
   const conditions = mergeConditions(prev.conditions, values, kubeTime(now), generation);
   return {
     phase: phase(values, s.paused),
     observedGeneration: generation,
     conditions,
-    coreNodes: (s.coreNodes as EMQXStatus['coreNodes']) ?? prev.coreNodes ?? [],
-    replicantNodes: (s.replicantNodes as EMQXStatus['replicantNodes']) ?? prev.replicantNodes ?? [],
+    // Empty lists are left out, as the Go operator does (its tooling tests for absence, not for []).
+    ...nonEmpty('coreNodes', (s.coreNodes as EMQXStatus['coreNodes']) ?? prev.coreNodes),
+    ...nonEmpty('replicantNodes', (s.replicantNodes as EMQXStatus['replicantNodes']) ?? prev.replicantNodes),
     ...(core && { coreNodesStatus: nodesStatus(core, prev.coreNodesStatus) }),
     ...(hasReplicants && repl && { replicantNodesStatus: nodesStatus(repl, prev.replicantNodesStatus) }),
     ...((s.evacuations?.length ?? 0) > 0 && { nodeEvacuationsStatus: [...s.evacuations!] }),
-    cores: `${observation.core.runningUpdated}/${observation.core.desired}`,
-    replicants: `${observation.replicant?.runningUpdated ?? 0}/${observation.replicant?.desired ?? 0}`,
+    cores:
+      foreign && prev.cores ? prev.cores : `${observation.core.runningUpdated}/${observation.core.desired}`,
+    replicants:
+      foreign && prev.replicants
+        ? prev.replicants
+        : `${observation.replicant?.runningUpdated ?? 0}/${observation.replicant?.desired ?? 0}`,
     replicantReplicas: observation.replicant?.desired ?? 0,
     replicantSelector: `${LABEL_INSTANCE}=${s.name},${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_DB_ROLE}=replicant`,
     ...(d.update && { update: d.update }),
+    ...(s.tls && s.tls.certificates.length > 0 && { certificates: [...s.tls.certificates] }),
+    ...(observed && s.ds && dsStatus(s, prev.durableStorage)),
   };
+}
+
+function dsObservation(s: Snapshot): DurableStorageObservation {
+  const ds = s.ds!;
+  const refusal = dsRefusal(s, currentCoreSet(s));
+  const sum = ds.observed && summarize(ds.observed, ds.replicationFactor);
+  return {
+    active: ds.active,
+    replicationFactor: ds.replicationFactor,
+    ...(ds.active && !ds.observed && { unreadable: ds.error ?? 'no answer' }),
+    shards: sum?.shards ?? 0,
+    underReplicated: sum?.underReplicated ?? 0,
+    transitions: sum?.transitions ?? 0,
+    sites: ds.observed?.sites.length ?? 0,
+    ...(refusal && { refusal }),
+  };
+}
+
+/** status.durableStorage: fresh when `/ds` was read, else the last one written. */
+function dsStatus(
+  s: Snapshot,
+  previous: DurableStorageStatus | undefined,
+): { durableStorage?: DurableStorageStatus } {
+  const ds = s.ds!;
+  if (!ds.observed) return previous ? { durableStorage: previous } : {};
+  const sum = summarize(ds.observed, ds.replicationFactor);
+  return {
+    durableStorage: {
+      replicationFactor: ds.replicationFactor,
+      sites: ds.observed.sites.map((x) => ({ ...x, shards: sum.shardsPerSite[x.site] ?? 0 })),
+      shards: sum.shards,
+      underReplicatedShards: sum.underReplicated,
+      transitions: sum.transitions,
+    },
+  };
+}
+
+function nonEmpty<K extends string, T>(key: K, list: T[] | undefined): Partial<Record<K, T[]>> {
+  return list !== undefined && list.length > 0 ? ({ [key]: list } as Record<K, T[]>) : {};
 }
 
 function withoutUptime(status: EMQXStatus): EMQXStatus {
@@ -132,6 +201,8 @@ const GOOD_WHEN_TRUE = new Set([
   'Available',
   'Ready',
   'ConfigApplied',
+  'CertificatesReady',
+  'DurableStorage',
 ]);
 
 /** The Events a status write announces: one per condition that flipped (none for "not yet" on the first pass). */

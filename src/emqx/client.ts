@@ -21,6 +21,8 @@
 //   by endpoint template (`GET /api/v5/nodes/{node}`) and outcome (success, http_4xx, http_5xx, timeout,
 //   connection_error), one observation per attempt.
 
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { Agent, fetch as tlsFetch } from 'undici';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry, type Registry } from '../observability/metrics.ts';
 import { registerSecret } from '../observability/redact.ts';
@@ -50,6 +52,41 @@ export interface EmqxClientOptions {
   maxResponseBytes?: number;
   logger?: Logger;
   registry?: Registry;
+  /** How https targets are verified. Without it they are verified against the system CAs and their IP. */
+  tls?: EmqxTlsOptions;
+}
+
+/** Verification of an https dashboard: the CAs to trust, and the DNS name each target IP must present. */
+export interface EmqxTlsOptions {
+  /** PEM CAs (the dashboard Secret's ca.crt); default the system CAs. */
+  ca?: string;
+  /** Host (IP as in the URL) → the DNS name its certificate must carry (a core's stable name). */
+  serverNames?: Readonly<Record<string, string>>;
+}
+
+const agents = new Map<string, Agent>();
+/** One connection pool per verification setting (bounded: a few CAs and name sets per operator). */
+function agentFor(opts: EmqxTlsOptions): Agent {
+  const key = JSON.stringify([opts.ca ?? '', Object.entries(opts.serverNames ?? {}).sort()]);
+  let a = agents.get(key);
+  if (!a) {
+    if (agents.size >= 32) {
+      const [oldKey, old] = agents.entries().next().value!;
+      agents.delete(oldKey);
+      void old.close();
+    }
+    const names = { ...opts.serverNames };
+    a = new Agent({
+      connect: {
+        ...(opts.ca !== undefined && { ca: opts.ca }),
+        rejectUnauthorized: true,
+        checkServerIdentity: (host: string, cert: PeerCertificate) =>
+          checkServerIdentity(names[host.replace(/^\[|\]$/g, '')] ?? host, cert),
+      },
+    });
+    agents.set(key, a);
+  }
+  return a;
 }
 
 export interface Attempt {
@@ -244,6 +281,23 @@ interface RawResponse {
   text: string;
 }
 
+/** `GET /api/v5/ds/sites/{site}`. */
+export interface DsSiteInfo {
+  node: string;
+  up: boolean;
+  shards?: Array<{ storage: string; id: string; status?: string; transition?: string }>;
+}
+
+/** `GET /api/v5/ds/storages/{db}`. */
+export interface DsStorageInfo {
+  name: string;
+  shards: Array<{
+    id: string;
+    replicas: Array<{ site: string; status: string }>;
+    transitions?: Array<{ site: string; transition: string }>;
+  }>;
+}
+
 export class EmqxClient {
   private targets: string[];
   private lastGood: string | undefined;
@@ -252,6 +306,7 @@ export class EmqxClient {
   private readonly maxResponseBytes: number;
   private readonly log: Logger;
   private readonly m: ReturnType<typeof metrics>;
+  private readonly tls: EmqxTlsOptions | undefined;
 
   constructor(opts: EmqxClientOptions) {
     if (opts.apiKey.includes(':')) throw new Error('EMQX API key must not contain ":"');
@@ -263,6 +318,7 @@ export class EmqxClient {
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.log = opts.logger ?? nullLogger;
     this.m = metrics(opts.registry ?? defaultRegistry);
+    this.tls = opts.tls;
   }
 
   /** Replaces the candidate list (e.g. the currently ready core pods); the last good target keeps priority. */
@@ -412,6 +468,52 @@ export class EmqxClient {
     return { ...g, evacuations: g.evacuations ?? [], rebalances: g.rebalances ?? [] };
   }
 
+  /** Durable storage sites (`GET /api/v5/ds/sites`); 404 "Durable storage is disabled" throws EmqxApiError. */
+  async dsSites(): Promise<string[]> {
+    const r = await this.call({ method: 'GET', template: '/api/v5/ds/sites', path: '/api/v5/ds/sites' });
+    return Array.isArray(r.body) ? r.body.map(String) : [];
+  }
+
+  /** One site: its node, whether it is up, and the shards it holds. */
+  async dsSite(site: string): Promise<DsSiteInfo> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/ds/sites/{site}',
+      path: `/api/v5/ds/sites/${encodeURIComponent(site)}`,
+    });
+    return r.body as DsSiteInfo;
+  }
+
+  /** DS databases (`["messages"]`). */
+  async dsStorages(): Promise<string[]> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/ds/storages',
+      path: '/api/v5/ds/storages',
+    });
+    return Array.isArray(r.body) ? r.body.map(String) : [];
+  }
+
+  /** One DS database: its shards, their replicas and pending transitions. */
+  async dsStorage(db: string): Promise<DsStorageInfo> {
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/ds/storages/{db}',
+      path: `/api/v5/ds/storages/${encodeURIComponent(db)}`,
+    });
+    return r.body as DsStorageInfo;
+  }
+
+  /** Sets the sites a DS database is replicated on (202: EMQX carries it out as shard transitions). */
+  async dsSetReplicas(db: string, sites: string[]): Promise<void> {
+    await this.call({
+      method: 'PUT',
+      template: '/api/v5/ds/storages/{db}/replicas',
+      path: `/api/v5/ds/storages/${encodeURIComponent(db)}/replicas`,
+      body: sites,
+    });
+  }
+
   async monitorCurrent(): Promise<MonitorCurrent> {
     return (
       await this.call({
@@ -518,12 +620,16 @@ export class EmqxClient {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, {
-        method: spec.method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      const init = { method: spec.method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) };
+      // https targets go through undici's own fetch with an agent that verifies against the configured CA and the
+      // node's DNS name; the credentials are never sent to an http target when TLS options are given.
+      if (url.protocol === 'https:') {
+        res = (await tlsFetch(url, { ...init, dispatcher: agentFor(this.tls ?? {}) })) as unknown as Response;
+      } else if (this.tls && spec.auth !== false) {
+        throw new Error(`refusing to send credentials over plain http to ${target}: the dashboard is https`);
+      } else {
+        res = await fetch(url, init);
+      }
       try {
         text = await readLimited(res, this.maxResponseBytes);
       } catch (err) {

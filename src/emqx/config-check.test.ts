@@ -5,9 +5,9 @@ import { ConfigFieldError } from './config-check.ts';
 import { parseEmqxConfig } from './config.ts';
 
 /** The message parseEmqxConfig throws for `data`, or 'ok'. */
-function outcome(data: string): string {
+function outcome(data: string, checks: { dashboardTls?: boolean } = {}): string {
   try {
-    parseEmqxConfig(data);
+    parseEmqxConfig(data, checks);
     return 'ok';
   } catch (e) {
     assert.ok(e instanceof HoconError, String(e));
@@ -39,7 +39,11 @@ test('accepted but wrong configs are refused, naming the field and what to write
     ],
     [
       'dashboard.listeners { http.enable = false, https.bind = 18443 }',
-      'dashboard.listeners.http.enable: the dashboard HTTP listener must stay enabled: the operator calls the EMQX API and the probes check the node over it (an HTTPS listener may be added beside it)',
+      "dashboard.listeners.http.enable: the dashboard HTTP listener may be turned off only when spec.tls.dashboard is set: the operator calls the EMQX API over https only when it can verify the dashboard certificate against that Secret's CA (set spec.tls.dashboard, or keep the HTTP listener enabled)",
+    ],
+    [
+      'dashboard.listeners.http.enable = false',
+      'dashboard.listeners.http.enable: the dashboard HTTP listener must stay enabled: the operator calls the EMQX API and the probes check the node over it (or serve https only: set dashboard.listeners.https.bind and spec.tls.dashboard)',
     ],
     [
       'listeners.tcp.default.bind = 70000',
@@ -77,6 +81,26 @@ test('accepted but wrong configs are refused, naming the field and what to write
     ],
   ];
   for (const [data, expected] of cases) assert.equal(outcome(data), expected, data);
+});
+
+test('an https-only dashboard is accepted only with spec.tls.dashboard (the operator verifies it against that CA)', () => {
+  const httpsOnly = 'dashboard.listeners { http.enable = false, https.bind = 18443 }';
+  assert.equal(outcome(httpsOnly, { dashboardTls: true }), 'ok');
+  assert.match(outcome(httpsOnly), /may be turned off only when spec\.tls\.dashboard is set/);
+  // spec.tls.dashboard does not stand in for a missing https listener
+  assert.match(
+    outcome('dashboard.listeners.http.enable = false', { dashboardTls: true }),
+    /must stay enabled/,
+  );
+  assert.match(
+    outcome('dashboard.listeners { http.enable = false, https { bind = 18443, enable = false } }', {
+      dashboardTls: true,
+    }),
+    /must stay enabled/,
+  );
+  // both listeners, with or without the Secret: accepted
+  assert.equal(outcome('dashboard.listeners.https.bind = 18443'), 'ok');
+  assert.equal(outcome('dashboard.listeners.https.bind = 18443', { dashboardTls: true }), 'ok');
 });
 
 test('several problems are all reported, in a ConfigFieldError listing them', () => {

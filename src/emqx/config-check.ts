@@ -174,8 +174,17 @@ function secretValues(conf: HoconObject, issues: ConfigIssue[]): void {
   }
 }
 
+/** What of the rest of the spec the config checks depend on. */
+export interface ConfigCheckOptions {
+  /**
+   * spec.tls.dashboard is set: the operator can call an https dashboard and verify it against that Secret's CA, so
+   * the dashboard may serve https only.
+   */
+  dashboardTls?: boolean;
+}
+
 /** The problems of a parsed spec.config.data, in a stable order; empty when the operator can run it as written. */
-export function configIssues(conf: HoconObject): ConfigIssue[] {
+export function configIssues(conf: HoconObject, opts: ConfigCheckOptions = {}): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
 
   if (Object.prototype.hasOwnProperty.call(conf, 'licence')) {
@@ -234,12 +243,21 @@ export function configIssues(conf: HoconObject): ConfigIssue[] {
     issues.push({ path: 'dashboard.listeners.http', message: 'must be an object' });
     dashboard = undefined;
   } else if (http && isDisabled(http)) {
-    issues.push({
-      path: 'dashboard.listeners.http.enable',
-      message:
-        'the dashboard HTTP listener must stay enabled: the operator calls the EMQX API and the probes check the ' +
-        'node over it (an HTTPS listener may be added beside it)',
-    });
+    // https only: the operator calls the API over https, verified against spec.tls.dashboard's CA; without that
+    // Secret it has nothing to verify the dashboard's certificate against, so it needs the http listener
+    const httpsListener = get(conf, ['dashboard', 'listeners', 'https']);
+    const httpsBound =
+      isHoconObject(httpsListener) && !isDisabled(httpsListener) && httpsListener.bind !== undefined;
+    if (!(opts.dashboardTls && httpsBound))
+      issues.push({
+        path: 'dashboard.listeners.http.enable',
+        message: httpsBound
+          ? 'the dashboard HTTP listener may be turned off only when spec.tls.dashboard is set: the operator calls ' +
+            "the EMQX API over https only when it can verify the dashboard certificate against that Secret's CA " +
+            '(set spec.tls.dashboard, or keep the HTTP listener enabled)'
+          : 'the dashboard HTTP listener must stay enabled: the operator calls the EMQX API and the probes check ' +
+            'the node over it (or serve https only: set dashboard.listeners.https.bind and spec.tls.dashboard)',
+      });
     dashboard = undefined;
   } else if (http && http.bind !== undefined) {
     const port = bindPort(http.bind);

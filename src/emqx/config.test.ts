@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HoconError, parseHocon } from '../hocon/index.ts';
+import { emqxConfText } from '../resources/configmap.ts';
 import {
   bindPort,
   configuredListenerPorts,
@@ -12,6 +13,8 @@ import {
   nodeCookie,
   parseEmqxConfig,
   portName,
+  configIncludes,
+  servicePortName,
   restartRequiredConfig,
   withoutSecrets,
 } from './config.ts';
@@ -80,10 +83,11 @@ test('listenerPorts: listeners and gateways, UDP for quic/udp/dtls, enable and e
     ports.slice(0, 3).map((p) => p.name),
     ['quic-default', 'tcp-default', 'tcp-internal'],
   );
-  // <proto>-<type>-<name> is longer than 15 characters for these: cut, with a hash suffix.
-  assert.match(ports[3]!.name!, /^coap-dtls-[0-9a-f]{4}$/);
-  assert.match(ports[4]!.name!, /^coap-udp-d-[0-9a-f]{4}$/);
-  assert.match(ports[5]!.name!, /^stomp-tcp-[0-9a-f]{4}$/);
+  // Service port names keep the listener's whole name (the 15-character limit is for container ports only).
+  assert.deepEqual(
+    ports.slice(3).map((p) => p.name),
+    ['coap-dtls-default', 'coap-udp-default', 'stomp-tcp-default'],
+  );
   for (const p of ports) assert.equal(p.targetPort, p.port);
 });
 
@@ -102,6 +106,42 @@ test('listenerPorts: a second listener on the same port and protocol is dropped'
   assert.deepEqual(
     listenerPorts(conf).map((p) => p.name),
     ['tcp-a'],
+  );
+});
+
+test('parseEmqxConfig: include directives are passed on; the included files count as empty here', () => {
+  const data =
+    'include "/opt/emqx/etc/extra.conf"\nlisteners.tcp.default.bind = 1884\ninclude required("/mnt/x.conf")';
+  assert.deepEqual(parseEmqxConfig(data), { listeners: { tcp: { default: { bind: 1884 } } } });
+  assert.deepEqual(configIncludes(data), [
+    { file: '/opt/emqx/etc/extra.conf', required: false },
+    { file: '/mnt/x.conf', required: true },
+  ]);
+  assert.equal(
+    emqxConfText(parseEmqxConfig(data), configIncludes(data)),
+    'include "/opt/emqx/etc/extra.conf"\ninclude required("/mnt/x.conf")\nlisteners {\n  tcp {\n    default {bind = 1884}\n  }\n}\n',
+  );
+  assert.throws(
+    () => parseEmqxConfig('gateway { include "gw.conf" }'),
+    /only top-level includes are passed on to EMQX; move this one out of gateway/,
+  );
+});
+
+test('servicePortName: DNS labels up to 63 characters kept whole (lwm2m-udp-default), others made valid', () => {
+  assert.equal(servicePortName('lwm2m-udp-default'), 'lwm2m-udp-default');
+  assert.equal(servicePortName('tcp--x'), 'tcp--x', 'a DNS label may hold "--"');
+  const long = `tcp-${'x'.repeat(70)}`;
+  for (const raw of ['tcp-My_Listener', long, '-x-', 'a.b']) {
+    const n = servicePortName(raw);
+    assert.match(n, /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, raw);
+    assert.ok(n.length <= 63, `${raw} -> ${n}`);
+    assert.equal(servicePortName(raw), n, 'deterministic');
+  }
+  assert.notEqual(servicePortName('tcp-a_b'), servicePortName('tcp-a.b'));
+  const conf = parseEmqxConfig('gateway.lwm2m.listeners.udp.default.bind = 5783');
+  assert.deepEqual(
+    listenerPorts(conf).map((p) => `${p.name}:${p.port}/${p.protocol}`),
+    ['lwm2m-udp-default:5783/UDP'],
   );
 });
 

@@ -8,7 +8,7 @@ import { cloneHocon, isHoconObject, parseHocon } from '../hocon/index.ts';
 import type { HoconLimits, HoconObject, HoconValue } from '../hocon/index.ts';
 import { MAX_CONFIG_DATA_LENGTH } from '../api/schema.ts';
 import { fnv1a32 } from '../resources/hash.ts';
-import { ConfigFieldError, configIssues } from './config-check.ts';
+import { ConfigFieldError, configIssues, type ConfigCheckOptions } from './config-check.ts';
 
 export const DEFAULT_DASHBOARD_HTTP_PORT = 18083;
 
@@ -21,17 +21,52 @@ export const SPEC_CONFIG_LIMITS: Readonly<Partial<HoconLimits>> = Object.freeze(
   maxExpandedSize: 2 * 1024 * 1024,
 });
 
+/** An `include` directive of spec.config.data, passed on to EMQX in emqx.conf. */
+export interface ConfigInclude {
+  file: string;
+  required: boolean;
+}
+
 /**
- * Parses `spec.config.data`; an absent or blank config is an empty object. Throws HoconError: for text that is not
+ * Parses spec.config.data; an absent or blank config is an empty object. Throws HoconError: for text that is not
  * HOCON (with a line and column), and as a ConfigFieldError (naming config paths) for a config the operator would
  * get wrong silently (see configIssues). An unresolved `${?x}` is refused too, since it would drop its field.
+ * `include` directives are passed on to EMQX, like the Go operator does: the included files live on the nodes (a
+ * mounted volume) where the operator cannot read them, so here they count as empty (listener discovery on a running
+ * cluster reads EMQX's own resolved configuration and sees their listeners). Only top-level includes can be passed
+ * on (emqx.conf is printed from the parsed config); one inside an object is refused with a message saying so.
  */
-export function parseEmqxConfig(data: string | undefined): HoconObject {
-  if (data === undefined || data.trim() === '') return {};
-  const conf = parseHocon(data, { limits: SPEC_CONFIG_LIMITS, refuseUnresolvedOptional: true });
-  const issues = configIssues(conf);
+export function parseEmqxConfig(data: string | undefined, checks: ConfigCheckOptions = {}): HoconObject {
+  return parseWithIncludes(data, checks).conf;
+}
+
+/** The top-level includes of spec.config.data, in order (emqx.conf starts with them). */
+export function configIncludes(data: string | undefined): ConfigInclude[] {
+  return parseWithIncludes(data).includes;
+}
+
+function parseWithIncludes(
+  data: string | undefined,
+  checks: ConfigCheckOptions = {},
+): { conf: HoconObject; includes: ConfigInclude[] } {
+  const includes: ConfigInclude[] = [];
+  if (data === undefined || data.trim() === '') return { conf: {}, includes };
+  const conf = parseHocon(data, {
+    limits: SPEC_CONFIG_LIMITS,
+    refuseUnresolvedOptional: true,
+    include: (file, { required, path }) => {
+      if (path.length > 0)
+        throw new Error(
+          `only top-level includes are passed on to EMQX; move this one out of ${path.join('.')} (keys written ` +
+            'in config.data win over those of included files)',
+        );
+      includes.push({ file, required });
+      return '';
+    },
+  });
+  const issues = configIssues(conf, checks);
   if (issues.length > 0) throw new ConfigFieldError(issues);
-  return conf;
+  return { conf, includes };
 }
 
 function get(conf: HoconObject, path: readonly string[]): HoconValue | undefined {
@@ -115,6 +150,8 @@ export function dashboardHttpsPort(conf: HoconObject): number | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 
 const PORT_NAME_MAX = 15;
+/** Service port names are DNS-1123 labels: up to 63 characters (the 15-character limit is for container ports). */
+const SERVICE_PORT_NAME_MAX = 63;
 
 function isValidPortName(name: string): boolean {
   return (
@@ -124,6 +161,28 @@ function isValidPortName(name: string): boolean {
     !name.includes('--') &&
     /[a-z]/.test(name)
   );
+}
+
+function isValidServicePortName(name: string): boolean {
+  return name.length <= SERVICE_PORT_NAME_MAX && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name);
+}
+
+/**
+ * A valid Service port name (a DNS-1123 label of at most 63 characters) for `raw`: listener names such as
+ * `lwm2m-udp-default` are kept whole, as the Go operator keeps them, so that tools and Ingresses referring to the
+ * port by name keep working. Names that are not valid labels are cleaned, and cut and suffixed with a hash like
+ * portName when needed.
+ */
+export function servicePortName(raw: string): string {
+  if (isValidServicePortName(raw)) return raw;
+  const cleaned = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+  const suffix = fnv1a32(new TextEncoder().encode(raw)).toString(16).padStart(8, '0').slice(0, 4);
+  const head = cleaned.slice(0, SERVICE_PORT_NAME_MAX - 5).replace(/-$/, '') || 'p';
+  return `${head}-${suffix}`;
 }
 
 /**
@@ -158,7 +217,8 @@ function sortedEntries(obj: HoconObject): [string, HoconValue][] {
  * - every enabled `gateway.<proto>.listeners.<type>.<name>` gives `<proto>-<type>-<name>`; `udp`/`dtls` are UDP
  *   (a gateway that is itself disabled contributes nothing);
  * - `enable = false` and `enabled = false` both disable;
- * - names are made valid Kubernetes port names (see portName) and unique; a second listener on the same port and
+ * - names are made valid Service port names (see servicePortName: whole up to 63 characters) and unique; a
+ *   second listener on the same port and
  *   protocol is dropped;
  * - when nothing is found, the four EMQX defaults: tcp 1883, ssl 8883, ws 8083, wss 8084.
  *
@@ -203,8 +263,8 @@ export function listenerPorts(conf: HoconObject): V1ServicePort[] {
   for (const f of found) {
     const key = `${f.port}/${f.protocol}`;
     if (ports.has(key)) continue;
-    let name = portName(f.raw);
-    if (names.has(name)) name = portName(`${f.raw}#${f.port}/${f.protocol}`);
+    let name = servicePortName(f.raw);
+    if (names.has(name)) name = servicePortName(`${f.raw}#${f.port}/${f.protocol}`);
     if (names.has(name)) continue;
     names.add(name);
     ports.add(key);
@@ -390,6 +450,24 @@ export function hotConfig(conf: HoconObject): HoconObject {
   if (listeners) {
     for (const name of Object.keys(listeners)) {
       for (const k of DASHBOARD_LISTENER_KEYS) deleteAndPrune(out, ['dashboard', 'listeners', name, k]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The enabled `ssl` and `wss` listeners a node started from this (user) config will run, EMQX's built-in
+ * `ssl.default` and `wss.default` included unless the config disables them or binds them to 0.
+ */
+export function tlsListeners(conf: HoconObject): Array<{ type: 'ssl' | 'wss'; name: string }> {
+  const merged = mergeObjects(builtinListeners(), conf);
+  const out: Array<{ type: 'ssl' | 'wss'; name: string }> = [];
+  for (const type of ['ssl', 'wss'] as const) {
+    const byName = getObject(merged, ['listeners', type]);
+    if (!byName) continue;
+    for (const [name, l] of sortedEntries(byName)) {
+      if (!isHoconObject(l) || !isEnabled(l) || bindPort(l.bind) === undefined) continue;
+      out.push({ type, name });
     }
   }
   return out;

@@ -13,12 +13,16 @@ import type { HoconErrorKind, HoconObject, HoconValue } from './types.ts';
 import { DEFAULT_HOCON_LIMITS } from './limits.ts';
 import type { HoconLimits } from './limits.ts';
 
+export type IncludeLoader = (file: string, info: { required: boolean; path: string[] }) => string | undefined;
+
 export interface ParseOptions {
   /**
-   * Loads the text of an included file, given the name exactly as written in `include "…"`.
-   * Return `undefined` when the file does not exist. Without this callback any include is an error.
+   * Loads the text of an included file, given the name exactly as written in `include "…"`, whether it was
+   * `required(…)`, and the path of the object it appears in (`[]` at the top level).
+   * Return `undefined` when the file does not exist; throw to refuse the include (the message is reported at the
+   * include, with its position). Without this callback any include is an error.
    */
-  include?: (file: string) => string | undefined;
+  include?: IncludeLoader;
   /** Name of the text's origin (a file name), used in error messages. */
   source?: string;
   /** Bounds on what the parse may cost; each field defaults to DEFAULT_HOCON_LIMITS. */
@@ -99,7 +103,7 @@ export function parseHoconValue(
 
 interface ParserContext {
   source: string | undefined;
-  include: ((file: string) => string | undefined) | undefined;
+  include: IncludeLoader | undefined;
   /** names of the files being read, outermost first, to detect include cycles */
   stack: string[];
   /** in an included file, the path of the object that included it: `${x}` means `${prefix.x}` */
@@ -325,7 +329,13 @@ class Parser {
     }
     if (this.ctx.stack.length >= MAX_INCLUDE_DEPTH)
       throw this.error(`${what}: includes nested too deeply`, kw, 'include_error');
-    const text = this.ctx.include(file);
+    let text: string | undefined;
+    try {
+      text = this.ctx.include(file, { required, path: [...this.ctx.prefix, ...path] });
+    } catch (err) {
+      if (err instanceof HoconError) throw err;
+      throw this.error(`${what}: ${(err as Error).message}`, kw, 'include_error');
+    }
     if (text === undefined) {
       if (required) throw this.error(`${what}: file not found`, kw, 'include_error');
       return; // a missing optional include is ignored

@@ -1,7 +1,8 @@
 // `<name>-configs`: the user's EMQX config, mounted as /opt/emqx/etc/emqx.conf.
 //
 // The text is the parsed `spec.config.data` printed back as HOCON, with `node.cookie` and `license.key` removed
-// (they reach the pods from Secrets, as env). Comments and formatting of the original are not kept.
+// (they reach the pods from Secrets, as env), after the top-level `include` directives of the original. Comments
+// and formatting of the original are not kept.
 //
 // Unlike the Go operator we do not prepend the default listener binds (tcp 1883, ssl 8883, ws 8083, wss 8084):
 // EMQX's schema creates exactly those listeners anyway, and a copy in emqx.conf would pin them there, which beats
@@ -11,17 +12,23 @@ import { names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import { printHocon } from '../hocon/index.ts';
 import type { HoconObject } from '../hocon/index.ts';
-import { withoutSecrets } from '../emqx/config.ts';
+import { configIncludes, withoutSecrets, type ConfigInclude } from '../emqx/config.ts';
 import { childMeta } from './metadata.ts';
 
 export const CONFIG_FILE_KEY = 'emqx.conf';
 
-/** The text of emqx.conf for this config (no cookie, no licence key). */
-export function emqxConfText(conf: HoconObject): string {
+/**
+ * The text of emqx.conf for this config (no cookie, no licence key), after the includes of config.data: these come
+ * first, so keys written in config.data win over keys of the included files.
+ */
+export function emqxConfText(conf: HoconObject, includes: ConfigInclude[] = []): string {
+  const head = includes
+    .map((i) => `include ${i.required ? `required(${JSON.stringify(i.file)})` : JSON.stringify(i.file)}\n`)
+    .join('');
   const clean = withoutSecrets(conf);
-  if (Object.keys(clean).length === 0) return '';
+  if (Object.keys(clean).length === 0) return head;
   const text = printHocon(clean);
-  return text.endsWith('\n') ? text : text + '\n';
+  return head + (text.endsWith('\n') ? text : text + '\n');
 }
 
 export function configMap(emqx: EMQX, conf: HoconObject): V1ConfigMap {
@@ -29,6 +36,6 @@ export function configMap(emqx: EMQX, conf: HoconObject): V1ConfigMap {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: childMeta(emqx, names.configMap(emqx), { labels: emqx.metadata.labels }),
-    data: { [CONFIG_FILE_KEY]: emqxConfText(conf) },
+    data: { [CONFIG_FILE_KEY]: emqxConfText(conf, configIncludes(emqx.spec.config?.data)) },
   };
 }

@@ -132,3 +132,4 @@ export * from './replicaset.ts';
 export * from './secrets.ts';
 export * from './services.ts';
 export * from './statefulset.ts';
+export * from './tls.ts';

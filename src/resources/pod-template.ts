@@ -33,6 +33,7 @@ import { hashObject } from './hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH, clusterDomainOf, mergeLabels, namespaceOf } from './metadata.ts';
 import { BOOTSTRAP_API_KEY_KEY, LICENSE_KEY_KEY, NODE_COOKIE_KEY, licenseSecretName } from './secrets.ts';
 import { CONFIG_FILE_KEY } from './configmap.ts';
+import { tlsVolumes } from './tls.ts';
 
 export const CONTAINER_NAME = 'emqx';
 export const DATA_DIR = '/opt/emqx/data';
@@ -197,6 +198,9 @@ function operatorVolumes(emqx: EMQX, role: Role): { volumes: V1Volume[]; mounts:
       readOnly: true,
     },
   ];
+  const tls = tlsVolumes(emqx);
+  volumes.push(...tls.volumes);
+  mounts.push(...tls.mounts);
   return { volumes, mounts };
 }
 

@@ -6,7 +6,9 @@ import {
   configApplied,
   coreNodesProgressing,
   coreNodesReady,
+  durableStorage,
   flips,
+  foreignWorkloadsConditions,
   mergeConditions,
   phase,
   ready,
@@ -85,6 +87,32 @@ describe('status conditions', () => {
     assert.equal(conds.find((c) => c.type === 'Paused')?.status, 'True');
   });
 
+  it('foreign workloads make Ready False with their message, even on a running cluster', () => {
+    const o = obs({
+      foreignWorkloads: {
+        reason: 'ForeignWorkloads',
+        message: 'StatefulSet emqx-core-abc (...): not created by this operator',
+      },
+    });
+    assert.deepEqual(
+      [ready(o).status, ready(o).reason, ready(o).message],
+      ['False', 'ForeignWorkloads', 'StatefulSet emqx-core-abc (...): not created by this operator'],
+    );
+    assert.equal(ready(obs()).status, 'True', 'the same observation without them is Ready');
+    // The other conditions stay as the previous operator left them; the phase says why nothing moves.
+    const previous = [
+      { type: 'CoreNodesReady', status: 'True', reason: '', message: '', lastTransitionTime: 't' },
+      { type: 'Ready', status: 'True', reason: 'ClusterReady', message: '', lastTransitionTime: 't' },
+      { type: 'SomethingElse', status: 'True', reason: 'x', message: '', lastTransitionTime: 't' },
+    ] as const;
+    const shown = foreignWorkloadsConditions([...previous], computeConditions(o));
+    assert.deepEqual(
+      shown.map((c) => `${c.type}=${c.status}/${c.reason}`),
+      ['CoreNodesReady=True/', 'Ready=False/ForeignWorkloads'],
+    );
+    assert.equal(phase(shown, false), 'ForeignWorkloads');
+  });
+
   it('invalid config is reported with its message', () => {
     const o = obs({
       config: { state: 'Invalid', message: 'spec.config.data: line 2, column 5: unexpected' },
@@ -156,5 +184,51 @@ describe('status conditions', () => {
     );
     assert.match(replicantNodesReady(o).message, /EMQX API unusable/);
     assert.doesNotMatch(coreNodesReady(obs()).message, /EMQX API/);
+  });
+});
+
+describe('DurableStorage condition', () => {
+  const ds = (extra: Partial<NonNullable<StatusObservation['durableStorage']>> = {}) =>
+    obs({
+      durableStorage: {
+        active: true,
+        replicationFactor: 2,
+        shards: 16,
+        underReplicated: 0,
+        transitions: 0,
+        sites: 2,
+        ...extra,
+      },
+    });
+  const cases: Array<[string, StatusObservation, string | undefined, string | undefined]> = [
+    ['absent without durable sessions', obs(), undefined, undefined],
+    ['fully replicated', ds(), 'True', 'Replicated'],
+    [
+      'transitions running, nothing under-replicated',
+      ds({ transitions: 3 }),
+      'True',
+      'TransitionsInProgress',
+    ],
+    ['under-replicated shards', ds({ underReplicated: 4, transitions: 4 }), 'False', 'UnderReplicated'],
+    ['refused spec', ds({ refusal: 'below the factor' }), 'False', 'ReplicationFactorNotMet'],
+    ['EMQX does not run it', ds({ active: false }), 'False', 'DurableStorageNotRunning'],
+    ['unreadable', ds({ unreadable: 'timeout' }), 'Unknown', 'DurableStorageUnknown'],
+  ];
+  for (const [name, o, status, reason] of cases) {
+    it(name, () => {
+      const c = durableStorage(o);
+      assert.equal(c?.status, status);
+      assert.equal(c?.reason, reason);
+      assert.equal(
+        computeConditions(o).some((x) => x.type === 'DurableStorage'),
+        status !== undefined,
+      );
+    });
+  }
+  it('the message counts shards, sites and the factor', () => {
+    assert.match(
+      durableStorage(ds({ underReplicated: 4, transitions: 2 }))!.message,
+      /4 of 16 shards on 2 sites, replication factor 2.*2 transitions/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 // Status conditions of an EMQX resource. Each condition is computed by its own small pure function from an
 // observation of the cluster; `mergeCondition` keeps lastTransitionTime unless the status flips.
-import type { Condition, EMQXConditionType } from '../api/types.ts';
+import { CONDITION_TYPES, type Condition, type EMQXConditionType } from '../api/types.ts';
 import { redactText } from '../observability/redact.ts';
 
 /**
@@ -49,6 +49,38 @@ export interface StatusObservation {
   config: ConfigObservation;
   /** The EMQX API could not be reached: the node counts come from Kubernetes only. */
   apiUnreachable?: string;
+  /** spec.tls certificates: undefined without spec.tls. */
+  certificates?: CertificatesObservation;
+  /** Durable storage, when durable sessions are on in the config (the DurableStorage condition). */
+  durableStorage?: DurableStorageObservation;
+  /** Workloads this operator did not create were found (the message says which): nothing is changed. */
+  foreignWorkloads?: { reason: string; message: string };
+}
+
+/** What the operator read of the Secrets spec.tls names. */
+export interface CertificatesObservation {
+  /** The first problem (names the field and the Secret), when a Secret is missing or unusable. */
+  error?: string;
+  /** Name (listeners, dashboard), Secret and end of validity of each certificate that was read. */
+  certificates: Array<{ name: string; secretName: string; notAfter: string }>;
+  /** Milliseconds since the epoch, the plan's clock. */
+  now: number;
+  /** Warn this many milliseconds before a certificate expires. */
+  warnBeforeMs: number;
+}
+
+export interface DurableStorageObservation {
+  /** EMQX runs durable storage (false: it answers "Durable storage is disabled"). */
+  active: boolean;
+  replicationFactor: number;
+  /** Why `/ds` could not be read this pass. */
+  unreadable?: string;
+  shards: number;
+  underReplicated: number;
+  transitions: number;
+  sites: number;
+  /** The spec asks for fewer cores than the replication factor: what is refused. */
+  refusal?: string;
 }
 
 export type ConfigObservation =
@@ -153,6 +185,7 @@ export function available(o: StatusObservation): ConditionValue {
 /** Everything converged: available, no rollout or drain in progress, the latest spec observed. */
 export function ready(o: StatusObservation): ConditionValue {
   if (o.paused) return cond('Ready', false, 'ReconcilePaused', 'reconciliation is paused');
+  if (o.foreignWorkloads) return cond('Ready', false, o.foreignWorkloads.reason, o.foreignWorkloads.message);
   if (available(o).status !== 'True') return cond('Ready', false, 'NotAvailable', available(o).message);
   if (coreNodesProgressing(o).status === 'True')
     return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);
@@ -180,6 +213,39 @@ export function configApplied(o: StatusObservation): ConditionValue {
   }
 }
 
+/**
+ * CertificatesReady, only with spec.tls: False when a Secret is missing or unusable (InvalidCertificate), when a
+ * certificate has expired (CertificateExpired) or expires within the warning window (CertificateExpiringSoon).
+ */
+export function certificatesReady(o: StatusObservation): ConditionValue | undefined {
+  const c = o.certificates;
+  if (!c) return undefined;
+  if (c.error) return cond('CertificatesReady', false, 'InvalidCertificate', c.error);
+  const sorted = [...c.certificates].sort((a, b) => Date.parse(a.notAfter) - Date.parse(b.notAfter));
+  const first = sorted[0];
+  if (first) {
+    const left = Date.parse(first.notAfter) - c.now;
+    const what = `the ${first.name} certificate (Secret "${first.secretName}")`;
+    if (left <= 0)
+      return cond('CertificatesReady', false, 'CertificateExpired', `${what} expired at ${first.notAfter}`);
+    if (left <= c.warnBeforeMs) {
+      return cond(
+        'CertificatesReady',
+        false,
+        'CertificateExpiringSoon',
+        `${what} expires at ${first.notAfter}`,
+      );
+    }
+  }
+  const list = sorted.map((x) => `${x.name} until ${x.notAfter}`).join(', ');
+  return cond(
+    'CertificatesReady',
+    true,
+    'CertificatesValid',
+    list ? `valid: ${list}` : 'no certificate to check',
+  );
+}
+
 export function pausedCondition(o: StatusObservation): ConditionValue {
   return o.paused
     ? cond(
@@ -191,7 +257,49 @@ export function pausedCondition(o: StatusObservation): ConditionValue {
     : cond('Paused', false, 'ReconcileActive', 'the operator reconciles this resource');
 }
 
+/**
+ * DurableStorage (only with durable sessions on): True when every shard has its replicas up (transitions may run);
+ * False when shards are under-replicated, EMQX does not run durable storage, or the spec is refused for asking
+ * fewer cores than the replication factor; Unknown when `/ds` could not be read.
+ */
+export function durableStorage(o: StatusObservation): ConditionValue | undefined {
+  const d = o.durableStorage;
+  if (!d) return undefined;
+  if (d.refusal) return cond('DurableStorage', false, 'ReplicationFactorNotMet', d.refusal);
+  if (!d.active)
+    return cond(
+      'DurableStorage',
+      false,
+      'DurableStorageNotRunning',
+      'durable sessions are on in spec.config.data but EMQX reports durable storage disabled (an Opensource edition, or nodes not restarted with it)',
+    );
+  if (d.unreadable !== undefined)
+    return {
+      type: 'DurableStorage',
+      status: 'Unknown',
+      reason: 'DurableStorageUnknown',
+      message: `cannot read durable storage state: ${d.unreadable}`,
+    };
+  const counts = `${d.shards} shards on ${d.sites} sites, replication factor ${d.replicationFactor}`;
+  if (d.underReplicated > 0)
+    return cond(
+      'DurableStorage',
+      false,
+      'UnderReplicated',
+      `${d.underReplicated} of ${counts} have fewer replicas up than they should; ${d.transitions} transitions in progress`,
+    );
+  if (d.transitions > 0)
+    return cond(
+      'DurableStorage',
+      true,
+      'TransitionsInProgress',
+      `${counts}: ${d.transitions} shard transitions in progress`,
+    );
+  return cond('DurableStorage', true, 'Replicated', `${counts}: every shard fully replicated`);
+}
+
 export function computeConditions(o: StatusObservation): ConditionValue[] {
+  const ds = durableStorage(o);
   return [
     initialized(o),
     coreNodesProgressing(o),
@@ -201,8 +309,29 @@ export function computeConditions(o: StatusObservation): ConditionValue[] {
     available(o),
     ready(o),
     configApplied(o),
+    ...(o.certificates ? [certificatesReady(o)!] : []),
     pausedCondition(o),
+    ...(ds ? [ds] : []),
   ];
+}
+
+/**
+ * The conditions to show while foreign workloads stop the operator (StatusObservation.foreignWorkloads): it observed
+ * nothing, so every condition but Ready stays as it was (as the previous operator left it); Ready says why.
+ */
+export function foreignWorkloadsConditions(
+  previous: Condition[] | undefined,
+  computed: ConditionValue[],
+): ConditionValue[] {
+  const kept: ConditionValue[] = (previous ?? [])
+    .filter((c) => c.type !== 'Ready' && (CONDITION_TYPES as readonly string[]).includes(c.type))
+    .map((c) => ({
+      type: c.type as EMQXConditionType,
+      status: c.status,
+      reason: c.reason ?? '',
+      message: c.message ?? '',
+    }));
+  return [...kept, ...computed.filter((c) => c.type === 'Ready')];
 }
 
 /**
@@ -211,6 +340,8 @@ export function computeConditions(o: StatusObservation): ConditionValue[] {
  */
 export function phase(conditions: ConditionValue[], paused: boolean): string {
   if (paused) return 'Paused';
+  const readyReason = conditions.find((c) => c.type === 'Ready')?.reason;
+  if (readyReason === 'ForeignWorkloads' || readyReason === 'GoOperatorRunning') return readyReason;
   const is = (type: EMQXConditionType) => conditions.find((c) => c.type === type)?.status === 'True';
   if (!is('Initialized')) return 'Initializing';
   if (is('Ready')) return 'Ready';

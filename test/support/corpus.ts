@@ -336,11 +336,13 @@ export const CORPUS: CorpusEntry[] = [
       'dashboard.listeners.http.bind: "127.0.0.1:18083" listens on one address only: the operator and the probes reach the node at its pod IP; write 18083 or "0.0.0.0:18083"',
   },
   {
-    name: 'dashboard-https-only',
+    // without spec.tls.dashboard the operator has no CA to verify the https dashboard with (with it: accepted,
+    // see test/tls.test.ts and src/emqx/config-check.test.ts)
+    name: 'dashboard-https-only-without-tls',
     spec: cfg('dashboard.listeners { http.enable = false, https.bind = 18443 }'),
     outcome: 'config',
     message:
-      'dashboard.listeners.http.enable: the dashboard HTTP listener must stay enabled: the operator calls the EMQX API and the probes check the node over it (an HTTPS listener may be added beside it)',
+      "dashboard.listeners.http.enable: the dashboard HTTP listener may be turned off only when spec.tls.dashboard is set: the operator calls the EMQX API over https only when it can verify the dashboard certificate against that Secret's CA (set spec.tls.dashboard, or keep the HTTP listener enabled)",
   },
   {
     name: 'dashboard-https-bad-port',

@@ -1,7 +1,7 @@
 // A test sandbox with the EMQX node emulator, the CRDs and RBAC, and one operator process running, unchanged, as
 // the restricted `emqx-operator` user (see sandbox/operator.ts).
 import { after, before } from 'node:test';
-import { createEmqxHandler, type EmqxHandler } from '../../sandbox/emqx/index.ts';
+import { createEmqxHandler, type EmqxHandler, type NodeTiming } from '../../sandbox/emqx/index.ts';
 import type { SandboxOptions } from '../../sandbox/index.ts';
 import { prepareForOperator, startOperatorProcess, type OperatorProcess } from '../../sandbox/operator.ts';
 import { useSandbox, type TestSandbox } from './sandbox.ts';
@@ -19,9 +19,18 @@ export interface OperatorSandbox extends TestSandbox {
  * operator to the tests.
  */
 export function useOperatorSandbox(
-  opts: SandboxOptions & { timeScale?: number; startOperator?: boolean; operatorArgs?: string[] } = {},
+  opts: SandboxOptions & {
+    timeScale?: number;
+    startOperator?: boolean;
+    operatorArgs?: string[];
+    /** Emulated EMQX durations (boot, restarts, durable storage transitions and catch-up). */
+    emqxTiming?: Partial<NodeTiming>;
+  } = {},
 ): OperatorSandbox {
-  const emqx = createEmqxHandler({ timeScale: opts.timeScale ?? 10 });
+  const emqx = createEmqxHandler({
+    timeScale: opts.timeScale ?? 10,
+    ...(opts.emqxTiming && { timing: opts.emqxTiming }),
+  });
   let operator: OperatorProcess | undefined;
   // Registered before the sandbox's own after(): hooks run in order, so the operator stops while the API server
   // still answers (otherwise its shutdown is a page of connection errors, and a real stop is not exercised).

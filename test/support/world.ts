@@ -4,6 +4,7 @@ import type { V1Pod, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node
 import {
   ANNOTATION_DRAINING,
   CONDITION_ON_SERVING,
+  FIELD_MANAGER,
   LABEL_DB_ROLE,
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
@@ -16,8 +17,10 @@ import {
 import type { EMQXSpec, EMQXStatus, NodeEvacuationStatus } from '../../src/api/types.ts';
 import type { OwnedKind } from '../../src/controller/cache.ts';
 import { capabilitiesOf, podApiUrl } from '../../src/controller/emqx-access.ts';
-import type { ApiNode } from '../../src/controller/pod-facts.ts';
-import { roleView, type Snapshot } from '../../src/controller/snapshot.ts';
+import { statusNodes, type ApiNode } from '../../src/controller/pod-facts.ts';
+import type { DsObservation, DsState } from '../../src/controller/durable-storage.ts';
+import { ANNOTATION_GO_LAST_APPLIED } from '../../src/controller/foreign-workloads.ts';
+import { foreignWorkloadsOf, roleView, type Snapshot } from '../../src/controller/snapshot.ts';
 import type { KubeObject } from '../../src/k8s/rest.ts';
 import { makeEmqx } from './emqx-fixture.ts';
 
@@ -53,6 +56,13 @@ export interface SetSpec {
   createdAt?: string;
   whenScaled?: 'Retain' | 'Delete';
   whenDeleted?: 'Retain' | 'Delete';
+  /**
+   * Written by another operator (the Go one): its last-applied annotation and its field manager only (its PVC
+   * retention policy is the one the API server defaults, Retain).
+   */
+  foreign?: boolean;
+  /** Name of its volume claim template (StatefulSet). */
+  claimTemplate?: string;
 }
 
 export interface WorldSpec {
@@ -71,6 +81,13 @@ export interface WorldSpec {
   coreHash?: string;
   replicantHash?: string;
   availability?: Record<string, boolean>;
+  /** Durable storage (durable sessions on): see `dsWorld`. */
+  ds?: DsState;
+  /** PersistentVolumeClaims (names). */
+  pvcs?: string[];
+  /** The takeover annotation is set. */
+  takeover?: boolean;
+  goOperatorLeases?: Snapshot['goOperatorLeases'];
 }
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -125,11 +142,18 @@ function setOf(kind: 'StatefulSet' | 'ReplicaSet', s: SetSpec): V1StatefulSet | 
       uid: `uid-${s.name}`,
       creationTimestamp: (s.createdAt ?? T0) as unknown as Date,
       labels: { [LABEL_INSTANCE]: 'emqx', [LABEL_MANAGED_BY]: MANAGED_BY },
+      ...(s.foreign
+        ? {
+            annotations: { [ANNOTATION_GO_LAST_APPLIED]: '{}' },
+            managedFields: [{ manager: 'manager', operation: 'Update', apiVersion: 'apps/v1' }],
+          }
+        : { managedFields: [{ manager: FIELD_MANAGER, operation: 'Apply', apiVersion: 'apps/v1' }] }),
     },
     spec: {
       replicas: s.replicas,
       selector: { matchLabels: { [LABEL_POD_TEMPLATE_HASH]: s.rev } },
       template: { metadata: { labels: { [LABEL_POD_TEMPLATE_HASH]: s.rev } } },
+      ...(s.claimTemplate && { volumeClaimTemplates: [{ metadata: { name: s.claimTemplate } }] }),
       ...(kind === 'StatefulSet' && {
         persistentVolumeClaimRetentionPolicy: {
           whenScaled: s.whenScaled ?? 'Retain',
@@ -190,8 +214,15 @@ export function world(w: WorldSpec): Snapshot {
   add('StatefulSet', statefulSets);
   add('ReplicaSet', replicaSets);
   add('Pod', pods);
-  for (const k of ['Service', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'PodDisruptionBudget'] as const)
-    add(k, []);
+  for (const k of ['Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget'] as const) add(k, []);
+  add(
+    'PersistentVolumeClaim',
+    (w.pvcs ?? []).map((n) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: n, uid: `uid-${n}` },
+    })),
+  );
   for (const k of ['ServiceAccount', 'Role', 'RoleBinding'] as const) add(k, []);
   const capabilities = capabilitiesOf(nodes);
   return Object.freeze({
@@ -208,6 +239,9 @@ export function world(w: WorldSpec): Snapshot {
     pods,
     core: roleView(emqx, 'core', w.coreHash ?? NEW, pods, running),
     replicant: roleView(emqx, 'replicant', w.replicantHash ?? NEW, pods, running),
+    foreignWorkloads: foreignWorkloadsOf(statefulSets, replicaSets),
+    takeover: w.takeover ?? false,
+    ...(w.goOperatorLeases && { goOperatorLeases: w.goOperatorLeases }),
     secrets: {
       cookie: 'cookie-cookie',
       cookieExists: true,
@@ -218,10 +252,17 @@ export function world(w: WorldSpec): Snapshot {
       targets: cores.filter((p) => !p.metadata!.deletionTimestamp).map(podApiUrl),
       credentials: { key: 'emqx-operator-controller', secret: 'secret-secret' },
     },
-    ...(nodes ? { nodes } : { apiError: 'no answer' }),
+    ...(nodes
+      ? {
+          nodes,
+          coreNodes: statusNodes(nodes, pods, 'core'),
+          replicantNodes: statusNodes(nodes, pods, 'replicant'),
+        }
+      : { apiError: 'no answer' }),
     ...(w.evacuations && { evacuations: w.evacuations }),
     capabilities,
     availability: new Map(Object.entries(w.availability ?? {})),
+    ...(w.ds && { ds: w.ds }),
   } satisfies Snapshot);
 }
 
@@ -236,4 +277,45 @@ export const NOW = new Date('2026-01-01T01:00:00Z');
 /** `seconds` before NOW, as an RFC 3339 string. */
 export function ago(seconds: number): string {
   return new Date(NOW.getTime() - seconds * 1000).toISOString();
+}
+
+/**
+ * Durable storage for a world: `sites` maps core pod names to their site ids (a pod listed in `down` has its
+ * replicas down), each shard lists its replica sites and pending transitions (`+S` joining, `-S` leaving).
+ */
+export function dsWorld(opts: {
+  sites: Record<string, string>;
+  shards: string[][];
+  down?: string[];
+  factor?: number;
+  explicit?: boolean;
+  /** False: the API could not be read this pass. */
+  readable?: boolean;
+}): DsState {
+  const factor = opts.factor ?? 2;
+  const state: DsState = { active: true, replicationFactor: factor, factorExplicit: opts.explicit ?? true };
+  if (opts.readable === false) return { ...state, error: 'no answer' };
+  const downSites = new Set((opts.down ?? []).map((p) => opts.sites[p]));
+  const observed: DsObservation = {
+    sites: Object.entries(opts.sites).map(([pod, site]) => ({
+      site,
+      node: coreNode(pod),
+      up: !downSites.has(site),
+    })),
+    dbs: [
+      {
+        name: 'messages',
+        shards: opts.shards.map((entries, i) => ({
+          id: String(i),
+          replicas: entries
+            .filter((e) => !e.startsWith('+') && !e.startsWith('-'))
+            .map((site) => ({ site, status: downSites.has(site) ? 'down' : 'up' })),
+          transitions: entries
+            .filter((e) => e.startsWith('+') || e.startsWith('-'))
+            .map((e) => ({ site: e.slice(1), transition: e.startsWith('+') ? 'joining' : 'leaving' })),
+        })),
+      },
+    ],
+  };
+  return { ...state, observed };
 }

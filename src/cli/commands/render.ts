@@ -17,6 +17,7 @@ import {
   licenseSecretName,
 } from '../../resources/index.ts';
 import { licenseKey, nodeCookie, parseEmqxConfig } from '../../emqx/config.ts';
+import { tlsConfigProblem, withTlsConfig } from '../../resources/tls.ts';
 import type { BuiltObject } from '../../resources/index.ts';
 import { objectIssues } from '../../resources/limits.ts';
 import { ANNOTATION_RENDER_PLACEHOLDER, names } from '../../api/names.ts';
@@ -309,7 +310,9 @@ async function renderFiles(opts: RenderArgs, io: RenderIO): Promise<number> {
         loaded.convertedFrom === 'v2alpha1' ? 'spec.emqxTemplate.bootstrapConfig' : 'spec.config.data';
       let conf: HoconObject;
       try {
-        conf = parseEmqxConfig(emqx.spec.config?.data);
+        conf = parseEmqxConfig(emqx.spec.config?.data, {
+          dashboardTls: emqx.spec.tls?.dashboard !== undefined,
+        });
       } catch (err) {
         if (err instanceof HoconError) {
           errors.push(`${where}: ${configPath}: ${err.message}`);
@@ -317,6 +320,12 @@ async function renderFiles(opts: RenderArgs, io: RenderIO): Promise<number> {
         }
         throw err;
       }
+      const tlsProblem = tlsConfigProblem(emqx, conf);
+      if (tlsProblem) {
+        errors.push(`${where}: ${tlsProblem}`);
+        continue;
+      }
+      conf = withTlsConfig(emqx, conf);
       let objs: BuiltObject[];
       try {
         objs = renderEmqx(emqx, conf);

@@ -6,6 +6,7 @@ import { coreNodeName } from '../../api/names.ts';
 import { clusterDomainOf } from '../../resources/metadata.ts';
 import { podApiUrl } from '../emqx-access.ts';
 import { drain } from './drain.ts';
+import { dsBeforeRemoval } from './durable-storage.ts';
 import {
   API_WAIT,
   SOON,
@@ -41,6 +42,9 @@ export function retireOldCoreSets(
   const node = coreNodeName(s.emqx, podName, clusterDomainOf(s.emqx));
   progress.set('DrainingCores', node, `retiring old core ${podName}`);
   if (!s.nodes) return { requeue: API_WAIT };
+  // durable storage first: the replicas move to the new cores before an old one is evacuated and leaves
+  const ds = dsBeforeRemoval(input, progress, 'DrainingCores', node);
+  if (ds) return ds;
   if (victim) {
     const targets = [...runningNodesOf(s, core.updated, core), ...runningNodesOf(s, repl.updated, repl)];
     const drained = drain(input, progress, victim, node, targets);
@@ -48,7 +52,13 @@ export function retireOldCoreSets(
   }
   const events: PlannedEvent[] = [];
   if (current - 1 === 0) {
-    const policy = set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ?? 'Retain';
+    // A Go operator's set: the resource's policy applies, not the one the API server defaulted on that set
+    // (takeover.ts deletes its PVCs).
+    const foreign = s.foreignWorkloads.some((f) => f.kind === 'StatefulSet' && f.name === set.metadata!.name);
+    const policy =
+      (foreign
+        ? s.emqx.spec.coreTemplate?.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled
+        : set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled) ?? 'Retain';
     events.push(
       normal(
         policy === 'Delete' ? 'OldCoreDataDeleted' : 'OldCoreDataRetained',

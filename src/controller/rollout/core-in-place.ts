@@ -7,6 +7,7 @@ import { coreIsBlueGreen } from '../../resources/statefulset.ts';
 import { isTerminating, podRole } from '../pod-facts.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { drain } from './drain.ts';
+import { dsBlocksReplacement } from './durable-storage.ts';
 import {
   SOON,
   nodeNameOf,
@@ -69,6 +70,11 @@ export function coreRollInPlace(
       undefined,
       `waiting for ${notRunning[0]!.metadata!.name} to run before replacing ${victim.metadata!.name}`,
     );
+    return { requeue: SOON };
+  }
+  const dsWait = dsBlocksReplacement(s);
+  if (dsWait) {
+    progress.set('UpdatingCores', node, dsWait);
     return { requeue: SOON };
   }
   progress.set(

@@ -6,6 +6,7 @@ import { coreNodeName } from '../../api/names.ts';
 import { clusterDomainOf } from '../../resources/metadata.ts';
 import { podApiUrl } from '../emqx-access.ts';
 import { drain } from './drain.ts';
+import { dsBeforeRemoval, dsHoldsScaleDown } from './durable-storage.ts';
 import {
   API_WAIT,
   SOON,
@@ -25,12 +26,19 @@ export function coreScaleDown(input: RolloutInput, progress: Progress, sts: V1St
   const current = sts.spec?.replicas ?? 0;
   const target = Math.max(core.desired, 1);
   if (current <= target) return undefined;
+  const refused = dsHoldsScaleDown(s, progress, sts);
+  if (refused) return refused;
   progress.coreReplicas = current; // held until the top node has left
-  const victim = core.pods.find((p) => ordinal(p) === current - 1);
+  // By name: during a takeover, the other operator's `<name>-core-<hash>-<n>` pods have ordinals too.
+  const victim = core.pods.find(
+    (p) => ordinal(p) === current - 1 && p.metadata?.name === `${sts.metadata!.name}-${current - 1}`,
+  );
   if (!victim) {
     // The pod is already gone (e.g. the operator stopped right after scaling): make sure its node left, go on.
     const node = coreNodeName(s.emqx, `${sts.metadata!.name}-${current - 1}`, clusterDomainOf(s.emqx));
     if (apiNode(s, node)) {
+      const ds = dsBeforeRemoval(input, progress, 'ScalingDownCores', node);
+      if (ds) return ds;
       return { action: { kind: 'removeNode', node, leave: true, events: [] }, requeue: SOON };
     }
     progress.coreReplicas = current - 1;
@@ -42,6 +50,9 @@ export function coreScaleDown(input: RolloutInput, progress: Progress, sts: V1St
     return { requeue: API_WAIT };
   }
   progress.set('ScalingDownCores', node, `removing core ${victim.metadata!.name} (${current} → ${target})`);
+  // durable storage first: the replicas move to the cores that stay before this one is evacuated and leaves
+  const ds = dsBeforeRemoval(input, progress, 'ScalingDownCores', node);
+  if (ds) return ds;
   const others = core.pods.filter((p) => p !== victim);
   const targets = [
     ...runningNodesOf(s, others, core),

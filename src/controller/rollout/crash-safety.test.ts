@@ -7,7 +7,16 @@
 // Each write is simulated on the hand-built world, the way Kubernetes and EMQX would show it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { coreNode, NEW, NOW, OLD, world, type PodSpec, type WorldSpec } from '../../../test/support/world.ts';
+import {
+  coreNode,
+  dsWorld,
+  NEW,
+  NOW,
+  OLD,
+  world,
+  type PodSpec,
+  type WorldSpec,
+} from '../../../test/support/world.ts';
 import { planRollout } from './index.ts';
 import type { RolloutAction } from './types.ts';
 
@@ -25,6 +34,11 @@ function scaleSet(w: WorldSpec, kind: string, name: string, replicas: number): W
     (key === 'statefulSets' ? [{ name: 'emqx-core', rev: w.coreHash ?? NEW, replicas: w.cores!.length }] : [])
   ).map((s) => (s.name === name ? { ...s, replicas } : s));
   return { ...w, [key]: sets };
+}
+
+/** Replicas of the `emqx-core` StatefulSet in a world (a write of the same count changes nothing). */
+function currentCoreReplicas(w: WorldSpec): number {
+  return w.statefulSets?.find((x) => x.name === 'emqx-core')?.replicas ?? w.cores?.length ?? 0;
 }
 
 /** The writes the executor makes for an action, in its order (act.ts). */
@@ -68,6 +82,36 @@ function writesOf(a: RolloutAction): Write[] {
         ...w,
         evacuations: w.evacuations?.filter((e) => e.node !== n),
       }));
+    case 'dsSetReplicas':
+      // EMQX records the new assignment at once: joining and leaving transitions appear on every shard
+      return [
+        (w) => {
+          const obs = w.ds?.observed;
+          if (!obs) return w;
+          const dbs = obs.dbs.map((db) =>
+            db.name !== a.db
+              ? db
+              : {
+                  ...db,
+                  shards: db.shards.map((sh) => {
+                    const have = sh.replicas.map((r) => r.site);
+                    return {
+                      ...sh,
+                      transitions: [
+                        ...a.sites
+                          .filter((x) => !have.includes(x))
+                          .map((site) => ({ site, transition: 'joining' })),
+                        ...have
+                          .filter((x) => !a.sites.includes(x))
+                          .map((site) => ({ site, transition: 'leaving' })),
+                      ],
+                    };
+                  }),
+                },
+          );
+          return { ...w, ds: { ...w.ds!, observed: { ...obs, dbs } } };
+        },
+      ];
     case 'prune':
       return a.objects.map((o) => (w: WorldSpec) => ({
         ...w,
@@ -96,6 +140,8 @@ function target(a: RolloutAction | undefined): string {
       return `stop evacuations`;
     case 'prune':
       return `prune`;
+    case 'dsSetReplicas':
+      return `ds ${a.db} ${a.sites.join()}`;
   }
 }
 
@@ -120,6 +166,25 @@ const scenarios: Array<{ name: string; world: WorldSpec }> = [
         { name: 'emqx-core-1', rev: NEW },
       ],
       statefulSets: [{ name: 'emqx-core', rev: NEW, replicas: 2 }],
+    },
+  },
+  {
+    name: 'durable storage scale-down 3 → 2: move the replicas off the top core, then nothing until it is empty',
+    world: {
+      spec: { coreTemplate: { spec: { replicas: 2 } } },
+      cores: [
+        { name: 'emqx-core-0', rev: NEW },
+        { name: 'emqx-core-1', rev: NEW },
+        { name: 'emqx-core-2', rev: NEW },
+      ],
+      statefulSets: [{ name: 'emqx-core', rev: NEW, replicas: 3 }],
+      ds: dsWorld({
+        sites: { 'emqx-core-0': 'S0', 'emqx-core-1': 'S1', 'emqx-core-2': 'S2' },
+        shards: [
+          ['S0', 'S2'],
+          ['S1', 'S2'],
+        ],
+      }),
     },
   },
   {
@@ -205,7 +270,7 @@ for (const sc of scenarios) {
       const coreReplicas = decision.coreReplicas;
       const writes = [
         ...writesOf(planned),
-        ...(coreReplicas !== undefined
+        ...(coreReplicas !== undefined && coreReplicas !== currentCoreReplicas(w)
           ? [(x: WorldSpec) => scaleSet(x, 'StatefulSet', 'emqx-core', coreReplicas)]
           : []),
       ];

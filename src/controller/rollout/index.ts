@@ -11,15 +11,20 @@
 //   core-in-place.ts      InPlace cores: replace pods one at a time, same names and PVCs
 //   replicants.ts         replicants: new ReplicaSet first, then drain the old pods one at a time
 //   core-blue-green.ts    BlueGreen cores: retire the old StatefulSets once the replicants moved
+//   durable-storage.ts    DS replica sets follow the cores meant to stay (and gate the removals above)
 //   history.ts            prune superseded sets beyond revisionHistoryLimit
+//   takeover.ts           the Go operator's sets are old revisions: its cores retire as BlueGreen ones, its sets
+//                         are deleted once at zero
 import { coreStatefulSetName, coreIsBlueGreen } from '../../resources/statefulset.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { coreRollInPlace } from './core-in-place.ts';
 import { coreScaleDown } from './core-scale-down.ts';
+import { dsReplicas } from './durable-storage.ts';
 import { retireOldCoreSets } from './core-blue-green.ts';
 import { pruneHistory } from './history.ts';
 import { drainOldReplicants } from './replicants.ts';
 import { intendedDrains, staleEvacuations } from './stale-evacuations.ts';
+import { retireForeignSets, withoutForeignCores } from './takeover.ts';
 import { Progress, SOON, type RolloutDecision, type Verdict } from './types.ts';
 
 export type { RolloutAction, RolloutDecision, PlannedEvent, ScaleTarget } from './types.ts';
@@ -36,9 +41,13 @@ export function planRollout(s: Snapshot, now: Date): RolloutDecision {
 
   let verdict: Verdict;
   if (currentSet) verdict = coreScaleDown(input, progress, currentSet);
-  if (!verdict && !coreIsBlueGreen(s.emqx)) verdict = coreRollInPlace(input, progress, currentSet);
+  // During a takeover the in-place rule sees this operator's own cores only; the Go operator's leave as old
+  // StatefulSets do in BlueGreen (retireOldCoreSets below), whatever the update strategy.
+  if (!verdict && !coreIsBlueGreen(s.emqx))
+    verdict = coreRollInPlace({ s: withoutForeignCores(s), now }, progress, currentSet);
   if (!verdict) verdict = drainOldReplicants(input, progress);
   if (!verdict && oldSets.length > 0) verdict = retireOldCoreSets(input, progress, oldSets);
+  if (!verdict) verdict = dsReplicas(input, progress);
   let action = verdict?.action;
   let requeue = verdict?.requeue;
   if (!verdict) progress.update ??= { phase: 'Idle' };
@@ -49,7 +58,7 @@ export function planRollout(s: Snapshot, now: Date): RolloutDecision {
     requeue = SOON;
     if (progress.coreReplicas !== undefined) progress.coreReplicas = currentSet?.spec?.replicas;
   } else if (!verdict) {
-    action = pruneHistory(s);
+    action = retireForeignSets(s) ?? pruneHistory(s);
   }
   return {
     ...(action && { action }),

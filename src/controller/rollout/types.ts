@@ -68,6 +68,8 @@ export type RolloutAction =
   | { kind: 'scale'; targets: ScaleTarget[]; events: PlannedEvent[] }
   /** Remove a drained replicant: lowest deletion cost on its pod, then its ReplicaSet one smaller. */
   | { kind: 'retireReplicant'; pod: PodRef; scale: ScaleTarget; events: PlannedEvent[] }
+  /** Replicate a durable storage DB on exactly `sites` (`PUT /api/v5/ds/storages/{db}/replicas`). */
+  | { kind: 'dsSetReplicas'; db: string; sites: string[]; events: PlannedEvent[] }
   /** Delete superseded sets beyond revisionHistoryLimit. */
   | { kind: 'prune'; objects: Array<ObjectRef & { uid: string }>; events: PlannedEvent[] };
 

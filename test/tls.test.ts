@@ -1,0 +1,170 @@
+// End to end: spec.tls with the operator running unchanged against the sandbox. MQTT.js clients connect over
+// mqtts:// and wss:// through the listeners Service, verifying the chain and the host name the Service really has;
+// the Secret is then replaced (what cert-manager does on renewal): a new connection gets the new certificate, a
+// connection made before stays up and keeps working, no pod restarts, the status and an Event show the new serial.
+// A Secret without its key halts the operator's changes with a condition naming the Secret.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { after, describe, it } from 'node:test';
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { createWebhookCertificates, type WebhookCertificates } from '../src/webhook/cert.ts';
+import { useOperatorSandbox } from './support/operator.ts';
+import { serviceHost } from './support/mqtt-load.ts';
+import { example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
+
+const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--ready-interval', '2s'] });
+const clients: MqttClient[] = [];
+after(() => {
+  for (const c of clients) c.end(true);
+});
+
+function tlsSecret(name: string, c: WebhookCertificates) {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
+  };
+}
+
+async function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  clients.push(c);
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', (e) => {
+      c.end(true);
+      reject(e);
+    });
+  });
+  return c;
+}
+
+const serialOf = (c: MqttClient) =>
+  (c as unknown as { stream: TLSSocket }).stream.getPeerCertificate().serialNumber.toLowerCase();
+const serial = (pem: string) => new X509Certificate(pem).serialNumber.toLowerCase();
+
+async function events(ns: string, reason: string): Promise<any[]> {
+  const list = await sb.api.get<{ items: any[] }>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`);
+  return list.items.filter((e) => e.reason === reason && e.regarding?.name === 'emqx');
+}
+
+describe('operator: spec.tls', () => {
+  it('mqtts and wss through the listeners Service; a replaced Secret is served to new connections, old ones stay', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const svcName = `emqx-listeners.${ns}.svc.cluster.local`;
+    const first = await createWebhookCertificates({
+      commonName: svcName,
+      hosts: [svcName, `emqx-listeners.${ns}.svc`],
+    });
+    await sb.apply(tlsSecret('emqx-mqtt-tls', first), ns);
+    await sb.apply(example('tls.yaml', ns), ns);
+    const ready = await waitReady(sb, ns);
+    assert.equal(ready.status?.certificates?.[0]?.serial, serial(first.cert));
+    assert.equal(ready.status?.conditions?.find((c) => c.type === 'CertificatesReady')?.status, 'True');
+
+    // The key stays out of the ConfigMap; the paths are in it.
+    const cm = (await sb.api.get(`/api/v1/namespaces/${ns}/configmaps/emqx-configs`)) as any;
+    assert.match(cm.data['emqx.conf'], /certfile/);
+    assert.doesNotMatch(JSON.stringify(cm), /PRIVATE KEY/);
+
+    const ip = await serviceHost(sb.api, ns, 'emqx-listeners');
+    const tlsOpts = { ca: first.caCert, servername: svcName, rejectUnauthorized: true };
+    const old = await sb.waitFor(
+      'an mqtts:// connection through the listeners Service',
+      () => connect(`mqtts://${ip}:8883`, { ...tlsOpts, clientId: 'old' }),
+      60_000,
+      500,
+    );
+    assert.equal(serialOf(old), serial(first.cert));
+    await assert.rejects(
+      connect(`mqtts://${ip}:8883`, { ...tlsOpts, servername: 'wrong.example.com', clientId: 'x' }),
+      /altnames/,
+      'the host name is verified',
+    );
+    const ws = await connect(`wss://${ip}:8084/mqtt`, {
+      clientId: 'ws',
+      wsOptions: { ca: first.caCert, servername: svcName } as IClientOptions['wsOptions'],
+    });
+    assert.ok(ws.connected);
+    const podsBefore = (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
+
+    // Renewal: cert-manager rewrites the Secret with a new key and certificate.
+    const next = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
+    await sb.apply(tlsSecret('emqx-mqtt-tls', next), ns);
+    const started = Date.now();
+    const fresh = await sb.waitFor(
+      'a new connection to get the new certificate',
+      async () => {
+        const c = await connect(`mqtts://${ip}:8883`, {
+          ca: first.caCert + next.caCert,
+          servername: svcName,
+          clientId: `new-${Date.now()}`,
+        });
+        if (serialOf(c) === serial(next.cert)) return c;
+        c.end(true);
+        return undefined;
+      },
+      120_000,
+      1000,
+    );
+    t.diagnostic(`new certificate served ${Date.now() - started} ms after the Secret changed`);
+    assert.ok(old.connected && ws.connected, 'connections made before the renewal are still up');
+    const got = new Promise<string>((resolve) => old.on('message', (_t, p) => resolve(p.toString())));
+    await old.subscribeAsync('tls/renewed', { qos: 1 });
+    await fresh.publishAsync('tls/renewed', 'hello', { qos: 1 });
+    assert.equal(await got, 'hello');
+    const podsAfter = (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
+    assert.deepEqual(podsAfter, podsBefore, 'no pod was replaced');
+
+    await sb.waitFor(
+      'status.certificates and a CertificateRotated Event with the new serial',
+      async () => {
+        const e = await getEmqx(sb, ns);
+        const ev = await events(ns, 'CertificateRotated');
+        return (
+          e?.status?.certificates?.[0]?.serial === serial(next.cert) &&
+          ev.some((x) => String(x.note).includes(serial(next.cert)))
+        );
+      },
+      60_000,
+      500,
+    );
+
+    // A Secret without its key: nothing changes, the condition and an Event name the Secret.
+    const gen = (await getEmqx(sb, ns))!.metadata.generation;
+    await sb.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'broken-tls' },
+        data: { 'tls.crt': Buffer.from(next.cert).toString('base64') },
+      },
+      ns,
+    );
+    await patchEmqx(sb, ns, { spec: { tls: { listeners: { secretName: 'broken-tls' } } } });
+    const e = await sb.waitFor(
+      'CertificatesReady False naming the Secret',
+      async () => {
+        const e = await getEmqx(sb, ns);
+        const c = e?.status?.conditions?.find((x) => x.type === 'CertificatesReady');
+        return c?.status === 'False' && c.reason === 'InvalidCertificate' && e!.metadata.generation! > gen!
+          ? c
+          : undefined;
+      },
+      60_000,
+      500,
+    );
+    assert.match(e.message, /Secret "broken-tls" has no tls\.key/);
+    assert.ok((await events(ns, 'InvalidCertificate')).length > 0);
+    const sts = (await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/emqx-core`)) as any;
+    assert.ok(
+      sts.spec.template.spec.volumes.some((v: any) => v.secret?.secretName === 'emqx-mqtt-tls'),
+      'the StatefulSet still mounts the good Secret (no rollout)',
+    );
+  });
+});
