@@ -41,7 +41,7 @@ describe('RBAC manifests', () => {
   const cluster = load('rbac.yaml');
   const clusterRole = cluster.find((d) => d.kind === 'ClusterRole')!;
 
-  it('grant no wildcard, no update except finalizers and the Lease, no Secret/PVC deletes', () => {
+  it('grant no wildcard, no update except finalizers and the Lease, no Secret deletes', () => {
     for (const doc of [...cluster, ...load('rbac-namespaced.yaml')]) {
       for (const r of doc.rules ?? []) {
         const where = `${doc.kind} ${doc.metadata.name}: ${r.resources.join(',')}`;
@@ -51,8 +51,8 @@ describe('RBAC manifests', () => {
             r.resources.every((x) => x.endsWith('/finalizers') || x === 'leases'),
             where,
           );
-        if (r.resources.includes('secrets') || r.resources.includes('persistentvolumeclaims'))
-          assert.ok(!r.verbs.includes('delete'), where);
+        // PVCs: deleted only when a takeover retires a Go operator's StatefulSet and the spec says whenScaled: Delete
+        if (r.resources.includes('secrets')) assert.ok(!r.verbs.includes('delete'), where);
       }
     }
   });
@@ -74,7 +74,7 @@ describe('RBAC manifests', () => {
       'core/configmaps: list,watch,create,patch',
       'core/endpoints: get,list,watch',
       'core/events: create,patch',
-      'core/persistentvolumeclaims: list,watch',
+      'core/persistentvolumeclaims: list,watch,delete',
       'core/pods/status: patch',
       'core/pods: list,watch,patch,delete',
       'core/secrets: get,list,watch,create,patch',
