@@ -149,7 +149,7 @@ describe('Helm chart charts/emqx-operator', () => {
     assert.ok(roles[0]!.rules!.some((r) => r.resources.includes('leases')));
   });
 
-  it('watchNamespace: a Role in that namespace, the CRD rule alone cluster-wide, --namespace passed', async () => {
+  it('watchNamespace: a Role in that namespace, only the CRD rule and the Lease list cluster-wide, --namespace passed', async () => {
     const objs = await render(['watchNamespace=team-a']);
     const roles = find(objs, 'Role');
     const workload = roles.find((r) => r.metadata.namespace === 'team-a');
@@ -159,9 +159,11 @@ describe('Helm chart charts/emqx-operator', () => {
     assert.ok(self?.rules!.some((r) => r.resources.includes('leases')));
     const clusterRoles = find(objs, 'ClusterRole');
     assert.equal(clusterRoles.length, 1);
+    // Cluster-wide only the operator's CRDs and the Lease list a takeover needs (the Go operator's Lease may be in
+    // any namespace).
     assert.deepEqual(
       clusterRoles[0]!.rules!.flatMap((r) => r.resources),
-      ['customresourcedefinitions'],
+      ['customresourcedefinitions', 'leases'],
     );
     for (const b of [...find(objs, 'RoleBinding'), ...find(objs, 'ClusterRoleBinding')])
       assert.deepEqual(b.subjects, [

@@ -185,7 +185,10 @@ describe('operator: spec.config.data', () => {
     for (const [pod, l] of await nodeConfigs(ns, 'listeners')) assert.equal(l.tcp?.extra, undefined, pod);
     const still = await getEmqx(sb, ns);
     assert.equal(condition(still, 'ConfigApplied'), 'False', 'still refused');
-    assert.equal(condition(still, 'Ready'), 'True', 'the running cluster stays Ready');
+    // issue 11: the cluster does not match the spec, so it is not Ready; it still serves (Available)
+    assert.equal(condition(still, 'Ready'), 'False', 'not Ready while its config is refused');
+    assert.equal(still?.status?.conditions?.find((k) => k.type === 'Ready')?.reason, 'InvalidConfig');
+    assert.equal(condition(still, 'Available'), 'True', 'the running cluster stays Available');
 
     // Fixed: applied everywhere, condition back to True.
     await patchEmqx(sb, ns, { spec: { config: { data: `${bad}}\n` } } });

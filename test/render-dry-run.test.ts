@@ -251,6 +251,33 @@ describe('CRDs: the API server rejects invalid EMQX resources, naming the field'
       assert.equal(ok.code, 0, ok.stderr);
     }
   });
+
+  it('replicas above the maximum, an oversized config and a user EMQX_NODE__COOKIE (issue 11)', async (t) => {
+    const ns = await sb.newNamespace(t, 'bad');
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [
+        { coreTemplate: { spec: { replicas: 2147483647 } } },
+        /spec\.coreTemplate\.spec\.replicas: Invalid value: 2147483647: .*should be less than or equal to 32/,
+      ],
+      [
+        { replicantTemplate: { spec: { replicas: 5000 } } },
+        /spec\.replicantTemplate\.spec\.replicas: Invalid value: 5000: .*should be less than or equal to 1024/,
+      ],
+      [
+        { config: { data: `# ${'x'.repeat(256 * 1024)}` } },
+        /spec\.config\.data: Too long: may not be (more than|longer than) 262144/,
+      ],
+      [
+        { replicantTemplate: { spec: { env: [{ name: 'EMQX_NODE__COOKIE', value: 'x' }] } } },
+        /spec\.replicantTemplate\.spec\.env: Forbidden: EMQX_NODE__COOKIE cannot be set here/,
+      ],
+    ];
+    for (const [spec, expected] of cases) {
+      const r = await kubectl([...DRY_RUN_APPLY, '-n', ns, '-f', '-'], emqx('bad', spec));
+      assert.notEqual(r.code, 0, JSON.stringify(spec).slice(0, 80));
+      assert.match(r.stderr, expected);
+    }
+  });
 });
 
 describe('names: the longest EMQX name fits everything Kubernetes derives from it', () => {
@@ -394,6 +421,59 @@ describe('names: the longest EMQX name fits everything Kubernetes derives from i
         return /HTTP 404/.test((e as Error).message);
       }
     });
+  });
+});
+
+describe('deploy/operator.yaml: the NetworkPolicy admits only the webhook, health and metrics ports', () => {
+  type Doc = {
+    kind: string;
+    metadata: { name: string; namespace?: string };
+    spec: Record<string, unknown>;
+  };
+  const docs = parseAllDocuments(readFileSync(path.join(ROOT, 'deploy/operator.yaml'), 'utf8')).map(
+    (d) => d.toJS() as Doc,
+  );
+
+  it('selects the operator pods and names only ports their container declares', () => {
+    const deploy = docs.find((d) => d.kind === 'Deployment')!;
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy');
+    assert.ok(policy, 'deploy/operator.yaml ships a NetworkPolicy');
+    const tpl = deploy.spec.template as {
+      metadata: { labels: Record<string, string> };
+      spec: { containers: Array<{ ports: Array<{ name: string; containerPort: number }> }> };
+    };
+    const selector = (policy.spec.podSelector as { matchLabels: Record<string, string> }).matchLabels;
+    for (const [k, v] of Object.entries(selector)) assert.equal(tpl.metadata.labels[k], v, `label ${k}`);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+    const declared = new Set(tpl.spec.containers[0]!.ports.map((p) => p.name));
+    const ingress = policy.spec.ingress as Array<{ ports: Array<{ port: string }>; from: unknown[] }>;
+    const admitted = ingress.flatMap((r) => r.ports.map((p) => p.port)).sort();
+    assert.deepEqual(admitted, ['health', 'metrics', 'webhook']);
+    for (const p of admitted) assert.ok(declared.has(p), `container port ${p}`);
+    // metrics: only from namespaces that opt in, never from everywhere
+    const metrics = ingress.find((r) => r.ports.some((p) => p.port === 'metrics'))!;
+    assert.deepEqual(metrics.from, [
+      { namespaceSelector: { matchLabels: { 'apps.emqx.io/scrape-operator-metrics': 'true' } } },
+    ]);
+    assert.ok(
+      ingress.every((r) => r.from && r.from.length > 0),
+      'every rule names its sources',
+    );
+  });
+
+  it('is accepted by the API server', async (t) => {
+    const ns = await sb.newNamespace(t, 'netpol');
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy')!;
+    const r = await kubectl(
+      [...DRY_RUN_APPLY, '-n', ns, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'networking.k8s.io/v1',
+        ...policy,
+        metadata: { ...policy.metadata, namespace: ns },
+      }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(warnings(r.stderr), []);
   });
 });
 

@@ -77,6 +77,11 @@ export interface ControlPlane {
   startupMs: number;
   /** Stops kube-controller-manager, kube-apiserver and etcd, in that order. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Chaos: stops etcd or kube-apiserver (SIGTERM), keeps it down `downMs` (default 0), starts it again with the same
+   * arguments, state and port, and resolves once it is healthy again.
+   */
+  restart(component: 'etcd' | 'kube-apiserver', opts?: { downMs?: number }): Promise<void>;
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
@@ -101,23 +106,23 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const [etcdClientPort, etcdPeerPort, apiPort, kcmPort] = await freePorts(4);
 
     // etcd
-    const etcd = startProcess(
-      'etcd',
-      bin('etcd'),
-      [
-        `--data-dir=${path.join(stateDir, 'etcd')}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-        `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
-        '--unsafe-no-fsync',
-        '--log-level=warn',
-      ],
-      logFile('etcd'),
-    );
-    processes.push(etcd);
-    await waitHealthy(etcd, `http://127.0.0.1:${etcdClientPort}/health`, (body) => body.includes('"true"'));
+    const etcdArgs = [
+      `--data-dir=${path.join(stateDir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ];
+    const startEtcd = async () => {
+      const etcd = startProcess('etcd', bin('etcd'), etcdArgs, logFile('etcd'));
+      processes.push(etcd);
+      await waitHealthy(etcd, `http://127.0.0.1:${etcdClientPort}/health`, (body) => body.includes('"true"'));
+      return etcd;
+    };
+    await startEtcd();
     log(`etcd ready on 127.0.0.1:${etcdClientPort} (${Date.now() - t0} ms)`);
 
     // kube-apiserver
@@ -138,38 +143,43 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     });
     writeFileSync(saKey, keys.privateKey, { mode: 0o600 });
     writeFileSync(saPub, keys.publicKey);
-    const apiserver = startProcess(
-      'kube-apiserver',
-      bin('kube-apiserver'),
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
-        `--cert-dir=${path.join(stateDir, 'pki')}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${apiPort}`,
-        '--advertise-address=127.0.0.1',
-        // The `kubernetes` Endpoints reconciler refuses loopback addresses.
-        '--endpoint-reconciler-type=none',
-        // Only a setting: ClusterIPs are allocated from it, nothing is ever sent there.
-        `--service-cluster-ip-range=${serviceCidr}`,
-        '--authorization-mode=RBAC',
-        `--token-auth-file=${tokensFile}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${saPub}`,
-        `--service-account-signing-key-file=${saKey}`,
-        '--disable-admission-plugins=ServiceAccount',
-        // Webhooks (the operator's conversion webhook) are called at an endpoint of their Service, as for
-        // aggregated APIs, instead of the ClusterIP (nothing in the sandbox carries ClusterIP traffic).
-        '--enable-aggregator-routing=true',
-        '--allow-privileged=true',
-        '--enable-priority-and-fairness=false',
-        `--min-request-timeout=${opts.minRequestTimeoutSeconds ?? 30}`,
-        '--profiling=false',
-      ],
-      logFile('kube-apiserver'),
-    );
-    processes.push(apiserver);
+    const apiArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+      `--cert-dir=${path.join(stateDir, 'pki')}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      '--advertise-address=127.0.0.1',
+      // The `kubernetes` Endpoints reconciler refuses loopback addresses.
+      '--endpoint-reconciler-type=none',
+      // Only a setting: ClusterIPs are allocated from it, nothing is ever sent there.
+      `--service-cluster-ip-range=${serviceCidr}`,
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${tokensFile}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      '--disable-admission-plugins=ServiceAccount',
+      // Webhooks (the operator's conversion webhook) are called at an endpoint of their Service, as for
+      // aggregated APIs, instead of the ClusterIP.
+      '--enable-aggregator-routing=true',
+      '--allow-privileged=true',
+      '--enable-priority-and-fairness=false',
+      `--min-request-timeout=${opts.minRequestTimeoutSeconds ?? 30}`,
+      '--profiling=false',
+    ];
     const server = `https://127.0.0.1:${apiPort}`;
-    await waitHealthy(apiserver, `${server}/readyz`, (body) => body.trim() === 'ok', 90_000);
+    const startApiserver = async () => {
+      const apiserver = startProcess(
+        'kube-apiserver',
+        bin('kube-apiserver'),
+        apiArgs,
+        logFile('kube-apiserver'),
+      );
+      processes.push(apiserver);
+      await waitHealthy(apiserver, `${server}/readyz`, (body) => body.trim() === 'ok', 90_000);
+      return apiserver;
+    };
+    await startApiserver();
     // The self-signed serving certificate the API server generated: the leaf followed by the CA that signed it.
     const caFile = path.join(stateDir, 'pki', 'apiserver.crt');
     log(`kube-apiserver ready on ${server} (${Date.now() - t0} ms)`);
@@ -216,6 +226,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       serviceCidr,
       startupMs: Date.now() - t0,
       stop,
+      async restart(component, restartOpts = {}) {
+        const i = processes.findIndex((p) => p.name === component);
+        if (i < 0) throw new Error(`no running ${component}`);
+        const [old] = processes.splice(i, 1);
+        await old!.stop();
+        log(`${component} stopped (chaos)`);
+        if (restartOpts.downMs) await new Promise((r) => setTimeout(r, restartOpts.downMs));
+        if (component === 'etcd') await startEtcd();
+        else await startApiserver();
+        // keep the start order, so that stop() still stops kube-controller-manager, kube-apiserver, etcd
+        const rank = (n: string) => ['etcd', 'kube-apiserver', 'kube-controller-manager'].indexOf(n);
+        processes.sort((a, b) => rank(a.name) - rank(b.name));
+        log(`${component} restarted (chaos)`);
+      },
     };
   } catch (e) {
     await stop();

@@ -29,6 +29,16 @@ const CEL_EXAMPLES: Record<
   string,
   { valid: unknown[]; invalid: unknown[]; old?: unknown; validOnUpdate?: { old: unknown; values: unknown[] } }
 > = {
+  "self.all(e, e.name != 'EMQX_NODE__COOKIE')": {
+    valid: [
+      [],
+      [
+        { name: 'A', value: '1' },
+        { name: 'EMQX_NODE__NAME', value: 'x' },
+      ],
+    ],
+    invalid: [[{ name: 'EMQX_NODE__COOKIE', value: 'x' }], [{ name: 'A' }, { name: 'EMQX_NODE__COOKIE' }]],
+  },
   [RULE_REBALANCE_INSTANCE_KIND.rule]: {
     valid: ['EMQX', ''],
     invalid: ['EmqxEnterprise', 'EmqxBroker', 'emqx'],

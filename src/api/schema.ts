@@ -89,6 +89,16 @@ export interface Schema {
 function obj(description: string, properties: Record<string, Schema>, extra: Partial<Schema> = {}): Schema {
   return { type: 'object', description, properties, ...extra };
 }
+/**
+ * Longest spec.config.data (v2alpha1: spec.emqxTemplate.bootstrapConfig) accepted, in characters. Real configs are a
+ * few KiB; the HOCON parser is given the same bound (src/resources/config.ts).
+ */
+export const MAX_CONFIG_DATA_LENGTH = 256 * 1024;
+/** Most core nodes a cluster may ask for (the cores hold the database; real clusters have 1 to 7). */
+export const MAX_CORE_REPLICAS = 32;
+/** Most replicant nodes a cluster may ask for. */
+export const MAX_REPLICANT_REPLICAS = 1024;
+
 function str(description: string, extra: Partial<Schema> = {}): Schema {
   return { type: 'string', description, ...extra };
 }
@@ -310,6 +320,22 @@ function containers(description: string): Schema {
   });
 }
 
+/** Most user environment variables per container (bounds the cost of the CEL rule over them). */
+export const MAX_ENV_VARS = 256;
+
+/**
+ * The node cookie comes from the cookie Secret for every pod; a user variable in one role's template would give
+ * that role another cookie and split the cluster without a word.
+ */
+export const RULE_ENV_NO_COOKIE: CelRule = {
+  rule: "self.all(e, e.name != 'EMQX_NODE__COOKIE')",
+  message:
+    'EMQX_NODE__COOKIE cannot be set here: every node takes the cookie from the cookie Secret (set node.cookie ' +
+    'in spec.config.data to choose it)',
+  reason: 'FieldValueForbidden',
+  check: (self) => !Array.isArray(self) || self.every((e) => !isObj(e) || e.name !== 'EMQX_NODE__COOKIE'),
+};
+
 /**
  * Environment variables. Atomic rather than a list-map keyed by name: the Go operator passes duplicate names on
  * (Kubernetes lets the last one win), and a list-map would refuse them at admission.
@@ -318,7 +344,11 @@ function env(description: string): Schema {
   return arr(
     `${description} A name given twice is passed on once, with its last value (what the container would see).`,
     k8s('EnvVar'),
-    { 'x-kubernetes-list-type': 'atomic' },
+    {
+      'x-kubernetes-list-type': 'atomic',
+      maxItems: MAX_ENV_VARS,
+      'x-kubernetes-validations': [RULE_ENV_NO_COOKIE],
+    },
   );
 }
 
@@ -352,13 +382,14 @@ function replicaTemplateSpecProperties(role: 'core' | 'replicant'): Record<strin
       role === 'core'
         ? int32(
             'Number of core nodes (StatefulSet replicas). At least 1. Default 2 (applied by the operator). Core ' +
-              'nodes hold the cluster database.',
-            { minimum: 1 },
+              `nodes hold the cluster database. At most ${MAX_CORE_REPLICAS}.`,
+            { minimum: 1, maximum: MAX_CORE_REPLICAS },
           )
         : int32(
             'Number of replicant nodes. Default 2 when replicantTemplate is set (applied by the operator). This is ' +
-              'the field `kubectl scale emqx/<name>` and a HorizontalPodAutoscaler change.',
-            { minimum: 0 },
+              `the field \`kubectl scale emqx/<name>\` and a HorizontalPodAutoscaler change. At most ` +
+              `${MAX_REPLICANT_REPLICAS}.`,
+            { minimum: 0, maximum: MAX_REPLICANT_REPLICAS },
           ),
     minAvailable: intOrString(
       `PodDisruptionBudget minAvailable for the ${pods}: a number or a percentage such as "50%". Exclusive ` +
@@ -524,7 +555,11 @@ function configSchema(): Schema {
         'Replace replaces the configuration.',
       { enum: ['Merge', 'Replace'], default: DEFAULT_CONFIG_MODE },
     ),
-    data: str("EMQX configuration in HOCON, written to the nodes' config file and applied at runtime."),
+    data: str(
+      "EMQX configuration in HOCON, written to the nodes' config file and applied at runtime. At most " +
+        `${MAX_CONFIG_DATA_LENGTH} characters.`,
+      { maxLength: MAX_CONFIG_DATA_LENGTH },
+    ),
   });
 }
 
@@ -959,14 +994,20 @@ export function emqxV2alpha1Schema(): Schema {
       {
         ...released,
         image: str('EMQX image (released shape).', { minLength: 1 }),
-        bootstrapConfig: str('EMQX configuration in HOCON (released shape; v2beta1: spec.config.data).'),
+        bootstrapConfig: str(
+          `EMQX configuration in HOCON (released shape; v2beta1: spec.config.data). At most ${MAX_CONFIG_DATA_LENGTH} characters.`,
+          { maxLength: MAX_CONFIG_DATA_LENGTH },
+        ),
         emqxTemplate: obj(
           'Settings shared by core and replicant nodes (early shape).',
           {
             image: str('EMQX image.', { minLength: 1 }),
             imagePullPolicy: imagePullPolicy(),
             imagePullSecrets: imagePullSecrets(),
-            bootstrapConfig: str('EMQX configuration in HOCON (v2beta1: spec.config.data).'),
+            bootstrapConfig: str(
+              `EMQX configuration in HOCON (v2beta1: spec.config.data). At most ${MAX_CONFIG_DATA_LENGTH} characters.`,
+              { maxLength: MAX_CONFIG_DATA_LENGTH },
+            ),
             bootstrapAPIKeys: bootstrapAPIKeys(),
             env: env('Extra environment variables of the EMQX container.'),
             args: stringList('Arguments of the EMQX container.'),

@@ -436,3 +436,66 @@ test('every default the API server would apply is also applied by applyDefaults 
   };
   assert.deepEqual(applyRebalanceDefaults(rb as never), applySchemaDefaults(rebalanceV2beta1Schema(), rb));
 });
+
+test('replicas and spec.config.data have upper bounds (v2beta1 and v2alpha1)', () => {
+  assert.deepEqual(
+    lines(
+      validateEMQX(
+        emqx({
+          coreTemplate: { spec: { replicas: 2147483647 } },
+          replicantTemplate: { spec: { replicas: 100000 } },
+          config: { data: '#'.repeat(256 * 1024 + 1) },
+        }),
+      ),
+    ).sort(),
+    [
+      'spec.config.data: must be at most 262144 characters',
+      'spec.coreTemplate.spec.replicas: must be <= 32',
+      'spec.replicantTemplate.spec.replicas: must be <= 1024',
+    ].sort(),
+  );
+  assert.deepEqual(
+    validateEMQX(
+      emqx({
+        coreTemplate: { spec: { replicas: 32 } },
+        replicantTemplate: { spec: { replicas: 1024 } },
+        config: { data: '#'.repeat(256 * 1024) },
+      }),
+    ),
+    [],
+  );
+  const alpha = {
+    apiVersion: 'apps.emqx.io/v2alpha1',
+    kind: 'EMQX',
+    metadata: { name: 'emqx' },
+    spec: {
+      emqxTemplate: { image: 'emqx/emqx:5.8.3', bootstrapConfig: '#'.repeat(256 * 1024 + 1) },
+      coreTemplate: { spec: { replicas: 33 } },
+    },
+  };
+  assertIssue(validateEMQX(alpha), 'spec.emqxTemplate.bootstrapConfig', 'must be at most 262144 characters');
+  assertIssue(validateEMQX(alpha), 'spec.coreTemplate.spec.replicas', 'must be <= 32');
+});
+
+test('a user EMQX_NODE__COOKIE in a role template is refused (it would split the cluster cookie)', () => {
+  const issues = validateEMQX(
+    emqx({
+      coreTemplate: { spec: { env: [{ name: 'A', value: '1' }] } },
+      replicantTemplate: { spec: { env: [{ name: 'EMQX_NODE__COOKIE', value: 'other' }] } },
+    }),
+  );
+  assert.deepEqual(lines(issues), [
+    'spec.replicantTemplate.spec.env: EMQX_NODE__COOKIE cannot be set here: every node takes the cookie from the ' +
+      'cookie Secret (set node.cookie in spec.config.data to choose it)',
+  ]);
+  assertIssue(
+    validateEMQX({
+      apiVersion: 'apps.emqx.io/v2alpha1',
+      kind: 'EMQX',
+      metadata: { name: 'emqx' },
+      spec: { emqxTemplate: { image: 'emqx/emqx:5.8.3', env: [{ name: 'EMQX_NODE__COOKIE', value: 'x' }] } },
+    }),
+    'spec.emqxTemplate.env',
+    'EMQX_NODE__COOKIE cannot be set here',
+  );
+});

@@ -49,7 +49,10 @@ export interface OperatorOptions {
 }
 
 export interface RunningOperator {
-  /** Resolves when the operator stopped (leadership lost, stop() called). */
+  /**
+   * Resolves when the operator stopped: stop() was called, or leadership was lost. In the second case every server
+   * (health, metrics, webhook) is closed first, so the process can exit and be restarted to campaign again.
+   */
   done: Promise<void>;
   stop(): Promise<void>;
   health: ObservabilityServer;
@@ -130,6 +133,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
 
   let leading = false;
+  // False once this process stopped doing its job (leadership lost, controllers that would not start): /healthz
+  // then fails, so a process that somehow lingers is restarted by its liveness probe.
+  let healthy = true;
+  let unhealthyReason = '';
+  let stopping = false;
   // Exported from the start: a standby says 0 (without a sample, "no replica leads" could not be alerted on).
   queueGauge.set({}, 0);
   let cacheSynced = false;
@@ -139,7 +147,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const health = await startObservabilityServer({
     ...bindOf(opts.healthBind),
     logger: log,
-    healthy: () => true,
+    healthy: () => ({ ok: healthy, reason: unhealthyReason }),
     ready: () =>
       !webhookServing
         ? { ok: false, reason: 'conversion webhook not serving yet' }
@@ -307,8 +315,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         }
       },
       onStoppedLeading: () => {
+        if (stopping) return; // stop() shuts everything down itself
+        healthy = false;
+        unhealthyReason = 'leadership lost; the process exits to campaign again';
         log.warn('lost leadership: stopping', { identity });
-        void stopControllers().then(resolveDone);
+        // A replica that stopped leading never campaigns again in this process: close everything so the process
+        // exits (run returns 1) and is restarted, and campaigns afresh.
+        void shutdown().then(resolveDone, (err: unknown) => {
+          log.error('shutdown after lost leadership failed', { error: (err as Error).message });
+          resolveDone();
+        });
       },
     });
     void elector.run();
@@ -316,14 +332,19 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     await startControllers();
   }
 
-  const stop = async () => {
-    log.info('shutting down');
-    if (elector) await elector.stop();
+  const shutdown = async () => {
     await stopControllers();
     await events.close();
     await webhook?.close();
     await metrics?.close();
     await health.close();
+  };
+
+  const stop = async () => {
+    stopping = true;
+    log.info('shutting down');
+    if (elector) await elector.stop();
+    await shutdown();
     resolveDone();
   };
   return { done, stop, health, ...(webhook && { webhookPort: webhook.port }) };

@@ -303,7 +303,9 @@ export async function observe(
   const paused = raw.metadata.annotations?.[ANNOTATION_PAUSED] === 'true';
   let config: ParsedConfig;
   try {
-    const parsed = parseEmqxConfig(emqx.spec.config?.data);
+    const parsed = parseEmqxConfig(emqx.spec.config?.data, {
+      dashboardTls: emqx.spec.tls?.dashboard !== undefined,
+    });
     const problem = tlsConfigProblem(emqx, parsed);
     config = problem ? { ok: false, error: problem } : { ok: true, conf: withTlsConfig(emqx, parsed) };
   } catch (err) {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../observability/logger.ts';
 import { Registry } from '../observability/metrics.ts';
-import { EmqxApiError, EmqxClient, EmqxConnectionError } from './client.ts';
+import { EmqxApiError, EmqxClient, EmqxConnectionError, EmqxResponseError } from './client.ts';
 
 const KEY = 'emqx-operator-controller';
 const SECRET = 'Zq8sV3nPq0aT7cW1yR5uE2iO9pL4kJ6hG3fD8sA1zX7cV5bN0mQ2wE4rT6yU8iO';
@@ -482,4 +482,85 @@ test('api keys with ":" are rejected', () => {
     () => new EmqxClient({ targets: [], apiKey: 'a:b', apiSecret: 'x', registry: new Registry() }),
     /must not contain/,
   );
+});
+
+test('a body over maxResponseBytes is refused without reading it all, declared or streamed', async () => {
+  // a declared length over the limit
+  const declared = await fakeEmqx(() => ({ status: 200, text: 'x'.repeat(200_000), type: 'text/plain' }));
+  const api = new EmqxClient({
+    targets: [declared.url],
+    apiKey: KEY,
+    apiSecret: SECRET,
+    maxResponseBytes: 64 * 1024,
+  });
+  await assert.rejects(api.getConfigsHocon(), (e: unknown) => {
+    assert.ok(e instanceof EmqxResponseError);
+    assert.match(
+      e.message,
+      /GET \/api\/v5\/configs on .*: 200: unusable answer: body larger than 65536 bytes/,
+    );
+    return true;
+  });
+  // chunked, no length: the reader stops at the limit
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(16 * 1024, 0x20);
+    let sent = 0;
+    const push = () => {
+      while (sent < 1000 && !res.destroyed) {
+        sent++;
+        if (!res.write(chunk)) return void res.once('drain', push);
+      }
+      res.end();
+    };
+    push();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const streamed = new EmqxClient({
+    targets: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`],
+    apiKey: KEY,
+    apiSecret: SECRET,
+    maxResponseBytes: 64 * 1024,
+  });
+  await assert.rejects(streamed.getNodes(), EmqxResponseError);
+});
+
+test('bodies of the wrong shape are EmqxResponseErrors naming the field, tried on the next target', async () => {
+  const cases: Array<[unknown, string]> = [
+    [{ nodes: 'oops' }, 'expected nodes as a JSON array'],
+    ['not json', 'expected nodes as a JSON array'],
+    [[{ node: 'emqx@a', node_status: 'running' }, 7], 'nodes[1] is not an object'],
+    [[{ node: 1, node_status: 'running' }], 'nodes[0].node is not a string'],
+  ];
+  for (const [body, reason] of cases) {
+    const bad = await fakeEmqx(() =>
+      typeof body === 'string' ? { status: 200, text: body } : { status: 200, body },
+    );
+    const api = new EmqxClient({ targets: [bad.url], apiKey: KEY, apiSecret: SECRET });
+    await assert.rejects(api.getNodes(), (e: unknown) => {
+      assert.ok(e instanceof EmqxResponseError, String(e));
+      assert.ok(e.message.endsWith(`unusable answer: ${reason}`), e.message);
+      return true;
+    });
+  }
+  const good = await fakeEmqx(() => ({ status: 200, body: [{ node: 'emqx@b', node_status: 'running' }] }));
+  const broken = await fakeEmqx(() => ({ status: 200, body: { nodes: 'oops' } }));
+  const api = new EmqxClient({ targets: [broken.url, good.url], apiKey: KEY, apiSecret: SECRET });
+  assert.deepEqual(await api.getNodes(), [{ node: 'emqx@b', node_status: 'running' }]);
+
+  const other = await fakeEmqx((req) =>
+    req.url.startsWith('/api/v5/cluster')
+      ? { status: 200, body: { name: 'c', nodes: [1] } }
+      : req.url.startsWith('/api/v5/listeners')
+        ? { status: 200, body: [{ id: 'tcp:default' }] }
+        : { status: 200, body: { evacuations: 'none' } },
+  );
+  const o = new EmqxClient({ targets: [other.url], apiKey: KEY, apiSecret: SECRET });
+  await assert.rejects(o.getCluster(), /cluster\.nodes is not a list of strings/);
+  await assert.rejects(o.getListeners(), /listeners\[0\]\.type is not a string/);
+  await assert.rejects(o.globalStatus(), /global_status\.evacuations is not an array/);
 });

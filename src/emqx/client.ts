@@ -14,7 +14,9 @@
 //   failed, the last error is thrown (with `attempts` listing each target's failure).
 // - Errors: `EmqxApiError` (an HTTP answer: status, code, message, body; `PUT /configs` bodies `{"errors":…}` are
 //   parsed into it) and `EmqxConnectionError` (no HTTP answer: `timedOut` tells a timeout from a refused/reset
-//   connection).
+//   connection) and `EmqxResponseError` (an answer too large, or not of the shape the endpoint documents: a node
+//   that misbehaves; retried on the next target like a 5xx, then thrown, never a TypeError later on).
+// - Size: a response body is read up to `maxResponseBytes` (default 8 MiB), within the same timeout.
 // - Metrics: emqx_operator_emqx_api_requests_total and emqx_operator_emqx_api_request_duration_seconds, labelled
 //   by endpoint template (`GET /api/v5/nodes/{node}`) and outcome (success, http_4xx, http_5xx, timeout,
 //   connection_error), one observation per attempt.
@@ -37,6 +39,8 @@ import type {
 } from './types.ts';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** The largest response body read (the whole config of a node is ~100 KiB, 1000 nodes ~1 MiB). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 export interface EmqxClientOptions {
   /** Ordered candidate base URLs, e.g. `http://10.0.0.7:18083` (no trailing /api/v5). */
@@ -44,6 +48,8 @@ export interface EmqxClientOptions {
   apiKey: string;
   apiSecret: string;
   timeoutMs?: number;
+  /** Default DEFAULT_MAX_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
   logger?: Logger;
   registry?: Registry;
   /** How https targets are verified. Without it they are verified against the system CAs and their IP. */
@@ -134,6 +140,75 @@ export class EmqxApiError extends EmqxError {
   }
 }
 
+/** An answer the client cannot use: larger than the limit, or not the shape the endpoint documents. */
+export class EmqxResponseError extends EmqxError {
+  readonly status: number;
+  constructor(endpoint: string, target: string, status: number, reason: string) {
+    super(`${endpoint} on ${target}: ${status}: unusable answer: ${reason}`, endpoint, target);
+    this.name = 'EmqxResponseError';
+    this.status = status;
+  }
+}
+
+class TooLarge extends Error {}
+
+/** Reads a body up to `max` bytes; throws TooLarge past it (and stops reading). */
+async function readLimited(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw new TooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw new TooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+type Check = (body: unknown) => string | undefined;
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `what` must be an array of objects whose `fields` are strings. */
+function arrayOf(what: string, fields: string[]): Check {
+  return (body) => {
+    if (!Array.isArray(body)) return `expected ${what} as a JSON array`;
+    for (let i = 0; i < body.length; i++) {
+      const item: unknown = body[i];
+      if (!isRecord(item)) return `${what}[${i}] is not an object`;
+      for (const f of fields) if (typeof item[f] !== 'string') return `${what}[${i}].${f} is not a string`;
+    }
+    return undefined;
+  };
+}
+
+function objectWith(what: string, fields: Record<string, 'string' | 'string[]' | 'array'>): Check {
+  return (body) => {
+    if (!isRecord(body)) return `expected ${what} as a JSON object`;
+    for (const [f, kind] of Object.entries(fields)) {
+      const v = body[f];
+      if (v === undefined && kind === 'array') continue;
+      if (kind === 'string' && typeof v !== 'string') return `${what}.${f} is not a string`;
+      if (kind === 'array' && !Array.isArray(v)) return `${what}.${f} is not an array`;
+      if (kind === 'string[]' && !(Array.isArray(v) && v.every((x) => typeof x === 'string')))
+        return `${what}.${f} is not a list of strings`;
+    }
+    return undefined;
+  };
+}
+
 /** No HTTP answer: connection refused/reset, DNS failure, or timeout. */
 export class EmqxConnectionError extends EmqxError {
   readonly timedOut: boolean;
@@ -196,6 +271,8 @@ interface CallSpec {
   auth?: boolean;
   /** Answers accepted as success besides 2xx (e.g. 503 for availability checks). */
   accept503?: boolean;
+  /** Checks a 2xx body's shape; a reason means EmqxResponseError. */
+  check?: Check;
 }
 
 interface RawResponse {
@@ -226,6 +303,7 @@ export class EmqxClient {
   private lastGood: string | undefined;
   private readonly authHeader: string;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
   private readonly log: Logger;
   private readonly m: ReturnType<typeof metrics>;
   private readonly tls: EmqxTlsOptions | undefined;
@@ -237,6 +315,7 @@ export class EmqxClient {
     this.authHeader = `Basic ${Buffer.from(`${opts.apiKey}:${opts.apiSecret}`).toString('base64')}`;
     registerSecret(this.authHeader.slice('Basic '.length));
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.log = opts.logger ?? nullLogger;
     this.m = metrics(opts.registry ?? defaultRegistry);
     this.tls = opts.tls;
@@ -261,8 +340,14 @@ export class EmqxClient {
 
   /** Running nodes (cores and replicants), then stopped cores as stubs. */
   async getNodes(): Promise<EmqxNode[]> {
-    return (await this.call({ method: 'GET', template: '/api/v5/nodes', path: '/api/v5/nodes' }))
-      .body as EmqxNode[];
+    return (
+      await this.call({
+        method: 'GET',
+        template: '/api/v5/nodes',
+        path: '/api/v5/nodes',
+        check: arrayOf('nodes', ['node', 'node_status']),
+      })
+    ).body as EmqxNode[];
   }
 
   /** One running node; undefined when EMQX answers 404 (stopped or unknown node). */
@@ -272,6 +357,7 @@ export class EmqxClient {
         method: 'GET',
         template: '/api/v5/nodes/{node}',
         path: `/api/v5/nodes/${nodeSegment(name)}`,
+        check: objectWith('node', { node: 'string' }),
       });
       return r.body as EmqxNode;
     } catch (err) {
@@ -281,13 +367,25 @@ export class EmqxClient {
   }
 
   async getCluster(): Promise<EmqxCluster> {
-    return (await this.call({ method: 'GET', template: '/api/v5/cluster', path: '/api/v5/cluster' }))
-      .body as EmqxCluster;
+    return (
+      await this.call({
+        method: 'GET',
+        template: '/api/v5/cluster',
+        path: '/api/v5/cluster',
+        check: objectWith('cluster', { nodes: 'string[]' }),
+      })
+    ).body as EmqxCluster;
   }
 
   async getListeners(): Promise<EmqxListener[]> {
-    return (await this.call({ method: 'GET', template: '/api/v5/listeners', path: '/api/v5/listeners' }))
-      .body as EmqxListener[];
+    return (
+      await this.call({
+        method: 'GET',
+        template: '/api/v5/listeners',
+        path: '/api/v5/listeners',
+        check: arrayOf('listeners', ['id', 'type', 'name']),
+      })
+    ).body as EmqxListener[];
   }
 
   /** The whole raw config as HOCON text (defaults filled in; secrets shown as "******"). */
@@ -364,6 +462,7 @@ export class EmqxClient {
       method: 'GET',
       template: '/api/v5/load_rebalance/global_status',
       path: '/api/v5/load_rebalance/global_status',
+      check: objectWith('global_status', { evacuations: 'array', rebalances: 'array' }),
     });
     const g = (r.body ?? {}) as Partial<GlobalStatus>;
     return { ...g, evacuations: g.evacuations ?? [], rebalances: g.rebalances ?? [] };
@@ -417,7 +516,12 @@ export class EmqxClient {
 
   async monitorCurrent(): Promise<MonitorCurrent> {
     return (
-      await this.call({ method: 'GET', template: '/api/v5/monitor_current', path: '/api/v5/monitor_current' })
+      await this.call({
+        method: 'GET',
+        template: '/api/v5/monitor_current',
+        path: '/api/v5/monitor_current',
+        check: objectWith('monitor_current', {}),
+      })
     ).body as MonitorCurrent;
   }
 
@@ -483,7 +587,8 @@ export class EmqxClient {
         const retriable =
           e instanceof EmqxConnectionError
             ? idempotent || e.notSent
-            : e instanceof EmqxApiError && e.status >= 500 && idempotent;
+            : ((e instanceof EmqxApiError && e.status >= 500) || e instanceof EmqxResponseError) &&
+              idempotent;
         if (!retriable || i === order.length - 1) {
           e.attempts = attempts;
           throw e;
@@ -525,8 +630,20 @@ export class EmqxClient {
       } else {
         res = await fetch(url, init);
       }
-      text = await res.text();
+      try {
+        text = await readLimited(res, this.maxResponseBytes);
+      } catch (err) {
+        if (!(err instanceof TooLarge)) throw err;
+        observe('too_large');
+        throw new EmqxResponseError(
+          endpoint,
+          target,
+          res.status,
+          `body larger than ${this.maxResponseBytes} bytes`,
+        );
+      }
     } catch (err) {
+      if (err instanceof EmqxResponseError) throw err;
       const name = (err as Error)?.name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
       const code = (err as { cause?: { code?: string } })?.cause?.code;
@@ -549,6 +666,11 @@ export class EmqxClient {
       }
     }
     if ((res.status >= 200 && res.status < 300) || (spec.accept503 && res.status === 503)) {
+      const wrong = res.status < 300 && spec.check ? spec.check(parsed) : undefined;
+      if (wrong !== undefined) {
+        observe('bad_response');
+        throw new EmqxResponseError(endpoint, target, res.status, wrong);
+      }
       observe('success');
       return { status: res.status, body: parsed, text };
     }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HoconError } from '../hocon/index.ts';
+import { HoconError, parseHocon } from '../hocon/index.ts';
 import { emqxConfText } from '../resources/configmap.ts';
 import {
   bindPort,
@@ -45,26 +45,25 @@ test('bindPort reads every bind spelling and refuses non-ports', () => {
 
 test('dashboardPorts: default 18083, custom binds, disabled http, https only when configured', () => {
   assert.deepEqual(dashboardPorts({}), { http: 18083 });
-  assert.deepEqual(dashboardPorts(parseEmqxConfig('dashboard.listeners.http.bind = "0.0.0.0:18084"')), {
+  assert.deepEqual(dashboardPorts(parseHocon('dashboard.listeners.http.bind = "0.0.0.0:18084"')), {
     http: 18084,
   });
-  assert.deepEqual(dashboardPorts(parseEmqxConfig('dashboard.listeners.http.bind = "[::]:28083"')), {
+  assert.deepEqual(dashboardPorts(parseHocon('dashboard.listeners.http.bind = "[::]:28083"')), {
     http: 28083,
   });
-  assert.deepEqual(dashboardPorts(parseEmqxConfig('dashboard.listeners.http.enable = false')), {});
-  assert.deepEqual(dashboardPorts(parseEmqxConfig('dashboard.listeners.http.bind = 0')), {});
-  assert.deepEqual(dashboardPorts(parseEmqxConfig('dashboard.listeners.https.bind = 18084')), {
+  assert.deepEqual(dashboardPorts(parseHocon('dashboard.listeners.http.enable = false')), {});
+  assert.deepEqual(dashboardPorts(parseHocon('dashboard.listeners.http.bind = 0')), {});
+  assert.deepEqual(dashboardPorts(parseHocon('dashboard.listeners.https.bind = 18084')), {
     http: 18083,
     https: 18084,
   });
-  assert.deepEqual(
-    dashboardPorts(parseEmqxConfig('dashboard.listeners.https { bind = 18084, enable = false }')),
-    { http: 18083 },
-  );
+  assert.deepEqual(dashboardPorts(parseHocon('dashboard.listeners.https { bind = 18084, enable = false }')), {
+    http: 18083,
+  });
 });
 
 test('listenerPorts: listeners and gateways, UDP for quic/udp/dtls, enable and enabled both count', () => {
-  const conf = parseEmqxConfig(`
+  const conf = parseHocon(`
     listeners.tcp.default.bind = "0.0.0.0:1883"
     listeners.ssl.default { bind = "0.0.0.0:8883", enable = false }
     listeners.ws.default { bind = 8083, enabled = false }
@@ -96,11 +95,11 @@ test('listenerPorts: nothing found gives the four EMQX defaults', () => {
   const names = (ports: { name?: string; port: number }[]) => ports.map((p) => `${p.name}:${p.port}`);
   const defaults = ['tcp-default:1883', 'ssl-default:8883', 'ws-default:8083', 'wss-default:8084'];
   assert.deepEqual(names(listenerPorts({})), defaults);
-  assert.deepEqual(names(listenerPorts(parseEmqxConfig('listeners.tcp.default.enable = false'))), defaults);
+  assert.deepEqual(names(listenerPorts(parseHocon('listeners.tcp.default.enable = false'))), defaults);
 });
 
 test('listenerPorts: a second listener on the same port and protocol is dropped', () => {
-  const conf = parseEmqxConfig(`
+  const conf = parseHocon(`
     listeners.tcp.a.bind = 1883
     listeners.tcp.b.bind = "0.0.0.0:1883"
   `);
@@ -169,7 +168,7 @@ test('portName: valid names kept, others made valid, deterministic and distinct'
 });
 
 test('listenerPorts: two listeners whose cleaned names meet still get distinct names', () => {
-  const conf = parseEmqxConfig(`
+  const conf = parseHocon(`
     listeners.tcp.a_b.bind = 1000
     listeners.tcp { "a.b" { bind = 1001 } }
   `);
@@ -179,7 +178,7 @@ test('listenerPorts: two listeners whose cleaned names meet still get distinct n
 });
 
 test('configuredListenerPorts: built-in listeners plus the config, as the config changes them', () => {
-  const conf = parseEmqxConfig(`
+  const conf = parseHocon(`
     listeners.ssl.default.enable = false
     listeners.ws.default.bind = "0.0.0.0:8090"
     listeners.tcp.internal.bind = 11883
@@ -196,12 +195,12 @@ test('configuredListenerPorts: built-in listeners plus the config, as the config
 
 test('discoveryStrategy: k8s only when the config says so', () => {
   assert.equal(discoveryStrategy({}), 'dns');
-  assert.equal(discoveryStrategy(parseEmqxConfig('cluster.discovery_strategy = static')), 'dns');
-  assert.equal(discoveryStrategy(parseEmqxConfig('cluster.discovery_strategy = k8s')), 'k8s');
+  assert.equal(discoveryStrategy(parseHocon('cluster.discovery_strategy = static')), 'dns');
+  assert.equal(discoveryStrategy(parseHocon('cluster.discovery_strategy = k8s')), 'k8s');
 });
 
 test('nodeCookie, licenseKey and withoutSecrets', () => {
-  const conf = parseEmqxConfig(`
+  const conf = parseHocon(`
     node { cookie = "s3cret-cookie", data_dir = data }
     license { key = "LICENSE-KEY" }
     log.console.level = info
@@ -216,7 +215,7 @@ test('nodeCookie, licenseKey and withoutSecrets', () => {
 });
 
 test('restartRequiredConfig and hotConfig split the config', () => {
-  const conf = parseEmqxConfig(`
+  const conf = parseHocon(`
     node { cookie = c, process_limit = 2097152 }
     rpc.port_discovery = manual
     cluster { name = emqxcl, autoclean = 5m, links = [{name = x, enable = true}] }
@@ -243,8 +242,6 @@ test('restartRequiredConfig and hotConfig split the config', () => {
 });
 
 test('hotConfig prunes what stripping left empty', () => {
-  const conf = parseEmqxConfig(
-    'dashboard.listeners.http.bind = 18083\ncluster.name = x\nlog.file.enable = false',
-  );
+  const conf = parseHocon('dashboard.listeners.http.bind = 18083\ncluster.name = x\nlog.file.enable = false');
   assert.deepEqual(hotConfig(conf), { log: { file: { enable: false } } });
 });

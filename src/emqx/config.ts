@@ -5,12 +5,22 @@
 // a running node returns from `GET /api/v5/configs` (defaults filled in).
 import type { V1ServicePort } from '@kubernetes/client-node';
 import { cloneHocon, isHoconObject, parseHocon } from '../hocon/index.ts';
-import type { HoconObject, HoconValue } from '../hocon/index.ts';
+import type { HoconLimits, HoconObject, HoconValue } from '../hocon/index.ts';
+import { MAX_CONFIG_DATA_LENGTH } from '../api/schema.ts';
 import { fnv1a32 } from '../resources/hash.ts';
+import { ConfigFieldError, configIssues, type ConfigCheckOptions } from './config-check.ts';
 
 export const DEFAULT_DASHBOARD_HTTP_PORT = 18083;
 
-/** Parses `spec.config.data`; an absent or blank config is an empty object. Throws HoconError. */
+/**
+ * What parsing spec.config.data may cost: the admission bound on its length, and a resolved config small enough for
+ * a ConfigMap (1 MiB) even after substitutions.
+ */
+export const SPEC_CONFIG_LIMITS: Readonly<Partial<HoconLimits>> = Object.freeze({
+  maxBytes: MAX_CONFIG_DATA_LENGTH,
+  maxExpandedSize: 2 * 1024 * 1024,
+});
+
 /** An `include` directive of spec.config.data, passed on to EMQX in emqx.conf. */
 export interface ConfigInclude {
   file: string;
@@ -18,14 +28,16 @@ export interface ConfigInclude {
 }
 
 /**
- * Parses spec.config.data. `include` directives are passed on to EMQX, like the Go operator does: the included
- * files live on the nodes (a mounted volume) where the operator cannot read them, so here they count as empty
- * (listener discovery on a running cluster reads EMQX's own resolved configuration and sees their listeners).
- * Only top-level includes can be passed on (emqx.conf is printed from the parsed config); one inside an object is
- * refused with a message saying so.
+ * Parses spec.config.data; an absent or blank config is an empty object. Throws HoconError: for text that is not
+ * HOCON (with a line and column), and as a ConfigFieldError (naming config paths) for a config the operator would
+ * get wrong silently (see configIssues). An unresolved `${?x}` is refused too, since it would drop its field.
+ * `include` directives are passed on to EMQX, like the Go operator does: the included files live on the nodes (a
+ * mounted volume) where the operator cannot read them, so here they count as empty (listener discovery on a running
+ * cluster reads EMQX's own resolved configuration and sees their listeners). Only top-level includes can be passed
+ * on (emqx.conf is printed from the parsed config); one inside an object is refused with a message saying so.
  */
-export function parseEmqxConfig(data: string | undefined): HoconObject {
-  return parseWithIncludes(data).conf;
+export function parseEmqxConfig(data: string | undefined, checks: ConfigCheckOptions = {}): HoconObject {
+  return parseWithIncludes(data, checks).conf;
 }
 
 /** The top-level includes of spec.config.data, in order (emqx.conf starts with them). */
@@ -33,10 +45,15 @@ export function configIncludes(data: string | undefined): ConfigInclude[] {
   return parseWithIncludes(data).includes;
 }
 
-function parseWithIncludes(data: string | undefined): { conf: HoconObject; includes: ConfigInclude[] } {
+function parseWithIncludes(
+  data: string | undefined,
+  checks: ConfigCheckOptions = {},
+): { conf: HoconObject; includes: ConfigInclude[] } {
   const includes: ConfigInclude[] = [];
   if (data === undefined || data.trim() === '') return { conf: {}, includes };
   const conf = parseHocon(data, {
+    limits: SPEC_CONFIG_LIMITS,
+    refuseUnresolvedOptional: true,
     include: (file, { required, path }) => {
       if (path.length > 0)
         throw new Error(
@@ -47,6 +64,8 @@ function parseWithIncludes(data: string | undefined): { conf: HoconObject; inclu
       return '';
     },
   });
+  const issues = configIssues(conf, checks);
+  if (issues.length > 0) throw new ConfigFieldError(issues);
   return { conf, includes };
 }
 
@@ -283,7 +302,12 @@ function builtinListeners(): HoconObject {
  * through the dashboard.
  */
 export function configuredListenerPorts(conf: HoconObject): V1ServicePort[] {
-  return listenerPorts(mergeObjects(builtinListeners(), conf));
+  return listenerPorts(withBuiltinListeners(conf));
+}
+
+/** The config over EMQX's four built-in listeners (what a node started from it listens on). */
+export function withBuiltinListeners(conf: HoconObject): HoconObject {
+  return mergeObjects(builtinListeners(), conf);
 }
 
 function mergeObjects(base: HoconObject, over: HoconObject): HoconObject {

@@ -3,6 +3,8 @@
 export type { HoconErrorKind, HoconObject, HoconValue } from './types.ts';
 export { HoconError, cloneHocon, isHoconObject } from './types.ts';
 export type { ParseOptions } from './parser.ts';
+export type { HoconLimits } from './limits.ts';
+export { DEFAULT_HOCON_LIMITS } from './limits.ts';
 export { parseHocon, parseHoconValue } from './parser.ts';
 export { printHocon, printKey, printString } from './printer.ts';
 export type { HoconPath } from './path.ts';

@@ -3,6 +3,7 @@
 
 import { HoconError } from './types.ts';
 import type { HoconErrorKind } from './types.ts';
+import { isSensitivePath } from './sensitive.ts';
 
 export type TokenType =
   | '{'
@@ -119,9 +120,37 @@ export function runAround(text: string, pos: number): string {
   return text.slice(from, to);
 }
 
-/** Message for an unquoted `:`, as in `bind = 0.0.0.0:1883`. */
-export function colonReason(text: string, pos: number): string {
+/**
+ * Message for an unquoted `:`, as in `bind = 0.0.0.0:1883`. `hidden`: the value belongs to a sensitive field, so
+ * the message names the field instead of showing the text.
+ */
+export function colonReason(text: string, pos: number, hidden?: string[]): string {
+  if (hidden)
+    return `unexpected ':' in the value of ${hidden.join('.')} (quote the value; it is not shown here)`;
   return `unexpected ':' (quote values such as ${JSON.stringify(runAround(text, pos))})`;
+}
+
+/**
+ * The key path the tokens read so far are in: enclosing objects' keys plus the last key read. An approximation
+ * (arrays are transparent) good enough to tell whether an error sits in a sensitive value.
+ */
+export function pathAfter(tokens: readonly Token[]): string[] {
+  const stack: string[][] = [];
+  let last: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const next = tokens[i + 1]?.type;
+    if ((t.type === 'word' || t.type === 'string') && (next === '=' || next === ':' || next === '{')) {
+      last = t.type === 'word' ? t.text.split('.') : [t.text];
+    } else if (t.type === '{') {
+      stack.push(last);
+      last = [];
+    } else if (t.type === '}') {
+      stack.pop();
+      last = [];
+    }
+  }
+  return [...stack.flat(), ...last];
 }
 
 function describeChar(ch: string): string {
@@ -135,7 +164,25 @@ export function tokenize(text: string, source?: string): Token[] {
   let line = 1;
   let lineStart = 0;
 
-  const fail = (reason: string, pos: number, kind: HoconErrorKind = 'scan_error'): never => {
+  /** The sensitive path the scanner is in (the value there is never quoted in errors), or undefined. */
+  const hiddenPath = (): string[] | undefined => {
+    const path = pathAfter(tokens);
+    return isSensitivePath(path) ? path : undefined;
+  };
+  /**
+   * Throws at `pos`. `hidden` is the reason to give instead when the error sits in the value of a sensitive field
+   * (a cookie, a password, a licence): reasons that quote the text around the error must not show a secret.
+   */
+  const fail = (
+    reason: string,
+    pos: number,
+    kind: HoconErrorKind = 'scan_error',
+    hidden?: (path: string) => string,
+  ): never => {
+    if (hidden) {
+      const path = hiddenPath();
+      if (path) reason = hidden(path.join('.'));
+    }
     // the line of `pos` may be later than `line` inside multi-line strings; recount from lineStart
     let l = line;
     let ls = lineStart;
@@ -232,10 +279,21 @@ export function tokenize(text: string, source?: string): Token[] {
       if (optional) inner = inner.slice(1);
       const name = inner.trim();
       if (!UNQUOTED.test(name)) {
-        fail(`invalid substitution '${text.slice(i, close + 1)}' (expected a path such as \${node.name})`, i);
+        fail(
+          `invalid substitution '${text.slice(i, close + 1)}' (expected a path such as \${node.name})`,
+          i,
+          'scan_error',
+          (p) => `invalid substitution in the value of ${p} (expected a path such as \${node.name})`,
+        );
       }
       const path = name.split('.');
-      if (path.some((seg) => seg === '')) fail(`invalid substitution path '${name}'`, i);
+      if (path.some((seg) => seg === ''))
+        fail(
+          `invalid substitution path '${name}'`,
+          i,
+          'scan_error',
+          (p) => `invalid substitution path in ${p}`,
+        );
       i = close + 1;
       const tok = push('subst', name, start, i, col, startLine);
       tok.path = path;
@@ -260,13 +318,17 @@ export function tokenize(text: string, source?: string): Token[] {
       if (INTEGER.test(raw) || FLOAT.test(raw)) value = Number(raw);
       else if (PERCENT.test(raw) || BYTESIZE.test(raw) || DURATION.test(raw)) value = raw;
       // EMQX scans these as several tokens (`0.0` `.0` …) and then fails to parse them
-      else if (text.charCodeAt(i) === 58 /* : */) fail(colonReason(text, i), i, 'parse_error');
+      else if (text.charCodeAt(i) === 58 /* : */)
+        fail(colonReason(text, i), i, 'parse_error', () => colonReason(text, i, hiddenPath()));
       else {
         fail(
           `invalid value '${raw}': not a number, percentage, byte size or duration ` +
             `(quote values such as ${JSON.stringify(runAround(text, start))})`,
           start,
           'parse_error',
+          (p) =>
+            `invalid value in ${p} (not a number, percentage, byte size or duration; quote the value; ` +
+            'it is not shown here)',
         );
       }
       const tok = push('literal', raw, start, i, col, startLine);
@@ -276,14 +338,19 @@ export function tokenize(text: string, source?: string): Token[] {
 
     const ch = String.fromCodePoint(text.codePointAt(i)!);
     if (ch === "'") fail(`unexpected "'" (HOCON strings use double quotes)`, i);
-    fail(`unexpected ${describeChar(ch)} (quote values such as ${JSON.stringify(runAround(text, i))})`, i);
+    fail(
+      `unexpected ${describeChar(ch)} (quote values such as ${JSON.stringify(runAround(text, i))})`,
+      i,
+      'scan_error',
+      (p) => `unexpected ${describeChar(ch)} in the value of ${p} (quote the value; it is not shown here)`,
+    );
   }
 
   tokens.push({ type: 'eof', text: '', line, column: i - lineStart + 1, start: n, end: n });
   return tokens;
 }
 
-type Fail = (reason: string, pos: number) => never;
+type Fail = (reason: string, pos: number, kind?: HoconErrorKind, hidden?: (path: string) => string) => never;
 
 /** `"…"` with JSON escapes; a raw newline inside is an error. */
 function readQuoted(text: string, open: number, fail: Fail): { value: string; end: number } {
@@ -333,13 +400,19 @@ function readQuoted(text: string, open: number, fail: Fail): { value: string; en
         break;
       case 'u': {
         const hex = text.slice(i + 2, i + 6);
-        if (!/^[0-9A-Fa-f]{4}$/.test(hex)) fail(`invalid unicode escape '\\u${hex}' in string`, i);
+        if (!/^[0-9A-Fa-f]{4}$/.test(hex))
+          fail(
+            `invalid unicode escape '\\u${hex}' in string`,
+            i,
+            'scan_error',
+            (p) => `invalid unicode escape in ${p}`,
+          );
         out += String.fromCharCode(parseInt(hex, 16));
         i += 4;
         break;
       }
       default:
-        fail(`invalid escape '\\${e ?? ''}' in string`, i);
+        fail(`invalid escape '\\${e ?? ''}' in string`, i, 'scan_error', (p) => `invalid escape in ${p}`);
     }
     i += 2;
     chunk = i;

@@ -8,6 +8,7 @@
 
 import { HoconError, cloneHocon, hasOwn, isHoconObject, setOwn } from './types.ts';
 import type { HoconObject, HoconValue } from './types.ts';
+import type { HoconLimits } from './limits.ts';
 
 interface Pos {
   line: number;
@@ -97,9 +98,13 @@ function kindOf(v: HoconValue): string {
   return `a ${typeof v}`;
 }
 
-/** Objects merge recursively (into fresh objects); anything else in `over` replaces. */
+/**
+ * Objects merge recursively (into fresh objects); anything else in `over` replaces. Values that are not merged are
+ * shared with the inputs, never copied: the resolver treats every value as immutable.
+ */
 function mergeValues(base: HoconObject, over: HoconObject): HoconObject {
-  const out = cloneHocon(base);
+  const out: HoconObject = {};
+  for (const k of Object.keys(base)) setOwn(out, k, base[k]!);
   for (const k of Object.keys(over)) {
     const b = hasOwn(out, k) ? out[k] : undefined;
     const o = over[k]!;
@@ -108,31 +113,47 @@ function mergeValues(base: HoconObject, over: HoconObject): HoconObject {
   return out;
 }
 
-/** Concatenates resolved parts: strings join, arrays append, objects merge. */
-export function concatValues(values: HoconValue[], pos: Pos): HoconValue {
+/**
+ * Concatenates resolved parts: strings join, arrays append, objects merge. `check` is called with the size the
+ * result would have before it is built, so that a substitution bomb fails before it allocates.
+ */
+export function concatValues(
+  values: HoconValue[],
+  pos: Pos,
+  check: (size: number) => void = () => {},
+): HoconValue {
   if (values.length === 1) return values[0]!;
   const first = values[0]!;
   if (Array.isArray(first)) {
-    const out: HoconValue[] = [];
+    let length = 0;
     for (const v of values) {
       if (!Array.isArray(v)) throw concatError(first, v, pos);
-      out.push(...v);
+      length += v.length;
     }
+    check(length);
+    const out: HoconValue[] = [];
+    for (const v of values as HoconValue[][]) for (const item of v) out.push(item);
     return out;
   }
   if (isHoconObject(first)) {
-    let out: HoconObject = {};
+    let keys = 0;
     for (const v of values) {
       if (!isHoconObject(v)) throw concatError(first, v, pos);
-      out = mergeValues(out, v);
+      keys += Object.keys(v).length;
     }
+    check(keys);
+    let out: HoconObject = {};
+    for (const v of values as HoconObject[]) out = mergeValues(out, v);
     return out;
   }
-  let s = '';
+  let length = 0;
   for (const v of values) {
     if (Array.isArray(v) || isHoconObject(v)) throw concatError(first, v, pos);
-    s += String(v);
+    length += String(v).length;
   }
+  check(length);
+  let s = '';
+  for (const v of values) s += String(v);
   return s;
 }
 
@@ -150,25 +171,114 @@ function substText(s: SubstNode): string {
   return `\${${s.optional ? '?' : ''}${s.path.join('.')}}`;
 }
 
-/** Turns the intermediate tree into plain values, resolving substitutions against the root. */
+/** Size and depth of a resolved value, as `limits.ts` counts them. */
+interface Measure {
+  size: number;
+  depth: number;
+}
+
+/**
+ * Turns the intermediate tree into plain values, resolving substitutions against the root.
+ *
+ * Resolved values are shared, never copied, between the places that refer to them (a substitution used twice
+ * costs nothing more), and the whole result is copied once at the end, so callers still get a plain tree. What a
+ * config can cost is bounded by `limits`: `maxWork` counts the keys, items and characters the resolver copies,
+ * `maxExpandedSize` the size of each value as it would be printed, `maxDepth` its nesting, and
+ * `maxSubstitutionDepth` how many substitutions may wait on each other. Past a limit a HoconError is thrown at the
+ * node being resolved.
+ */
 export class Resolver {
   private readonly root: ObjNode;
+  private readonly limits: HoconLimits;
   private readonly memo = new Map<Node, HoconValue | undefined>();
   private readonly active = new Set<Node>();
+  private readonly measures = new WeakMap<object, Measure>();
+  private work = 0;
 
-  constructor(root: ObjNode) {
+  private readonly refuseUnresolvedOptional: boolean;
+
+  /** `refuseUnresolvedOptional`: an unresolved `${?x}` is an error instead of removing the field. */
+  constructor(root: ObjNode, limits: HoconLimits, opts: { refuseUnresolvedOptional?: boolean } = {}) {
     this.root = root;
+    this.limits = limits;
+    this.refuseUnresolvedOptional = opts.refuseUnresolvedOptional ?? false;
   }
 
   resolveRoot(): HoconObject {
     const v = this.value(this.root);
-    return isHoconObject(v) ? v : {};
+    // one copy of the (bounded) result, so that no two places of the returned tree are the same object
+    return isHoconObject(v) ? cloneHocon(v) : {};
+  }
+
+  private budgetError(reason: string, pos: Pos): HoconError {
+    return new HoconError(reason, pos.line, pos.column, pos.source, 'substitution_error');
+  }
+
+  /** Counts copying work; throws once the config costs more than `limits.maxWork`. */
+  private spend(units: number, pos: Pos): void {
+    this.work += units;
+    if (this.work > this.limits.maxWork) {
+      throw this.budgetError(
+        `the config is too expensive to resolve (more than ${this.limits.maxWork} values copied by ` +
+          `substitutions and merges); use fewer substitutions`,
+        pos,
+      );
+    }
+  }
+
+  private measure(v: HoconValue): Measure {
+    if (typeof v === 'string') return { size: 16 + v.length, depth: 0 };
+    if (typeof v !== 'object' || v === null) return { size: 16, depth: 0 };
+    const known = this.measures.get(v);
+    if (known) return known;
+    let size = 16;
+    let depth = 0;
+    if (Array.isArray(v)) {
+      for (const item of v) {
+        const m = this.measure(item);
+        size += m.size;
+        if (m.depth > depth) depth = m.depth;
+      }
+    } else {
+      for (const k of Object.keys(v)) {
+        const m = this.measure(v[k]!);
+        size += k.length + m.size;
+        if (m.depth > depth) depth = m.depth;
+      }
+    }
+    const out = { size, depth: depth + 1 };
+    this.measures.set(v, out);
+    return out;
+  }
+
+  /** Throws when a resolved value is larger or deeper than the limits allow. */
+  private checkValue(v: HoconValue, pos: Pos): void {
+    const m = this.measure(v);
+    if (m.size > this.limits.maxExpandedSize) {
+      throw this.budgetError(
+        `the config expands to more than ${this.limits.maxExpandedSize} bytes once substitutions are resolved ` +
+          `(each \${…} copies its target); use fewer or smaller substitutions`,
+        pos,
+      );
+    }
+    if (m.depth > this.limits.maxDepth) {
+      throw this.budgetError(
+        `the config nests deeper than ${this.limits.maxDepth} levels once substitutions are resolved`,
+        pos,
+      );
+    }
   }
 
   /** The value of a node; `undefined` means "no value" (an unresolved `${?x}`). */
   private value(node: Node): HoconValue | undefined {
     if (node.t === 'val') return node.v;
     if (this.memo.has(node)) return this.memo.get(node);
+    if (this.active.size >= this.limits.maxSubstitutionDepth) {
+      throw this.budgetError(
+        `substitutions and objects nest more than ${this.limits.maxSubstitutionDepth} levels deep`,
+        node,
+      );
+    }
     this.active.add(node);
     let out: HoconValue | undefined;
     try {
@@ -176,6 +286,7 @@ export class Resolver {
     } finally {
       this.active.delete(node);
     }
+    if (out !== undefined && node.t !== 'subst') this.checkValue(out, node);
     this.memo.set(node, out);
     return out;
   }
@@ -188,6 +299,7 @@ export class Resolver {
         return this.lookup(node);
       case 'arr': {
         const out: HoconValue[] = [];
+        this.spend(node.items.length, node);
         for (const item of node.items) {
           const v = this.value(item);
           if (v !== undefined) out.push(v);
@@ -196,13 +308,14 @@ export class Resolver {
       }
       case 'obj': {
         const own: HoconObject = {};
+        this.spend(node.fields.size, node);
         for (const [k, child] of node.fields) {
           const v = this.value(child);
           if (v !== undefined) setOwn(own, k, v);
         }
         if (node.prev) {
           const before = this.value(node.prev);
-          if (isHoconObject(before)) return mergeValues(before, own);
+          if (isHoconObject(before)) return this.merge(before, own, node);
         }
         return own;
       }
@@ -214,11 +327,27 @@ export class Resolver {
         }
         const before = node.prev ? this.value(node.prev) : undefined;
         if (parts.length === 0) return before;
-        const result = concatValues(parts, node);
-        if (isHoconObject(result) && isHoconObject(before)) return mergeValues(before, result);
+        const result = concatValues(parts, node, (length) => {
+          const first = parts[0];
+          // strings are measured in characters, arrays in items, objects in keys
+          this.spend(typeof first === 'string' ? Math.ceil(length / 16) : length, node);
+          if (typeof first === 'string' && length > this.limits.maxExpandedSize) {
+            throw this.budgetError(
+              `a string built by substitutions would be longer than ${this.limits.maxExpandedSize} characters`,
+              node,
+            );
+          }
+        });
+        if (isHoconObject(result) && isHoconObject(before)) return this.merge(before, result, node);
         return result;
       }
     }
+  }
+
+  /** mergeValues, counted against the work budget. */
+  private merge(base: HoconObject, over: HoconObject, pos: Pos): HoconObject {
+    this.spend(Object.keys(base).length + Object.keys(over).length, pos);
+    return mergeValues(base, over);
   }
 
   /** Looks a substitution up in the document (never in the process environment). */
@@ -252,10 +381,22 @@ export class Resolver {
       v = v[s.path[i]!];
     }
     if (v === undefined) return this.missing(s);
-    return cloneHocon(v);
+    // shared, not copied: resolved values are never changed in place
+    return v;
   }
 
   private missing(s: SubstNode): undefined {
+    if (s.optional && this.refuseUnresolvedOptional) {
+      throw new HoconError(
+        `unresolved substitution ${substText(s)}: no such key in the config, so it would silently remove the ` +
+          `field (substitutions refer to config paths, never to environment variables; set EMQX_* variables in ` +
+          `the pod template's env instead)`,
+        s.line,
+        s.column,
+        s.source,
+        'substitution_error',
+      );
+    }
     if (s.optional) return undefined;
     throw new HoconError(
       `unresolved substitution ${substText(s)}: no such key in the config ` +

@@ -4,11 +4,14 @@
 // concatenate (strings without the whitespace between them).
 
 import { colonReason, tokenize } from './lexer.ts';
+import { isSensitivePath } from './sensitive.ts';
 import type { Token } from './lexer.ts';
 import { Resolver, assignPath, mergeInto } from './nodes.ts';
 import type { ArrNode, ConcatNode, Node, ObjNode, ValNode } from './nodes.ts';
 import { HoconError } from './types.ts';
 import type { HoconErrorKind, HoconObject, HoconValue } from './types.ts';
+import { DEFAULT_HOCON_LIMITS } from './limits.ts';
+import type { HoconLimits } from './limits.ts';
 
 export type IncludeLoader = (file: string, info: { required: boolean; path: string[] }) => string | undefined;
 
@@ -22,17 +25,49 @@ export interface ParseOptions {
   include?: IncludeLoader;
   /** Name of the text's origin (a file name), used in error messages. */
   source?: string;
+  /** Bounds on what the parse may cost; each field defaults to DEFAULT_HOCON_LIMITS. */
+  limits?: Partial<HoconLimits>;
+  /**
+   * Make an unresolved `${?x}` an error instead of removing the field (for user input, where a `${?ENV}` meant as
+   * an environment variable would otherwise drop the field silently).
+   */
+  refuseUnresolvedOptional?: boolean;
+}
+
+function limitsOf(given: Partial<HoconLimits> | undefined): HoconLimits {
+  return { ...DEFAULT_HOCON_LIMITS, ...given };
+}
+
+/**
+ * Last resort: an exhausted stack inside the parser (which the limits should make impossible) becomes a
+ * HoconError, never an uncaught RangeError.
+ */
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RangeError)
+      throw new HoconError(`the config is too complex to parse (${e.message})`, 1, 1);
+    throw e;
+  }
 }
 
 /** Parses HOCON text into plain values, with includes and substitutions resolved. */
 export function parseHocon(text: string, opts: ParseOptions = {}): HoconObject {
-  const parser = new Parser(text, {
-    source: opts.source,
-    include: opts.include,
-    stack: opts.source === undefined ? [] : [opts.source],
-    prefix: [],
+  const limits = limitsOf(opts.limits);
+  return guarded(() => {
+    const parser = new Parser(text, {
+      source: opts.source,
+      include: opts.include,
+      stack: opts.source === undefined ? [] : [opts.source],
+      prefix: [],
+      limits,
+      budget: { bytes: 0, files: 0 },
+    });
+    return new Resolver(parser.parseDocument(), limits, {
+      refuseUnresolvedOptional: opts.refuseUnresolvedOptional,
+    }).resolveRoot();
   });
-  return new Resolver(parser.parseDocument()).resolveRoot();
 }
 
 /**
@@ -41,12 +76,23 @@ export function parseHocon(text: string, opts: ParseOptions = {}): HoconObject {
  * `EMQX_*` environment overrides); with `strict: true` it throws a HoconError instead.
  * Substitutions are not allowed here.
  */
-export function parseHoconValue(text: string, opts: { strict?: boolean } = {}): HoconValue {
+export function parseHoconValue(
+  text: string,
+  opts: { strict?: boolean; limits?: Partial<HoconLimits> } = {},
+): HoconValue {
+  const limits = limitsOf(opts.limits);
   try {
-    const parser = new Parser(text, { source: undefined, include: undefined, stack: [], prefix: [] });
-    const node = parser.parseSingleValue();
+    const parser = new Parser(text, {
+      source: undefined,
+      include: undefined,
+      stack: [],
+      prefix: [],
+      limits,
+      budget: { bytes: 0, files: 0 },
+    });
+    const node = guarded(() => parser.parseSingleValue());
     const doc: ObjNode = { t: 'obj', fields: new Map([['v', node]]), line: 1, column: 1, source: undefined };
-    const v = new Resolver(doc).resolveRoot().v;
+    const v = guarded(() => new Resolver(doc, limits).resolveRoot().v);
     if (v === undefined) throw new HoconError('empty value', 1, 1);
     return v;
   } catch (e) {
@@ -62,6 +108,9 @@ interface ParserContext {
   stack: string[];
   /** in an included file, the path of the object that included it: `${x}` means `${prefix.x}` */
   prefix: string[];
+  limits: HoconLimits;
+  /** shared by a document and its includes */
+  budget: { bytes: number; files: number };
 }
 
 const MAX_INCLUDE_DEPTH = 32;
@@ -75,11 +124,34 @@ class Parser {
   private pos = 0;
   /** the last consumed token */
   private last: Token | undefined;
+  /** objects and arrays open around the current token */
+  private depth = 0;
+  /** the path of the field being read, while its value is sensitive: errors then never quote tokens */
+  private hidden: string[] | undefined;
 
   constructor(text: string, ctx: ParserContext) {
     this.text = text;
     this.ctx = ctx;
+    ctx.budget.bytes += text.length;
+    ctx.budget.files++;
+    if (ctx.budget.bytes > ctx.limits.maxBytes) {
+      throw new HoconError(
+        `the config is larger than ${ctx.limits.maxBytes} characters` +
+          (ctx.budget.files > 1 ? ' (counting included files)' : ''),
+        1,
+        1,
+        ctx.source,
+      );
+    }
     this.tokens = tokenize(text, ctx.source);
+  }
+
+  /** Enters an object or array at `t`; throws past `limits.maxDepth` (before recursing any deeper). */
+  private enter(t: Token): void {
+    this.depth++;
+    if (this.depth + this.ctx.prefix.length > this.ctx.limits.maxDepth) {
+      throw this.error(`objects and arrays nest deeper than ${this.ctx.limits.maxDepth} levels`, t);
+    }
   }
 
   /** A document: fields, optionally wrapped in one pair of braces. Substitutions stay unresolved. */
@@ -126,14 +198,15 @@ class Parser {
   }
 
   private describe(t: Token): string {
+    const secret = this.hidden ? `a value in ${this.hidden.join('.')} (not shown)` : undefined;
     switch (t.type) {
       case 'eof':
         return 'end of input';
       case 'string':
-        return `string ${JSON.stringify(t.text)}`;
+        return secret ?? `string ${JSON.stringify(t.text)}`;
       case 'word':
       case 'literal':
-        return `'${t.text}'`;
+        return secret ?? `'${t.text}'`;
       case 'subst':
         return `substitution '${this.text.slice(t.start, t.end)}'`;
       default:
@@ -142,7 +215,7 @@ class Parser {
   }
 
   private unexpected(t: Token, expected?: string): HoconError {
-    if (t.type === ':') return this.error(colonReason(this.text, t.start), t);
+    if (t.type === ':') return this.error(colonReason(this.text, t.start, this.hidden), t);
     return this.error(`unexpected ${this.describe(t)}${expected ? ` (expected ${expected})` : ''}`, t);
   }
 
@@ -216,6 +289,12 @@ class Parser {
       );
     }
     const fullPath = [...path, ...keyPath];
+    this.hidden = isSensitivePath([...this.ctx.prefix, ...fullPath])
+      ? [...this.ctx.prefix, ...fullPath]
+      : undefined;
+    if (fullPath.length + this.ctx.prefix.length > this.ctx.limits.maxDepth) {
+      throw this.error(`the key path nests deeper than ${this.ctx.limits.maxDepth} levels`, keyTok);
+    }
     const value = this.parseValue('field', fullPath, keyTok);
     assignPath(obj, keyPath, value, value);
   }
@@ -266,15 +345,19 @@ class Parser {
       include: this.ctx.include,
       stack: [...this.ctx.stack, file],
       prefix: [...this.ctx.prefix, ...path],
+      limits: this.ctx.limits,
+      budget: this.ctx.budget,
     });
     mergeInto(obj, sub.parseDocument());
   }
 
   private parseObject(path: string[]): ObjNode {
     const open = this.next();
+    this.enter(open);
     const obj = this.newObj(open);
     this.parseFields(obj, path, open);
     this.expectClose(open, '}');
+    this.depth--;
     return obj;
   }
 
@@ -282,6 +365,7 @@ class Parser {
 
   private parseArray(path: string[]): ArrNode {
     const open = this.next();
+    this.enter(open);
     const arr: ArrNode = {
       t: 'arr',
       items: [],
@@ -298,6 +382,7 @@ class Parser {
       if (this.peek().type === ',') this.next();
     }
     this.next();
+    this.depth--;
     return arr;
   }
 
@@ -367,7 +452,7 @@ class Parser {
     // `bind = emqx@127.0.0.1:1883` scans as a key `emqx@127.0.0.1` followed by ':'
     if (this.isKeyAt(0) && this.peek(1).type === ':' && this.peek(1).line === t.line) {
       const colon = this.peek(1);
-      return this.error(colonReason(this.text, colon.start), colon);
+      return this.error(colonReason(this.text, colon.start, this.hidden), colon);
     }
     if (t.type === ':') return this.unexpected(t);
     const owner = keyTok ? ` for key '${keyTok.text}'` : '';

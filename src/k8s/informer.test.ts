@@ -36,6 +36,8 @@ async function fakeServer() {
     failWatches: 0, // answer the next N watch requests with 500
     goneNext: false, // answer the next watch with 410
     labelSelectors: [] as Array<string | null>,
+    listDelayMs: 0, // answer lists this late
+    watchDelayMs: 0, // send a watch's response headers this late
   };
   let current: http.ServerResponse | undefined;
   const server = http.createServer((req, res) => {
@@ -47,16 +49,22 @@ async function fakeServer() {
     state.labelSelectors.push(url.searchParams.get('labelSelector'));
     if (url.searchParams.get('watch') !== 'true') {
       state.lists++;
+      const body = JSON.stringify({
+        kind: 'ConfigMapList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(state.rv) },
+        // list items carry no apiVersion/kind, as from a real server
+        items: state.items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest),
+      });
+      if (state.listDelayMs > 0) {
+        setTimeout(
+          () => res.writeHead(200, { 'Content-Type': 'application/json' }).end(body),
+          state.listDelayMs,
+        );
+        return;
+      }
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          kind: 'ConfigMapList',
-          apiVersion: 'v1',
-          metadata: { resourceVersion: String(state.rv) },
-          // list items carry no apiVersion/kind, as from a real server
-          items: state.items.map(({ apiVersion: _a, kind: _k, ...rest }) => rest),
-        }),
-      );
+      res.end(body);
       return;
     }
     state.watches.push(url.searchParams.get('resourceVersion') ?? '');
@@ -70,12 +78,17 @@ async function fakeServer() {
       res.writeHead(410, { 'Content-Type': 'application/json' }).end('{"kind":"Status","code":410}');
       return;
     }
-    state.openWatches++;
-    state.maxOpenWatches = Math.max(state.maxOpenWatches, state.openWatches);
-    res.on('close', () => state.openWatches--);
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.flushHeaders();
-    current = res;
+    const open = () => {
+      if (res.destroyed) return;
+      state.openWatches++;
+      state.maxOpenWatches = Math.max(state.maxOpenWatches, state.openWatches);
+      res.on('close', () => state.openWatches--);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      current = res;
+    };
+    if (state.watchDelayMs > 0) setTimeout(open, state.watchDelayMs);
+    else open();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
@@ -213,4 +226,42 @@ test('informer: a failing first list is retried until it succeeds', { timeout: 1
   assert.equal(inf.restarts, 2);
   assert.equal(inf.list().length, 1);
   await inf.stop();
+});
+
+test('informer: stop() while a watch is being opened leaves no watch open', { timeout: 10_000 }, async () => {
+  const srv = await fakeServer();
+  srv.state.watchDelayMs = 300;
+  const inf = new Informer(new KubeClient(srv.kc), { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'ns' });
+  const started = inf.start();
+  await waitFor('the watch request', () => srv.state.watches.length === 1);
+  await inf.stop(); // the response headers are still 300 ms away
+  await started;
+  await waitFor('the headers to be sent', () => srv.state.maxOpenWatches === 1, 2000);
+  await waitFor('watch closed', () => srv.state.openWatches === 0, 2000);
+  assert.equal(srv.state.watches.length, 1);
+});
+
+test('informer: stop() while a restart relists opens no watch afterwards', { timeout: 10_000 }, async () => {
+  const srv = await fakeServer();
+  const inf = new Informer(new KubeClient(srv.kc), {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace: 'ns',
+    initialBackoffMs: 10,
+  });
+  await inf.start();
+  await inf.synced;
+  await waitFor('the watch', srv.hasWatch);
+  // the watch breaks; the restart's watch gets 410 and relists, slowly
+  srv.state.goneNext = true;
+  srv.state.listDelayMs = 300;
+  srv.breakWatch();
+  await waitFor('the relist', () => srv.state.lists === 2);
+  const watches = srv.state.watches.length;
+  await inf.stop();
+  // give the list time to arrive and ListWatch time to try its next watch
+  await waitFor('the relist answered', () => inf.list().length === 1, 2000);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(srv.state.watches.length, watches, 'no watch is requested after stop()');
+  assert.equal(srv.state.openWatches, 0);
 });

@@ -10,6 +10,12 @@
 //  - update handlers get the previous object too;
 //  - a `synced` promise that resolves once the first list is in the cache.
 //
+//  - stop() really stops: client-node's ListWatch opens its next watch after awaiting the list, its reconnect
+//    delay and the watch's response headers, without looking again whether it was stopped meanwhile, so a stop()
+//    in any of those windows (a restart racing with stop, on every leadership loss) left a watch open for good.
+//    The Watch handed to ListWatch refuses to open once stopped and aborts one that opened during stop(), and the
+//    reconnect delay ends at stop() instead of holding the event loop for up to 30 s.
+//
 // After a restart that resumes the watch from the last resourceVersion, only changes fire handlers; after a relist
 // (410), objects that vanished meanwhile fire `delete` and changed ones `update` (client-node's cache diff).
 
@@ -66,6 +72,10 @@ export class Informer<T extends KubeObject = KubeObject> {
   private stopped = false;
   private started = false;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The watch request open now, if any (aborted by stop()). */
+  private currentWatch: AbortController | undefined;
+  /** Reconnect delays in progress; stop() ends them. */
+  private readonly delays = new Set<() => void>();
   private backoffMs: number;
   private restartCount = 0;
   private readonly shadow = new Map<string, T>();
@@ -97,26 +107,14 @@ export class Informer<T extends KubeObject = KubeObject> {
       namespace: this.opts.namespace,
     });
     if (this.stopped) return;
-    const watch = new Watch(this.client.kc);
-    const transform = this.opts.transform;
-    const watcher = transform
-      ? {
-          watch: (...[p, q, cb, done]: Parameters<Watch['watch']>) =>
-            watch.watch(
-              p,
-              q,
-              (phase, obj, w) => cb(phase, obj && typeof obj === 'object' ? transform(obj) : obj, w),
-              done,
-            ),
-        }
-      : watch;
     const lw = new ListWatch<KubernetesObject>(
       path,
-      watcher as Watch,
+      this.guardedWatch(),
       () => this.listFn(),
       false,
       this.opts.labelSelector,
       this.opts.fieldSelector,
+      { delayFn: (ms: number) => this.delay(ms) },
     );
     lw.on('add', (obj) => this.handleAdd(obj as T));
     lw.on('update', (obj) => this.handleUpdate(obj as T));
@@ -131,7 +129,47 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
+    for (const end of [...this.delays]) end();
     await this.lw?.stop();
+    this.currentWatch?.abort();
+    this.currentWatch = undefined;
+  }
+
+  /**
+   * A Watch that opens nothing once stopped and aborts a watch whose headers arrive after stop(); the objects it
+   * delivers go through the `transform` option first.
+   */
+  private guardedWatch(): Watch {
+    const inner = new Watch(this.client.kc);
+    const transform = this.opts.transform;
+    const watch: Pick<Watch, 'watch'> = {
+      watch: async (path, params, callback, done) => {
+        if (this.stopped) return new AbortController();
+        const cb: typeof callback = transform
+          ? (phase, obj, w) => callback(phase, obj && typeof obj === 'object' ? transform(obj) : obj, w)
+          : callback;
+        const controller = await inner.watch(path, params, cb, done);
+        if (this.stopped) controller.abort();
+        else this.currentWatch = controller;
+        return controller;
+      },
+    };
+    return watch as Watch;
+  }
+
+  /** ListWatch's reconnect delay, ended early by stop(); never holds the process open. */
+  private delay(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.delays.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      timer.unref?.();
+      this.delays.add(end);
+    });
   }
 
   hasSynced(): boolean {

@@ -72,6 +72,12 @@ test('redactText masks registered values, inline key=value shapes, auth headers 
       `GET http://${REDACTED}@10.0.0.1:18083/x`,
     );
     assert.equal(redactText('replicas changed from 2 to 3'), 'replicas changed from 2 to 3');
+    // a reference to a Secret (its name) is not a secret value; the value beside it still is
+    assert.equal(
+      redactText('spec.tls.listeners.secretName: Secret "mqtt-tls" has no tls.key'),
+      'spec.tls.listeners.secretName: Secret "mqtt-tls" has no tls.key',
+    );
+    assert.equal(redactText('secretRef: s1, secret: abc'), `secretRef: s1, secret: ${REDACTED}`);
   } finally {
     forgetSecret('very-secret-cookie-value');
   }

@@ -49,11 +49,13 @@ export function redactText(text: string): string {
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  out = out.replace(INLINE_SECRET, (_m, prefix: string, value: string) =>
-    value === REDACTED || value === `"${REDACTED}"`
+  out = out.replace(INLINE_SECRET, (m: string, prefix: string, value: string) => {
+    // `spec.tls.listeners.secretName: Secret "x" …` names a Secret; it holds no secret value
+    if (SECRET_REFERENCE_KEY.test(prefix.replace(/"?\s*[=:]\s*$/, '').replace(/[-_.]/g, ''))) return m;
+    return value === REDACTED || value === `"${REDACTED}"`
       ? prefix + value
-      : `${prefix}${value.startsWith('"') ? `"${REDACTED}"` : REDACTED}`,
-  );
+      : `${prefix}${value.startsWith('"') ? `"${REDACTED}"` : REDACTED}`;
+  });
   out = out.replace(AUTH_HEADER, (_m, scheme: string) => `${scheme} ${REDACTED}`);
   out = out.replace(URL_USERINFO, (_m, scheme: string) => `${scheme}${REDACTED}@`);
   return out;

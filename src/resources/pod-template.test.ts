@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1EnvVar, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { parseEmqxConfig } from '../emqx/config.ts';
+import { parseHocon } from '../hocon/index.ts';
 import { podTemplate, hashPodTemplate, podTemplateWithHash } from './pod-template.ts';
 import { makeEmqx } from '../../test/support/emqx-fixture.ts';
 
@@ -83,7 +84,7 @@ test('dashboard port from the config: env, container port, https', () => {
 });
 
 test('HTTPS-only dashboard: the dashboard port is the HTTPS one and default probes use HTTPS', () => {
-  const conf = parseEmqxConfig('dashboard.listeners { http.enable = false, https.bind = 18443 }');
+  const conf = parseHocon('dashboard.listeners { http.enable = false, https.bind = 18443 }');
   const t = podTemplate(makeEmqx(), conf, 'core');
   assert.deepEqual(container(t).ports, [{ name: 'dashboard', containerPort: 18443, protocol: 'TCP' }]);
   assert.equal(container(t).readinessProbe?.httpGet?.scheme, 'HTTPS');

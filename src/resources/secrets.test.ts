@@ -76,6 +76,34 @@ test('bootstrapApiKeySecret refuses lines EMQX would reject', () => {
   );
 });
 
+test('a key read from a Secret that EMQX would refuse is named by field, never quoted', () => {
+  const emqx = makeEmqx({
+    bootstrapAPIKeys: [
+      {
+        secretRef: {
+          key: { secretName: 'keys', secretKey: 'name' },
+          secret: { secretName: 'keys', secretKey: 'value' },
+        },
+      },
+    ],
+  });
+  // the user put the secret access key into the key field
+  const r = resolveBootstrapApiKeys(emqx, {
+    keys: { name: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', value: 'sec-value' },
+  });
+  let message = '';
+  try {
+    bootstrapApiKeySecret(emqx, { operatorKey, userKeys: r.keys });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.equal(
+    message,
+    'bootstrap API key 1 (spec.bootstrapAPIKeys[0].secretRef): key must match ^[a-zA-Z0-9_-]+$ (the value is not shown)',
+  );
+  assert.doesNotMatch(message, /wJalr|EXAMPLEKEY/);
+});
+
 test('bootstrapApiKeySecretRefs and resolveBootstrapApiKeys', () => {
   const emqx = makeEmqx({
     bootstrapAPIKeys: [
@@ -102,8 +130,8 @@ test('bootstrapApiKeySecretRefs and resolveBootstrapApiKeys', () => {
   ]);
   const r = resolveBootstrapApiKeys(emqx, { keys: { name: 'from-secret\n', value: 'sec-value' } });
   assert.deepEqual(r.keys, [
-    { key: 'inline', secret: 'inline-secret' },
-    { key: 'from-secret', secret: 'sec-value' },
+    { key: 'inline', secret: 'inline-secret', path: 'spec.bootstrapAPIKeys[0]' },
+    { key: 'from-secret', secret: 'sec-value', path: 'spec.bootstrapAPIKeys[1].secretRef' },
   ]);
   assert.deepEqual(r.issues, [
     { path: 'spec.bootstrapAPIKeys[2].secretRef.key', message: 'Secret "missing" not found' },

@@ -56,11 +56,17 @@ export function nodeCookieSecret(emqx: EMQX, conf: HoconObject, inputs: { cookie
 export interface ApiKey {
   key: string;
   secret: string;
+  /** The spec field it came from (`spec.bootstrapAPIKeys[1].secretRef`), for error messages. */
+  path?: string;
 }
 
-/** Where a Secret-referenced bootstrap key comes from, for error messages. */
+/**
+ * Refuses a key EMQX would reject. Messages name the field, never the value: a key read from a Secret may well be
+ * a secret pasted into the wrong key.
+ */
 function checkApiKey(k: ApiKey, what: string): void {
-  if (!/^[a-zA-Z0-9_-]+$/.test(k.key)) throw new Error(`${what}: key must match ^[a-zA-Z0-9_-]+$`);
+  if (!/^[a-zA-Z0-9_-]+$/.test(k.key))
+    throw new Error(`${what}: key must match ^[a-zA-Z0-9_-]+$ (the value is not shown)`);
   if (k.secret.length < 3 || k.secret.length > 128)
     throw new Error(`${what}: secret must be 3 to 128 characters long`);
   if (/[:\r\n]/.test(k.secret)) throw new Error(`${what}: secret must not contain ':' or a line break`);
@@ -77,7 +83,7 @@ export function bootstrapApiKeySecret(
 ): V1Secret {
   const lines: string[] = [];
   inputs.userKeys.forEach((k, i) => {
-    checkApiKey(k, `bootstrap API key ${i + 1} ("${k.key}")`);
+    checkApiKey(k, `bootstrap API key ${i + 1}${k.path ? ` (${k.path})` : ''}`);
     if (k.key === OPERATOR_API_KEY_NAME)
       throw new Error(`bootstrap API key ${i + 1}: the key name "${k.key}" is reserved for the operator`);
     lines.push(`${k.key}:${k.secret}`);
@@ -142,9 +148,9 @@ export function resolveBootstrapApiKeys(
       };
       const key = read(k.secretRef.key, `${base}.secretRef.key`);
       const secret = read(k.secretRef.secret, `${base}.secretRef.secret`);
-      if (key !== undefined && secret !== undefined) keys.push({ key, secret });
+      if (key !== undefined && secret !== undefined) keys.push({ key, secret, path: `${base}.secretRef` });
     } else if (k.key !== undefined && k.secret !== undefined) {
-      keys.push({ key: k.key, secret: k.secret });
+      keys.push({ key: k.key, secret: k.secret, path: base });
     } else {
       issues.push({ path: base, message: 'needs key and secret, or secretRef' });
     }

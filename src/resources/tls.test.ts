@@ -89,7 +89,7 @@ test('withTlsConfig: no spec.tls returns the config itself', () => {
 });
 
 test('tlsConfigProblem: a Secret for listeners that do not exist, or a dashboard without https, is refused by field', () => {
-  const noTls = parseEmqxConfig('listeners.ssl.default.enable = false\nlisteners.wss.default.bind = 0');
+  const noTls = parseEmqxConfig('listeners.ssl.default.enable = false\nlisteners.wss.default.enable = false');
   assert.match(
     tlsConfigProblem(withTls({ listeners: { secretName: 's' } }), noTls) ?? '',
     /^spec\.tls\.listeners: .*no ssl or wss listener/,

@@ -13,9 +13,11 @@ import {
   phase,
   ready,
   replicantNodesReady,
+  MAX_CONDITION_MESSAGE,
   type RoleObservation,
   type StatusObservation,
 } from './conditions.ts';
+import { forgetSecret, registerSecret } from '../observability/redact.ts';
 
 function role(desired: number, running = desired, extra: Partial<RoleObservation> = {}): RoleObservation {
   return {
@@ -140,6 +142,48 @@ describe('status conditions', () => {
         .sort(),
       ['Available', 'CoreNodesProgressing', 'CoreNodesReady', 'Ready'],
     );
+  });
+
+  it('a config the parser or EMQX refused leaves Ready=False, not "the cluster matches the spec"', () => {
+    for (const [state, reason] of [
+      ['Invalid', 'InvalidConfig'],
+      ['Rejected', 'ConfigRejected'],
+    ] as const) {
+      const o = obs({ config: { state, message: 'spec.config.data: line 1, column 3: unexpected' } });
+      assert.equal(configApplied(o).status, 'False');
+      const r = ready(o);
+      assert.deepEqual([r.status, r.reason], ['False', reason], state);
+      assert.match(r.message, /line 1, column 3/);
+      assert.equal(phase(computeConditions(o), false), 'Available');
+    }
+  });
+
+  it('condition messages are redacted and cut to MAX_CONDITION_MESSAGE characters', () => {
+    registerSecret('licence-VALUE-1234');
+    try {
+      const long = `EMQX rejected spec.config.data: license key licence-VALUE-1234 invalid; ${'x'.repeat(5000)}`;
+      const c = configApplied(obs({ config: { state: 'Rejected', message: long } }));
+      assert.ok(c.message.length <= MAX_CONDITION_MESSAGE, `length ${c.message.length}`);
+      assert.doesNotMatch(c.message, /licence-VALUE-1234/);
+      assert.match(c.message, /\*{6}/);
+      assert.match(c.message, /… \(\d+ more characters\)$/);
+      const inline = configApplied(
+        obs({ config: { state: 'Rejected', message: 'bad: password = "hunter2x"' } }),
+      );
+      assert.doesNotMatch(inline.message, /hunter2x/);
+    } finally {
+      forgetSecret('licence-VALUE-1234');
+    }
+  });
+
+  it('an EMQX API that fails or times out is named in the node conditions', () => {
+    const o = obs({ apiUnreachable: 'GET /api/v5/nodes on http://10.0.0.1:18083: timed out' });
+    assert.match(
+      coreNodesReady(o).message,
+      /EMQX API unusable \(GET \/api\/v5\/nodes on http:\/\/10\.0\.0\.1:18083: timed out\): node states from Kubernetes only$/,
+    );
+    assert.match(replicantNodesReady(o).message, /EMQX API unusable/);
+    assert.doesNotMatch(coreNodesReady(obs()).message, /EMQX API/);
   });
 });
 

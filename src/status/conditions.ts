@@ -1,6 +1,21 @@
 // Status conditions of an EMQX resource. Each condition is computed by its own small pure function from an
 // observation of the cluster; `mergeCondition` keeps lastTransitionTime unless the status flips.
 import { CONDITION_TYPES, type Condition, type EMQXConditionType } from '../api/types.ts';
+import { redactText } from '../observability/redact.ts';
+
+/**
+ * Longest condition message, in characters. Messages may carry text from elsewhere (an EMQX error answer, a parse
+ * error): they are redacted and cut so that status stays small and readable.
+ */
+export const MAX_CONDITION_MESSAGE = 1024;
+
+/** Redacts secrets (registered values, `password = x` shapes) and cuts to MAX_CONDITION_MESSAGE characters. */
+export function conditionMessage(text: string): string {
+  const clean = redactText(text);
+  if (clean.length <= MAX_CONDITION_MESSAGE) return clean;
+  const keep = MAX_CONDITION_MESSAGE - 40;
+  return `${clean.slice(0, keep)}… (${clean.length - keep} more characters)`;
+}
 
 /** What the controller saw of one role (core or replicant) in this pass. */
 export interface RoleObservation {
@@ -85,13 +100,15 @@ export interface ConditionValue {
 }
 
 function cond(type: EMQXConditionType, ok: boolean, reason: string, message: string): ConditionValue {
-  return { type, status: ok ? 'True' : 'False', reason, message };
+  return { type, status: ok ? 'True' : 'False', reason, message: conditionMessage(message) };
 }
 
-function roleSummary(role: RoleObservation, label: string): string {
+function roleSummary(role: RoleObservation, label: string, apiUnreachable?: string): string {
   const parts = [`${role.runningUpdated}/${role.desired} ${label} nodes running on the current revision`];
   if (role.oldPods > 0) parts.push(`${role.oldPods} on an old revision`);
   if (role.activity) parts.push(role.activity);
+  // a node whose API fails, times out or answers nonsense: the counts come from Kubernetes, and the status says why
+  if (apiUnreachable) parts.push(`EMQX API unusable (${apiUnreachable}): node states from Kubernetes only`);
   return parts.join(', ');
 }
 
@@ -105,19 +122,24 @@ export function coreNodesProgressing(o: StatusObservation): ConditionValue {
   const c = o.core;
   const done = !c.progressing && c.runningUpdated >= c.desired && c.oldPods === 0 && c.pods === c.desired;
   return done
-    ? cond('CoreNodesProgressing', false, 'CoreNodesUpToDate', roleSummary(c, 'core'))
+    ? cond('CoreNodesProgressing', false, 'CoreNodesUpToDate', roleSummary(c, 'core', o.apiUnreachable))
     : cond(
         'CoreNodesProgressing',
         true,
         c.oldPods > 0 ? 'UpdatingCoreNodes' : 'ScalingCoreNodes',
-        roleSummary(c, 'core'),
+        roleSummary(c, 'core', o.apiUnreachable),
       );
 }
 
 export function coreNodesReady(o: StatusObservation): ConditionValue {
   const c = o.core;
   const ok = c.desired > 0 && c.runningUpdated >= c.desired;
-  return cond('CoreNodesReady', ok, ok ? 'AllCoreNodesRunning' : 'CoreNodesNotReady', roleSummary(c, 'core'));
+  return cond(
+    'CoreNodesReady',
+    ok,
+    ok ? 'AllCoreNodesRunning' : 'CoreNodesNotReady',
+    roleSummary(c, 'core', o.apiUnreachable),
+  );
 }
 
 export function replicantNodesProgressing(o: StatusObservation): ConditionValue {
@@ -125,12 +147,17 @@ export function replicantNodesProgressing(o: StatusObservation): ConditionValue 
   if (!r) return cond('ReplicantNodesProgressing', false, 'NoReplicants', 'the spec has no replicant nodes');
   const done = !r.progressing && r.runningUpdated >= r.desired && r.oldPods === 0 && r.pods === r.desired;
   return done
-    ? cond('ReplicantNodesProgressing', false, 'ReplicantNodesUpToDate', roleSummary(r, 'replicant'))
+    ? cond(
+        'ReplicantNodesProgressing',
+        false,
+        'ReplicantNodesUpToDate',
+        roleSummary(r, 'replicant', o.apiUnreachable),
+      )
     : cond(
         'ReplicantNodesProgressing',
         true,
         r.oldPods > 0 ? 'UpdatingReplicantNodes' : 'ScalingReplicantNodes',
-        roleSummary(r, 'replicant'),
+        roleSummary(r, 'replicant', o.apiUnreachable),
       );
 }
 
@@ -142,7 +169,7 @@ export function replicantNodesReady(o: StatusObservation): ConditionValue {
     'ReplicantNodesReady',
     ok,
     ok ? 'AllReplicantNodesRunning' : 'ReplicantNodesNotReady',
-    roleSummary(r, 'replicant'),
+    roleSummary(r, 'replicant', o.apiUnreachable),
   );
 }
 
@@ -164,6 +191,9 @@ export function ready(o: StatusObservation): ConditionValue {
     return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);
   if (replicantNodesProgressing(o).status === 'True')
     return cond('Ready', false, 'ReplicantNodesProgressing', replicantNodesProgressing(o).message);
+  // a config the parser or EMQX refused is part of the spec the cluster does not match
+  if (o.config.state === 'Invalid' || o.config.state === 'Rejected')
+    return cond('Ready', false, configApplied(o).reason, configApplied(o).message);
   return cond('Ready', true, 'ClusterReady', 'the EMQX cluster matches the spec');
 }
 

@@ -51,73 +51,97 @@ app.kubernetes.io/part-of: emqx-operator
 
 {{/*
 RBAC rules for the resources the operator manages inside the namespaces it watches: a ClusterRole's rules when it
-watches all namespaces, a Role's in the watched namespace otherwise.
+watches all namespaces, a Role's in the watched namespace otherwise. Exactly the verbs the code calls (issue 11,
+finding 10); test/rbac-manifests.test.ts pins them and the e2e tests run the operator bound to deploy/rbac.yaml.
+  - EMQX / Rebalance: read through informers; status by server-side apply or merge patch; a Rebalance's finalizer by
+    merge patch; finalizers/update so children may carry ownerReferences with blockOwnerDeletion.
+  - What the operator builds: informers, server-side apply (create for the first apply, patch); StatefulSets,
+    ReplicaSets and pods are deleted during rollouts; sets are scaled through the scale subresource. No PUT.
+  - Secrets: informers, and get for Secrets named by spec.bootstrapAPIKeys[].secretRef and spec.tls.
+  - PersistentVolumeClaims: read; delete only when a takeover retires the Go operator's StatefulSet and the resource
+    says persistentVolumeClaimRetentionPolicy.whenScaled: Delete.
+  - Endpoints: held only so that they may be granted to EMQX pods with cluster.discovery_strategy = k8s.
 */}}
 {{- define "emqx-operator.workloadRules" -}}
 - apiGroups: [apps.emqx.io]
-  resources: [emqxes, rebalances]
-  verbs: [get, list, watch, update, patch]
+  resources: [emqxes]
+  verbs: [list, watch]
+- apiGroups: [apps.emqx.io]
+  resources: [rebalances]
+  verbs: [list, watch, patch]
 - apiGroups: [apps.emqx.io]
   resources: [emqxes/status, rebalances/status]
-  verbs: [get, update, patch]
+  verbs: [patch]
 - apiGroups: [apps.emqx.io]
   resources: [emqxes/finalizers, rebalances/finalizers]
   verbs: [update]
 - apiGroups: [apps]
   resources: [statefulsets, replicasets]
-  verbs: [get, list, watch, create, update, patch, delete]
-# Old revisions are scaled down one pod at a time through the scale subresource.
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: [apps]
   resources: [statefulsets/scale, replicasets/scale]
-  verbs: [get, update, patch]
+  verbs: [patch]
 - apiGroups: ['']
-  resources: [services, configmaps, secrets, serviceaccounts]
-  verbs: [get, list, watch, create, update, patch, delete]
+  resources: [services, configmaps, serviceaccounts]
+  verbs: [list, watch, create, patch]
+- apiGroups: ['']
+  resources: [secrets]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: ['']
   resources: [pods]
-  verbs: [get, list, watch, patch, delete]
+  verbs: [list, watch, patch, delete]
 - apiGroups: ['']
   resources: [pods/status]
-  verbs: [patch, update]
+  verbs: [patch]
 - apiGroups: ['']
   resources: [persistentvolumeclaims]
-  verbs: [get, list, watch, delete]
-# Needed to grant the same to EMQX pods that use `cluster.discovery_strategy = k8s` (RBAC forbids granting what one
-# does not hold).
+  verbs: [list, watch, delete]
 - apiGroups: ['']
   resources: [endpoints]
   verbs: [get, list, watch]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [list, watch, create, patch]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [list, watch, create, patch]
 - apiGroups: ['', events.k8s.io]
   resources: [events]
-  verbs: [create, patch, update]
-# list: a takeover checks that the Go operator's leader-election Lease (19fd6fcc.emqx.io) is no longer renewed.
-- apiGroups: [coordination.k8s.io]
-  resources: [leases]
-  verbs: [list]
+  verbs: [create, patch]
 {{- end }}
 
-{{/* What the operator needs in its own namespace: its leader-election Lease and its webhook certificate Secret. */}}
+{{/*
+What the operator needs in its own namespace: its leader-election Lease and its webhook certificate Secret, by name
+(create cannot be limited by name).
+*/}}
 {{- define "emqx-operator.ownRules" -}}
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
-  verbs: [get, create, update]
+  verbs: [create]
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  resourceNames: [emqx-operator-leader]
+  verbs: [get, update]
 - apiGroups: ['']
   resources: [secrets]
-  verbs: [get, create]
-- apiGroups: ['', events.k8s.io]
-  resources: [events]
-  verbs: [create, patch, update]
+  verbs: [create]
+- apiGroups: ['']
+  resources: [secrets]
+  resourceNames: [emqx-operator-webhook-cert]
+  verbs: [get]
 {{- end }}
 
-{{/* Cluster-scoped: the CRD, to register the conversion webhook's CA bundle (and check it is installed). */}}
+{{/*
+Cluster-scoped in both modes: the operator's own two CRDs by name (it points their conversion webhook at itself),
+and list on Leases across namespaces: a takeover checks that the Go operator's leader-election Lease
+(19fd6fcc.emqx.io, namespace unknown) is no longer renewed (a list cannot be limited by resourceNames).
+*/}}
 {{- define "emqx-operator.crdRules" -}}
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
-  verbs: [get, list, watch, patch]
+  resourceNames: [emqxes.apps.emqx.io, rebalances.apps.emqx.io]
+  verbs: [get, patch]
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [list]
 {{- end }}

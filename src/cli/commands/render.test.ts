@@ -362,3 +362,52 @@ test('through the CLI entry point: exit codes and streams', () => {
   assert.equal(bad.stdout, '');
   assert.match(bad.stderr, /<stdin>: document 1 \(EMQX "emqx"\): spec\.coreTemplate\.spec\.replicas/);
 });
+
+test('hostile input gives one clear line naming the document or field, never a stack trace', async () => {
+  const aliasBomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    .concat(
+      ['b', 'c', 'd', 'e', 'f', 'g'].map(
+        (k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefg'[i]}`).join(',')}]`,
+      ),
+    )
+    .join('\n');
+  const cases: Array<[string, string, RegExp]> = [
+    ['alias bomb', aliasBomb, /^x\.yaml: document 1: invalid YAML: aliases expand too much/],
+    [
+      '20k-deep YAML',
+      validEmqx('emqx', `  x: ${'['.repeat(20000)}${']'.repeat(20000)}\n`),
+      /^x\.yaml: document 1: invalid YAML: line \d+, column \d+: nested too deeply/,
+    ],
+    [
+      '500-deep YAML',
+      validEmqx('emqx', `  x: ${'['.repeat(500)}${']'.repeat(500)}\n`),
+      /^x\.yaml: document 1: spec\.x\[0\]\[0\].*: nested deeper than 100 levels/,
+    ],
+    [
+      '20k-deep HOCON',
+      validEmqx('emqx', `  config:\n    data: "${'a{'.repeat(20000)}${'}'.repeat(20000)}"\n`),
+      /^x\.yaml: document 1 \(EMQX "emqx"\): spec\.config\.data: line 1, column \d+: the key path nests deeper/,
+    ],
+    [
+      'HOCON substitution bomb',
+      validEmqx(
+        'emqx',
+        '  config:\n    data: |\n      c0 = "xxxxxxxxxx"\n' +
+          Array.from({ length: 20 }, (_, i) => `      c${i + 1} = {l = \${c${i}}, r = \${c${i}}}\n`).join(''),
+      ),
+      /^x\.yaml: document 1 \(EMQX "emqx"\): spec\.config\.data: line \d+, column 7: the config expands to more than 2097152 bytes/,
+    ],
+    [
+      'config over the admission bound',
+      validEmqx('emqx', `  config:\n    data: "# ${'x'.repeat(300 * 1024)}"\n`),
+      /^x\.yaml: document 1 \(EMQX "emqx"\): spec\.config\.data: must be at most 262144 characters/,
+    ],
+  ];
+  for (const [what, text, expected] of cases) {
+    const r = await run(['-f', 'x.yaml'], { 'x.yaml': text });
+    assert.equal(r.code, 1, what);
+    assert.equal(r.stdout, '', what);
+    assert.match(r.stderr, expected, what);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `${what}: no stack trace`);
+  }
+});

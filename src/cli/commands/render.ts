@@ -111,6 +111,34 @@ function docLabel(index: string, value: unknown): string {
   return name ? `document ${index} (${kind} "${name}")` : `document ${index} (${kind})`;
 }
 
+/** Aliases one document may expand (the `yaml` library's default, stated so that it cannot change unseen). */
+const MAX_YAML_ALIASES = 100;
+/** Nesting of a document; an EMQX resource needs about 15. */
+const MAX_YAML_DEPTH = 100;
+
+function yamlFailure(e: unknown): string {
+  if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+    return `aliases expand too much (more than ${MAX_YAML_ALIASES} alias uses; write the values out)`;
+  }
+  if (e instanceof RangeError) return 'nested too deeply';
+  return e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
+}
+
+/** The path of the first value nested deeper than `max` levels, or undefined. Iterative: no stack to exhaust. */
+function depthOver(root: unknown, max: number): string | undefined {
+  const stack: Array<{ v: unknown; path: string; depth: number }> = [{ v: root, path: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return path || '<root>';
+    const entries: Array<[string, unknown]> = Array.isArray(v)
+      ? v.map((item, i) => [`${path}[${i}]`, item])
+      : Object.entries(v).map(([k, item]) => [path ? `${path}.${k}` : k, item]);
+    for (const [p, item] of entries) stack.push({ v: item, path: p, depth: depth + 1 });
+  }
+  return undefined;
+}
+
 function readDocs(file: string, text: string, errors: string[]): Doc[] {
   const docs: Doc[] = [];
   parseAllDocuments(text).forEach((doc, i) => {
@@ -119,12 +147,26 @@ function readDocs(file: string, text: string, errors: string[]): Doc[] {
       for (const e of doc.errors) {
         const pos = e.linePos?.[0];
         const where = pos ? `line ${pos.line}, column ${pos.col}: ` : '';
-        const reason = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?\s*$/, '');
+        let reason = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?\s*$/, '');
+        if (/call stack/i.test(reason)) reason = `nested too deeply (more than ${MAX_YAML_DEPTH} levels)`;
         errors.push(`${file}: document ${index}: invalid YAML: ${where}${reason}`);
       }
       return;
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      // aliases expand: a few lines of `&a [*b, *b, …]` make billions of nodes, so their number is bounded
+      value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    } catch (e) {
+      errors.push(`${file}: document ${index}: invalid YAML: ${yamlFailure(e)}`);
+      return;
+    }
+    const deep = depthOver(value, MAX_YAML_DEPTH);
+    if (deep !== undefined) {
+      const shown = deep.length > 80 ? `${deep.slice(0, 80)}…` : deep;
+      errors.push(`${file}: document ${index}: ${shown}: nested deeper than ${MAX_YAML_DEPTH} levels`);
+      return;
+    }
     if (value === null || value === undefined) return;
     if (isObj(value) && value.kind === 'List' && Array.isArray(value.items)) {
       value.items.forEach((item, j) =>
@@ -268,10 +310,12 @@ async function renderFiles(opts: RenderArgs, io: RenderIO): Promise<number> {
         loaded.convertedFrom === 'v2alpha1' ? 'spec.emqxTemplate.bootstrapConfig' : 'spec.config.data';
       let conf: HoconObject;
       try {
-        conf = parseEmqxConfig(emqx.spec.config?.data);
+        conf = parseEmqxConfig(emqx.spec.config?.data, {
+          dashboardTls: emqx.spec.tls?.dashboard !== undefined,
+        });
       } catch (err) {
         if (err instanceof HoconError) {
-          errors.push(`${where}: ${configPath}: line ${err.line}, column ${err.column}: ${err.reason}`);
+          errors.push(`${where}: ${configPath}: ${err.message}`);
           continue;
         }
         throw err;

@@ -164,6 +164,11 @@ async function runOperator(opts: RunArgs): Promise<number> {
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     await op.done;
+    if (!stopping) {
+      // Leadership lost: every server is closed; should anything still hold the event loop, exit anyway so the pod
+      // restarts and campaigns again.
+      setTimeout(() => process.exit(1), 5000).unref();
+    }
     return stopping ? 0 : 1;
   } catch (err) {
     if (err instanceof KubeConfigError) {
