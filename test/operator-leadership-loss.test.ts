@@ -23,18 +23,26 @@ describe('operator: leadership lost', () => {
     const health = await sb.waitFor('its health address', () => op.healthUrl(), 30_000);
     assert.equal((await fetch(`${health}/healthz`)).status, 200);
 
-    // Another candidate holds the Lease now, freshly renewed, for an hour.
-    const lease = JSON.parse(
-      await sb.kubectl(['get', 'lease', 'emqx-operator-leader', '-n', OPERATOR_NAMESPACE, '-o', 'json']),
+    // Another candidate holds the Lease now, freshly renewed, for an hour. The operator renews every 2 s, so a
+    // replace can lose the race (409 Conflict on resourceVersion): read and replace again until it lands.
+    await sb.waitFor(
+      'the Lease to be taken over by another candidate',
+      async () => {
+        const lease = JSON.parse(
+          await sb.kubectl(['get', 'lease', 'emqx-operator-leader', '-n', OPERATOR_NAMESPACE, '-o', 'json']),
+        );
+        lease.spec = {
+          ...lease.spec,
+          holderIdentity: 'another-replica',
+          leaseDurationSeconds: 3600,
+          acquireTime: microNow(),
+          renewTime: microNow(),
+        };
+        await sb.kubectl(['replace', '-f', '-'], JSON.stringify(lease)); // a conflict throws: try again
+        return true;
+      },
+      30_000,
     );
-    lease.spec = {
-      ...lease.spec,
-      holderIdentity: 'another-replica',
-      leaseDurationSeconds: 3600,
-      acquireTime: microNow(),
-      renewTime: microNow(),
-    };
-    await sb.kubectl(['replace', '-f', '-'], JSON.stringify(lease));
 
     const code = await Promise.race([
       op.exited,
