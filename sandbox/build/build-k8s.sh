@@ -7,8 +7,9 @@
 #
 # Progress goes to stderr as a few phase lines plus a status line every 15 s (packages compiled, time left); the
 # go commands' own output (`go: downloading …`, `go: added …`, compiler errors) goes to the build log, whose path
-# is printed first. Two jobs run side by side: etcd (its own module, as released) and Kubernetes (one wrapper
-# module, one `go build` for both commands so every shared package is compiled once and both link in parallel).
+# is printed first. All three binaries come from one wrapper module and one `go build`: k8s.io/kubernetes itself
+# requires go.etcd.io/etcd/server/v3 (ETCD_VERSION is that version, checked below), so etcd's main package is built
+# unmodified at the version Kubernetes pins, and the ~460 packages it shares with Kubernetes compile once.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -24,6 +25,7 @@ state="$work/progress"
 # before the compile has started.
 EXPECT_MODULES_S=60
 EXPECT_COMPILE_S=330
+EXPECT_PACKAGES=2500
 
 if [ -x "$bin/etcd" ] && [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ]; then
   echo "$bin"; exit 0
@@ -48,18 +50,30 @@ fmt_s() { local s=$1; if [ "$s" -ge 90 ]; then echo "$(((s + 30) / 60)) min"; el
 phase() { echo "$2" >"$state/$1.phase"; } # phase JOB TEXT: what the job is doing now (read by the monitor)
 lines() { local n=0; [ -f "$1" ] && n=$(wc -l <"$1"); echo $((n + 0)); }
 
+ETCD_PKG=go.etcd.io/etcd/server/v3 # etcd's main package, as `go install` of the release builds it
+
 # Staging modules are required at v0.0.0 and replaced by ./staging paths upstream; point them at their releases.
-k8s_modules() {
-  local w="$work/k8s-$K8S_VERSION" stg="v0.${K8S_VERSION#1.}" gomod m
+# etcd comes in through k8s.io/kubernetes's own requirement on its server module: ETCD_VERSION must be that version,
+# so that neither is built against dependency versions its release does not pin.
+modules() {
+  local w="$work/k8s-$K8S_VERSION" stg="v0.${K8S_VERSION#1.}" gomod m pinned got
   mkdir -p "$w"; cd "$w"
   [ -f go.mod ] || go mod init kbuild
   gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  pinned=$(sed -n 's#^\s*go\.etcd\.io/etcd/server/v3 v\([^ ]*\).*#\1#p' "$gomod")
+  if [ "$pinned" != "$ETCD_VERSION" ]; then
+    echo "error: k8s.io/kubernetes v$K8S_VERSION requires $ETCD_PKG v${pinned:-(none)}, but versions.env says" \
+         "ETCD_VERSION=$ETCD_VERSION; set ETCD_VERSION=${pinned:-?} there (etcd is built at the version Kubernetes pins)" >&2
+    return 4
+  fi
   for m in $(sed -n -e 's#^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' \
                     -e 's#^\s*\(k8s\.io/[a-z0-9-]*\) v0\.0\.0\( // indirect\)\?$#\1#p' "$gomod" | sort -u); do
     go mod edit "-replace=$m=$m@$stg"
   done
   go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" \
-               "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION"
+               "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION" "$ETCD_PKG@v$ETCD_VERSION"
+  got=$(go list -m -f '{{.Version}}' "$ETCD_PKG")
+  [ "$got" = "v$ETCD_VERSION" ] || { echo "error: the module graph resolved $ETCD_PKG to $got, not v$ETCD_VERSION" >&2; return 4; }
 }
 
 # The tags upstream builds with (hack/lib/golang.sh) plus grpcnotrace (no golang.org/x/net/trace in the binaries).
@@ -67,98 +81,74 @@ K8S_TAGS=selinux,notest,grpcnotrace
 # No DWARF at all: -w drops it at link time, -dwarf=false stops every package compile from generating it.
 GCFLAGS=all=-dwarf=false
 
-k8s_job() {
-  phase k8s "downloading modules"
-  k8s_modules
+# One job: modules, then one `go build` of the three main packages (one action graph: every package compiled once,
+# the three binaries linked in parallel at the end).
+build_job() {
+  phase job "downloading modules"
+  modules
   local minor; minor=$(echo "$K8S_VERSION" | cut -d. -f2)
   local v="-X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1"
   v="$v -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
   v="$v -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
-  local cmds=("k8s.io/kubernetes/cmd/kube-apiserver" "k8s.io/kubernetes/cmd/kube-controller-manager")
-  go list -deps -tags="$K8S_TAGS" "${cmds[@]}" | wc -l >"$state/k8s.total"
-  phase k8s "compiling"
+  local cmds=("k8s.io/kubernetes/cmd/kube-apiserver" "k8s.io/kubernetes/cmd/kube-controller-manager" "$ETCD_PKG")
+  go list -deps -tags="$K8S_TAGS" "${cmds[@]}" | wc -l >"$state/total"
+  echo $((SECONDS - t_start)) >"$state/compile.t0"
+  phase job "compiling"
   rm -rf "$work/k8s-out"; mkdir -p "$work/k8s-out"
   go build -v -trimpath -tags="$K8S_TAGS" -gcflags="$GCFLAGS" -ldflags "-s -w $v" -o "$work/k8s-out/" "${cmds[@]}" \
-    2> >(tee -a "$state/k8s.pkgs" >&2)
+    2> >(tee -a "$state/pkgs" >&2)
+  # `go build -o DIR/` names a binary after its package path's last element, before a /vN suffix: etcd's is "server".
+  mv "$work/k8s-out/server" "$bin/etcd"
   mv "$work/k8s-out/kube-apiserver" "$work/k8s-out/kube-controller-manager" "$bin/"
-  phase k8s "done"
+  phase job "done"
 }
 
-etcd_job() {
-  local w="$work/etcd-$ETCD_VERSION" pkg="go.etcd.io/etcd/server/v3"
-  phase etcd "downloading modules"
-  mkdir -p "$w"; cd "$w"
-  [ -f go.mod ] || go mod init etcdbuild
-  go get -tool "$pkg@v$ETCD_VERSION"
-  go list -deps "$pkg" | wc -l >"$state/etcd.total"
-  phase etcd "compiling"
-  go build -v -trimpath -gcflags="$GCFLAGS" -ldflags "-s -w" -o "$bin/etcd.tmp" "$pkg" 2> >(tee -a "$state/etcd.pkgs" >&2)
-  mv "$bin/etcd.tmp" "$bin/etcd"
-  phase etcd "done"
-}
-
-# One status line: each job's phase and, while compiling, packages compiled so far, plus an estimate of the time
-# left (from the compile rate once there is one, else from the measured figures above).
+# One status line: the phase and, while compiling, packages compiled so far, plus an estimate of the time left
+# (from the compile rate once there is one, else from the measured figures above).
 status() {
-  local now=$((SECONDS - t_start)) done=0 total=0 parts=() j p t n
-  for j in etcd k8s; do
-    p=$(cat "$state/$j.phase" 2>/dev/null || echo "waiting")
-    n=$(lines "$state/$j.pkgs"); t=$(cat "$state/$j.total" 2>/dev/null || echo 0)
-    done=$((done + n)); total=$((total + t))
-    [ "$p" = compiling ] && p="compiling $n/$t packages"
-    parts+=("$([ $j = k8s ] && echo kubernetes || echo etcd): $p")
-  done
-  local left
-  if [ ! -f "$state/k8s.total" ]; then
+  local now=$((SECONDS - t_start)) p n t left
+  p=$(cat "$state/job.phase" 2>/dev/null || echo "starting")
+  n=$(lines "$state/pkgs"); t=$(cat "$state/total" 2>/dev/null || echo 0)
+  if [ ! -f "$state/total" ]; then
     left=$((EXPECT_MODULES_S + EXPECT_COMPILE_S - now)); [ "$left" -lt 30 ] && left=30
     left="about $(fmt_s "$left") left (typical on 2 cores)"
-  elif [ "$done" -lt 50 ]; then
+  elif [ "$n" -lt 50 ]; then
     left="about $(fmt_s "$EXPECT_COMPILE_S") left (typical on 2 cores)"
-  elif [ "$done" -ge "$total" ]; then
-    left="linking"
+  elif [ "$n" -ge "$t" ]; then
+    p="linking"; left="less than a minute left on idle cores"
   else
     local since=$((now - $(cat "$state/compile.t0"))); [ "$since" -lt 1 ] && since=1
-    left="about $(fmt_s $(((total - done) * since / done + 20))) left"
+    # The last packages (cmd/*/app and the links) take longer per package than the average: add a minute.
+    left="about $(fmt_s $(((t - n) * since / n + 60))) left"
   fi
-  log "$(fmt_s "$now") so far; ${parts[0]}; ${parts[1]}; $left"
+  [ "$p" = compiling ] && p="compiling $n/$t packages"
+  log "$(fmt_s "$now") so far; $p; $left"
 }
 
 monitor() {
-  while sleep "${BUILD_K8S_STATUS_EVERY:-15}"; do
-    # The compile rate counts from the moment the first job started compiling.
-    [ -f "$state/compile.t0" ] || ! compgen -G "$state/*.total" >/dev/null || echo $((SECONDS - t_start)) >"$state/compile.t0"
-    status || true
-  done
+  while sleep "${BUILD_K8S_STATUS_EVERY:-15}"; do status || true; done
 }
 
-log "building Kubernetes v$K8S_VERSION and etcd v$ETCD_VERSION into $bin"
+log "building Kubernetes v$K8S_VERSION and etcd v$ETCD_VERSION (the version Kubernetes pins) into $bin"
 log "full log: $build_log"
-log "phases: 1. download Go modules (~$(fmt_s $EXPECT_MODULES_S)); 2. compile ~2900 packages and link 3 binaries" \
+log "phases: 1. download Go modules (~$(fmt_s $EXPECT_MODULES_S)); 2. compile ~$EXPECT_PACKAGES packages and link 3 binaries" \
     "(~$(fmt_s $EXPECT_COMPILE_S) on 2 idle cores, longer on a busy machine); a status line every ${BUILD_K8S_STATUS_EVERY:-15} s"
 
-etcd_pid= k8s_pid= monitor_pid=
+job_pid= monitor_pid=
 kill_tree() { # kill_tree PID: the process and everything it started (go build runs compilers as children)
   local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done
   kill "$1" 2>/dev/null || true
 }
-cleanup() { local p; for p in $etcd_pid $k8s_pid $monitor_pid; do kill_tree "$p"; done; }
+cleanup() { local p; for p in $job_pid $monitor_pid; do kill_tree "$p"; done; }
 trap cleanup EXIT
 trap "exit 130" INT TERM
-if [ -x "$bin/etcd" ]; then phase etcd "done"; else (etcd_job) >>"$build_log" 2>&1 & etcd_pid=$!; fi
-if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ]; then
-  phase k8s "done"
-else
-  (k8s_job) >>"$build_log" 2>&1 & k8s_pid=$!
-fi
+(build_job) >>"$build_log" 2>&1 & job_pid=$!
 monitor & monitor_pid=$!
-
-failed=()
-if [ -n "$etcd_pid" ]; then wait "$etcd_pid" || failed+=("etcd"); fi
-if [ -n "$k8s_pid" ]; then wait "$k8s_pid" || failed+=("kubernetes"); fi
-etcd_pid= k8s_pid=
+rc=0; wait "$job_pid" || rc=$?
+job_pid=
 kill_tree "$monitor_pid"; monitor_pid=
-if [ ${#failed[@]} -gt 0 ]; then
-  log "FAILED: ${failed[*]}; the last lines of $build_log:"
+if [ "$rc" -ne 0 ]; then
+  log "FAILED ($(cat "$state/job.phase" 2>/dev/null || echo starting)); the last lines of $build_log:"
   tail -n 25 "$build_log" >&2 || true
   exit 1
 fi

@@ -14,6 +14,12 @@ const SCRIPT = path.resolve(import.meta.dirname, 'build-k8s.sh');
 // A stand-in for the go command (stub-go.sh), just enough for build-k8s.sh.
 const STUB_GO = path.resolve(import.meta.dirname, 'stub-go.sh');
 
+const VERSIONS = Object.fromEntries(
+  [...readFileSync(path.join(import.meta.dirname, 'versions.env'), 'utf8').matchAll(/^(\w+)=(\S+)$/gm)].map(
+    (m) => [m[1]!, m[2]!],
+  ),
+);
+
 function setup() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'build-k8s-test-'));
   const stubBin = path.join(dir, 'stub-bin');
@@ -27,6 +33,8 @@ function setup() {
     EMQX_SANDBOX_CACHE: cache,
     STUB_DIR: dir,
     STUB_CALLS: path.join(dir, 'calls.txt'),
+    // The etcd server version k8s.io/kubernetes's go.mod requires, as the stub's `go mod download` reports it.
+    STUB_ETCD_PINNED: VERSIONS.ETCD_VERSION!,
   };
   const run = (extra: Record<string, string> = {}) =>
     spawnSync('bash', [SCRIPT], {
@@ -73,16 +81,26 @@ test('diagnostics after the build may fail without failing the build', () => {
   }
 });
 
-test('kube-apiserver and kube-controller-manager come from one go build; a second run uses the cache', () => {
+test('etcd, kube-apiserver and kube-controller-manager come from one go build; a second run uses the cache', () => {
   const { dir, run, cleanup } = setup();
   try {
     assert.equal(run().status, 0);
-    const builds = readFileSync(path.join(dir, 'calls.txt'), 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('build '));
-    assert.equal(builds.length, 2, builds.join('\n')); // etcd (its own module) + Kubernetes
-    const k8s = builds.find((l) => l.includes('kube-apiserver'))!;
-    assert.match(k8s, /cmd\/kube-controller-manager/);
+    const calls = readFileSync(path.join(dir, 'calls.txt'), 'utf8').split('\n');
+    const builds = calls.filter((l) => l.startsWith('build '));
+    assert.equal(builds.length, 1, builds.join('\n'));
+    for (const pkg of [
+      'k8s.io/kubernetes/cmd/kube-apiserver',
+      'k8s.io/kubernetes/cmd/kube-controller-manager',
+      'go.etcd.io/etcd/server/v3',
+    ])
+      assert.ok(builds[0]!.split(' ').includes(pkg), `${pkg} in: ${builds[0]}`);
+    // etcd is required in the Kubernetes wrapper module at the pinned version, alongside the two commands.
+    const get = calls.find((l) => l.startsWith('get '))!;
+    assert.match(
+      get,
+      new RegExp(`go\\.etcd\\.io/etcd/server/v3@v${VERSIONS.ETCD_VERSION!.replaceAll('.', '\\.')}( |$)`),
+    );
+    assert.match(get, /cmd\/kube-apiserver@v/);
     rmSync(path.join(dir, 'calls.txt'));
     const again = run();
     assert.equal(again.status, 0);
@@ -93,35 +111,46 @@ test('kube-apiserver and kube-controller-manager come from one go build; a secon
   }
 });
 
-test('a failing compile fails the build, names the job and shows the end of the build log', () => {
+test('an ETCD_VERSION that is not the one Kubernetes requires stops the build and says which to set', () => {
   const { cache, run, cleanup } = setup();
   try {
-    const r = run({ STUB_FAIL_BUILD: 'kube-controller-manager' });
+    const r = run({ STUB_ETCD_PINNED: '3.5.99' });
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /FAILED: kubernetes/);
-    assert.match(r.stderr, /compile error: stub says no/);
-    const v = Object.fromEntries(
-      [
-        ...readFileSync(path.join(import.meta.dirname, 'versions.env'), 'utf8').matchAll(/^(\w+)=(\S+)$/gm),
-      ].map((m) => [m[1], m[2]]),
-    );
-    const bin = path.join(cache, `k8s-${v.K8S_VERSION}-etcd-${v.ETCD_VERSION}/bin`);
-    assert.ok(existsSync(path.join(bin, 'etcd')), 'etcd, built alongside, is kept');
-    assert.ok(!existsSync(path.join(bin, 'kube-controller-manager')), 'no half-built Kubernetes binary');
+    assert.match(r.stderr, /FAILED \(downloading modules\)/);
+    assert.match(r.stderr, /requires go\.etcd\.io\/etcd\/server\/v3 v3\.5\.99.*set ETCD_VERSION=3\.5\.99/);
+    const bin = path.join(cache, `k8s-${VERSIONS.K8S_VERSION}-etcd-${VERSIONS.ETCD_VERSION}/bin`);
+    assert.ok(!existsSync(path.join(bin, 'etcd')), 'nothing built');
   } finally {
     cleanup();
   }
 });
 
-test('while it builds, a status line says what each job does, packages compiled and the time left', () => {
+test('a failing compile fails the build, says so and shows the end of the build log', () => {
+  const { cache, run, cleanup } = setup();
+  try {
+    const r = run({ STUB_FAIL_BUILD: 'kube-controller-manager' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /FAILED \(compiling\)/);
+    assert.match(r.stderr, /compile error: stub says no/);
+    const bin = path.join(cache, `k8s-${VERSIONS.K8S_VERSION}-etcd-${VERSIONS.ETCD_VERSION}/bin`);
+    for (const b of ['etcd', 'kube-apiserver', 'kube-controller-manager'])
+      assert.ok(!existsSync(path.join(bin, b)), `no half-built set: ${b} absent`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('while it builds, a status line says the phase, packages compiled and the time left', () => {
   const { run, cleanup } = setup();
   try {
     const r = run({ STUB_BUILD_SLEEP: '3', BUILD_K8S_STATUS_EVERY: '1' });
     assert.equal(r.status, 0, r.stderr);
+    // The stub lists 40 packages and compiles none before its sleep.
     assert.match(
       r.stderr,
-      /s so far; etcd: [a-z0-9/ ]+; kubernetes: [a-z0-9/ ]+; (about \d+ (s|min) left|linking)/,
+      /\d+ s so far; compiling 0\/40 packages; about \d+ (s|min) left \(typical on 2 cores\)/,
     );
+    assert.match(r.stderr, /compile ~\d+ packages and link 3 binaries/);
   } finally {
     cleanup();
   }

@@ -8,9 +8,11 @@ case "$1 ${2:-}" in
   "mod init") echo "module $3" >go.mod; echo "go: creating new go.mod: module $3" >&2; exit 0 ;;
   "mod edit") exit 0 ;;
   "mod download")
-    printf 'module k8s.io/kubernetes\nrequire (\n\tk8s.io/api v0.0.0\n)\nreplace k8s.io/api => ./staging/src/k8s.io/api\n' >"$STUB_DIR/k8s.go.mod"
+    printf 'module k8s.io/kubernetes\nrequire (\n\tk8s.io/api v0.0.0\n\tgo.etcd.io/etcd/server/v3 v%s // indirect\n)\n' "$STUB_ETCD_PINNED" >"$STUB_DIR/k8s.go.mod"
+    printf 'replace k8s.io/api => ./staging/src/k8s.io/api\n' >>"$STUB_DIR/k8s.go.mod"
     printf '{\n\t"Path": "k8s.io/kubernetes",\n\t"GoMod": "%s",\n}\n' "$STUB_DIR/k8s.go.mod"; exit 0 ;;
   "get "*) for i in $(seq 1 300); do echo "go: added example.com/m$i v1.0.$i" >&2; done; exit 0 ;;
+  "list -m") echo "v$STUB_ETCD_PINNED"; exit 0 ;;
   "list "*) seq 1 40 | sed 's#^#example.com/pkg#'; exit 0 ;;
 esac
 if [ "$1" = build ]; then
@@ -33,7 +35,8 @@ if [ "$1" = build ]; then
   for p in "${pkgs[@]}"; do
     name=$(basename "$p"); case "$name" in v[0-9]*) name=$(basename "$(dirname "$p")") ;; esac
     target=$out; case "$out" in */) target="$out$name" ;; *) name=$(basename "$out" .tmp) ;; esac
-    printf '#!/usr/bin/env bash\n[ -n "${STUB_VERSION_FAILS:-}" ] && exit 7\necho "%s Version: stub"\nseq 1 200000\n' "$name" >"$target"
+    label=$name; [ "$p" = go.etcd.io/etcd/server/v3 ] && label=etcd # what the real binary calls itself
+    printf '#!/usr/bin/env bash\n[ -n "${STUB_VERSION_FAILS:-}" ] && exit 7\necho "%s Version: stub"\nseq 1 200000\n' "$label" >"$target"
     chmod +x "$target"
   done
   exit 0
