@@ -15,8 +15,8 @@ Starts the sandbox (a real Kubernetes control plane with emulated EMQX nodes, se
 the operator installed by its Helm chart (as \`helm install\` would on a real cluster), applies an EMQX cluster,
 and follows it until it is Ready. The first run builds the Kubernetes binaries from source, cached afterwards: 6
 minutes or more on 2 free cores, longer on a busy machine; it prints its phases, a status line every 15 s (packages
-compiled, time left) and where its full log is. Helm is built from its Go module the first time too (about 4
-minutes).
+compiled, time left) and where its full log is. Helm is built from its Go module the first time too (about 2
+minutes of CPU, reusing what the control plane's build compiled).
 
 Options:
   -f, --filename FILE   the EMQX resource to apply (default: examples/core-replicant.yaml)
