@@ -273,9 +273,10 @@ test('works with the real clock and short delays', async () => {
   q.addAfter('late', 30);
   q.add('now');
   await q.idle();
-  assert.deepEqual(seen, ['now']);
+  assert.equal(seen[0], 'now');
+  // bounded wait, far above the 30 ms, for a busy machine
   const start = Date.now();
-  while (seen.length < 2 && Date.now() - start < 2000) await new Promise((r) => setTimeout(r, 5));
+  while (seen.length < 2 && Date.now() - start < 10_000) await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(seen, ['now', 'late']);
   await q.shutdown();
 });
