@@ -83,3 +83,19 @@ test('redactText masks registered values, inline key=value shapes, auth headers 
   }
   assert.equal(redactText('very-secret-cookie-value'), 'very-secret-cookie-value');
 });
+
+test('redactText masks only the value after `passwd:`, never what follows it', () => {
+  // nothing after the key on its line: the next line is not its value
+  assert.equal(redactText('mysql.passwd:\nserver: db:3306'), 'mysql.passwd:\nserver: db:3306');
+  assert.equal(redactText('passwd = \n  pool_size = 8'), 'passwd = \n  pool_size = 8');
+  assert.equal(redactText('passwd: hunter2\nnext line: fine'), `passwd: ${REDACTED}\nnext line: fine`);
+  assert.equal(redactText('user=bob passwd:hunter2 node=emqx@a'), `user=bob passwd:${REDACTED} node=emqx@a`);
+  assert.equal(
+    redactText('mysql { passwd = "s3 cr3t", server = "db:3306" }'),
+    `mysql { passwd = "${REDACTED}", server = "db:3306" }`,
+  );
+  // a quoted value is masked whole, in every quoting HOCON and YAML use, and nothing after it
+  assert.equal(redactText("passwd: 'two words' rest"), `passwd: '${REDACTED}' rest`);
+  assert.equal(redactText('passwd = """multi\nline""" port = 1'), `passwd = """${REDACTED}""" port = 1`);
+  assert.equal(redactText("passwd: it's-secret, user: bob"), `passwd: ${REDACTED}, user: bob`);
+});

@@ -37,9 +37,10 @@ export function forgetSecret(value?: string): void {
   else knownSecrets.delete(value);
 }
 
-// `cookie = "abc"`, `api_key: abc`, `"password":"abc"`, `EMQX_NODE__COOKIE=abc`
+// `cookie = "abc"`, `api_key: abc`, `"password":"abc"`, `passwd: 'a b'`, `password = """a"""`, `EMQX_NODE__COOKIE=abc`. The value is on the
+// key's line: a key with nothing after it (`passwd:` at the end of a line) masks nothing of the next line.
 const INLINE_SECRET =
-  /((?:[\w.-]*(?:cookie|secret|password|passwd|token|api[_-]?key|licen[cs]e[_-]?key)[\w.-]*)"?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|[^\s,;}\]"]+)/gi;
+  /((?:[\w.-]*(?:cookie|secret|password|passwd|token|api[_-]?key|licen[cs]e[_-]?key)[\w.-]*)"?[ \t]*[=:][ \t]*)("""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[^\s,;}\]"'][^\s,;}\]"]*)/gi;
 const AUTH_HEADER = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{4,}/g;
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi;
 
@@ -52,9 +53,8 @@ export function redactText(text: string): string {
   out = out.replace(INLINE_SECRET, (m: string, prefix: string, value: string) => {
     // `spec.tls.listeners.secretName: Secret "x" …` names a Secret; it holds no secret value
     if (SECRET_REFERENCE_KEY.test(prefix.replace(/"?\s*[=:]\s*$/, '').replace(/[-_.]/g, ''))) return m;
-    return value === REDACTED || value === `"${REDACTED}"`
-      ? prefix + value
-      : `${prefix}${value.startsWith('"') ? `"${REDACTED}"` : REDACTED}`;
+    const quote = value.startsWith('"""') ? '"""' : value[0] === '"' || value[0] === "'" ? value[0] : '';
+    return `${prefix}${quote}${REDACTED}${quote}`;
   });
   out = out.replace(AUTH_HEADER, (_m, scheme: string) => `${scheme} ${REDACTED}`);
   out = out.replace(URL_USERINFO, (_m, scheme: string) => `${scheme}${REDACTED}@`);
