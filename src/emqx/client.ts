@@ -299,7 +299,7 @@ export interface DsStorageInfo {
 }
 
 export class EmqxClient {
-  private targets: string[];
+  private readonly targets: readonly string[];
   private lastGood: string | undefined;
   private readonly authHeader: string;
   private readonly timeoutMs: number;
@@ -319,16 +319,6 @@ export class EmqxClient {
     this.log = opts.logger ?? nullLogger;
     this.m = metrics(opts.registry ?? defaultRegistry);
     this.tls = opts.tls;
-  }
-
-  /** Replaces the candidate list (e.g. the currently ready core pods); the last good target keeps priority. */
-  setTargets(targets: readonly string[]): void {
-    this.targets = targets.map(normalizeBase);
-    if (this.lastGood && !this.targets.includes(this.lastGood)) this.lastGood = undefined;
-  }
-
-  getTargets(): string[] {
-    return [...this.targets];
   }
 
   /** The target that answered last, if it is still a candidate. */
