@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
 import { emqxCall, listPods, patchEmqx, waitReady } from './support/emqx.ts';
-import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
+import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
 import { emqxResource } from './support/upgrade.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
@@ -38,23 +38,8 @@ describe('Rebalance', () => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, replicants: 1 }));
     await waitReady(sb, ns);
-    await sb.waitFor(
-      'the listeners Service selects the replicants',
-      async () =>
-        ((await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any).spec?.selector?.[
-          'apps.emqx.io/db-role'
-        ] === 'replicant',
-      30_000,
-    );
     // every client lands on the only replicant; two more replicants then join with none
-    const load = new MqttLoad({
-      host: await serviceHost(sb.api, ns, 'emqx-listeners'),
-      subscribers: 40,
-      rate: 20,
-      prefix: ns,
-    });
-    t.after(() => load.stop());
-    await load.start();
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 40, rate: 20, selects: 'replicant' });
     await patchEmqx(sb, ns, { spec: { replicantTemplate: { spec: { replicas: 3 } } } });
     await sb.waitFor(
       '3 replicants Ready',
