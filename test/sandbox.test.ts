@@ -596,7 +596,8 @@ test('a container that ignores the graceful stop is killed when the grace period
   );
   const forcedAfter = calls[1].at - calls[0].at;
   assert.ok(
-    forcedAfter >= 1800 && forcedAfter < 5000,
+    // at the 2 s asked for, not the pod's 30 s (the upper bound leaves a busy machine room)
+    forcedAfter >= 1800 && forcedAfter < 20_000,
     `forced stop ${forcedAfter} ms after the graceful one`,
   );
   assert.ok(elapsed >= 1800, `pod deleted after ${elapsed} ms, before the grace period ended`);
