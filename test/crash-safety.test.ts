@@ -86,21 +86,32 @@ describe('crash safety', () => {
 
     await patchEmqx(sb, ns, { spec: { image: `emqx/emqx-enterprise:${NEW}` } });
     const hit: string[] = [];
-    for (const [i, point] of points.entries()) {
-      await sb.waitFor(
-        `kill point "${point.name}" (held by the emulator until released)`,
-        async () => point.reached(point.usesStatus === false ? undefined : await getEmqx(sb, ns)),
-        240_000,
-        point.usesStatus === false ? 20 : 200,
-      );
-      await sb.operator.kill();
-      hit.push(point.name);
+    /** Where the upgrade is: the operator's phase and message, and every node of the namespace in the emulator. */
+    const where = async (): Promise<string> => {
       const update = (await getEmqx(sb, ns))?.status?.update;
       const nodes = fabric
         .nodes()
         .filter((n) => n.pod.startsWith(`${ns}/`))
-        .map((n) => `${n.pod.slice(ns.length + 1)} ${n.version}${n.evacuation ? ` ${n.evacuation}` : ''}`);
-      t.diagnostic(`killed at "${point.name}": phase ${update?.phase ?? '-'}; nodes: ${nodes.join(', ')}`);
+        .map(
+          (n) =>
+            `${n.pod.slice(ns.length + 1)} ${n.version} ${n.status}${n.evacuation ? ` ${n.evacuation}` : ''}`,
+        );
+      return `phase ${update?.phase ?? '-'} (${update?.message ?? ''}); nodes: ${nodes.join(', ')}`;
+    };
+    for (const [i, point] of points.entries()) {
+      try {
+        await sb.waitFor(
+          `kill point "${point.name}" (held by the emulator until released)`,
+          async () => point.reached(point.usesStatus === false ? undefined : await getEmqx(sb, ns)),
+          240_000,
+          point.usesStatus === false ? 20 : 200,
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; ${await where()}`, { cause: err });
+      }
+      await sb.operator.kill();
+      hit.push(point.name);
+      t.diagnostic(`killed at "${point.name}": ${await where()}`);
       sb.operator = startOperatorProcess(sb.sandbox, {
         name: `operator-after-kill-${hit.length}`,
         logLevel: 'debug',
