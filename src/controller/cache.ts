@@ -48,6 +48,8 @@ export class ClusterCache {
   private readonly emqxInformer: Informer<EMQX & KubeObject>;
   private readonly rebalanceInformer: Informer<Rebalance & KubeObject>;
   private readonly listeners = new Set<ChangeListener>();
+  /** Set once every informer has synced; listeners hear nothing before (see start). */
+  private synced = false;
 
   constructor(client: KubeClient, opts: { namespace?: string; logger: Logger }) {
     const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
@@ -106,6 +108,7 @@ export class ClusterCache {
   }
 
   private emit(kind: 'EMQX' | 'Rebalance', key: string): void {
+    if (!this.synced) return;
     for (const l of this.listeners) l(kind, key);
   }
 
@@ -114,10 +117,17 @@ export class ClusterCache {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Starts every informer and resolves once all have synced. Change listeners hear nothing before that: the EMQX
+   * list can arrive before the Secrets', and a pass run then sees a cluster without its Secrets, Pods and Services
+   * (it would make a new cookie and API key under a running cluster, and replace nodes it cannot see). The caller
+   * enqueues every resource once start() resolves.
+   */
   async start(): Promise<void> {
     const all = [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()];
     await Promise.all(all.map((i) => i.start()));
     await Promise.all(all.map((i) => i.synced));
+    this.synced = true;
   }
 
   async stop(): Promise<void> {
