@@ -123,8 +123,8 @@ async function waitForCrds(client: KubeClient, log: Logger, timeoutMs = 60_000):
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.logger ?? createLogger({ level: opts.logLevel ?? 'info' });
-  const { kc, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
-  const client = new KubeClient(kc);
+  const { access, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const client = new KubeClient(access);
   log.info('starting', {
     kubeconfig: source,
     from,
