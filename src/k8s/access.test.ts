@@ -34,7 +34,8 @@ async function serve(make: (h: http.RequestListener) => http.Server | https.Serv
   const server = make((req, res) => {
     const socket = req.socket as TLSSocket;
     const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
-    seen.push({ auth: req.headers.authorization, clientCert: peer?.subject?.CN });
+    const cn = peer?.subject?.CN;
+    seen.push({ auth: req.headers.authorization, clientCert: Array.isArray(cn) ? cn.join(',') : cn });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"major":"1","minor":"36"}');
   });
   servers.push(server);
