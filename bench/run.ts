@@ -146,6 +146,16 @@ function delta(before: Map<string, number>, after: Map<string, number>): Map<str
   return new Map([...out].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
 
+/** Where the operator's memory is, from its own /metrics (prom-client's process collectors). */
+function heapLine(samples: Sample[]): string {
+  const m = (name: string, space?: string) =>
+    (samples.find((x) => x.name === name && (space === undefined || x.labels.space === space))?.value ??
+      NaN) /
+    2 ** 20;
+  const f = (v: number) => v.toFixed(1);
+  return `V8 heap used ${f(m('nodejs_heap_size_used_bytes'))} of ${f(m('nodejs_heap_size_total_bytes'))} MiB (old space ${f(m('nodejs_heap_space_size_used_bytes', 'old'))} of ${f(m('nodejs_heap_space_size_total_bytes', 'old'))}, code ${f(m('nodejs_heap_space_size_total_bytes', 'code'))}, new ${f(m('nodejs_heap_space_size_total_bytes', 'new'))}), external ${f(m('nodejs_external_memory_bytes'))} MiB`;
+}
+
 function total(samples: Sample[], name: string): number {
   return samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
 }
@@ -472,6 +482,7 @@ async function idleWindow(ctx: Ctx, label: string, idleMs = ctx.idleMs): Promise
     ...[...calls].map(([k, v]) => `      ${String(v).padStart(5)}  ${k}`),
     `   reconciles: ${fmt([...reconciles])}`,
     `   operator RSS: ${mib(p0.rssKiB)} at the start, ${mib(p1.rssKiB)} at the end (min ${mib(Math.min(...rss))}, max ${mib(Math.max(...rss))} over ${rss.length} samples); peak so far (VmHWM) ${mib(p1.hwmKiB)}`,
+    `   operator memory at the end: ${heapLine(m1)}`,
     `   operator CPU: ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(2)} s over the window (${(((p1.cpuSeconds - p0.cpuSeconds) / elapsed) * 100000).toFixed(1)} % of one core)`,
   ];
   if (elapsed >= 120_000) {
@@ -822,6 +833,7 @@ async function main(): Promise<number> {
       `operator pid ${op.child.pid} leading after ${sec(Date.now() - startedAt)}; RSS with no EMQX resource ${mib(base.rssKiB)}`,
     );
     summary.push(`0. operator RSS with no EMQX resource, just started: ${mib(base.rssKiB)}`);
+    summary.push(`   ${heapLine(await scrape(op))}`);
     const ctx: Ctx = { sb, op, client: new KubeClient(sb.kubeConfig), timeoutMs, idleMs, summary };
 
     await partSeed(ctx);
