@@ -163,6 +163,9 @@ function total(samples: Sample[], name: string): number {
 interface ProcStat {
   rssKiB: number;
   hwmKiB: number;
+  /** RSS split: anonymous memory (heaps, malloc) and file pages (the node binary and libraries). */
+  anonKiB: number;
+  fileKiB: number;
   cpuSeconds: number;
 }
 
@@ -181,7 +184,13 @@ function procStat(pid: number): ProcStat {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(rest[11]) + Number(rest[12]);
-  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), cpuSeconds: ticks / CLK_TCK };
+  return {
+    rssKiB: kib('VmRSS'),
+    hwmKiB: kib('VmHWM'),
+    anonKiB: kib('RssAnon'),
+    fileKiB: kib('RssFile'),
+    cpuSeconds: ticks / CLK_TCK,
+  };
 }
 
 // -------------------------------------------------------------------------------------------------- resources
@@ -482,7 +491,7 @@ async function idleWindow(ctx: Ctx, label: string, idleMs = ctx.idleMs): Promise
     ...[...calls].map(([k, v]) => `      ${String(v).padStart(5)}  ${k}`),
     `   reconciles: ${fmt([...reconciles])}`,
     `   operator RSS: ${mib(p0.rssKiB)} at the start, ${mib(p1.rssKiB)} at the end (min ${mib(Math.min(...rss))}, max ${mib(Math.max(...rss))} over ${rss.length} samples); peak so far (VmHWM) ${mib(p1.hwmKiB)}`,
-    `   operator memory at the end: ${heapLine(m1)}`,
+    `   operator memory at the end: RSS anonymous ${mib(p1.anonKiB)}, file-backed ${mib(p1.fileKiB)}; ${heapLine(m1)}`,
     `   operator CPU: ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(2)} s over the window (${(((p1.cpuSeconds - p0.cpuSeconds) / elapsed) * 100000).toFixed(1)} % of one core)`,
   ];
   if (elapsed >= 120_000) {
@@ -833,7 +842,9 @@ async function main(): Promise<number> {
       `operator pid ${op.child.pid} leading after ${sec(Date.now() - startedAt)}; RSS with no EMQX resource ${mib(base.rssKiB)}`,
     );
     summary.push(`0. operator RSS with no EMQX resource, just started: ${mib(base.rssKiB)}`);
-    summary.push(`   ${heapLine(await scrape(op))}`);
+    summary.push(
+      `   RSS anonymous ${mib(base.anonKiB)}, file-backed ${mib(base.fileKiB)}; ${heapLine(await scrape(op))}`,
+    );
     const ctx: Ctx = { sb, op, client: new KubeClient(sb.kubeConfig), timeoutMs, idleMs, summary };
 
     await partSeed(ctx);
