@@ -625,7 +625,10 @@ export class EmqxClient {
       // undici, ~18 MiB of RSS); https targets with an agent that verifies against the configured CA and the node's
       // DNS name; the credentials are never sent to an http target when TLS options are given.
       if (url.protocol === 'https:') {
-        res = (await undiciFetch(url, { ...init, dispatcher: agentFor(this.tls ?? {}) })) as unknown as Response;
+        res = (await undiciFetch(url, {
+          ...init,
+          dispatcher: agentFor(this.tls ?? {}),
+        })) as unknown as Response;
       } else if (this.tls && spec.auth !== false) {
         throw new Error(`refusing to send credentials over plain http to ${target}: the dashboard is https`);
       } else {
