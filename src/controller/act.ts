@@ -62,7 +62,8 @@ type Stage =
   | 'ensureReplicants'
   | 'updatePodConditions'
   | 'ensurePdbs'
-  | 'ensureServices';
+  | 'ensureServices'
+  | 'pruneUnwanted';
 
 /** The stage that applies an object of the plan's list. */
 function stageOf(s: Snapshot, obj: BuiltObject): Stage {
@@ -295,6 +296,22 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
     if (!p.halted) {
       await stage('ensurePdbs', () => applyStage('ensurePdbs'));
       await stage('ensureServices', () => applyStage('ensureServices'));
+      await stage('pruneUnwanted', async () => {
+        for (const d of p.deletions ?? []) {
+          log.info('deleting', { kind: d.kind, object: d.name, reason: d.reason });
+          const deleted = await deleteObject(
+            client,
+            { apiVersion: d.apiVersion, kind: d.kind, namespace: ns, name: d.name },
+            { uid: d.uid },
+          );
+          if (deleted)
+            record({
+              type: 'Normal',
+              reason: 'Deleted',
+              message: `${d.kind} ${d.name} deleted: ${d.reason}`,
+            });
+        }
+      });
     }
   } catch (err) {
     failure = err instanceof PassFailed ? err.cause : err;

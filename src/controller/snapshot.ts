@@ -115,6 +115,8 @@ export interface Snapshot {
     readonly cookie: string;
     readonly cookieExists: boolean;
     readonly operatorSecret: string;
+    /** The bootstrap API-key Secret was not found (cache, then API server): `operatorSecret` is a new value. */
+    readonly operatorSecretGenerated?: boolean;
     /** Contents of the Secrets spec.bootstrapAPIKeys refers to (by Secret name, then key). */
     readonly userSecrets: Readonly<Record<string, Record<string, string>>>;
   };
@@ -262,6 +264,18 @@ function childrenOf(cache: ClusterCache, namespace: string, name: string) {
   return out;
 }
 
+/** GET one Secret (undefined when it does not exist). */
+async function liveSecret(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<V1Secret | undefined> {
+  return (
+    (await client.get<V1Secret & KubeObject>({ apiVersion: 'v1', kind: 'Secret', namespace, name })) ??
+    undefined
+  );
+}
+
 async function readUserSecrets(
   client: KubeClient,
   emqx: EMQX,
@@ -323,9 +337,13 @@ export async function observe(
   const goOperatorLeases =
     takeover && !paused && foreignWorkloads.length > 0 ? await readGoOperatorLeases(deps.client) : undefined;
 
-  // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
-  const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
-  const bootstrap = secret(names.bootstrapApiKeySecret(emqx));
+  // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure. A Secret the cache does
+  // not hold (deleted, the informer lags, or put back by hand without the operator's labels) is read from the API
+  // server before anything is generated: a new cookie under running pods would split the cluster (plan.ts).
+  const keySecret = async (n: string) =>
+    secret(n) ?? (paused ? undefined : await liveSecret(deps.client, namespace, n));
+  const liveCookie = decodeSecret(await keySecret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
+  const bootstrap = await keySecret(names.bootstrapApiKeySecret(emqx));
   const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
   const access = emqxAccess(pods, bootstrap, {
     clusterDomain: clusterDomainOf(emqx),
@@ -336,6 +354,7 @@ export async function observe(
     cookie: liveCookie ?? generateSecretValue(),
     cookieExists: liveCookie !== undefined,
     operatorSecret: access.credentials?.secret ?? generateSecretValue(),
+    ...(!bootstrap && { operatorSecretGenerated: true }),
     userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
   };
   registerSecret(secrets.cookie);
