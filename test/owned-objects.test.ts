@@ -1,0 +1,139 @@
+// End to end (issue 11, findings 8 and 9): what the operator does with the objects it owns when they go away or
+// are no longer wanted. The node-cookie Secret deleted under a Ready cluster is never generated again (a new
+// cookie would split the cluster): the operator holds, says so, and takes the Secret back once it is put back with
+// the value the nodes run. A dashboard Service the spec disables is deleted, and comes back when enabled again.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
+import { readMetrics, useOperatorSandbox, type OperatorProcess } from './support/operator.ts';
+
+const sb = useOperatorSandbox({ timeScale: 10 });
+
+async function events(ns: string, reason: string): Promise<any[]> {
+  const list = await sb.api.get<{ items: any[] }>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`);
+  return list.items.filter((e) => e.reason === reason && e.regarding?.name === 'emqx');
+}
+
+async function getOrUndefined(path: string): Promise<any> {
+  try {
+    return await sb.api.get<any>(path);
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+async function passes(op: OperatorProcess): Promise<number> {
+  return (await readMetrics(op))
+    .filter((m) => m.name === 'emqx_operator_reconcile_total' && m.labels.kind === 'EMQX')
+    .reduce((sum, m) => sum + m.value, 0);
+}
+
+const podUids = async (ns: string) =>
+  (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
+
+describe('operator: owned objects', () => {
+  it('the cookie Secret deleted under a Ready cluster: no new cookie, a condition and an Event, taken back when restored', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(example('minimal.yaml', ns));
+    await waitReady(sb, ns);
+    const path = `/api/v1/namespaces/${ns}/secrets/emqx-node-cookie`;
+    const original = (await sb.api.get<any>(path)).data.node_cookie as string;
+    const cookie = Buffer.from(original, 'base64').toString('utf8');
+    const pods = await podUids(ns);
+    assert.equal(pods.length, 2);
+
+    await sb.api.delete(path);
+    const held = await sb.waitFor(
+      'Ready False with reason NodeCookieSecretMissing',
+      async () => {
+        const e = await getEmqx(sb, ns);
+        const ready = e?.status?.conditions?.find((c) => c.type === 'Ready');
+        return ready?.reason === 'NodeCookieSecretMissing' ? ready : undefined;
+      },
+      60_000,
+    );
+    assert.equal(held.status, 'False');
+    assert.match(held.message, /Secret emqx-node-cookie .*is missing while the cluster's pods run/);
+    // several passes later the operator still has not made a cookie of its own
+    const seen = await passes(sb.operator);
+    await sb.waitFor(
+      'two more reconcile passes',
+      async () => (await passes(sb.operator)) >= seen + 2,
+      60_000,
+    );
+    assert.equal(await getOrUndefined(path), undefined, 'the operator did not create a new cookie Secret');
+    const warned = await sb.waitFor(
+      'a NodeCookieSecretMissing Event',
+      async () => (await events(ns, 'NodeCookieSecretMissing'))[0],
+      30_000,
+    );
+    assert.equal(warned.type, 'Warning');
+    assert.match(warned.note, /Secret emqx-node-cookie/);
+    assert.ok(!JSON.stringify(await getEmqx(sb, ns)).includes(cookie), 'the cookie is not in the status');
+    assert.ok(!warned.note.includes(cookie), 'nor in the Event');
+    assert.deepEqual(await podUids(ns), pods, 'no pod was replaced');
+
+    // Put back by hand, as the message says (no operator labels): read from the API server, and adopted unchanged.
+    await sb.api.post(`/api/v1/namespaces/${ns}/secrets`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'emqx-node-cookie' },
+      data: { node_cookie: original },
+    });
+    await waitReady(sb, ns, 'emqx', 60_000);
+    const adopted = await sb.waitFor(
+      'the restored Secret carries the operator labels',
+      async () => {
+        const s = await sb.api.get<any>(path);
+        return s.metadata.labels?.['apps.emqx.io/managed-by'] === 'emqx-operator' ? s : undefined;
+      },
+      30_000,
+    );
+    assert.equal(adopted.data.node_cookie, original, 'the cookie is the one the nodes run with');
+    assert.deepEqual(await podUids(ns), pods, 'still no pod replaced');
+  });
+
+  it('a disabled dashboard Service is deleted, and comes back once enabled', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(example('minimal.yaml', ns));
+    await waitReady(sb, ns);
+    const path = `/api/v1/namespaces/${ns}/services/emqx-dashboard`;
+    const before = await sb.api.get<any>(path);
+    // a Service of the user's in the same namespace, labelled like the operator's, is never touched
+    await sb.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {
+          name: 'emqx-listeners-copy',
+          labels: { 'apps.emqx.io/managed-by': 'emqx-operator', 'apps.emqx.io/instance': 'emqx' },
+        },
+        spec: { ports: [{ name: 'x', port: 1 }] },
+      },
+      ns,
+    );
+
+    await patchEmqx(sb, ns, { spec: { dashboardServiceTemplate: { enabled: false } } });
+    await sb.waitFor('the dashboard Service is gone', async () => !(await getOrUndefined(path)), 60_000);
+    await waitReady(sb, ns, 'emqx', 60_000);
+    const deleted = await sb.waitFor('a Deleted Event', async () => (await events(ns, 'Deleted'))[0], 30_000);
+    assert.match(
+      deleted.note,
+      /Service emqx-dashboard deleted: spec.dashboardServiceTemplate.enabled is false/,
+    );
+    assert.ok(await getOrUndefined(`/api/v1/namespaces/${ns}/services/emqx-listeners`), 'listeners kept');
+    assert.ok(
+      await getOrUndefined(`/api/v1/namespaces/${ns}/services/emqx-listeners-copy`),
+      'user Service kept',
+    );
+
+    await patchEmqx(sb, ns, { spec: { dashboardServiceTemplate: { enabled: true } } });
+    const back = await sb.waitFor('the dashboard Service is back', () => getOrUndefined(path), 60_000);
+    assert.notEqual(back.metadata.uid, before.metadata.uid, 'a new Service');
+    assert.deepEqual(
+      back.spec.ports.map((p: any) => `${p.name}:${p.port}`),
+      before.spec.ports.map((p: any) => `${p.name}:${p.port}`),
+    );
+  });
+});
