@@ -10,6 +10,7 @@ import {
   ANNOTATION_DRAINING,
   ANNOTATION_POD_DELETION_COST,
   CONDITION_ON_SERVING,
+  FIELD_MANAGER,
   names,
 } from '../api/names.ts';
 import type { EMQXStatus } from '../api/types.ts';
@@ -27,12 +28,14 @@ import { KubeApiError, type KubeClient, type KubeObject } from '../k8s/rest.ts';
 import { kubeTime } from '../k8s/time.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BuiltObject } from '../resources/index.ts';
+import { hashObject } from '../resources/hash.ts';
 import { connect, isAlreadyStarted, isNotInCluster, type EmqxApiFactory } from './emqx-access.ts';
 import type { OwnedKind } from './cache.ts';
 import { configObservation, requeueFor, type Plan } from './plan.ts';
 import type { PlannedEvent, RolloutAction, ScaleTarget } from './rollout/types.ts';
 import { liveChild, type Snapshot } from './snapshot.ts';
 import { buildStatus, conditionEvents, statusChanged, type StatusDecisions } from './status.ts';
+import type { ObjectWrite } from './write-fights.ts';
 
 export interface ActDeps {
   client: KubeClient;
@@ -51,6 +54,8 @@ export interface ActResult {
   failure?: unknown;
   /** The status write itself failed (the next pass starts from the stored status again). */
   statusFailed?: boolean;
+  /** Live objects this pass changed, and which fields (what ./write-fights.ts watches). */
+  writes: ObjectWrite[];
 }
 
 type Stage =
@@ -109,6 +114,7 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   let coresApplied = false;
   let failure: unknown;
   let statusFailed = false;
+  const writes: ObjectWrite[] = [];
 
   const stage = async (name: Stage, fn: () => Promise<void>) => {
     const t0 = process.hrtime.bigint();
@@ -133,6 +139,21 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       changes: live ? describeDiff(diff) : 'created',
     });
     await apply(client, desired as KubeObject);
+    if (live) {
+      const managers = (live as KubeObject).metadata?.managedFields ?? [];
+      writes.push({
+        object: `${desired.kind}/${desired.metadata!.name!}`,
+        desired: hashObject(desired),
+        fields: diff.map((e) => e.path || '<object>'),
+        otherManagers: [
+          ...new Set(
+            managers
+              .filter((m) => m.manager && m.manager !== FIELD_MANAGER && m.subresource !== 'status')
+              .map((m) => m.manager!),
+          ),
+        ],
+      });
+    }
   };
   const applyStage = async (name: Stage) => {
     for (const obj of p.objects) if (stageOf(s, obj) === name) await applyIfChanged(obj);
@@ -347,6 +368,7 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   return {
     status,
     requeueAfterMs,
+    writes,
     ...(failure !== undefined && { failure }),
     ...(statusFailed && { statusFailed }),
   };

@@ -11,7 +11,7 @@ import { buildAll, type BuiltObject } from '../resources/index.ts';
 import { fnv1a32, hashObject } from '../resources/hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
 import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
-import type { ConfigObservation } from '../status/conditions.ts';
+import { conditionMessage, type ConfigObservation } from '../status/conditions.ts';
 import {
   foreignWorkloadsMessage,
   goOperatorRunning,
@@ -22,6 +22,7 @@ import {
 } from './foreign-workloads.ts';
 import { foreignSets } from './rollout/takeover.ts';
 import { unwantedChildren, type Deletion } from './prune.ts';
+import { REASON_WRITE_CONFLICT, writeHoldMessage, type WriteHold } from './write-fights.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
 import { planRollout, replicantsMayStart, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
@@ -101,6 +102,8 @@ export interface PlanOptions {
   notReadyIntervalMs?: number;
   /** Safety-net re-check once Ready. Default 30 s. */
   readyIntervalMs?: number;
+  /** An object fought over by another writer (./write-fights.ts): left out of the writes until the hold ends. */
+  writeHold?: WriteHold;
 }
 
 /** Readiness gate `apps.emqx.io/on-serving` of a pod, as the plan wants it. */
@@ -470,9 +473,18 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
 
   const deletions = unwantedChildren(s, objects);
 
+  // A write fight: the object is not written until the hold ends; Ready names it, an Event says so once per hold.
+  const hold = opts.writeHold && now.getTime() < opts.writeHold.until ? opts.writeHold : undefined;
+  const blocked = hold && { reason: REASON_WRITE_CONFLICT, message: writeHoldMessage(hold) };
+  if (hold && blocked) {
+    waits.push(hold.until - now.getTime());
+    const ready = s.previousStatus?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.message !== conditionMessage(blocked.message)) events.push({ type: 'Warning', ...blocked });
+  }
+
   return finish(
     {
-      objects,
+      objects: hold ? objects.filter((o) => `${o.kind}/${o.metadata?.name}` !== hold.object) : objects,
       ...(deletions.length > 0 && { deletions }),
       ...(configPush && { configPush }),
       rollout,
@@ -484,6 +496,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
         activity,
         progressing,
         ...(rollout.update && { update: rollout.update }),
+        ...(blocked && { blocked }),
       },
       events,
     },
