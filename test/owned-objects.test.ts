@@ -2,6 +2,8 @@
 // are no longer wanted. The node-cookie Secret deleted under a Ready cluster is never generated again (a new
 // cookie would split the cluster): the operator holds, says so, and takes the Secret back once it is put back with
 // the value the nodes run. A dashboard Service the spec disables is deleted, and comes back when enabled again.
+// (Finding 5) Another field manager that force-applies its own value over a field the operator applies starts a
+// write fight: the operator holds that object back, longer each time, and says so, while another cluster converges.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
@@ -27,6 +29,10 @@ async function passes(op: OperatorProcess): Promise<number> {
   return (await readMetrics(op))
     .filter((m) => m.name === 'emqx_operator_reconcile_total' && m.labels.kind === 'EMQX')
     .reduce((sum, m) => sum + m.value, 0);
+}
+
+async function readyCondition(ns: string) {
+  return (await getEmqx(sb, ns))?.status?.conditions?.find((c) => c.type === 'Ready');
 }
 
 const podUids = async (ns: string) =>
@@ -135,5 +141,93 @@ describe('operator: owned objects', () => {
       back.spec.ports.map((p: any) => `${p.name}:${p.port}`),
       before.spec.ports.map((p: any) => `${p.name}:${p.port}`),
     );
+  });
+
+  it('a field fought over by another field manager: the object is held back, longer each time, Ready names it; another cluster converges', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(example('minimal.yaml', ns));
+    await waitReady(sb, ns);
+    const path = `/api/v1/namespaces/${ns}/configmaps/emqx-configs`;
+    const ours = (await sb.api.get<any>(path)).data['emqx.conf'] as string;
+    const theirs = `${ours}\n# written by the fighter\n`;
+    // The other writer: whenever the field is not its value, it force-applies it back (what a controller that
+    // owns the same field, or a mutating webhook, amounts to). Each time it finds the operator's value counts.
+    let stop = false;
+    let writtenBack = 0;
+    const fighter = (async () => {
+      while (!stop) {
+        const cm = await sb.api.get<any>(path);
+        if (cm.data['emqx.conf'] !== theirs) {
+          if (cm.data['emqx.conf'] === ours) writtenBack++;
+          await sb.api.patch(
+            `${path}?fieldManager=fighter&force=true`,
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: 'emqx-configs' },
+              data: { 'emqx.conf': theirs },
+            },
+            'application/apply-patch+yaml',
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const started = Date.now();
+    t.after(async () => {
+      stop = true;
+      await fighter;
+      t.diagnostic(`the operator wrote the field back ${writtenBack} times in ${Date.now() - started} ms`);
+    });
+
+    const first = await sb.waitFor(
+      'Ready False with reason WriteConflict',
+      async () => {
+        const c = await readyCondition(ns);
+        return c?.reason === 'WriteConflict' ? c : undefined;
+      },
+      60_000,
+    );
+    const atFirst = writtenBack;
+    assert.equal(first.status, 'False');
+    assert.match(
+      first.message,
+      /^ConfigMap\/emqx-configs: field data\[emqx\.conf\] is changed back by field manager "fighter" .*not written again for 10 s.*\(hold 1\)$/,
+    );
+    assert.ok(!first.message.includes('written by the fighter'), 'no value in the message');
+    const warned = await sb.waitFor(
+      'a WriteConflict Event',
+      async () => (await events(ns, 'WriteConflict'))[0],
+      30_000,
+    );
+    assert.equal(warned.type, 'Warning');
+
+    // Another cluster under the same operator converges meanwhile.
+    const other = await sb.newNamespace(t, 'other');
+    await sb.apply(example('minimal.yaml', other));
+    await waitReady(sb, other, 'emqx', 120_000);
+
+    // The fight goes on: the hold doubles, and the operator wrote the field back only a couple of times meanwhile
+    // (the write that restores its value when a hold ends, and the one the other side undid) — not once per pass.
+    const second = await sb.waitFor(
+      'the hold doubled',
+      async () => {
+        const c = await readyCondition(ns);
+        return c?.reason === 'WriteConflict' && /\(hold [2-9]\)$/.test(c.message) ? c : undefined;
+      },
+      90_000,
+    );
+    assert.match(second.message, /not written again for (20|40) s/);
+    assert.ok(
+      writtenBack - atFirst <= 4,
+      `the operator wrote the field back ${writtenBack - atFirst} times between hold 1 and hold 2 (at most 4 expected)`,
+    );
+    assert.ok(atFirst <= 4, `written back ${atFirst} times before the first hold (at most 4 expected)`);
+
+    // The other side stops: once the hold ends the operator writes its value once, and Ready comes back.
+    stop = true;
+    await fighter;
+    await waitReady(sb, ns, 'emqx', 120_000);
+    assert.equal((await sb.api.get<any>(path)).data['emqx.conf'], ours, 'the operator value is back');
   });
 });
