@@ -1,6 +1,7 @@
 // Act: the small executor that carries out a plan, in the order a cluster needs it —
 //   Secrets → discovery RBAC and headless Service → config push, then ConfigMap → the rollout action → core
-//   StatefulSet → replicant ReplicaSets → readiness gates → PDBs → Services → status (and its Events).
+//   StatefulSet → replicant ReplicaSets → readiness gates → PDBs → Services → children no longer wanted (deleted)
+//   → status (and its Events). It reports which live objects it changed, and which fields (./write-fights.ts).
 // Objects are applied with server-side apply only when the live object differs (an idle cluster costs zero
 // writes). A write that fails stops the pass: the status is still written, computed from what was done, and the
 // error is rethrown so the work queue retries with back-off. What the executor learns from a write (EMQX rejected
