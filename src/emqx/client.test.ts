@@ -564,3 +564,19 @@ test('bodies of the wrong shape are EmqxResponseErrors naming the field, tried o
   await assert.rejects(o.getListeners(), /listeners\[0\]\.type is not a string/);
   await assert.rejects(o.globalStatus(), /global_status\.evacuations is not an array/);
 });
+
+test('a PUT /configs 400 naming a sensitive path never carries the refused value in the error message', () => {
+  const err = new EmqxApiError('PUT /api/v5/configs', 'http://127.0.0.1:18083', 400, {
+    errors: {
+      authorization: {
+        kind: 'validation_error',
+        path: 'authorization.sources.1.password',
+        reason: 'expected string, got "s3cr3t-value"',
+        value: 's3cr3t-value',
+      },
+    },
+  });
+  assert.ok(!err.message.includes('s3cr3t-value'), err.message);
+  assert.match(err.message, /400: .*"path":"authorization\.sources\.1\.password".*"value":"\*\*\*\*\*\*"/);
+  assert.ok(!JSON.stringify(err.errors).includes('s3cr3t-value'));
+});

@@ -25,7 +25,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { Agent, fetch as tlsFetch } from 'undici';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry, type Registry } from '../observability/metrics.ts';
-import { registerSecret } from '../observability/redact.ts';
+import { redactConfigErrors, registerSecret } from '../observability/redact.ts';
 import type {
   EmqxCluster,
   EmqxListener,
@@ -126,7 +126,9 @@ export class EmqxApiError extends EmqxError {
     };
     const code = typeof b.code === 'string' ? b.code : undefined;
     let detail: string;
-    if (b.errors !== undefined) detail = typeof b.errors === 'string' ? b.errors : JSON.stringify(b.errors);
+    // a refused value at a sensitive path (a password, the cookie) is masked before it can reach a message
+    const errors = redactConfigErrors(b.errors);
+    if (errors !== undefined) detail = typeof errors === 'string' ? errors : JSON.stringify(errors);
     else if (typeof b.message === 'string') detail = b.message;
     else if (b.message !== undefined) detail = JSON.stringify(b.message);
     else if (typeof body === 'string' && body !== '') detail = body.slice(0, 300);
@@ -136,7 +138,7 @@ export class EmqxApiError extends EmqxError {
     this.status = status;
     this.code = code;
     this.body = body;
-    this.errors = b.errors;
+    this.errors = errors;
   }
 }
 
