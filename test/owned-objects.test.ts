@@ -1,13 +1,18 @@
 // End to end (issue 11, findings 8 and 9): what the operator does with the objects it owns when they go away or
 // are no longer wanted. The node-cookie Secret deleted under a Ready cluster is never generated again (a new
-// cookie would split the cluster): the operator holds, says so, and takes the Secret back once it is put back with
-// the value the nodes run. A dashboard Service the spec disables is deleted, and comes back when enabled again.
+// cookie would split the cluster): an operator that read it before puts it back as it was; one that never did
+// holds, says so, and takes the Secret back once it is put back with the value the nodes run. A dashboard Service the spec disables is deleted, and comes back when enabled again.
 // (Finding 5) Another field manager that force-applies its own value over a field the operator applies starts a
 // write fight: the operator holds that object back, longer each time, and says so, while another cluster converges.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
-import { readMetrics, useOperatorSandbox, type OperatorProcess } from './support/operator.ts';
+import {
+  readMetrics,
+  startOperatorProcess,
+  useOperatorSandbox,
+  type OperatorProcess,
+} from './support/operator.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
@@ -39,17 +44,40 @@ const podUids = async (ns: string) =>
   (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
 
 describe('operator: owned objects', () => {
-  it('the cookie Secret deleted under a Ready cluster: no new cookie, a condition and an Event, taken back when restored', async (t) => {
+  it('the cookie Secret deleted under a Ready cluster: put back as it was, or (value unknown) no new cookie, a condition and an Event', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(example('minimal.yaml', ns));
     await waitReady(sb, ns);
     const path = `/api/v1/namespaces/${ns}/secrets/emqx-node-cookie`;
-    const original = (await sb.api.get<any>(path)).data.node_cookie as string;
+    const first = await sb.api.get<any>(path);
+    const original = first.data.node_cookie as string;
     const cookie = Buffer.from(original, 'base64').toString('utf8');
     const pods = await podUids(ns);
     assert.equal(pods.length, 2);
 
+    // 1. The operator read the Secret before: it puts it back with that value.
     await sb.api.delete(path);
+    const restored = await sb.waitFor(
+      'the cookie Secret created again',
+      async () => {
+        const s = await getOrUndefined(path);
+        return s && s.metadata.uid !== first.metadata.uid ? s : undefined;
+      },
+      60_000,
+    );
+    assert.equal(restored.data.node_cookie, original, 'the same cookie');
+    const said = await sb.waitFor(
+      'a NodeCookieSecretRestored Event',
+      async () => (await events(ns, 'NodeCookieSecretRestored'))[0],
+      30_000,
+    );
+    assert.ok(!said.note.includes(cookie), 'the cookie is not in the Event');
+    await waitReady(sb, ns, 'emqx', 60_000);
+
+    // 2. A new operator process (it never read the Secret) finds it gone under running pods: it holds.
+    await sb.operator.stop();
+    await sb.api.delete(path);
+    sb.operator = startOperatorProcess(sb.sandbox, { name: 'operator-without-memory', logLevel: 'debug' });
     const held = await sb.waitFor(
       'Ready False with reason NodeCookieSecretMissing',
       async () => {
@@ -57,7 +85,7 @@ describe('operator: owned objects', () => {
         const ready = e?.status?.conditions?.find((c) => c.type === 'Ready');
         return ready?.reason === 'NodeCookieSecretMissing' ? ready : undefined;
       },
-      60_000,
+      90_000,
     );
     assert.equal(held.status, 'False');
     assert.match(held.message, /Secret emqx-node-cookie .*is missing while the cluster's pods run/);

@@ -251,6 +251,32 @@ test('plan: node.cookie in the config says the value: the missing Secret is crea
   assert.equal(cookieOf(p.objects), 'the-cookie');
 });
 
+test('plan: a cookie Secret deleted under running pods, its value remembered: put back as it was, said once', () => {
+  const s = world(running);
+  const p = plan(
+    {
+      ...s,
+      secrets: { ...s.secrets, cookie: 'remembered-cookie', cookieExists: true, cookieRestored: true },
+    },
+    NOW,
+  );
+  assert.equal(p.halted, undefined);
+  assert.equal(cookieOf(p.objects), 'remembered-cookie');
+  const e = p.events.find((x) => x.reason === 'NodeCookieSecretRestored');
+  assert.match(e?.message ?? '', /^Secret emqx-node-cookie was deleted; it is created again with the cookie/);
+  assert.doesNotMatch(e?.message ?? '', /remembered-cookie/);
+  // node.cookie in the config does not win over the value the cluster runs
+  const c = plan(
+    {
+      ...s,
+      config: { ok: true, conf: parseEmqxConfig('node.cookie = "other-cookie"') },
+      secrets: { ...s.secrets, cookie: 'remembered-cookie', cookieExists: true, cookieRestored: true },
+    },
+    NOW,
+  );
+  assert.equal(cookieOf(c.objects), 'remembered-cookie');
+});
+
 test('plan: a bootstrap key Secret re-created under running pods says what it costs', () => {
   const s = world(running);
   const p = plan({ ...s, secrets: { ...s.secrets, operatorSecretGenerated: true } }, NOW);

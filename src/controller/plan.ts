@@ -389,6 +389,20 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
       });
     }
   }
+  if (s.secrets.cookieRestored) {
+    events.push({
+      type: 'Warning',
+      reason: 'NodeCookieSecretRestored',
+      message: `Secret ${names.nodeCookieSecret(emqx)} was deleted; it is created again with the cookie the operator read from it before`,
+    });
+  }
+  if (s.secrets.operatorSecretRestored) {
+    events.push({
+      type: 'Warning',
+      reason: 'BootstrapAPIKeySecretRestored',
+      message: `Secret ${names.bootstrapApiKeySecret(emqx)} was deleted; it is created again with the API keys the operator read from it before`,
+    });
+  }
   if (s.secrets.operatorSecretGenerated && clusterRuns(s)) {
     events.push({
       type: 'Warning',

@@ -69,6 +69,8 @@ export class EmqxReconciler {
   private readonly lastStatus = new Map<string, { uid?: string; status: EMQXStatus }>();
   /** Recent writes and the write fight under way, per resource (./write-fights.ts). */
   private readonly fights = new Map<string, FightState>();
+  /** Key values read from each resource's Secrets (by resource uid): a deleted Secret is put back with them. */
+  private readonly keyValues = new Map<string, { uid?: string; cookie?: string; operatorSecret?: string }>();
   private readonly fightOptions: FightOptions;
 
   constructor(deps: ReconcilerDeps) {
@@ -82,6 +84,7 @@ export class EmqxReconciler {
     if (!cached || cached.metadata.deletionTimestamp) {
       this.lastStatus.delete(key);
       this.fights.delete(key);
+      this.keyValues.delete(key);
       return {}; // children go with their owner reference
     }
     // Only this operator writes the status, and the informer may not have seen its last write yet: start from what
@@ -104,12 +107,33 @@ export class EmqxReconciler {
     let failure: unknown;
     let requeueAfterMs: number | undefined;
     try {
+      const known = this.keyValues.get(key);
+      const remembered = known && known.uid === raw.metadata.uid ? known : undefined;
       const { snapshot, warnings } = await timed('observe', () =>
         observe(
-          { cache: this.d.cache, client: this.d.client, emqxApiFactory: this.d.emqxApiFactory, log },
+          {
+            cache: this.d.cache,
+            client: this.d.client,
+            emqxApiFactory: this.d.emqxApiFactory,
+            log,
+            ...(remembered && { remembered }),
+          },
           raw,
         ),
       );
+      // what the Secrets hold now (read, or put back from memory); a value generated this pass is not remembered
+      // until it is read back from its Secret
+      const sec = snapshot.secrets;
+      const cookie = sec.cookieExists ? sec.cookie : remembered?.cookie;
+      const operatorSecret =
+        !sec.operatorSecretGenerated || sec.operatorSecretRestored
+          ? sec.operatorSecret
+          : remembered?.operatorSecret;
+      this.keyValues.set(key, {
+        uid: raw.metadata.uid,
+        ...(cookie !== undefined && { cookie }),
+        ...(operatorSecret !== undefined && { operatorSecret }),
+      });
       for (const w of warnings) void this.d.events.warning(raw, w.reason, w.message);
       const now = this.d.now?.() ?? new Date();
       const fights = this.fights.get(key) ?? NO_FIGHT;

@@ -115,8 +115,12 @@ export interface Snapshot {
     readonly cookie: string;
     readonly cookieExists: boolean;
     readonly operatorSecret: string;
+    /** The cookie Secret is gone and `cookie` is the value this operator read from it before (ObserveDeps.remembered). */
+    readonly cookieRestored?: boolean;
     /** The bootstrap API-key Secret was not found (cache, then API server): `operatorSecret` is a new value. */
     readonly operatorSecretGenerated?: boolean;
+    /** The bootstrap API-key Secret is gone and `operatorSecret` is the key read from it before. */
+    readonly operatorSecretRestored?: boolean;
     /** Contents of the Secrets spec.bootstrapAPIKeys refers to (by Secret name, then key). */
     readonly userSecrets: Readonly<Record<string, Record<string, string>>>;
   };
@@ -197,6 +201,11 @@ export interface ObserveDeps {
   client: KubeClient;
   emqxApiFactory: EmqxApiFactory;
   log: Logger;
+  /**
+   * Key values this operator process read from this resource's Secrets in earlier passes (same resource uid): a
+   * Secret deleted since is created again with them, which undoes the deletion instead of changing the value.
+   */
+  remembered?: { cookie?: string; operatorSecret?: string };
 }
 
 function roleDesired(emqx: EMQX, role: Role): number {
@@ -350,11 +359,15 @@ export async function observe(
     ...(tls?.dashboardCa !== undefined && { ca: tls.dashboardCa }),
   });
   const writing = !paused && config.ok;
+  const rememberedCookie = liveCookie === undefined ? deps.remembered?.cookie : undefined;
+  const rememberedKey = bootstrap ? undefined : deps.remembered?.operatorSecret;
   const secrets = {
-    cookie: liveCookie ?? generateSecretValue(),
-    cookieExists: liveCookie !== undefined,
-    operatorSecret: access.credentials?.secret ?? generateSecretValue(),
-    ...(!bootstrap && { operatorSecretGenerated: true }),
+    cookie: liveCookie ?? rememberedCookie ?? generateSecretValue(),
+    cookieExists: liveCookie !== undefined || rememberedCookie !== undefined,
+    ...(rememberedCookie !== undefined && { cookieRestored: true }),
+    operatorSecret: access.credentials?.secret ?? rememberedKey ?? generateSecretValue(),
+    ...(!bootstrap &&
+      (rememberedKey !== undefined ? { operatorSecretRestored: true } : { operatorSecretGenerated: true })),
     userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
   };
   registerSecret(secrets.cookie);
