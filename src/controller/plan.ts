@@ -500,7 +500,8 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     {
       objects: hold ? objects.filter((o) => `${o.kind}/${o.metadata?.name}` !== hold.object) : objects,
       ...(deletions.length > 0 && { deletions }),
-      ...(configPush && { configPush }),
+      // a held ConfigMap holds its push too (the push is recorded on it: it would be pushed again every pass)
+      ...(configPush && hold?.object !== `ConfigMap/${names.configMap(emqx)}` && { configPush }),
       rollout,
       scales,
       serving,

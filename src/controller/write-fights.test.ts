@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NEW, NOW, world } from '../../test/support/world.ts';
+import type { KubeObject } from '../k8s/rest.ts';
+import type { OwnedKind } from './cache.ts';
 import { plan } from './plan.ts';
+import type { Snapshot } from './snapshot.ts';
 import {
   activeHold,
   NO_FIGHT,
@@ -11,6 +14,12 @@ import {
   type FightState,
   type ObjectWrite,
 } from './write-fights.ts';
+
+function withChild(s: Snapshot, kind: OwnedKind, obj: KubeObject): Snapshot {
+  const children = new Map(s.children);
+  children.set(kind, new Map([...(children.get(kind) ?? []), [obj.metadata!.name!, obj]]));
+  return { ...s, children };
+}
 
 const OPTS: FightOptions = { threshold: 3, windowMs: 60_000, baseMs: 10_000, maxMs: 40_000 };
 const cm = (desired = 'h1', fields = ['data.emqx.conf']): ObjectWrite => ({
@@ -160,6 +169,14 @@ test('plan: a held object is not written, Ready names the fight, one Event per h
     writeHold: { ...hold, level: 2, until: t + 20_000 },
   });
   assert.equal(escalated.events.filter((e) => e.reason === 'WriteConflict').length, 1);
+  // a held ConfigMap does not push its config either (the push is recorded on the ConfigMap)
+  const changed = withChild(s, 'ConfigMap', {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'emqx-configs', annotations: { 'apps.emqx.io/applied-config-hash': 'old' } },
+  } as KubeObject);
+  assert.ok(plan(changed, NOW).configPush, 'without a hold the config is pushed');
+  assert.equal(plan(changed, NOW, { writeHold: hold }).configPush, undefined);
   const after = plan(s, new Date(t + 9000), { writeHold: hold });
   assert.ok(after.objects.some((o) => o.kind === 'ConfigMap'));
   assert.equal(after.status.conditions!.find((c) => c.type === 'Ready')!.reason, 'ClusterReady');
