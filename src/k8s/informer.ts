@@ -6,7 +6,8 @@
 //  - automatic restart after errors (connection reset, apiserver restart, a failed list, a 5xx/403 on watch): every
 //    such error schedules one restart after an exponential backoff (initial 1 s, doubling, max 30 s; reset after a
 //    successful list or watch event); errors arriving while a restart is pending are folded into it, so restarts
-//    never overlap. Restarts are logged and counted (emqx_operator_informer_restarts_total{resource});
+//    never overlap. Restarts are logged and counted (emqx_operator_informer_restarts_total{resource}); a watch that
+//    ends with 410 Gone is counted too (emqx_operator_informer_watch_gone_total{resource}) before the relist;
 //  - plain-JSON objects (timestamps stay strings), so cached objects look exactly like what `apply`/`needsApply`
 //    handle, each passed through the `transform` option before it is cached;
 //  - update handlers get the previous object too;
@@ -50,6 +51,12 @@ export type DeleteHandler<T> = (obj: T) => void;
 const restartsTotal = defaultRegistry.counter({
   name: 'emqx_operator_informer_restarts_total',
   help: 'Informer restarts after a list/watch error.',
+  labelNames: ['resource'],
+});
+
+const goneTotal = defaultRegistry.counter({
+  name: 'emqx_operator_informer_watch_gone_total',
+  help: 'Watches ended with 410 Gone (resourceVersion too old): the informer lists again and diffs its cache.',
   labelNames: ['resource'],
 });
 
@@ -159,8 +166,11 @@ export class Informer<T extends KubeObject = KubeObject> {
           listed();
           if (this.stopped) return;
           const end = await this.watchOnce();
-          if (end === 'gone') this.resourceVersion = '';
-          else if (end === 'closed') {
+          if (end === 'gone') {
+            goneTotal.inc({ resource: this.resource });
+            this.log.debug('watch ended with 410 Gone: listing again');
+            this.resourceVersion = '';
+          } else if (end === 'closed') {
             // a watch that ends without events again and again is reopened ever more slowly
             if (this.reconnectDelayMs > 0) await this.delay(this.reconnectDelayMs);
             this.reconnectDelayMs = Math.min(
