@@ -247,6 +247,7 @@ async function main(): Promise<number> {
     const podSeen = new Map<string, number>();
     const podReady = new Map<string, number>();
     const podGated = new Map<string, number>();
+    const stsSeen = new Map<string, number>();
     let maxRss = 0;
     let lastReport = 0;
     while (ready.size < count) {
@@ -254,9 +255,12 @@ async function main(): Promise<number> {
         row(`   giving up: ${count - ready.size} not Ready after ${sec(timeoutMs)}`);
         break;
       }
-      const [list, pods] = await Promise.all([
+      const [list, pods, sets] = await Promise.all([
         client.request<{ items: EMQX[] }>('GET', '/apis/apps.emqx.io/v2beta1/emqxes'),
         client.request<{ items: PodLike[] }>('GET', '/api/v1/pods', {
+          query: { labelSelector: 'apps.emqx.io/managed-by=emqx-operator' },
+        }),
+        client.request<{ items: PodLike[] }>('GET', '/apis/apps/v1/statefulsets', {
           query: { labelSelector: 'apps.emqx.io/managed-by=emqx-operator' },
         }),
       ]);
@@ -267,6 +271,9 @@ async function main(): Promise<number> {
         if (!picked.has(ns) && e.status?.phase) picked.set(ns, now);
         if (!ready.has(ns) && isReady(e)) ready.set(ns, now);
       }
+      for (const set of sets.items)
+        if (appliedAt.has(set.metadata.namespace) && !stsSeen.has(set.metadata.namespace))
+          stsSeen.set(set.metadata.namespace, now);
       for (const p of pods.items) {
         const ns = p.metadata.namespace;
         if (!appliedAt.has(ns) || p.metadata.deletionTimestamp) continue;
@@ -332,7 +339,8 @@ async function main(): Promise<number> {
     row(`   apply → Ready: ${dist(readyMs)}${readyMs.length < count ? ` (only ${readyMs.length})` : ''}`);
     row(`   the pod's own start-up (pod seen → readiness probe passed): ${dist(podStart)}`);
     row(`   the operator's share (apply → Ready minus the pod's start-up): ${dist(operatorShare)}`);
-    row(`     apply → pod seen: ${dist(span(appliedMap, podSeen))}`);
+    row(`     apply → StatefulSet seen (the operator's first pass): ${dist(span(appliedMap, stsSeen))}`);
+    row(`     StatefulSet → pod seen (kube-controller-manager): ${dist(span(stsSeen, podSeen))}`);
     row(`     probe passed → pod Ready (the operator's on-serving gate): ${dist(span(podReady, podGated))}`);
     row(`     pod Ready → EMQX Ready: ${dist(span(podGated, ready))}`);
     row(
