@@ -22,8 +22,8 @@ import { EmqxReconciler } from './reconciler.ts';
 export interface OperatorOptions {
   kubeconfig?: string;
   context?: string;
-  /** Watch one namespace; default all. */
-  namespace?: string;
+  /** Watch only these namespaces; default all. */
+  namespaces?: string[];
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName?: string;
@@ -130,7 +130,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   log.info('starting', {
     kubeconfig: source,
     from,
-    namespace: opts.namespace ?? '(all)',
+    namespaces: opts.namespaces?.join(',') ?? '(all)',
     server: client.server,
   });
 
@@ -260,7 +260,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       if (webhookOptions) await registerConversionWebhook(webhookOptions);
     }
     leading = true;
-    cache = new ClusterCache(client, { namespace: opts.namespace, logger: log });
+    cache = new ClusterCache(client, {
+      ...(opts.namespaces && { namespaces: opts.namespaces }),
+      logger: log,
+    });
     const emqx = new EmqxReconciler({
       client,
       cache,
