@@ -26,6 +26,30 @@ describe('operator: namespace sharding (two operators, one cluster)', () => {
     const b1 = await sb.newNamespace(t, 'shard-b1');
     const none = await sb.newNamespace(t, 'unsharded');
 
+    // deploy/rbac.yaml grants the Lease by name (emqx-operator-leader): a shard's own Lease name is granted the same
+    // way (docs/sharding.md)
+    await sb.apply([
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'emqx-operator-shards', namespace: OPERATOR_NAMESPACE },
+        rules: [
+          {
+            apiGroups: ['coordination.k8s.io'],
+            resources: ['leases'],
+            resourceNames: ['emqx-operator-shard-a', 'emqx-operator-shard-b'],
+            verbs: ['get', 'update'],
+          },
+        ],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'emqx-operator-shards', namespace: OPERATOR_NAMESPACE },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'emqx-operator-shards' },
+        subjects: [{ kind: 'User', name: sb.sandbox.operatorUser, apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    ]);
     const shardA = startOperatorProcess(sb.sandbox, {
       name: 'operator-shard-a',
       args: ['--namespace', `${a1},${a2}`, '--leader-election-id', 'emqx-operator-shard-a'],
