@@ -41,7 +41,7 @@ export interface OperatorOptions {
     url?: string;
   };
   workers?: number;
-  /** Extra workers that only acknowledge never-seen resources (one status write each); default 16. */
+  /** Extra workers that only acknowledge never-seen resources (one status write each); default 64. */
   priorityWorkers?: number;
   logLevel?: LogLevel;
   logger?: Logger;
@@ -286,7 +286,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         name: 'emqx',
         workers: opts.workers ?? 4,
         // acknowledging a never-seen resource is one status write: a burst of them gets workers of its own
-        priorityWorkers: opts.priorityWorkers ?? 16,
+        priorityWorkers: opts.priorityWorkers ?? 64,
         logger: log,
       },
     );
