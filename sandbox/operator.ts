@@ -64,7 +64,13 @@ let counter = 0;
 
 export function startOperatorProcess(
   sb: Sandbox,
-  opts: { args?: string[]; name?: string; logLevel?: string } = {},
+  opts: {
+    args?: string[];
+    name?: string;
+    logLevel?: string;
+    /** Serve the conversion webhook (and point the CRD at it); default true. One shard of several does it. */
+    webhook?: boolean;
+  } = {},
 ): OperatorProcess {
   const name = opts.name ?? `operator-${++counter}`;
   const logFile = path.join(sb.logsDir, `${name}.log`);
@@ -81,8 +87,7 @@ export function startOperatorProcess(
       OPERATOR_NAMESPACE,
       '--health-bind-address',
       '127.0.0.1:0',
-      '--webhook-bind-address',
-      '127.0.0.1:0',
+      ...(opts.webhook === false ? [] : ['--webhook-bind-address', '127.0.0.1:0']),
       '--identity',
       name,
       ...(opts.args ?? []),

@@ -156,8 +156,20 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       });
     }
   };
+  // The objects of one stage do not depend on each other: they are applied together (one round trip of latency
+  // instead of one per object, which is what a burst of new clusters waits on); the stage fails with the first error
+  // once every write of it has finished. Not the base objects: a RoleBinding is refused while its Role is missing
+  // (the operator holds the Role's rules, not `bind`).
   const applyStage = async (name: Stage) => {
-    for (const obj of p.objects) if (stageOf(s, obj) === name) await applyIfChanged(obj);
+    if (name === 'ensureBaseObjects') {
+      for (const obj of p.objects) if (stageOf(s, obj) === name) await applyIfChanged(obj);
+      return;
+    }
+    const results = await Promise.allSettled(
+      p.objects.filter((obj) => stageOf(s, obj) === name).map(applyIfChanged),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
 
   const scale = async (t: ScaleTarget) => {

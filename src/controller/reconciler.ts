@@ -9,11 +9,13 @@ import type { EventRecorder } from '../k8s/events.ts';
 import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
+import { applyStatus } from '../k8s/apply.ts';
 import { act } from './act.ts';
 import type { ClusterCache } from './cache.ts';
 import type { EmqxApiFactory } from './emqx-access.ts';
 import { plan } from './plan.ts';
 import { observe } from './snapshot.ts';
+import { acknowledgementStatus } from './status.ts';
 import {
   activeHold,
   DEFAULT_FIGHT_OPTIONS,
@@ -78,6 +80,43 @@ export class EmqxReconciler {
     this.fightOptions = { ...DEFAULT_FIGHT_OPTIONS, ...deps.writeFights };
   }
 
+  /**
+   * True for a resource no status was ever written for (by this process or an earlier one): its next pass only
+   * acknowledges it (`acknowledgementStatus`), which the work queue runs ahead of ordinary passes.
+   */
+  neverSeen(namespace: string, name: string): boolean {
+    const cached = this.d.cache.emqx(namespace, name);
+    return (
+      cached !== undefined &&
+      !cached.metadata.deletionTimestamp &&
+      !this.lastStatus.has(`${namespace}/${name}`) &&
+      (cached.status === undefined || Object.keys(cached.status).length === 0)
+    );
+  }
+
+  /** Writes the acknowledgement status of a never-seen resource; its first full pass follows at once. */
+  private async acknowledge(key: string, cached: EMQX): Promise<ReconcileOutcome> {
+    const t0 = process.hrtime.bigint();
+    const status = acknowledgementStatus(cached.metadata.generation ?? 0, this.d.now?.() ?? new Date());
+    try {
+      await applyStatus(this.d.client, {
+        apiVersion: cached.apiVersion,
+        kind: cached.kind,
+        metadata: { name: cached.metadata.name, namespace: cached.metadata.namespace },
+        status,
+      });
+    } catch (err) {
+      stepErrors.inc({ step: 'acknowledge' });
+      reconcileTotal.inc({ kind: 'EMQX', result: 'error' });
+      throw err;
+    } finally {
+      stepSeconds.observe({ step: 'acknowledge' }, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    this.lastStatus.set(key, { uid: cached.metadata.uid, status });
+    reconcileTotal.inc({ kind: 'EMQX', result: 'acknowledged' });
+    return { requeueAfterMs: 0 };
+  }
+
   async reconcile(namespace: string, name: string): Promise<ReconcileOutcome> {
     const key = `${namespace}/${name}`;
     const cached = this.d.cache.emqx(namespace, name);
@@ -87,6 +126,7 @@ export class EmqxReconciler {
       this.keyValues.delete(key);
       return {}; // children go with their owner reference
     }
+    if (this.neverSeen(namespace, name)) return this.acknowledge(key, cached);
     // Only this operator writes the status, and the informer may not have seen its last write yet: start from what
     // was written, so a change is neither written nor announced (Event) twice.
     const memo = this.lastStatus.get(key);

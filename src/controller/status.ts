@@ -8,6 +8,7 @@ import { canonicalJson } from '../resources/hash.ts';
 import {
   computeConditions,
   flips,
+  initialized,
   foreignWorkloadsConditions,
   mergeConditions,
   phase,
@@ -145,6 +146,27 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
   };
 }
 
+/**
+ * The first status of a resource this operator has never written one for: "picked up, creating the cluster
+ * resources" (Initialized False, phase Initializing), written before the first full pass so that a burst of new
+ * resources is acknowledged within a second while the passes that create their objects queue up. The first full
+ * pass replaces it (one server-side apply of the whole status by the same field manager).
+ */
+export function acknowledgementStatus(generation: number, now: Date): EMQXStatus {
+  const value = initialized({ initialized: false } as StatusObservation);
+  return {
+    phase: phase([value], false),
+    observedGeneration: generation,
+    conditions: mergeConditions(undefined, [value], kubeTime(now), generation),
+  };
+}
+
+/** Nothing observed yet: no status, or only the acknowledgement (Initialized False and nothing else). */
+function nothingObserved(previous: EMQXStatus | undefined): boolean {
+  const c = previous?.conditions;
+  return !c || c.length === 0 || (c.length === 1 && c[0]!.type === 'Initialized' && c[0]!.status === 'False');
+}
+
 function dsObservation(s: Snapshot): DurableStorageObservation {
   const ds = s.ds!;
   const refusal = dsRefusal(s, currentCoreSet(s));
@@ -230,7 +252,7 @@ export function conditionEvents(previous: EMQXStatus | undefined, next: EMQXStat
   const out: PlannedEvent[] = [];
   const quiet = creating(previous);
   for (const c of flips(previous?.conditions, next.conditions ?? [])) {
-    if (!previous?.conditions && c.status === 'False') continue;
+    if (nothingObserved(previous) && c.status === 'False') continue;
     if (
       quiet &&
       c.type !== 'Initialized' &&
