@@ -71,7 +71,10 @@ test('controllers hear of no change before every informer synced, and of every c
     spec: {},
   };
   const srv = await fakeServer({ emqxes: [emqx] }, 300);
-  const cache = new ClusterCache(srv.client, { namespace: 'ns', logger: createLogger({ level: 'error' }) });
+  const cache = new ClusterCache(srv.client, {
+    namespaces: ['ns'],
+    logger: createLogger({ level: 'error' }),
+  });
   after(() => cache.stop());
   const heard: string[] = [];
   let started = false;

@@ -22,8 +22,8 @@ import { EmqxReconciler } from './reconciler.ts';
 export interface OperatorOptions {
   kubeconfig?: string;
   context?: string;
-  /** Watch one namespace; default all. */
-  namespace?: string;
+  /** Watch only these namespaces; default all. */
+  namespaces?: string[];
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName?: string;
@@ -41,6 +41,8 @@ export interface OperatorOptions {
     url?: string;
   };
   workers?: number;
+  /** Extra workers that only acknowledge never-seen resources (one status write each); default 64. */
+  priorityWorkers?: number;
   logLevel?: LogLevel;
   logger?: Logger;
   emqxTimeoutMs?: number;
@@ -123,12 +125,12 @@ async function waitForCrds(client: KubeClient, log: Logger, timeoutMs = 60_000):
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.logger ?? createLogger({ level: opts.logLevel ?? 'info' });
-  const { kc, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
-  const client = new KubeClient(kc);
+  const { access, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const client = new KubeClient(access);
   log.info('starting', {
     kubeconfig: source,
     from,
-    namespace: opts.namespace ?? '(all)',
+    namespaces: opts.namespaces?.join(',') ?? '(all)',
     server: client.server,
   });
 
@@ -258,7 +260,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       if (webhookOptions) await registerConversionWebhook(webhookOptions);
     }
     leading = true;
-    cache = new ClusterCache(client, { namespace: opts.namespace, logger: log });
+    cache = new ClusterCache(client, {
+      ...(opts.namespaces && { namespaces: opts.namespaces }),
+      logger: log,
+    });
     const emqx = new EmqxReconciler({
       client,
       cache,
@@ -277,13 +282,24 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         q.forget(key);
         if (outcome.requeueAfterMs !== undefined) q.addAfter(key, outcome.requeueAfterMs);
       },
-      { name: 'emqx', workers: opts.workers ?? 4, logger: log },
+      {
+        name: 'emqx',
+        workers: opts.workers ?? 4,
+        // acknowledging a never-seen resource is one status write: a burst of them gets workers of its own
+        priorityWorkers: opts.priorityWorkers ?? 64,
+        logger: log,
+      },
     );
     queue = q;
-    cache.onChange((kind, key) => q.add(`${kind}/${key}`));
+    const enqueue = (kind: 'EMQX' | 'Rebalance', ns: string, name: string) =>
+      q.add(`${kind}/${ns}/${name}`, { priority: kind === 'EMQX' && emqx.neverSeen(ns, name) });
+    cache.onChange((kind, key) => {
+      const [ns, name] = key.split('/') as [string, string];
+      enqueue(kind, ns, name);
+    });
     await cache.start();
     cacheSynced = true;
-    for (const e of cache.emqxList()) q.add(`EMQX/${e.metadata.namespace}/${e.metadata.name}`);
+    for (const e of cache.emqxList()) enqueue('EMQX', e.metadata.namespace!, e.metadata.name!);
     for (const r of cache.rebalanceList()) q.add(`Rebalance/${r.metadata.namespace}/${r.metadata.name}`);
     log.info('controllers started', { emqx: cache.emqxList().length });
   };

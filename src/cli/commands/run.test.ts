@@ -45,7 +45,15 @@ test('parseRunArgs: defaults, validated values, the flag named in every error', 
     url: undefined,
   });
   assert.equal(r.logLevel, 'warn');
+  assert.equal(d.namespaces, undefined, 'all namespaces by default');
+  assert.equal(d.leaseName, undefined);
+  const shard = parseRunArgs(['--namespace', 'team-a, team-b,team-a', '--leader-election-id', 'shard-a'], {});
+  assert.deepEqual(shard.namespaces, ['team-a', 'team-b']);
+  assert.equal(shard.leaseName, 'shard-a');
   for (const [args, flag] of [
+    [['--namespace', 'team-a,'], /--namespace: "" is not a namespace/],
+    [['--namespace', 'Team'], /--namespace: "Team"/],
+    [['--leader-election-id', 'A B'], /--leader-election-id/],
     [['--workers', '0'], /--workers/],
     [['--not-ready-interval', '5'], /--not-ready-interval/],
     [['--webhook-service', 'hook'], /--webhook-service/],

@@ -11,8 +11,11 @@ Runs the EMQX operator against a Kubernetes cluster.
 Options:
   --kubeconfig FILE                  kubeconfig to use (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)
   --context NAME                     kubeconfig context
-  --namespace NS                     watch only this namespace (default: all)
+  --namespace NS[,NS...]             watch only these namespaces (default: all); several operator
+                                     Deployments can share a cluster, each with its own namespaces
+                                     (docs/sharding.md)
   --leader-elect                     campaign for a Lease so only one replica acts
+  --leader-election-id NAME          name of the Lease (default emqx-operator-leader); each shard its own
   --leader-election-namespace NS     namespace of the Lease and the webhook certificate Secret
                                      (default: $POD_NAMESPACE, else emqx-operator-system)
   --identity ID                      leader-election identity (default: $POD_NAME or hostname, plus a random suffix)
@@ -52,8 +55,10 @@ export interface RunArgs {
   help: boolean;
   kubeconfig?: string;
   context?: string;
-  namespace?: string;
+  /** Watched namespaces; undefined = all. */
+  namespaces?: string[];
   leaderElect: boolean;
+  leaseName?: string;
   leaseNamespace: string;
   identity?: string;
   healthBind: string;
@@ -67,6 +72,9 @@ export interface RunArgs {
   logLevel: LogLevel;
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** Parses the command line; throws with a message naming the flag on bad input. */
 export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.env): RunArgs {
   const { values } = parseFlags(args, {
@@ -75,6 +83,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     namespace: { type: 'string' },
     'leader-elect': { type: 'boolean', default: false },
     'leader-election-namespace': { type: 'string' },
+    'leader-election-id': { type: 'string' },
     identity: { type: 'string' },
     'health-bind-address': { type: 'string', default: '127.0.0.1:8081' },
     'metrics-bind-address': { type: 'string' },
@@ -94,6 +103,18 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     if (!namespace || !name || more.length > 0) throw new Error('--webhook-service must be NAMESPACE/NAME');
     webhookService = { namespace, name };
   }
+  let namespaces: string[] | undefined;
+  if (values.namespace !== undefined) {
+    namespaces = [...new Set(values.namespace.split(',').map((n) => n.trim()))];
+    const bad = namespaces.find((n) => !DNS_LABEL.test(n));
+    if (bad !== undefined)
+      throw new Error(
+        `--namespace: "${bad}" is not a namespace name (lower-case letters, digits and '-', at most 63)`,
+      );
+  }
+  const leaseName = values['leader-election-id'];
+  if (leaseName !== undefined && !DNS_SUBDOMAIN.test(leaseName))
+    throw new Error(`--leader-election-id: "${leaseName}" is not a valid Lease name`);
   const workers = values.workers !== undefined ? Number(values.workers) : undefined;
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
     throw new Error(`--workers must be a positive integer, not "${values.workers}"`);
@@ -111,8 +132,9 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     help: values.help,
     kubeconfig: values.kubeconfig,
     context: values.context,
-    namespace: values.namespace,
+    ...(namespaces && { namespaces }),
     leaderElect: values['leader-elect'],
+    ...(leaseName !== undefined && { leaseName }),
     leaseNamespace: values['leader-election-namespace'] ?? env.POD_NAMESPACE ?? 'emqx-operator-system',
     identity: values.identity,
     healthBind: values['health-bind-address'],
@@ -139,8 +161,9 @@ async function runOperator(opts: RunArgs): Promise<number> {
     const op = await startOperator({
       kubeconfig: opts.kubeconfig,
       context: opts.context,
-      namespace: opts.namespace,
+      ...(opts.namespaces && { namespaces: opts.namespaces }),
       leaderElect: opts.leaderElect,
+      ...(opts.leaseName !== undefined && { leaseName: opts.leaseName }),
       leaseNamespace: opts.leaseNamespace,
       identity: opts.identity,
       healthBind: opts.healthBind,
