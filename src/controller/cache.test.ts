@@ -57,6 +57,7 @@ async function fakeServer(items: Record<string, KubeObject[]>, secretsDelayMs: n
   });
   return {
     client: new KubeClient(kc),
+    watching: (plural: string) => watches.has(plural),
     event(plural: string, type: 'ADDED' | 'MODIFIED', obj: KubeObject) {
       watches.get(plural)?.write(JSON.stringify({ type, object: obj }) + '\n');
     },
@@ -85,12 +86,13 @@ test('controllers hear of no change before every informer synced, and of every c
   assert.deepEqual(heard, []);
   assert.equal(cache.emqxList().length, 1);
 
+  const deadline = Date.now() + 10_000;
+  while (!srv.watching('secrets') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   srv.event('secrets', 'ADDED', {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: 'emqx-node-cookie', namespace: 'ns', resourceVersion: '2', labels: LABELS },
   });
-  const deadline = Date.now() + 10_000;
   while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(heard, ['EMQX/ns/emqx after the sync']);
 });
