@@ -70,6 +70,7 @@ describe('RBAC manifests', () => {
       'apps/replicasets: list,watch,create,patch,delete',
       'apps/statefulsets/scale: patch',
       'apps/statefulsets: list,watch,create,patch,delete',
+      'cert-manager.io/certificates: get,create,patch',
       'coordination.k8s.io/leases: list',
       'core/configmaps: list,watch,create,patch',
       'core/endpoints: get,list,watch',

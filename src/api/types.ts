@@ -88,9 +88,27 @@ export interface TLSSpec {
   dashboard?: TLSCertificate;
 }
 
+/**
+ * One certificate: a Secret the user keeps (`secretName`), or a cert-manager `Certificate` the operator creates
+ * (`issuerRef`), whose Secret `<name>-listeners-tls` / `<name>-dashboard-tls` is then used the same way. Exactly
+ * one of the two.
+ */
 export interface TLSCertificate {
   /** A `kubernetes.io/tls` Secret in the resource's namespace: `tls.crt` (chain, leaf first), `tls.key`. */
-  secretName: string;
+  secretName?: string;
+  /** A cert-manager Issuer or ClusterIssuer: the operator creates a `Certificate` (cert-manager.io/v1) from it. */
+  issuerRef?: IssuerReference;
+  /** With issuerRef: DNS names to add to those the operator derives from the Services (e.g. an external name). */
+  extraDNSNames?: string[];
+}
+
+/** cert-manager's ObjectReference to an issuer. */
+export interface IssuerReference {
+  name: string;
+  /** `Issuer` (this namespace, the default) or `ClusterIssuer`, or an external issuer's kind. */
+  kind?: string;
+  /** Default `cert-manager.io`. */
+  group?: string;
 }
 
 export interface TLSListenersCertificate extends TLSCertificate {

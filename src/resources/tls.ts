@@ -7,6 +7,7 @@
 // connections, so a renewed certificate is served without a restart and existing connections stay up.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import { cloneHocon, isHoconObject, type HoconObject, type HoconValue } from '../hocon/index.ts';
 import { dashboardPorts, tlsListeners } from '../emqx/config.ts';
@@ -26,6 +27,16 @@ export const TLS_DASHBOARD_DIR = '/opt/emqx/etc/certs/operator/dashboard';
 /** Largest certificate chain the operator reads from a Secret. */
 export const MAX_CERT_BYTES = 64 * 1024;
 
+/**
+ * The Secret that holds a certificate: the one spec.tls names, or the one cert-manager writes for the Certificate
+ * the operator made from an issuerRef. Undefined when spec.tls does not ask for that certificate.
+ */
+export function tlsSecretName(emqx: EMQX, which: 'listeners' | 'dashboard'): string | undefined {
+  const c = emqx.spec.tls?.[which];
+  if (!c) return undefined;
+  return c.issuerRef ? names.tlsCertificate(emqx, which) : c.secretName;
+}
+
 /** The Secret volumes and mounts spec.tls asks for (none without spec.tls). */
 export function tlsVolumes(emqx: EMQX): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const volumes: V1Volume[] = [];
@@ -36,11 +47,11 @@ export function tlsVolumes(emqx: EMQX): { volumes: V1Volume[]; mounts: V1VolumeM
   };
   const tls = emqx.spec.tls;
   if (tls?.listeners) {
-    add(VOLUME_TLS_LISTENERS, tls.listeners.secretName, TLS_LISTENERS_DIR);
+    add(VOLUME_TLS_LISTENERS, tlsSecretName(emqx, 'listeners')!, TLS_LISTENERS_DIR);
     if (tls.listeners.clientCA)
       add(VOLUME_TLS_CLIENT_CA, tls.listeners.clientCA.secretName, TLS_CLIENT_CA_DIR);
   }
-  if (tls?.dashboard) add(VOLUME_TLS_DASHBOARD, tls.dashboard.secretName, TLS_DASHBOARD_DIR);
+  if (tls?.dashboard) add(VOLUME_TLS_DASHBOARD, tlsSecretName(emqx, 'dashboard')!, TLS_DASHBOARD_DIR);
   return { volumes, mounts };
 }
 
@@ -121,11 +132,13 @@ export function tlsSecretRefs(emqx: EMQX): Array<{
 }> {
   const tls = emqx.spec.tls;
   const out: ReturnType<typeof tlsSecretRefs> = [];
+  const field = (which: 'listeners' | 'dashboard') =>
+    tls?.[which]?.issuerRef ? `spec.tls.${which}.issuerRef` : `spec.tls.${which}.secretName`;
   if (tls?.listeners) {
     out.push({
       name: 'listeners',
-      field: 'spec.tls.listeners.secretName',
-      secretName: tls.listeners.secretName,
+      field: field('listeners'),
+      secretName: tlsSecretName(emqx, 'listeners')!,
       keys: [TLS_CERT_KEY, TLS_KEY_KEY],
     });
     if (tls.listeners.clientCA) {
@@ -140,8 +153,8 @@ export function tlsSecretRefs(emqx: EMQX): Array<{
   if (tls?.dashboard) {
     out.push({
       name: 'dashboard',
-      field: 'spec.tls.dashboard.secretName',
-      secretName: tls.dashboard.secretName,
+      field: field('dashboard'),
+      secretName: tlsSecretName(emqx, 'dashboard')!,
       keys: [TLS_CERT_KEY, TLS_KEY_KEY],
     });
   }

@@ -108,6 +108,9 @@ finding 10); test/rbac-manifests.test.ts pins them and the e2e tests run the ope
 - apiGroups: ['', events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+- apiGroups: [cert-manager.io]
+  resources: [certificates]
+  verbs: [get, create, patch]
 {{- end }}
 
 {{/*
