@@ -499,3 +499,35 @@ test('a user EMQX_NODE__COOKIE in a role template is refused (it would split the
     'EMQX_NODE__COOKIE cannot be set here',
   );
 });
+
+test('spec.tls: secretName or issuerRef (exactly one), extraDNSNames only with issuerRef', () => {
+  const issuer = { name: 'ca', kind: 'ClusterIssuer' };
+  assert.deepEqual(
+    lines(
+      validateEMQX(emqx({ tls: { listeners: { issuerRef: issuer, extraDNSNames: ['mqtt.example.com'] } } })),
+    ),
+    [],
+  );
+  assert.deepEqual(lines(validateEMQX(emqx({ tls: { dashboard: { secretName: 'dash' } } }))), []);
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { secretName: 'mine', issuerRef: issuer } } })),
+    'spec.tls.listeners',
+    'set either secretName',
+  );
+  assertIssue(validateEMQX(emqx({ tls: { dashboard: {} } })), 'spec.tls.dashboard', 'set either secretName');
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { secretName: 'mine', extraDNSNames: ['a.example.com'] } } })),
+    'spec.tls.listeners.extraDNSNames',
+    'extraDNSNames is for the Certificate',
+  );
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { issuerRef: issuer, extraDNSNames: ['Bad_Name'] } } })),
+    'spec.tls.listeners.extraDNSNames[0]',
+    /pattern|must match/,
+  );
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { issuerRef: {} } } })),
+    'spec.tls.listeners.issuerRef.name',
+    'required',
+  );
+});
