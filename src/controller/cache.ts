@@ -7,6 +7,7 @@ import type { EMQX, Rebalance } from '../api/types.ts';
 import { Informer } from '../k8s/informer.ts';
 import type { KubeClient, KubeObject } from '../k8s/rest.ts';
 import { trimForCache } from '../k8s/trim.ts';
+import { tlsSecretRefs } from '../resources/tls.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** Kinds the operator owns and watches, by a short name. */
@@ -43,10 +44,50 @@ export function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
 
 export type ChangeListener = (kind: 'EMQX' | 'Rebalance', key: string) => void;
 
+/** A TLS Secret as the cache keeps it: who it is and its version, never its data (no key material in memory). */
+export function tlsSecretIdentity(obj: KubeObject): KubeObject {
+  const m = obj.metadata ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+  };
+}
+
+/**
+ * Every `kubernetes.io/tls` Secret (the type cert-manager writes and `kubectl create secret tls` makes), kept as
+ * name and version only: a change to a Secret spec.tls names wakes the EMQX resources that name it, so a
+ * renewal is seen when it happens (new serial in the status, the CertificateRotated Event) rather than at the next
+ * periodic pass. The listeners and dashboard Secrets must have that type for this; a client-CA Secret of another
+ * type is read again at every pass.
+ */
+function tlsSecretInformer(
+  client: KubeClient,
+  opts: { namespace?: string; logger: Logger },
+  changed: (namespace: string, secretName: string) => void,
+): Informer {
+  const inf = new Informer(client, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace: opts.namespace,
+    fieldSelector: 'type=kubernetes.io/tls',
+    logger: opts.logger,
+    transform: tlsSecretIdentity,
+  });
+  const notify = (obj: KubeObject) => {
+    if (obj.metadata?.namespace && obj.metadata.name) changed(obj.metadata.namespace, obj.metadata.name);
+  };
+  inf.onAdd(notify);
+  inf.onUpdate(notify);
+  inf.onDelete(notify);
+  return inf;
+}
+
 export class ClusterCache {
   private readonly owned = new Map<OwnedKind, Informer>();
   private readonly emqxInformer: Informer<EMQX & KubeObject>;
   private readonly rebalanceInformer: Informer<Rebalance & KubeObject>;
+  private readonly tlsSecrets: Informer;
   private readonly listeners = new Set<ChangeListener>();
 
   constructor(client: KubeClient, opts: { namespace?: string; logger: Logger }) {
@@ -103,6 +144,12 @@ export class ClusterCache {
       if (!old || specOrMetaChanged(obj, old)) rebalanceChanged(obj);
     });
     this.rebalanceInformer.onDelete(rebalanceChanged);
+    this.tlsSecrets = tlsSecretInformer(client, opts, (ns, secretName) => {
+      for (const e of this.emqxInformer.list(ns)) {
+        if (tlsSecretRefs(e).some((r) => r.secretName === secretName))
+          this.emit('EMQX', `${ns}/${e.metadata.name}`);
+      }
+    });
   }
 
   private emit(kind: 'EMQX' | 'Rebalance', key: string): void {
@@ -115,14 +162,16 @@ export class ClusterCache {
   }
 
   async start(): Promise<void> {
-    const all = [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()];
+    const all = [this.emqxInformer, this.rebalanceInformer, this.tlsSecrets, ...this.owned.values()];
     await Promise.all(all.map((i) => i.start()));
     await Promise.all(all.map((i) => i.synced));
   }
 
   async stop(): Promise<void> {
     await Promise.all(
-      [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()].map((i) => i.stop()),
+      [this.emqxInformer, this.rebalanceInformer, this.tlsSecrets, ...this.owned.values()].map((i) =>
+        i.stop(),
+      ),
     );
   }
 
