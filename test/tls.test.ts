@@ -152,7 +152,9 @@ describe('operator: spec.tls', () => {
       20_000,
       200,
     );
-    t.diagnostic(`status and Event showed the new serial ${Date.now() - started} ms after the Secret changed`);
+    t.diagnostic(
+      `status and Event showed the new serial ${Date.now() - started} ms after the Secret changed`,
+    );
 
     // A Secret without its key: nothing changes, the condition and an Event name the Secret.
     const gen = (await getEmqx(sb, ns))!.metadata.generation;
