@@ -188,4 +188,70 @@ describe('operator: spec.tls', () => {
       'the StatefulSet still mounts the good Secret (no rollout)',
     );
   });
+
+  it('perListener: a listener with its own Secret serves it, the others the default; each rotates on its own', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const svcName = `emqx-listeners.${ns}.svc.cluster.local`;
+    const dflt = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
+    const internal = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
+    await sb.apply(tlsSecret('default-tls', dflt), ns);
+    await sb.apply(tlsSecret('internal-tls', internal), ns);
+    const emqx = example('tls.yaml', ns);
+    emqx.spec.config = { data: 'listeners.ssl.internal { bind = "0.0.0.0:8884" }' };
+    emqx.spec.tls = {
+      listeners: {
+        secretName: 'default-tls',
+        perListener: [{ listener: 'ssl:internal', secretName: 'internal-tls' }],
+      },
+    };
+    await sb.apply(emqx, ns);
+    const ready = await waitReady(sb, ns);
+    assert.deepEqual(
+      ready.status?.certificates?.map((c) => `${c.name} ${c.secretName} ${c.serial}`),
+      [`listeners default-tls ${serial(dflt.cert)}`, `ssl:internal internal-tls ${serial(internal.cert)}`],
+    );
+    const ip = await serviceHost(sb.api, ns, 'emqx-listeners');
+    const opts = (ca: string, id: string) => ({ ca, servername: svcName, clientId: id });
+    const onDefault = await sb.waitFor(
+      'mqtts on 8883 (the default certificate)',
+      () => connect(`mqtts://${ip}:8883`, opts(dflt.caCert, 'd')),
+      60_000,
+      500,
+    );
+    assert.equal(serialOf(onDefault), serial(dflt.cert));
+    const onInternal = await sb.waitFor(
+      "mqtts on 8884 (the listener's own certificate)",
+      () => connect(`mqtts://${ip}:8884`, opts(internal.caCert, 'i')),
+      60_000,
+      500,
+    );
+    assert.equal(serialOf(onInternal), serial(internal.cert));
+
+    // The listener's own Secret is renewed: 8884 serves the new one, 8883 keeps the default.
+    const renewed = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
+    await sb.apply(tlsSecret('internal-tls', renewed), ns);
+    await sb.waitFor(
+      'a new connection on 8884 to get the renewed certificate',
+      async () => {
+        const c = await connect(
+          `mqtts://${ip}:8884`,
+          opts(internal.caCert + renewed.caCert, `i-${Date.now()}`),
+        );
+        return serialOf(c) === serial(renewed.cert) ? c : (c.end(true), undefined);
+      },
+      120_000,
+      1000,
+    );
+    const again = await connect(`mqtts://${ip}:8883`, opts(dflt.caCert, 'd2'));
+    assert.equal(serialOf(again), serial(dflt.cert));
+    assert.ok(onInternal.connected, 'the connection made before the renewal is still up');
+    await sb.waitFor(
+      "status.certificates to show the listener's new serial",
+      async () =>
+        (await getEmqx(sb, ns))?.status?.certificates?.find((c) => c.name === 'ssl:internal')?.serial ===
+        serial(renewed.cert),
+      20_000,
+      200,
+    );
+  });
 });

@@ -574,6 +574,20 @@ export const RULE_TLS_CERTIFICATE_SOURCE: CelRule = {
   check: (self) => has(self, 'secretName') !== has(self, 'issuerRef'),
 };
 
+export const RULE_TLS_LISTENERS_SOURCE: CelRule = {
+  rule:
+    '!(has(self.secretName) && has(self.issuerRef)) && (has(self.secretName) || has(self.issuerRef) || ' +
+    '(has(self.perListener) && size(self.perListener) > 0))',
+  message:
+    'set either secretName (a Secret you keep) or issuerRef (a cert-manager Certificate), not both; or perListener alone',
+  reason: 'FieldValueInvalid',
+  check: (self) =>
+    !(has(self, 'secretName') && has(self, 'issuerRef')) &&
+    (has(self, 'secretName') ||
+      has(self, 'issuerRef') ||
+      (Array.isArray((self as Obj).perListener) && ((self as Obj).perListener as unknown[]).length > 0)),
+};
+
 export const RULE_TLS_EXTRA_DNS_NEEDS_ISSUER: CelRule = {
   rule: '!has(self.extraDNSNames) || has(self.issuerRef)',
   message: 'extraDNSNames is for the Certificate made from issuerRef; a Secret you keep has its own names',
@@ -624,6 +638,22 @@ function tlsSchema(): Schema {
               'Exclusive with issuerRef.',
           ),
           ...issuerSource(),
+          perListener: arr(
+            'Listeners with a certificate of their own (mounted from their own Secret); the other ssl and wss ' +
+              'listeners take the default above, and the client CA applies to all.',
+            obj(
+              'The certificate of one listener.',
+              {
+                listener: str('ssl:<name> or wss:<name>: an enabled listener of spec.config.data.', {
+                  pattern: '^(ssl|wss):[0-9a-zA-Z_-]+$',
+                  maxLength: 64,
+                }),
+                secretName: secretName('A kubernetes.io/tls Secret in this namespace: tls.crt and tls.key.'),
+              },
+              { required: ['listener', 'secretName'] },
+            ),
+            { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['listener'] },
+          ),
           clientCA: obj(
             'Client certificate verification (verify_peer) against the CAs in the ca.crt of a Secret.',
             {
@@ -635,7 +665,7 @@ function tlsSchema(): Schema {
             { required: ['secretName'] },
           ),
         },
-        { 'x-kubernetes-validations': [RULE_TLS_CERTIFICATE_SOURCE, RULE_TLS_EXTRA_DNS_NEEDS_ISSUER] },
+        { 'x-kubernetes-validations': [RULE_TLS_LISTENERS_SOURCE, RULE_TLS_EXTRA_DNS_NEEDS_ISSUER] },
       ),
       dashboard: obj(
         'The certificate of the dashboard https listener. The operator then calls the EMQX API over HTTPS and ' +

@@ -111,7 +111,17 @@ export interface IssuerReference {
   group?: string;
 }
 
+/** The certificate of one named listener, instead of spec.tls.listeners' default. */
+export interface TLSListenerCertificate {
+  /** `ssl:<name>` or `wss:<name>`, an enabled listener of spec.config.data (or EMQX's `ssl:default`/`wss:default`). */
+  listener: string;
+  /** A `kubernetes.io/tls` Secret in the resource's namespace: `tls.crt`, `tls.key`. */
+  secretName: string;
+}
+
 export interface TLSListenersCertificate extends TLSCertificate {
+  /** Listeners with a certificate of their own; the others take the default (secretName or issuerRef). */
+  perListener?: TLSListenerCertificate[];
   /**
    * Client certificates: a Secret whose `ca.crt` holds the CAs that sign them. With it, the listeners ask for a
    * client certificate (`verify = verify_peer`).
@@ -361,7 +371,7 @@ export interface EMQXStatus {
 }
 
 export interface CertificateStatus {
-  /** `listeners` or `dashboard`. */
+  /** `listeners` (the default of every ssl/wss listener), `dashboard`, or one listener's (`ssl:internal`). */
   name: string;
   secretName: string;
   /** Hex serial number of the leaf certificate. */

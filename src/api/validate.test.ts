@@ -531,3 +531,25 @@ test('spec.tls: secretName or issuerRef (exactly one), extraDNSNames only with i
     'required',
   );
 });
+
+test('spec.tls.listeners.perListener: alone is enough; listener names ssl:/wss:, one entry per listener', () => {
+  const one = { listener: 'ssl:internal', secretName: 'internal-tls' };
+  assert.deepEqual(lines(validateEMQX(emqx({ tls: { listeners: { perListener: [one] } } }))), []);
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { perListener: [] } } })),
+    'spec.tls.listeners',
+    'or perListener alone',
+  );
+  assertIssue(
+    validateEMQX(
+      emqx({ tls: { listeners: { perListener: [{ listener: 'tcp:default', secretName: 'a' }] } } }),
+    ),
+    'spec.tls.listeners.perListener[0].listener',
+    /pattern|must match/,
+  );
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { perListener: [one, { ...one, secretName: 'other' }] } } })),
+    'spec.tls.listeners.perListener[1]',
+    /duplicate entry with listener="ssl:internal"/,
+  );
+});

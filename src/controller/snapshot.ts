@@ -215,8 +215,7 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
     }
     const checked = checkTlsSecret(ref, secret);
     if (ref.name === 'dashboard') dashboardCa = decodeSecret(secret, CA_CERT_KEY);
-    const issued = ref.name !== 'clientCA' && emqx.spec.tls?.[ref.name]?.issuerRef !== undefined;
-    if (!checked.ok && issued && !secret) {
+    if (!checked.ok && ref.issued && !secret) {
       error ??= `${ref.field}: waiting for cert-manager to issue Certificate "${ref.secretName}" into Secret "${ref.secretName}"${issuanceNote(liveCertificates.get(ref.secretName))}`;
     } else if (!checked.ok) error ??= checked.error;
     else if (checked.facts && ref.name !== 'clientCA') {
