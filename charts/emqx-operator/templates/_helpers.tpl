@@ -131,7 +131,7 @@ What the operator needs in its own namespace: its leader-election Lease and its 
 - apiGroups: ['']
   resources: [secrets]
   resourceNames: [emqx-operator-webhook-cert]
-  verbs: [get]
+  verbs: [get, update]
 {{- end }}
 
 {{/*
