@@ -167,7 +167,9 @@ async function webhookCertificate(
 
 /** The CA bundle the API server uses for the conversion webhook now (PEM; empty when none is set). */
 async function crdCaBundle(client: KubeClient): Promise<string> {
-  const crd = await client.get<KubeObject & { spec?: any }>({
+  const crd = await client.get<
+    KubeObject & { spec?: { conversion?: { webhook?: { clientConfig?: { caBundle?: string } } } } }
+  >({
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     name: EMQX_CRD_NAME,
