@@ -7,11 +7,20 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
-import { OPERATOR_NAMESPACE, useOperatorSandbox, type OperatorProcess } from './support/operator.ts';
+import { CONTENT_TYPE } from '../sandbox/kubelet/api.ts';
+import { createWebhookCertificates, type WebhookCertificates } from '../src/webhook/cert.ts';
+import {
+  OPERATOR_NAMESPACE,
+  startOperatorProcess,
+  useOperatorSandbox,
+  type OperatorProcess,
+} from './support/operator.ts';
 
 const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/emqxes.apps.emqx.io';
 const SECRET = `/api/v1/namespaces/${OPERATOR_NAMESPACE}/secrets/emqx-operator-webhook-cert`;
 const VALIDITY_MS = 40_000;
+const WAITING_FOR_CA =
+  "webhook certificate in the Secret not served yet: the CRD's caBundle does not trust it";
 
 const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--webhook-cert-validity', '40s'] });
 
@@ -98,6 +107,88 @@ describe('conversion webhook certificate', () => {
     assert.ok(
       sb.operator.logs().some((l) => l.msg === 'webhook serves a renewed certificate'),
       'the operator says it switched',
+    );
+  });
+
+  it('--webhook-cert-provider cert-manager: reads the Secret, never writes it or the caBundle, serves a renewal once injected', async () => {
+    // cert-manager's part, played by the test: the Secret it issues and the caBundle its CA injector writes.
+    await sb.operator.stop();
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const issue = (validityMs: number) =>
+      createWebhookCertificates({ commonName: 'webhook', hosts: ['127.0.0.1'], validityMs });
+    const writeSecret = (c: WebhookCertificates) =>
+      sb.apply(
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'emqx-operator-webhook-cert' },
+          type: 'kubernetes.io/tls',
+          data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
+        },
+        OPERATOR_NAMESPACE,
+      );
+    const inject = (bundle: string) =>
+      sb.api.request('PATCH', CRD, {
+        body: { spec: { conversion: { webhook: { clientConfig: { caBundle: b64(bundle) } } } } },
+        contentType: CONTENT_TYPE.merge,
+      });
+    const one = await issue(120_000);
+    await writeSecret(one);
+    await inject(one.caCert);
+    const op = startOperatorProcess(sb.sandbox, {
+      name: 'operator-cm',
+      args: ['--webhook-cert-provider', 'cert-manager'],
+    });
+    sb.operator = op;
+    const port = await webhookPort(op);
+    const url = `https://127.0.0.1:${port}/convert`;
+    await sb.waitFor(
+      'operator-cm to register its webhook URL',
+      async () => (await sb.api.get<any>(CRD)).spec.conversion?.webhook?.clientConfig?.url === url,
+      60_000,
+    );
+    assert.equal(
+      pem((await sb.api.get<any>(CRD)).spec.conversion.webhook.clientConfig.caBundle),
+      one.caCert,
+      'the caBundle is left as the injector wrote it',
+    );
+    await sb.waitFor('a conversion through operator-cm', convert, 30_000);
+    assert.equal((await servedCertificate(port)).serialNumber, new X509Certificate(one.cert).serialNumber);
+
+    // Renewal with a new CA: not served while the API server does not trust it yet.
+    const two = await issue(120_000);
+    const [stored] = await writeSecret(two);
+    const written = stored!.metadata!.resourceVersion;
+    await sb.waitFor(
+      'operator-cm to find the renewed certificate not trusted yet',
+      () =>
+        op
+          .logs()
+          .some(
+            (l) =>
+              l.msg === WAITING_FOR_CA &&
+              l.serial === new X509Certificate(two.cert).serialNumber.toLowerCase(),
+          ),
+      40_000,
+      500,
+    );
+    assert.equal(
+      (await servedCertificate(port)).serialNumber,
+      new X509Certificate(one.cert).serialNumber,
+      'a certificate the caBundle does not trust yet is not served',
+    );
+    await inject(two.caCert + one.caCert);
+    await sb.waitFor(
+      'operator-cm to serve the renewed certificate once injected',
+      async () => (await servedCertificate(port)).serialNumber === new X509Certificate(two.cert).serialNumber,
+      40_000,
+      500,
+    );
+    await convert();
+    assert.equal(
+      (await sb.api.get<any>(SECRET)).metadata.resourceVersion,
+      written,
+      "the operator never wrote cert-manager's Secret",
     );
   });
 });

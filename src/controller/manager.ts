@@ -293,12 +293,27 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       webhookOptions = w;
       log.info('conversion webhook CA bundle updated on the CRD');
     }
+    if (material.cert !== served.cert && !trusted) {
+      log.info("webhook certificate in the Secret not served yet: the CRD's caBundle does not trust it", {
+        serial: new X509Certificate(material.cert).serialNumber.toLowerCase(),
+      });
+    }
     if (material.cert !== served.cert && trusted) {
       webhook.setCertificate(material.cert, material.key);
       served = material;
       log.info('webhook serves a renewed certificate', {
         notAfter: new Date(new X509Certificate(material.cert).validTo).toISOString(),
       });
+    }
+  };
+  // The operator's own certificates live certValidityMs; with cert-manager, what the served one has left (checked
+  // more often as its end nears, so a renewal cert-manager makes late is still picked up in time).
+  const certificateSpanMs = () => {
+    if (certProvider === 'operator' || !served) return certValidityMs;
+    try {
+      return new X509Certificate(served.cert).validToDate.getTime() - Date.now();
+    } catch {
+      return certValidityMs;
     }
   };
   const scheduleWebhookCertCheck = () => {
@@ -312,7 +327,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         .finally(() => {
           if (!stopping && !webhookCertStopped) scheduleWebhookCertCheck();
         });
-    }, checkIntervalMs(certValidityMs));
+    }, checkIntervalMs(certificateSpanMs()));
     webhookCertTimer.unref();
   };
   if (opts.webhook) {
