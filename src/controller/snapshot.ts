@@ -116,6 +116,12 @@ export interface Snapshot {
     readonly cookie: string;
     readonly cookieExists: boolean;
     readonly operatorSecret: string;
+    /** The cookie Secret is gone and `cookie` is the value this operator read from it before (ObserveDeps.remembered). */
+    readonly cookieRestored?: boolean;
+    /** The bootstrap API-key Secret was not found (cache, then API server): `operatorSecret` is a new value. */
+    readonly operatorSecretGenerated?: boolean;
+    /** The bootstrap API-key Secret is gone and `operatorSecret` is the key read from it before. */
+    readonly operatorSecretRestored?: boolean;
     /** Contents of the Secrets spec.bootstrapAPIKeys refers to (by Secret name, then key). */
     readonly userSecrets: Readonly<Record<string, Record<string, string>>>;
   };
@@ -247,6 +253,11 @@ export interface ObserveDeps {
   client: KubeClient;
   emqxApiFactory: EmqxApiFactory;
   log: Logger;
+  /**
+   * Key values this operator process read from this resource's Secrets in earlier passes (same resource uid): a
+   * Secret deleted since is created again with them, which undoes the deletion instead of changing the value.
+   */
+  remembered?: { cookie?: string; operatorSecret?: string };
 }
 
 function roleDesired(emqx: EMQX, role: Role): number {
@@ -314,6 +325,18 @@ function childrenOf(cache: ClusterCache, namespace: string, name: string) {
   return out;
 }
 
+/** GET one Secret (undefined when it does not exist). */
+async function liveSecret(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<V1Secret | undefined> {
+  return (
+    (await client.get<V1Secret & KubeObject>({ apiVersion: 'v1', kind: 'Secret', namespace, name })) ??
+    undefined
+  );
+}
+
 async function readUserSecrets(
   client: KubeClient,
   emqx: EMQX,
@@ -375,19 +398,28 @@ export async function observe(
   const goOperatorLeases =
     takeover && !paused && foreignWorkloads.length > 0 ? await readGoOperatorLeases(deps.client) : undefined;
 
-  // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
-  const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
-  const bootstrap = secret(names.bootstrapApiKeySecret(emqx));
+  // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure. A Secret the cache does
+  // not hold (deleted, the informer lags, or put back by hand without the operator's labels) is read from the API
+  // server before anything is generated: a new cookie under running pods would split the cluster (plan.ts).
+  const keySecret = async (n: string) =>
+    secret(n) ?? (paused ? undefined : await liveSecret(deps.client, namespace, n));
+  const liveCookie = decodeSecret(await keySecret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
+  const bootstrap = await keySecret(names.bootstrapApiKeySecret(emqx));
   const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
   const access = emqxAccess(pods, bootstrap, {
     clusterDomain: clusterDomainOf(emqx),
     ...(tls?.dashboardCa !== undefined && { ca: tls.dashboardCa }),
   });
   const writing = !paused && config.ok;
+  const rememberedCookie = liveCookie === undefined ? deps.remembered?.cookie : undefined;
+  const rememberedKey = bootstrap ? undefined : deps.remembered?.operatorSecret;
   const secrets = {
-    cookie: liveCookie ?? generateSecretValue(),
-    cookieExists: liveCookie !== undefined,
-    operatorSecret: access.credentials?.secret ?? generateSecretValue(),
+    cookie: liveCookie ?? rememberedCookie ?? generateSecretValue(),
+    cookieExists: liveCookie !== undefined || rememberedCookie !== undefined,
+    ...(rememberedCookie !== undefined && { cookieRestored: true }),
+    operatorSecret: access.credentials?.secret ?? rememberedKey ?? generateSecretValue(),
+    ...(!bootstrap &&
+      (rememberedKey !== undefined ? { operatorSecretRestored: true } : { operatorSecretGenerated: true })),
     userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
   };
   registerSecret(secrets.cookie);

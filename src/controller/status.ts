@@ -34,6 +34,8 @@ export interface StatusDecisions {
   update?: UpdateProgress;
   /** Workloads of another operator stop every change (why, and which): ./foreign-workloads.ts. */
   foreignWorkloads?: { reason: string; message: string };
+  /** Why the operator holds back (Ready says so): a missing node-cookie Secret, a write fought over. */
+  blocked?: { reason: string; message: string };
 }
 
 /** CertificatesReady turns False this long before a certificate expires (cert-manager renews at 2/3 of 90 days). */
@@ -111,6 +113,7 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
     }),
     ...(observed && s.ds && { durableStorage: dsObservation(s) }),
     ...(d.foreignWorkloads !== undefined && { foreignWorkloads: d.foreignWorkloads }),
+    ...(d.blocked !== undefined && { blocked: d.blocked }),
   };
   const computed = computeConditions(observation);
   // Foreign workloads: nothing of this cluster is this operator's to judge yet; the other conditions and the

@@ -4,7 +4,8 @@
 //    a 5xx/403 on watch) emits `error` and STOPS the informer. Here every such error schedules one restart after an
 //    exponential backoff (initial 1 s, doubling, max 30 s; reset after a successful list or watch event); errors
 //    arriving while a restart is pending are folded into it, so restarts never overlap. Restarts are logged and
-//    counted (emqx_operator_informer_restarts_total{resource});
+//    counted (emqx_operator_informer_restarts_total{resource}); a watch that ends with 410 Gone is counted too
+//    (emqx_operator_informer_watch_gone_total{resource}) before client-node lists again;
 //  - plain-JSON objects (the list goes through KubeClient, the watch through client-node's Watch, which does not
 //    deserialize), so cached objects look exactly like what `apply`/`needsApply` handle;
 //  - update handlers get the previous object too;
@@ -47,6 +48,11 @@ export type DeleteHandler<T> = (obj: T) => void;
 const restartsTotal = defaultRegistry.counter({
   name: 'emqx_operator_informer_restarts_total',
   help: 'Informer restarts after a list/watch error.',
+  labelNames: ['resource'],
+});
+const goneTotal = defaultRegistry.counter({
+  name: 'emqx_operator_informer_watch_gone_total',
+  help: 'Watches ended with 410 Gone (resourceVersion too old): the informer lists again and diffs its cache.',
   labelNames: ['resource'],
 });
 
@@ -145,16 +151,27 @@ export class Informer<T extends KubeObject = KubeObject> {
     const watch: Pick<Watch, 'watch'> = {
       watch: async (path, params, callback, done) => {
         if (this.stopped) return new AbortController();
-        const cb: typeof callback = transform
-          ? (phase, obj, w) => callback(phase, obj && typeof obj === 'object' ? transform(obj) : obj, w)
-          : callback;
-        const controller = await inner.watch(path, params, cb, done);
+        const cb: typeof callback = (phase, obj, w) => {
+          if (phase === 'ERROR' && (obj as { code?: unknown } | undefined)?.code === 410) this.gone();
+          callback(phase, transform && obj && typeof obj === 'object' ? transform(obj) : obj, w);
+        };
+        const ended: typeof done = (err) => {
+          const e = err as { statusCode?: unknown; code?: unknown } | null | undefined;
+          if (e && (e.statusCode === 410 || e.code === 410)) this.gone();
+          done(err);
+        };
+        const controller = await inner.watch(path, params, cb, ended);
         if (this.stopped) controller.abort();
         else this.currentWatch = controller;
         return controller;
       },
     };
     return watch as Watch;
+  }
+
+  private gone(): void {
+    goneTotal.inc({ resource: this.resource });
+    this.log.debug('watch ended with 410 Gone: listing again');
   }
 
   /** ListWatch's reconnect delay, ended early by stop(); never holds the process open. */

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forgetSecret, isSecretKey, redact, redactText, registerSecret, REDACTED } from './redact.ts';
+import {
+  forgetSecret,
+  isSecretKey,
+  isSecretPath,
+  redact,
+  redactConfigErrors,
+  redactText,
+  registerSecret,
+  REDACTED,
+} from './redact.ts';
 
 test('isSecretKey matches secret-looking keys but not references to secrets', () => {
   for (const k of [
@@ -82,4 +91,40 @@ test('redactText masks registered values, inline key=value shapes, auth headers 
     forgetSecret('very-secret-cookie-value');
   }
   assert.equal(redactText('very-secret-cookie-value'), 'very-secret-cookie-value');
+});
+
+test('redactConfigErrors: an EMQX 400 masks the value at a sensitive HOCON path, keeps path, kind and reason', () => {
+  const errors = {
+    authentication: {
+      kind: 'validation_error',
+      path: 'authentication.1.password',
+      reason: 'bad value: "hunter2-db-pass"',
+      value: 'hunter2-db-pass',
+    },
+    log: {
+      kind: 'validation_error',
+      path: 'log.console.level',
+      reason: 'unable_to_convert_to_enum_symbol',
+      value: 'x',
+    },
+    node: [{ path: 'node.cookie', value: { nested: 'abcd-cookie' } }],
+  };
+  assert.deepEqual(redactConfigErrors(errors), {
+    authentication: {
+      kind: 'validation_error',
+      path: 'authentication.1.password',
+      reason: `bad value: "${REDACTED}"`,
+      value: REDACTED,
+    },
+    log: {
+      kind: 'validation_error',
+      path: 'log.console.level',
+      reason: 'unable_to_convert_to_enum_symbol',
+      value: 'x',
+    },
+    node: [{ path: 'node.cookie', value: REDACTED }],
+  });
+  assert.equal(redactConfigErrors('Cannot update read-only key'), 'Cannot update read-only key');
+  assert.ok(isSecretPath('license.key') && isSecretPath('dashboard.default_password'));
+  assert.ok(!isSecretPath('listeners.tcp.default.bind'));
 });

@@ -103,3 +103,35 @@ export function redact(value: unknown, opts: { stack?: boolean } = {}): unknown 
   };
   return walk(value, 0);
 }
+
+/** A dotted HOCON path (`authentication.1.password`, `node.cookie`) one of whose keys names a secret. */
+export function isSecretPath(path: string): boolean {
+  return path.split('.').some((seg) => isSecretKey(seg));
+}
+
+/**
+ * The `errors` of an EMQX `PUT /configs` 400 answer with every value at a sensitive HOCON path masked. EMQX reports
+ * a refused value as `{"kind":"validation_error","path":"authentication.1.password","reason":…,"value":…}`: the value
+ * at a path naming a secret (password, cookie, license key, …) is replaced, and so is its text wherever else it
+ * appears in that entry (a reason quoting it). Scalars under secret-looking keys are masked too; the rest is kept
+ * (the path, the reason and the kind are what the user needs). Pure.
+ */
+export function redactConfigErrors(errors: unknown): unknown {
+  const walk = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object' || depth > 12) return v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    const o = v as Record<string, unknown>;
+    const sensitive = typeof o.path === 'string' && 'value' in o && isSecretPath(o.path);
+    const text = sensitive && typeof o.value === 'string' && o.value.length >= 4 ? o.value : undefined;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(o)) {
+      // a section named like a secret (`authorization`, `authentication`) is walked; a scalar under such a key masked
+      const scalar = x !== undefined && x !== null && x !== '' && typeof x !== 'object';
+      if ((sensitive && k === 'value') || (isSecretKey(k) && scalar)) out[k] = REDACTED;
+      else if (text !== undefined && typeof x === 'string') out[k] = x.split(text).join(REDACTED);
+      else out[k] = walk(x, depth + 1);
+    }
+    return out;
+  };
+  return walk(errors, 0);
+}
