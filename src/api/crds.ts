@@ -107,14 +107,23 @@ function conversion(webhook: WebhookOptions | undefined): Record<string, unknown
  * URL into a CRD that names a Service (as deploy/crds does) would otherwise leave both, which the API server
  * refuses ("exactly one of url or service is required").
  */
-export function conversionMergePatch(webhook: WebhookOptions): {
+export function conversionMergePatch(
+  webhook: WebhookOptions,
+  opts: { keepCaBundle?: boolean } = {},
+): {
   spec: { conversion: Record<string, unknown> };
 } {
   const c = conversion(webhook) as {
     strategy: string;
     webhook: { conversionReviewVersions: string[]; clientConfig: Record<string, unknown> };
   };
-  const clientConfig = { url: null, service: null, caBundle: null, ...c.webhook.clientConfig };
+  // keepCaBundle: someone else (cert-manager's CA injector) owns caBundle; the patch leaves it alone.
+  const clientConfig = {
+    url: null,
+    service: null,
+    ...(!opts.keepCaBundle && { caBundle: null }),
+    ...c.webhook.clientConfig,
+  };
   return { spec: { conversion: { ...c, webhook: { ...c.webhook, clientConfig } } } };
 }
 

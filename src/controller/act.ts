@@ -74,6 +74,7 @@ type Stage =
 /** The stage that applies an object of the plan's list. */
 function stageOf(s: Snapshot, obj: BuiltObject): Stage {
   switch (obj.kind) {
+    case 'Certificate': // before the Secret cert-manager writes from it is needed
     case 'Secret':
       return 'ensureSecrets';
     case 'ConfigMap':
@@ -131,7 +132,10 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   };
 
   const applyIfChanged = async (desired: BuiltObject) => {
-    const live = liveChild<BuiltObject>(s, desired.kind as OwnedKind, desired.metadata!.name!);
+    const live =
+      desired.kind === 'Certificate'
+        ? (s.tls?.liveCertificates?.get(desired.metadata!.name!) as BuiltObject | undefined)
+        : liveChild<BuiltObject>(s, desired.kind as OwnedKind, desired.metadata!.name!);
     const diff = applyDiff(desired, live, { limit: 10 });
     if (diff.length === 0) return;
     log.info('applying', {
@@ -257,6 +261,8 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
 
   for (const e of p.events) record(e);
   try {
+    // A certificate that is not usable yet halts the pass, but cert-manager's Certificates are still written.
+    if (p.halted === 'invalid certificate') await stage('ensureSecrets', () => applyStage('ensureSecrets'));
     if (!p.halted) {
       await stage('ensureSecrets', () => applyStage('ensureSecrets'));
       await stage('ensureBaseObjects', () => applyStage('ensureBaseObjects'));

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../observability/logger.ts';
 import { KubeClient, type KubeObject } from '../k8s/rest.ts';
-import { ClusterCache } from './cache.ts';
+import { ClusterCache, tlsSecretIdentity } from './cache.ts';
 
 const LABELS = { 'apps.emqx.io/instance': 'emqx', 'apps.emqx.io/managed-by': 'emqx-operator' };
 
@@ -30,7 +30,8 @@ async function fakeServer(items: Record<string, KubeObject[]>, secretsDelayMs: n
     if (url.searchParams.get('watch') === 'true') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.flushHeaders();
-      watches.set(plural, res);
+      // the operator's own (labelled) informer of the kind; the Secrets also have a TLS one by field selector
+      if (url.searchParams.get('labelSelector')) watches.set(plural, res);
       return;
     }
     const list = () => json({ metadata: { resourceVersion: '1' }, items: items[plural] ?? [] });
@@ -95,4 +96,19 @@ test('controllers hear of no change before every informer synced, and of every c
   });
   while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(heard, ['EMQX/ns/emqx after the sync']);
+});
+
+test('cache: a TLS Secret is kept as name and version only, never its data', () => {
+  const kept = tlsSecretIdentity({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'mqtt-tls', namespace: 'prod', uid: 'u', resourceVersion: '42', labels: { a: 'b' } },
+    data: { 'tls.key': 'LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t' },
+  } as never);
+  assert.deepEqual(kept, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'mqtt-tls', namespace: 'prod', uid: 'u', resourceVersion: '42' },
+  });
+  assert.doesNotMatch(JSON.stringify(kept), /tls\.key|LS0t/);
 });

@@ -7,6 +7,7 @@ import type { EMQX, Rebalance } from '../api/types.ts';
 import { Informer } from '../k8s/informer.ts';
 import type { KubeClient, KubeObject } from '../k8s/rest.ts';
 import { trimForCache } from '../k8s/trim.ts';
+import { tlsSecretRefs } from '../resources/tls.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** Kinds the operator owns and watches, by a short name. */
@@ -42,6 +43,45 @@ export function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
 }
 
 export type ChangeListener = (kind: 'EMQX' | 'Rebalance', key: string) => void;
+
+/** A TLS Secret as the cache keeps it: who it is and its version, never its data (no key material in memory). */
+export function tlsSecretIdentity(obj: KubeObject): KubeObject {
+  const m = obj.metadata ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+  };
+}
+
+/**
+ * Every `kubernetes.io/tls` Secret (the type cert-manager writes and `kubectl create secret tls` makes), kept as
+ * name and version only: a change to a Secret spec.tls names wakes the EMQX resources that name it, so a
+ * renewal is seen when it happens (new serial in the status, the CertificateRotated Event) rather than at the next
+ * periodic pass. The listeners and dashboard Secrets must have that type for this; a client-CA Secret of another
+ * type is read again at every pass.
+ */
+function tlsSecretInformer(
+  client: KubeClient,
+  opts: { namespace: string | undefined; logger: Logger },
+  changed: (namespace: string, secretName: string) => void,
+): Informer {
+  const inf = new Informer(client, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace: opts.namespace,
+    fieldSelector: 'type=kubernetes.io/tls',
+    logger: opts.logger,
+    transform: tlsSecretIdentity,
+  });
+  const notify = (obj: KubeObject) => {
+    if (obj.metadata?.namespace && obj.metadata.name) changed(obj.metadata.namespace, obj.metadata.name);
+  };
+  inf.onAdd(notify);
+  inf.onUpdate(notify);
+  inf.onDelete(notify);
+  return inf;
+}
 
 /**
  * The informers of one kind: one for all namespaces, or one per watched namespace (an operator shard, `run
@@ -90,6 +130,7 @@ export class ClusterCache {
   private readonly owned = new Map<OwnedKind, Informers>();
   private readonly emqxInformer: Informers<EMQX & KubeObject>;
   private readonly rebalanceInformer: Informers<Rebalance & KubeObject>;
+  private readonly tlsSecrets: Informers;
   private readonly listeners = new Set<ChangeListener>();
   /** Set once every informer has synced; listeners hear nothing before (see start). */
   private synced = false;
@@ -162,6 +203,16 @@ export class ClusterCache {
       if (!old || specOrMetaChanged(obj, old)) rebalanceChanged(obj);
     });
     this.rebalanceInformer.onDelete(rebalanceChanged);
+    const tlsSecretChanged = (ns: string, secretName: string) => {
+      for (const e of this.emqxInformer.list(ns)) {
+        if (tlsSecretRefs(e).some((r) => r.secretName === secretName))
+          this.emit('EMQX', `${ns}/${e.metadata.name}`);
+      }
+    };
+    this.tlsSecrets = new Informers(
+      (namespace) => tlsSecretInformer(client, { namespace, logger: opts.logger }, tlsSecretChanged),
+      namespaces,
+    );
   }
 
   private emit(kind: 'EMQX' | 'Rebalance', key: string): void {
@@ -175,7 +226,7 @@ export class ClusterCache {
   }
 
   private informers(): Informer[] {
-    return [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()].flatMap(
+    return [this.emqxInformer, this.rebalanceInformer, this.tlsSecrets, ...this.owned.values()].flatMap(
       (i) => i.all as Informer[],
     );
   }

@@ -548,3 +548,35 @@ test('plan: takeover under way, a Go set written by its manager after this opera
   written.metadata.managedFields[0]!.time = new Date('2026-01-01T00:58:00Z');
   assert.equal(plan({ ...s, statefulSets: [written] }, NOW).halted, undefined);
 });
+
+test('plan: with an issuerRef, the Certificate is written even while cert-manager has not issued its Secret', () => {
+  const s = world({ ...running, spec: { tls: { listeners: { issuerRef: { name: 'ca' } } } } });
+  const error =
+    'spec.tls.listeners.issuerRef: waiting for cert-manager to issue Certificate "emqx-listeners-tls" into Secret "emqx-listeners-tls"';
+  const waiting = plan({ ...s, tls: { error, certificates: [] } }, NOW);
+  assert.equal(waiting.halted, 'invalid certificate');
+  assert.deepEqual(kinds(waiting.objects), ['Certificate/emqx-listeners-tls']);
+  assert.equal(waiting.rollout.action, undefined);
+  assert.equal(waiting.status.conditions?.find((x) => x.type === 'CertificatesReady')?.message, error);
+  // The API server does not serve cert-manager's kind: nothing to write, the condition says so.
+  const unserved = plan(
+    { ...s, tls: { error: 'not served', certificates: [], certificateKindUnserved: true } },
+    NOW,
+  );
+  assert.deepEqual(unserved.objects, []);
+  // Issued: the Certificate is one of the desired objects, with the live LoadBalancer address.
+  const children = new Map(s.children);
+  const services = new Map(children.get('Service'));
+  services.set('emqx-listeners', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'emqx-listeners', namespace: s.namespace },
+    status: { loadBalancer: { ingress: [{ ip: '203.0.113.5' }, { hostname: 'lb.example.net' }] } },
+  } as KubeObject);
+  children.set('Service', services);
+  const issued = plan({ ...s, children, tls: { certificates: [] } }, NOW);
+  const cert = issued.objects.find((o) => o.kind === 'Certificate') as
+    { spec: { ipAddresses?: string[]; dnsNames: string[] } } | undefined;
+  assert.deepEqual(cert?.spec.ipAddresses, ['203.0.113.5']);
+  assert.ok(cert?.spec.dnsNames.includes('lb.example.net'));
+});

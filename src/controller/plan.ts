@@ -7,7 +7,12 @@ import { ANNOTATION_APPLIED_CONFIG, ANNOTATION_DRAINING, CONDITION_ON_SERVING, n
 import type { EMQXStatus } from '../api/types.ts';
 import { configuredListenerPorts, hotConfig, nodeCookie } from '../emqx/config.ts';
 import { getPath, printHocon, type HoconObject } from '../hocon/index.ts';
-import { buildAll, type BuiltObject } from '../resources/index.ts';
+import {
+  buildAll,
+  tlsCertificates,
+  type BuiltObject,
+  type LoadBalancerAddresses,
+} from '../resources/index.ts';
 import { fnv1a32, hashObject } from '../resources/hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
 import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
@@ -233,6 +238,16 @@ export function foreignWorkloadsHold(
   return undefined;
 }
 
+/** The addresses the cloud gave the live listeners Service (for the cert-manager Certificate's names). */
+export function listenersLoadBalancer(s: Snapshot): LoadBalancerAddresses {
+  const svc = liveChild<V1Service>(s, 'Service', names.listenersService(s.emqx));
+  const ingress = svc?.status?.loadBalancer?.ingress ?? [];
+  return {
+    hostnames: ingress.flatMap((i) => (i.hostname ? [i.hostname] : [])),
+    ips: ingress.flatMap((i) => (i.ip ? [i.ip] : [])),
+  };
+}
+
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   const events: PlannedEvent[] = certificateEvents(s);
@@ -323,7 +338,8 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     );
   }
   if (s.tls?.error !== undefined) {
-    // A TLS Secret that is missing or unusable changes nothing either: pods started with it would not serve.
+    // A TLS Secret that is missing or unusable changes nothing either: pods started with it would not serve. The
+    // cert-manager Certificates are still written (cert-manager cannot issue a Secret for one that does not exist).
     events.push({
       type: 'Warning',
       reason: 'InvalidCertificate',
@@ -332,7 +348,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     return finish(
       {
         halted: 'invalid certificate',
-        objects: [],
+        objects: s.tls.certificateKindUnserved ? [] : tlsCertificates(s.emqx, listenersLoadBalancer(s)),
         rollout: { activity: {} },
         scales: [],
         serving,
@@ -483,6 +499,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     listenerPorts: s.listenerPorts ? [...s.listenerPorts] : configuredListenerPorts(conf),
     listenersTargetRole: replicantsServing ? 'replicant' : 'core',
     appliedConfigHash: hotHash,
+    listenersLoadBalancer: listenersLoadBalancer(s),
   });
 
   const deletions = unwantedChildren(s, objects);

@@ -29,6 +29,7 @@ import {
   tlsSecretRefs,
   withTlsConfig,
 } from '../resources/tls.ts';
+import { CERT_MANAGER_API_VERSION } from '../resources/certificate.ts';
 import { clusterDomainOf } from '../resources/metadata.ts';
 import { OWNED_KINDS, type ClusterCache, type OwnedKind } from './cache.ts';
 import {
@@ -152,6 +153,44 @@ export interface TlsObservation {
   readonly certificates: CertificateStatus[];
   /** The dashboard Secret's ca.crt (public), to verify the https dashboard with. */
   readonly dashboardCa?: string;
+  /** The cert-manager Certificates spec.tls issuerRefs ask for, as they are now, by name (absent: not created). */
+  readonly liveCertificates?: ReadonlyMap<string, KubeObject>;
+  /** True when an issuerRef is set and the API server does not serve cert-manager's Certificate kind. */
+  readonly certificateKindUnserved?: boolean;
+}
+
+/** cert-manager's Certificate of spec.tls.<which>: the live object, or an error when the API lacks the kind. */
+async function readCertificate(
+  client: KubeClient,
+  emqx: EMQX,
+  which: 'listeners' | 'dashboard',
+): Promise<{ live?: KubeObject; error?: string; unserved?: boolean }> {
+  const name = names.tlsCertificate(emqx, which);
+  try {
+    await client.resource(CERT_MANAGER_API_VERSION, 'Certificate');
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.includes('does not serve')) throw err;
+    return {
+      unserved: true,
+      error: `spec.tls.${which}.issuerRef: the API server does not serve cert-manager's Certificate (${CERT_MANAGER_API_VERSION}); install cert-manager or name a Secret in spec.tls.${which}.secretName`,
+    };
+  }
+  const live = await client.get({
+    apiVersion: CERT_MANAGER_API_VERSION,
+    kind: 'Certificate',
+    namespace: emqx.metadata.namespace,
+    name,
+  });
+  return live ? { live } : {};
+}
+
+/** Why cert-manager has not written the Secret yet, from the Certificate's Ready condition (when it says). */
+function issuanceNote(cert: KubeObject | undefined): string {
+  const conditions = (cert as { status?: { conditions?: Array<Record<string, string>> } } | undefined)?.status
+    ?.conditions;
+  const ready = conditions?.find((c) => c.type === 'Ready');
+  if (!ready || ready.status === 'True') return '';
+  return ` (Certificate Ready=${ready.status}: ${ready.reason ?? ''}${ready.message ? `, ${ready.message.slice(0, 300)}` : ''})`;
 }
 
 /** Reads and checks the Secrets spec.tls names. Key material stays in this function. */
@@ -159,6 +198,15 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
   const certificates: CertificateStatus[] = [];
   let error: string | undefined;
   let dashboardCa: string | undefined;
+  const liveCertificates = new Map<string, KubeObject>();
+  let unserved = false;
+  for (const which of ['listeners', 'dashboard'] as const) {
+    if (!emqx.spec.tls?.[which]?.issuerRef) continue;
+    const read = await readCertificate(client, emqx, which);
+    if (read.error !== undefined) error ??= read.error;
+    if (read.unserved) unserved = true;
+    if (read.live) liveCertificates.set(names.tlsCertificate(emqx, which), read.live);
+  }
   for (const ref of tlsSecretRefs(emqx)) {
     let secret: V1Secret | undefined;
     try {
@@ -173,7 +221,9 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
     }
     const checked = checkTlsSecret(ref, secret);
     if (ref.name === 'dashboard') dashboardCa = decodeSecret(secret, CA_CERT_KEY);
-    if (!checked.ok) error ??= checked.error;
+    if (!checked.ok && ref.issued && !secret) {
+      error ??= `${ref.field}: waiting for cert-manager to issue Certificate "${ref.secretName}" into Secret "${ref.secretName}"${issuanceNote(liveCertificates.get(ref.secretName))}`;
+    } else if (!checked.ok) error ??= checked.error;
     else if (checked.facts && ref.name !== 'clientCA') {
       certificates.push({
         name: ref.name,
@@ -187,6 +237,8 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
     ...(error !== undefined && { error }),
     certificates,
     ...(dashboardCa !== undefined && { dashboardCa }),
+    ...(liveCertificates.size > 0 && { liveCertificates }),
+    ...(unserved && { certificateKindUnserved: true }),
   };
 }
 

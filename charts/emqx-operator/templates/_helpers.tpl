@@ -113,6 +113,9 @@ Secret, once the spec no longer asks for them (src/controller/prune.ts; only its
 - apiGroups: ['', events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+- apiGroups: [cert-manager.io]
+  resources: [certificates]
+  verbs: [get, create, patch]
 {{- end }}
 
 {{/*
@@ -133,7 +136,7 @@ What the operator needs in its own namespace: its leader-election Lease and its 
 - apiGroups: ['']
   resources: [secrets]
   resourceNames: [emqx-operator-webhook-cert]
-  verbs: [get]
+  verbs: [get, update]
 {{- end }}
 
 {{/*

@@ -24,6 +24,11 @@ Options:
   --webhook-bind-address HOST:PORT   serve the v2alpha1 conversion webhook here (HTTPS)
   --webhook-service NS/NAME          the Service the API server uses to reach the webhook
   --webhook-url URL                  or a URL the API server uses (default with no Service: https://127.0.0.1:<port>)
+  --webhook-cert-provider WHO        who makes the webhook certificate Secret: operator (default; renewed with half
+                                     of its validity left, re-issued when the Service name or namespace
+                                     changes) or cert-manager (the operator only reads the Secret, serves each
+                                     renewal, and leaves the CRD's caBundle to cert-manager's CA injector)
+  --webhook-cert-validity DURATION   validity of the certificates the operator makes (default 3650d; e.g. 90d, 12h)
   --install-crds                     apply the CRDs at start (as leader)
   --workers N                        parallel reconciles across resources (default 4; one resource is never
                                      reconciled twice at once)
@@ -34,11 +39,14 @@ Options:
   -h, --help                         this help
 `;
 
-/** `500ms`, `10s`, `1.5m` → milliseconds; undefined when it is not such a duration. */
+/** `500ms`, `10s`, `1.5m`, `12h`, `90d` → milliseconds; undefined when it is not such a duration. */
 export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
   if (!m) return undefined;
-  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm']);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
+  return Math.round(Number(m[1]) * unit);
 }
 
 function logLevel(flag: string | undefined, env: string | undefined): LogLevel {
@@ -65,6 +73,8 @@ export interface RunArgs {
   metricsBind?: string;
   webhook?: { bind: string; service?: { namespace: string; name: string }; url?: string };
   installCrds: boolean;
+  webhookCertProvider?: 'operator' | 'cert-manager';
+  webhookCertValidityMs?: number;
   workers?: number;
   readyIntervalMs?: number;
   notReadyIntervalMs?: number;
@@ -91,6 +101,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     'webhook-service': { type: 'string' },
     'webhook-url': { type: 'string' },
     'install-crds': { type: 'boolean', default: false },
+    'webhook-cert-provider': { type: 'string' },
+    'webhook-cert-validity': { type: 'string' },
     workers: { type: 'string' },
     'ready-interval': { type: 'string' },
     'not-ready-interval': { type: 'string' },
@@ -119,7 +131,13 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
     throw new Error(`--workers must be a positive integer, not "${values.workers}"`);
   }
-  const duration = (flag: 'ready-interval' | 'not-ready-interval' | 'emqx-timeout') => {
+  const provider = values['webhook-cert-provider'];
+  if (provider !== undefined && provider !== 'operator' && provider !== 'cert-manager') {
+    throw new Error(`--webhook-cert-provider must be operator or cert-manager, not "${provider}"`);
+  }
+  const duration = (
+    flag: 'ready-interval' | 'not-ready-interval' | 'emqx-timeout' | 'webhook-cert-validity',
+  ) => {
     const v = values[flag];
     if (v === undefined) return undefined;
     const ms = parseDuration(v);
@@ -143,6 +161,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
       webhook: { bind: values['webhook-bind-address'], service: webhookService, url: values['webhook-url'] },
     }),
     installCrds: values['install-crds'],
+    ...(provider !== undefined && { webhookCertProvider: provider }),
+    webhookCertValidityMs: duration('webhook-cert-validity'),
     workers,
     readyIntervalMs: duration('ready-interval'),
     notReadyIntervalMs: duration('not-ready-interval'),
@@ -170,6 +190,8 @@ async function runOperator(opts: RunArgs): Promise<number> {
       metricsBind: opts.metricsBind,
       installCrds: opts.installCrds,
       ...(opts.webhook && { webhook: opts.webhook }),
+      ...(opts.webhookCertProvider && { webhookCertProvider: opts.webhookCertProvider }),
+      webhookCertValidityMs: opts.webhookCertValidityMs,
       workers: opts.workers,
       readyIntervalMs: opts.readyIntervalMs,
       notReadyIntervalMs: opts.notReadyIntervalMs,
