@@ -39,6 +39,8 @@ Options:
   --quick                 skip part 3 (the N-resource run): about 2 minutes instead of 3 to 4
   --count N               EMQX resources applied at once in part 3 (default 50)
   --idle SECONDS          length of each idle window (default 60)
+  --ramp-idle SECONDS     length of the idle window after part 3's ramp (default: --idle), e.g. 600 to see
+                          whether the RSS settles
   --many-time-scale S     EMQX emulator time scale for the part-3 resources (default 1 = real time; 10 makes
                           emulated boot/retry delays 10x shorter; Kubernetes probe timing is never scaled)
   --timeout SECONDS       give up on a Ready wait after this long (default 300)
@@ -144,6 +146,16 @@ function delta(before: Map<string, number>, after: Map<string, number>): Map<str
   return new Map([...out].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
 
+/** Where the operator's memory is, from its own /metrics (prom-client's process collectors). */
+function heapLine(samples: Sample[]): string {
+  const m = (name: string, space?: string) =>
+    (samples.find((x) => x.name === name && (space === undefined || x.labels.space === space))?.value ??
+      NaN) /
+    2 ** 20;
+  const f = (v: number) => v.toFixed(1);
+  return `V8 heap used ${f(m('nodejs_heap_size_used_bytes'))} of ${f(m('nodejs_heap_size_total_bytes'))} MiB (old space ${f(m('nodejs_heap_space_size_used_bytes', 'old'))} of ${f(m('nodejs_heap_space_size_total_bytes', 'old'))}, code ${f(m('nodejs_heap_space_size_total_bytes', 'code'))}, new ${f(m('nodejs_heap_space_size_total_bytes', 'new'))}), external ${f(m('nodejs_external_memory_bytes'))} MiB`;
+}
+
 function total(samples: Sample[], name: string): number {
   return samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
 }
@@ -151,6 +163,9 @@ function total(samples: Sample[], name: string): number {
 interface ProcStat {
   rssKiB: number;
   hwmKiB: number;
+  /** RSS split: anonymous memory (heaps, malloc) and file pages (the node binary and libraries). */
+  anonKiB: number;
+  fileKiB: number;
   cpuSeconds: number;
 }
 
@@ -169,7 +184,13 @@ function procStat(pid: number): ProcStat {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(rest[11]) + Number(rest[12]);
-  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM'), cpuSeconds: ticks / CLK_TCK };
+  return {
+    rssKiB: kib('VmRSS'),
+    hwmKiB: kib('VmHWM'),
+    anonKiB: kib('RssAnon'),
+    fileKiB: kib('RssFile'),
+    cpuSeconds: ticks / CLK_TCK,
+  };
 }
 
 // -------------------------------------------------------------------------------------------------- resources
@@ -400,21 +421,23 @@ interface IdleResult {
 }
 
 /** An idle window: metric deltas, RSS samples, CPU time. */
-async function idleWindow(ctx: Ctx, label: string): Promise<IdleResult> {
+async function idleWindow(ctx: Ctx, label: string, idleMs = ctx.idleMs): Promise<IdleResult> {
   const { op } = ctx;
   const pid = op.child.pid!;
-  say(`${label}: idle window of ${sec(ctx.idleMs)} (sampling RSS and /metrics every 5 s)`);
+  say(`${label}: idle window of ${sec(idleMs)} (sampling RSS and /metrics every 5 s)`);
   const ev0 = await operatorEvents(ctx.client);
   const m0 = await scrape(op);
   const p0 = procStat(pid);
   const t0 = Date.now();
   const rss: number[] = [p0.rssKiB];
+  const rssAt: Array<[number, number]> = [[0, p0.rssKiB]];
   let prevWrites = byLabels(m0, 'emqx_operator_kube_writes_total', ['verb', 'kind']);
   const bursts: string[] = [];
-  while (Date.now() - t0 < ctx.idleMs) {
-    await sleep(Math.min(5000, ctx.idleMs - (Date.now() - t0)));
+  while (Date.now() - t0 < idleMs) {
+    await sleep(Math.min(5000, idleMs - (Date.now() - t0)));
     const m = await scrape(op);
     rss.push(procStat(pid).rssKiB);
+    rssAt.push([Date.now() - t0, rss.at(-1)!]);
     const w = byLabels(m, 'emqx_operator_kube_writes_total', ['verb', 'kind']);
     const d = delta(prevWrites, w);
     prevWrites = w;
@@ -468,8 +491,18 @@ async function idleWindow(ctx: Ctx, label: string): Promise<IdleResult> {
     ...[...calls].map(([k, v]) => `      ${String(v).padStart(5)}  ${k}`),
     `   reconciles: ${fmt([...reconciles])}`,
     `   operator RSS: ${mib(p0.rssKiB)} at the start, ${mib(p1.rssKiB)} at the end (min ${mib(Math.min(...rss))}, max ${mib(Math.max(...rss))} over ${rss.length} samples); peak so far (VmHWM) ${mib(p1.hwmKiB)}`,
+    `   operator memory at the end: RSS anonymous ${mib(p1.anonKiB)}, file-backed ${mib(p1.fileKiB)}; ${heapLine(m1)}`,
     `   operator CPU: ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(2)} s over the window (${(((p1.cpuSeconds - p0.cpuSeconds) / elapsed) * 100000).toFixed(1)} % of one core)`,
   ];
+  if (elapsed >= 120_000) {
+    // a long window: RSS every 30 s, to show whether it settles or grows
+    const every30: string[] = [];
+    for (let t = 0; t <= elapsed; t += 30_000) {
+      const sample = rssAt.find(([at]) => at >= t);
+      if (sample) every30.push(`${Math.round(sample[0] / 1000)} s ${(sample[1] / 1024).toFixed(1)}`);
+    }
+    lines.push(`   operator RSS every 30 s (MiB): ${every30.join(', ')}`);
+  }
   if (bursts.length) lines.push(`   when the writes happened (5 s buckets): ${bursts.join('; ')}`);
   if (eventLines.length) {
     lines.push(`   Events the operator created or bumped in the window (from events.k8s.io/v1):`);
@@ -689,6 +722,7 @@ async function main(): Promise<number> {
         'no-upgrade': { type: 'boolean', default: false },
         count: { type: 'string', default: '50' },
         idle: { type: 'string', default: '60' },
+        'ramp-idle': { type: 'string' },
         'many-time-scale': { type: 'string', default: '1' },
         timeout: { type: 'string', default: '300' },
         dir: { type: 'string', default: path.join(ROOT, '.sandbox/bench') },
@@ -711,6 +745,8 @@ async function main(): Promise<number> {
   };
   const count = Math.floor(num('count', values.count!, 1));
   const idleMs = num('idle', values.idle!, 1) * 1000;
+  const rampIdleMs =
+    values['ramp-idle'] === undefined ? idleMs : num('ramp-idle', values['ramp-idle'], 1) * 1000;
   const manyScale = num('many-time-scale', values['many-time-scale']!, 1);
   const timeoutMs = num('timeout', values.timeout!, 10) * 1000;
 
@@ -806,6 +842,9 @@ async function main(): Promise<number> {
       `operator pid ${op.child.pid} leading after ${sec(Date.now() - startedAt)}; RSS with no EMQX resource ${mib(base.rssKiB)}`,
     );
     summary.push(`0. operator RSS with no EMQX resource, just started: ${mib(base.rssKiB)}`);
+    summary.push(
+      `   RSS anonymous ${mib(base.anonKiB)}, file-backed ${mib(base.fileKiB)}; ${heapLine(await scrape(op))}`,
+    );
     const ctx: Ctx = { sb, op, client: new KubeClient(sb.kubeConfig), timeoutMs, idleMs, summary };
 
     await partSeed(ctx);
@@ -813,7 +852,7 @@ async function main(): Promise<number> {
     if (!values['no-upgrade']) await partUpgrade(ctx, upgradeHandler);
     if (!values.quick) {
       await partMany(ctx, count, manyScale);
-      await idleWindow(ctx, `3b. all ${count + 1} EMQX resources Ready (${2 * count + 5} pods)`);
+      await idleWindow(ctx, `3b. all ${count + 1} EMQX resources Ready (${2 * count + 5} pods)`, rampIdleMs);
     }
     print('='.repeat(100));
     print(`summary (${new Date().toISOString()})`);

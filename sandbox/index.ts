@@ -60,6 +60,8 @@ export interface SandboxOptions {
   backoff?: Partial<BackoffSettings>;
   /** apiserver `--min-request-timeout` (seconds, default 30): watches end between this and twice this. */
   minRequestTimeoutSeconds?: number;
+  /** More kube-apiserver flags (ControlPlaneOptions.apiserverArgs). */
+  apiserverArgs?: string[];
 }
 
 export interface Sandbox {
@@ -131,6 +133,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       binDir,
       log,
       minRequestTimeoutSeconds: opts.minRequestTimeoutSeconds,
+      ...(opts.apiserverArgs && { apiserverArgs: opts.apiserverArgs }),
       serviceCidr: ranges.serviceCidr,
     });
     const kubeletLog = path.join(dir, 'logs', 'kubelet.log');

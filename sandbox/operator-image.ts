@@ -12,11 +12,10 @@
 // Mount namespaces and changing user need root (CAP_SYS_ADMIN, CAP_SETUID); without them the container fails to
 // start with a message saying so.
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { ContainerContext, ExecResult, ImageHandler, RunningContainer } from './kubelet/handler.ts';
 import { expand } from './kubelet/env.ts';
+import { operatorAppDir } from './operator-build.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 /** The repository name of the operator's image (charts/emqx-operator values image.repository). */
 export const OPERATOR_IMAGE_NAME = 'emqx-operator';
 /** The Dockerfile's `USER`. */
@@ -118,7 +117,7 @@ export function createOperatorHandler(opts: { nodePath?: string } = {}): ImageHa
       ];
       ctx.log(`starting: ${program.slice(1).join(' ')} (uid ${uid}, ${mounts.length} mounts)`);
       const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
-        cwd: ROOT,
+        cwd: operatorAppDir(), // the image's /app: the sources, or `npm run build`'s output (./operator-build.ts)
         env: { ...ctx.env, PATH: process.env.PATH ?? '/usr/bin:/bin' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -162,7 +161,7 @@ export function createOperatorHandler(opts: { nodePath?: string } = {}): ImageHa
               'nsenter',
               [`--target=${child.pid}`, '--mount', '--uts', '--', ...asUser, ...cmd],
               {
-                cwd: ROOT,
+                cwd: operatorAppDir(),
                 env: { ...ctx.env, PATH: process.env.PATH ?? '/usr/bin:/bin' },
                 timeout: timeoutMs,
               },

@@ -1,5 +1,5 @@
-// Starts the operator, unchanged, as a child process (`node src/cli/main.ts run`) against a sandbox: the CRDs and
-// RBAC are installed with the admin credentials first, and the operator runs as the restricted user
+// Starts the operator, unchanged, as a child process (`node src/cli/main.ts run`, or its build: ./operator-build.ts)
+// against a sandbox: the CRDs and RBAC are installed with the admin credentials first, and the operator runs as the restricted user
 // `emqx-operator`, bound to exactly deploy/rbac.yaml, so a missing RBAC rule shows up here and not in production.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { buildCrds } from '../src/api/crds.ts';
 import { apply } from '../src/k8s/apply.ts';
 import { KubeClient } from '../src/k8s/rest.ts';
 import type { Sandbox, SandboxExtension } from './index.ts';
+import { operatorMain } from './operator-build.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const OPERATOR_NAMESPACE = 'emqx-operator-system';
@@ -63,7 +64,13 @@ let counter = 0;
 
 export function startOperatorProcess(
   sb: Sandbox,
-  opts: { args?: string[]; name?: string; logLevel?: string } = {},
+  opts: {
+    args?: string[];
+    name?: string;
+    logLevel?: string;
+    /** Serve the conversion webhook (and point the CRD at it); default true. One shard of several does it. */
+    webhook?: boolean;
+  } = {},
 ): OperatorProcess {
   const name = opts.name ?? `operator-${++counter}`;
   const logFile = path.join(sb.logsDir, `${name}.log`);
@@ -71,7 +78,7 @@ export function startOperatorProcess(
   const child = spawn(
     process.execPath,
     [
-      path.join(ROOT, 'src/cli/main.ts'),
+      operatorMain(),
       'run',
       '--kubeconfig',
       sb.operatorKubeconfigPath,
@@ -80,8 +87,7 @@ export function startOperatorProcess(
       OPERATOR_NAMESPACE,
       '--health-bind-address',
       '127.0.0.1:0',
-      '--webhook-bind-address',
-      '127.0.0.1:0',
+      ...(opts.webhook === false ? [] : ['--webhook-bind-address', '127.0.0.1:0']),
       '--identity',
       name,
       ...(opts.args ?? []),

@@ -33,10 +33,17 @@ if (needsControlPlane && !env.EMQX_SANDBOX_BIN) {
   env.EMQX_SANDBOX_BIN = build.stdout.trim().split('\n').pop();
 }
 
-// One file at a time: every integration file starts its own control plane, and the machine has two cores.
-const result = spawnSync(
-  process.execPath,
-  ['--test', '--test-concurrency=1', '--test-reporter=spec', ...targets],
-  { cwd: root, stdio: 'inherit', env },
-);
+// One file at a time: every integration file starts its own control plane, and the machine has two cores. After
+// the spec reporter's output, scripts/test-timings.ts lists the files by wall time (where the suite's time goes).
+const reporters = [
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${path.join(root, 'scripts/test-timings.ts')}`,
+  '--test-reporter-destination=stdout',
+];
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...reporters, ...targets], {
+  cwd: root,
+  stdio: 'inherit',
+  env,
+});
 process.exit(result.status ?? 1);

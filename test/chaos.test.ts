@@ -1,7 +1,8 @@
 // Chaos (issue 11, finding 13): the control plane and EMQX fail under the operator, which runs unchanged against
 // the sandbox. Each case converges with nothing lost (PVCs, nodes, clients) and nothing done twice (each core pod
 // replaced once). The sandbox restarts etcd and kube-apiserver with the same state and port
-// (ControlPlane.restart). A watch ending with 410 Gone is covered by src/k8s/informer.test.ts (relist, cache diff).
+// (ControlPlane.restart). Watches ending with 410 Gone: test/watch-gone.test.ts (a real API server without watch
+// cache, etcd compacted every second) and src/k8s/informer.test.ts (relist, cache diff).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';

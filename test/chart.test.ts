@@ -93,6 +93,57 @@ describe('Helm chart charts/emqx-operator', () => {
     assert.equal(find(noCrds, 'CustomResourceDefinition').length, 0);
   });
 
+  it('webhook certificate: the operator by default; with cert-manager a Certificate, CA injection, no operator-made CA', async () => {
+    const mine = await render(['webhook.certificate.validity=90d']);
+    const args = find(mine, 'Deployment')[0]!.spec.template.spec.containers[0].args as string[];
+    assert.ok(
+      args.includes('--webhook-cert-provider=operator') && args.includes('--webhook-cert-validity=90d'),
+    );
+    assert.equal(find(mine, 'Certificate').length, 0);
+    for (const crd of find(mine, 'CustomResourceDefinition'))
+      assert.equal(crd.metadata.annotations?.['cert-manager.io/inject-ca-from'], undefined);
+
+    const cm = await render(['webhook.certificate.provider=cert-manager'], [], 'ops', 'team-ops');
+    const cmArgs = find(cm, 'Deployment')[0]!.spec.template.spec.containers[0].args as string[];
+    assert.ok(cmArgs.includes('--webhook-cert-provider=cert-manager'));
+    assert.ok(!cmArgs.some((a) => a.startsWith('--webhook-cert-validity')));
+    const [cert] = find(cm, 'Certificate', 'emqx-operator-webhook-cert');
+    assert.equal(cert!.apiVersion, 'cert-manager.io/v1');
+    assert.equal(cert!.metadata.namespace, 'team-ops');
+    assert.equal(cert!.spec.secretName, 'emqx-operator-webhook-cert');
+    assert.deepEqual(cert!.spec.dnsNames, [
+      'ops-emqx-operator-webhook.team-ops.svc',
+      'ops-emqx-operator-webhook.team-ops.svc.cluster.local',
+    ]);
+    assert.deepEqual(cert!.spec.issuerRef, {
+      name: 'ops-emqx-operator-selfsigned',
+      kind: 'Issuer',
+      group: 'cert-manager.io',
+    });
+    assert.deepEqual(find(cm, 'Issuer', 'ops-emqx-operator-selfsigned')[0]?.spec, { selfSigned: {} });
+    const emqxCrd = find(cm, 'CustomResourceDefinition', 'emqxes.apps.emqx.io')[0]!;
+    assert.equal(
+      emqxCrd.metadata.annotations?.['cert-manager.io/inject-ca-from'],
+      'team-ops/emqx-operator-webhook-cert',
+    );
+    assert.equal(emqxCrd.spec.conversion.webhook.clientConfig.caBundle, undefined);
+
+    const own = await render([
+      'webhook.certificate.provider=cert-manager',
+      'webhook.certificate.issuerRef.name=corp-ca',
+      'webhook.certificate.issuerRef.kind=ClusterIssuer',
+    ]);
+    assert.deepEqual(find(own, 'Certificate')[0]!.spec.issuerRef, {
+      name: 'corp-ca',
+      kind: 'ClusterIssuer',
+      group: 'cert-manager.io',
+    });
+    assert.equal(find(own, 'Issuer').length, 0);
+    const bad = await run(['template', 'x', CHART_DIR, '--set', 'webhook.certificate.provider=vault']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /provider/);
+  });
+
   it('the Deployment: replicas, leader election, webhook Service, probes, non-root, projected token', async () => {
     const objs = await render(['replicaCount=3', 'image.tag=9.9.9']);
     const [dep] = find(objs, 'Deployment');

@@ -1,95 +1,122 @@
 // Issue: crash safety — every step of an upgrade is recorded in the cluster (pod revisions, EMQX evacuation state,
 // pod annotations, the status), so an operator killed at any moment resumes where it was. The operator is killed
 // with SIGKILL (no clean-up) at five points of one upgrade, and a new one is started each time.
+//
+// Each point is held by the test, not caught in passing: before the spec changes, the emulator is told to keep the
+// phase (an evacuation that makes no progress, a new node whose /status fails so its pod is not Ready), and the
+// test releases it only after the kill and the restart. So a point cannot be missed however slow the machine is.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { NodeFaults, NodeSummary } from '../sandbox/emqx/index.ts';
 import type { EMQX } from '../src/api/types.ts';
 import { startOperatorProcess, useOperatorSandbox } from './support/operator.ts';
 import { getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { connectionsIn, emqxResource, loadEveryNode, pvcs, waitAllOnVersion } from './support/upgrade.ts';
-import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
+import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
+const OLD = '5.8.3';
+const NEW = '5.8.4';
+
 interface KillPoint {
   name: string;
-  /** False for points read from the emulator alone: polled every 10 ms without an API call, so that a short
-   * evacuation is not missed on a busy machine. */
+  /** Keeps the upgrade at this point (set before the spec changes): the nodes it matches get `faults`. */
+  hold?: { match: (n: NodeSummary) => boolean; faults: NodeFaults };
+  /** Reached, read from the emulator alone when `usesStatus` is false (no API call). */
   usesStatus?: boolean;
-  reached(e: EMQX | undefined, ns: string): boolean | Promise<boolean>;
+  reached(e: EMQX | undefined): boolean;
 }
 
 describe('crash safety', () => {
   it('the operator killed at five points of an upgrade converges to the same end state', async (t) => {
     const ns = await sb.newNamespace(t);
-    const resource = emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 3, replicants: 3 });
-    // Slow evacuations (10 connections per second) so the kills can land in the middle of one.
+    const resource = emqxResource(ns, { image: `emqx/emqx-enterprise:${OLD}`, cores: 3, replicants: 3 });
+    // Slow evacuations (10 connections per second): a kill is likely to land in the middle of one.
     resource.spec.updateStrategy.evacuationStrategy.connEvictRate = 10;
     resource.spec.updateStrategy.evacuationStrategy.sessEvictRate = 10;
     await sb.apply(resource);
     await waitReady(sb, ns);
     const fabric = sb.emqx.fabric;
-    await sb.waitFor(
-      'the listeners Service selects the replicants',
-      async () =>
-        ((await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any).spec?.selector?.[
-          'apps.emqx.io/db-role'
-        ] === 'replicant',
-      30_000,
-    );
-    // Real MQTT clients through the listeners Service, plus counted clients on every node (cores included) that
-    // keep each evacuation long enough for the kills to land in the middle of one.
-    const load = new MqttLoad({
-      host: await serviceHost(sb.api, ns, 'emqx-listeners'),
-      subscribers: 30,
-      rate: 10,
-      prefix: ns,
-    });
-    t.after(() => load.stop());
-    await load.start();
+    // Real MQTT clients through the listeners Service, plus counted clients on every node (cores included).
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 30, rate: 10, selects: 'replicant' });
     const real = load.subscribers.length + 1;
     const total = (await loadEveryNode(sb, sb.emqx, ns, 60)) + real;
     fabric.retain(fabric.nodeOfPod(`${ns}/emqx-core-1`)!.name, 'crash/test', 'kept');
     const pvcsBefore = await pvcs(sb, ns);
 
+    const mine = (role: string, version: string) => (n: NodeSummary) =>
+      n.pod.startsWith(`${ns}/`) && n.role === role && n.version === version;
     const evacuating = (role: string) =>
-      fabric
-        .nodes()
-        .some((n) => n.pod?.startsWith(`${ns}/`) && n.role === role && n.evacuation !== undefined);
+      fabric.nodes().some((n) => mine(role, OLD)(n) && n.evacuation !== undefined);
 
     const points: KillPoint[] = [
-      { name: 'right after the spec changed', reached: () => true },
-      { name: 'during a core evacuation', usesStatus: false, reached: () => evacuating('core') },
+      { name: 'right after the spec changed', usesStatus: false, reached: () => true },
       {
-        // A core already runs the new version while another still runs the old one.
+        name: 'during a core evacuation',
+        hold: { match: mine('core', OLD), faults: { holdEvacuation: true } },
+        usesStatus: false,
+        reached: () => evacuating('core'),
+      },
+      {
+        // The first core runs the new version in the cluster, its pod not Ready yet; the others run the old one.
         name: 'during the core roll, between two cores',
+        hold: { match: mine('core', NEW), faults: { statusFail: true } },
         reached: (e) => {
           const cores = (e?.status?.coreNodes ?? []).filter((n) => n.node_status === 'running');
-          return cores.some((n) => n.version === '5.8.4') && cores.some((n) => n.version === '5.8.3');
+          return cores.some((n) => n.version === NEW) && cores.some((n) => n.version === OLD);
         },
       },
       {
+        // The new replicants run, not Ready yet; no old one is drained before they serve.
         name: 'between roles (new replicants starting)',
-        reached: (e) => e?.status?.update?.phase === 'UpdatingReplicants',
+        hold: { match: mine('replicant', NEW), faults: { statusFail: true } },
+        reached: (e) =>
+          e?.status?.update?.phase === 'UpdatingReplicants' && fabric.nodes().some(mine('replicant', NEW)),
       },
-      { name: 'during a replicant evacuation', usesStatus: false, reached: () => evacuating('replicant') },
+      {
+        name: 'during a replicant evacuation',
+        hold: { match: mine('replicant', OLD), faults: { holdEvacuation: true } },
+        usesStatus: false,
+        reached: () => evacuating('replicant'),
+      },
     ];
+    const releases = points.map((p) => p.hold && fabric.faultsWhere(p.hold.match, p.hold.faults));
+    t.after(() => releases.forEach((release) => release?.()));
 
-    await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx-enterprise:5.8.4' } });
+    await patchEmqx(sb, ns, { spec: { image: `emqx/emqx-enterprise:${NEW}` } });
     const hit: string[] = [];
-    for (const point of points) {
-      await sb.waitFor(
-        `kill point "${point.name}"`,
-        async () => point.reached(point.usesStatus === false ? undefined : await getEmqx(sb, ns), ns),
-        120_000,
-        point.usesStatus === false ? 10 : 50,
-      );
+    /** Where the upgrade is: the operator's phase and message, and every node of the namespace in the emulator. */
+    const where = async (): Promise<string> => {
+      const update = (await getEmqx(sb, ns))?.status?.update;
+      const nodes = fabric
+        .nodes()
+        .filter((n) => n.pod.startsWith(`${ns}/`))
+        .map(
+          (n) =>
+            `${n.pod.slice(ns.length + 1)} ${n.version} ${n.status}${n.evacuation ? ` ${n.evacuation}` : ''}`,
+        );
+      return `phase ${update?.phase ?? '-'} (${update?.message ?? ''}); nodes: ${nodes.join(', ')}`;
+    };
+    for (const [i, point] of points.entries()) {
+      try {
+        await sb.waitFor(
+          `kill point "${point.name}" (held by the emulator until released)`,
+          async () => point.reached(point.usesStatus === false ? undefined : await getEmqx(sb, ns)),
+          240_000,
+          point.usesStatus === false ? 20 : 200,
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; ${await where()}`, { cause: err });
+      }
       await sb.operator.kill();
       hit.push(point.name);
+      t.diagnostic(`killed at "${point.name}": ${await where()}`);
       sb.operator = startOperatorProcess(sb.sandbox, {
         name: `operator-after-kill-${hit.length}`,
         logLevel: 'debug',
       });
+      releases[i]?.();
     }
     assert.equal(hit.length, 5);
 

@@ -9,7 +9,7 @@ import mqtt from 'mqtt';
 import type { EmqxFabric } from '../sandbox/emqx/index.ts';
 import type { EMQX } from '../src/api/types.ts';
 import { condition, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
-import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
+import { assertNoClientLost, serviceHost, startListenerLoad } from './support/mqtt-load.ts';
 import { startOperatorProcess, useOperatorSandbox } from './support/operator.ts';
 import { emqxResource, pvcs } from './support/upgrade.ts';
 
@@ -187,9 +187,7 @@ describe('durable storage', () => {
     const host = await serviceHost(sb.api, ns, 'emqx-listeners');
     const offline = await offlineSession(t, host, ns);
     await offline.publish(10);
-    const load = new MqttLoad({ host, subscribers: 20, rate: 20, prefix: ns });
-    t.after(() => load.stop());
-    await load.start();
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 20, rate: 20 });
     const sampler = startSampler(fabric, ns);
     t.after(() => sampler.stop());
 
@@ -272,9 +270,7 @@ describe('durable storage', () => {
     const host = await serviceHost(sb.api, ns, 'emqx-listeners');
     const offline = await offlineSession(t, host, ns);
     await offline.publish(10);
-    const load = new MqttLoad({ host, subscribers: 20, rate: 20, prefix: ns });
-    t.after(() => load.stop());
-    await load.start();
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 20, rate: 20 });
     const sampler = startSampler(fabric, ns);
     t.after(() => sampler.stop());
 
@@ -352,9 +348,7 @@ describe('durable storage', () => {
     const host = await serviceHost(sb.api, ns, 'emqx-listeners');
     const offline = await offlineSession(t, host, ns);
     await offline.publish(10);
-    const load = new MqttLoad({ host, subscribers: 20, rate: 20, prefix: ns });
-    t.after(() => load.stop());
-    await load.start();
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 20, rate: 20 });
     const sampler = startSampler(fabric, ns);
     t.after(() => sampler.stop());
 

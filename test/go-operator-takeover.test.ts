@@ -29,6 +29,31 @@ const LABELS = {
   'apps.emqx.io/db-role': 'core',
 };
 
+/**
+ * Writes objects as the Go operator does: under its field manager, with its last-applied annotation and a
+ * controller reference to the EMQX resource `emqx` (uid).
+ */
+function goOperatorWriter(uid: string) {
+  const owner = {
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'EMQX',
+    name: 'emqx',
+    uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+  return {
+    goMeta: (name: string, labels: Record<string, string>) => ({
+      name,
+      labels,
+      annotations: { 'apps.emqx.io/last-applied': 'UEsDBBQACAAIAAAAAAAAAAAAAAAAAAAAAAA=' },
+      ownerReferences: [owner],
+    }),
+    create: (path: string, body: object) =>
+      sb.api.post(`${path}?fieldManager=${GO_MANAGER}`, body) as Promise<any>,
+  };
+}
+
 describe('taking over from the Go operator', () => {
   it('its workloads are recognised: nothing is changed, Ready=False ForeignWorkloads and an Event', async (t) => {
     const ns = await sb.newNamespace(t, 'goop');
@@ -42,22 +67,7 @@ describe('taking over from the Go operator', () => {
       ns,
     );
     const emqx = (await getEmqx(sb, ns))!;
-    const owner = {
-      apiVersion: 'apps.emqx.io/v2beta1',
-      kind: 'EMQX',
-      name: 'emqx',
-      uid: emqx.metadata.uid,
-      controller: true,
-      blockOwnerDeletion: true,
-    };
-    const goMeta = (name: string, labels: Record<string, string>) => ({
-      name,
-      labels,
-      annotations: { 'apps.emqx.io/last-applied': 'UEsDBBQACAAIAAAAAAAAAAAAAAAAAAAAAAA=' },
-      ownerReferences: [owner],
-    });
-    const create = (path: string, body: object) =>
-      sb.api.post(`${path}?fieldManager=${GO_MANAGER}`, body) as Promise<any>;
+    const { goMeta, create } = goOperatorWriter(emqx.metadata.uid!);
 
     const podLabels = { ...LABELS, 'apps.emqx.io/pod-template-hash': '5d8b7c9f4' };
     const sts = await create(`/apis/apps/v1/namespaces/${ns}/statefulsets`, {
@@ -187,22 +197,7 @@ describe('taking over from the Go operator', () => {
     resource.spec.coreTemplate.spec.persistentVolumeClaimRetentionPolicy = { whenScaled: 'Delete' };
     await sb.apply(resource, ns);
     const emqx = (await getEmqx(sb, ns))!;
-    const owner = {
-      apiVersion: 'apps.emqx.io/v2beta1',
-      kind: 'EMQX',
-      name: 'emqx',
-      uid: emqx.metadata.uid,
-      controller: true,
-      blockOwnerDeletion: true,
-    };
-    const goMeta = (name: string, labels: Record<string, string>) => ({
-      name,
-      labels,
-      annotations: { 'apps.emqx.io/last-applied': 'UEsDBBQACAAIAAAAAAAAAAAAAAAAAAAAAAA=' },
-      ownerReferences: [owner],
-    });
-    const create = (path: string, body: object) =>
-      sb.api.post(`${path}?fieldManager=${GO_MANAGER}`, body) as Promise<any>;
+    const { goMeta, create } = goOperatorWriter(emqx.metadata.uid!);
     const instance = { 'apps.emqx.io/instance': 'emqx', 'apps.emqx.io/managed-by': 'emqx-operator' };
     const coreLabels = { ...instance, 'apps.emqx.io/db-role': 'core' };
     const replLabels = { ...instance, 'apps.emqx.io/db-role': 'replicant' };

@@ -1,9 +1,10 @@
 // Issue: the Rebalance resource — start, follow, complete; clear failures when the EMQX cluster cannot rebalance.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createWebhookCertificates } from '../src/webhook/cert.ts';
 import { useOperatorSandbox } from './support/operator.ts';
 import { emqxCall, listPods, patchEmqx, waitReady } from './support/emqx.ts';
-import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
+import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
 import { emqxResource } from './support/upgrade.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
@@ -38,23 +39,8 @@ describe('Rebalance', () => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, replicants: 1 }));
     await waitReady(sb, ns);
-    await sb.waitFor(
-      'the listeners Service selects the replicants',
-      async () =>
-        ((await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any).spec?.selector?.[
-          'apps.emqx.io/db-role'
-        ] === 'replicant',
-      30_000,
-    );
     // every client lands on the only replicant; two more replicants then join with none
-    const load = new MqttLoad({
-      host: await serviceHost(sb.api, ns, 'emqx-listeners'),
-      subscribers: 40,
-      rate: 20,
-      prefix: ns,
-    });
-    t.after(() => load.stop());
-    await load.start();
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 40, rate: 20, selects: 'replicant' });
     await patchEmqx(sb, ns, { spec: { replicantTemplate: { spec: { replicas: 3 } } } });
     await sb.waitFor(
       '3 replicants Ready',
@@ -148,6 +134,47 @@ describe('Rebalance', () => {
     const status = await emqxCall(sb, ns, pod.status.podIP, '/api/v5/load_rebalance/global_status');
     assert.equal(status.status, 200);
     assert.deepEqual(status.json.rebalances, [], 'no rebalance left running in EMQX');
+  });
+
+  it('over an https-only dashboard signed by a private CA (spec.tls.dashboard)', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const host = `*.emqx-headless.${ns}.svc.cluster.local`;
+    const c = await createWebhookCertificates({ commonName: 'emqx-dashboard', hosts: [host] });
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    await sb.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'dashboard-tls' },
+        type: 'kubernetes.io/tls',
+        data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
+      },
+      ns,
+    );
+    const emqx = emqxResource(ns, {
+      image: 'emqx/emqx-enterprise:5.8.3',
+      cores: 2,
+      replicants: 2,
+      config: 'dashboard.listeners { http.enable = false, https.bind = 18084 }',
+    });
+    emqx.spec.tls = { dashboard: { secretName: 'dashboard-tls' } };
+    await sb.apply(emqx);
+    await waitReady(sb, ns);
+    const repl = await listPods(sb, ns, 'apps.emqx.io/db-role=replicant');
+    const fabric = sb.emqx.fabric;
+    fabric.setClients(fabric.nodeOfPod(`${ns}/${repl[0].metadata.name}`)!.name, { connections: 100 });
+    await sb.apply(rebalance(ns, 'emqx'));
+    const r = await sb.waitFor(
+      'Rebalance Completed through the https dashboard',
+      async () => {
+        const x = await getRebalance(ns);
+        if (x.status?.phase === 'Failed') throw new Error(`Rebalance failed: ${JSON.stringify(x.status)}`);
+        return x.status?.phase === 'Completed' ? x : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.ok(r.status.startedTime && r.status.completedTime);
   });
 
   it('fails with a clear condition on an Opensource cluster', async (t) => {

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { certManagerCrdTexts, resolveCertManagerCrds } from '../sandbox/cluster/cert-manager.ts';
 import { KUBECTL } from './support/sandbox.ts';
 import { useOperatorSandbox } from './support/operator.ts';
 
@@ -99,6 +100,11 @@ async function conversionReady(): Promise<void> {
 }
 
 describe('render: every example renders to objects the API server accepts', () => {
+  // cert-manager's CRDs (from its Go module): a Certificate rendered from an issuerRef is checked against them.
+  before(async () => {
+    for (const text of certManagerCrdTexts(await resolveCertManagerCrds())) await sb.apply(text);
+  });
+
   it('finds the examples', () => {
     assert.ok(EXAMPLES.length >= 5, `examples/: ${EXAMPLES.join(', ')}`);
     assert.ok(EXAMPLES.includes('v2alpha1.yaml'));

@@ -482,7 +482,9 @@ test(
   async (t) => {
     const ns = await sb.newNamespace(t);
     const client = new KubeClient(sb.kubeConfig);
-    const timing = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 300 };
+    // A lease far longer than the test: b can lead only because a released it, never because it expired, however
+    // slow the machine (so no wall-clock assertion on the hand-over).
+    const timing = { leaseDurationMs: 600_000, renewDeadlineMs: 300_000, retryPeriodMs: 300 };
     const log: string[] = [];
     const mk = (id: string) =>
       new LeaderElector(client, {
@@ -511,15 +513,13 @@ test(
     await sb.waitFor(
       'a renewal',
       async () => (await client.get<Lease>(leaseRef))!.spec!.renewTime !== first.spec!.renewTime,
-      5000,
+      15_000,
     );
+    await sb.waitFor('b sees a as the leader', () => b.leader === 'a', 15_000);
     assert.equal(b.isLeader(), false);
-    assert.equal(b.leader, 'a');
 
-    const t0 = Date.now();
     await a.stop();
-    await sb.waitFor('b to lead', () => b.isLeader(), 10_000);
-    assert.ok(Date.now() - t0 < timing.leaseDurationMs, `hand-over after release took ${Date.now() - t0} ms`);
+    await sb.waitFor('b to lead (the lease would expire only after 600 s)', () => b.isLeader(), 30_000);
     const lease = (await client.get<Lease>(leaseRef))!;
     assert.equal(lease.spec?.holderIdentity, 'b');
     assert.equal(lease.spec?.leaseTransitions, 1);

@@ -452,7 +452,8 @@ test('graceful deletion runs the preStop hook, then the pod is gone; a deleted P
         kind: 'Pod',
         metadata: { name: 'stopper' },
         spec: {
-          terminationGracePeriodSeconds: 20,
+          // long, so that a deletion that waited for all of it cannot pass for a busy machine's slowness
+          terminationGracePeriodSeconds: 120,
           containers: [
             {
               name: 'c',
@@ -476,9 +477,13 @@ test('graceful deletion runs the preStop hook, then the pod is gone; a deleted P
   const pvDir = sb.sandbox.kubelet.pvDir(pvName)!;
   const t0 = Date.now();
   await sb.api.delete(`/api/v1/namespaces/${ns}/pods/stopper`);
-  await sb.waitFor('pod gone', async () => !(await pods(ns)).some((p) => p.metadata!.name === 'stopper'));
+  await sb.waitFor(
+    'pod gone',
+    async () => !(await pods(ns)).some((p) => p.metadata!.name === 'stopper'),
+    110_000,
+  );
   assert.ok(
-    Date.now() - t0 < 15_000,
+    Date.now() - t0 < 110_000,
     'deletion waited for the whole grace period although the container stopped',
   );
   assert.ok(existsSync(path.join(pvDir, 'prestop-ran')), 'preStop hook did not run');
@@ -596,7 +601,8 @@ test('a container that ignores the graceful stop is killed when the grace period
   );
   const forcedAfter = calls[1].at - calls[0].at;
   assert.ok(
-    forcedAfter >= 1800 && forcedAfter < 5000,
+    // at the 2 s asked for, not the pod's 30 s (the upper bound leaves a busy machine room)
+    forcedAfter >= 1800 && forcedAfter < 20_000,
     `forced stop ${forcedAfter} ms after the graceful one`,
   );
   assert.ok(elapsed >= 1800, `pod deleted after ${elapsed} ms, before the grace period ended`);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
 import { emqxCall, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { emqxResource, pvcs } from './support/upgrade.ts';
-import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
+import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
@@ -15,14 +15,7 @@ describe('core scale-down', () => {
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 3 }));
     await waitReady(sb, ns);
     const fabric = sb.emqx.fabric;
-    const load = new MqttLoad({
-      host: await serviceHost(sb.api, ns, 'emqx-listeners'),
-      subscribers: 30,
-      rate: 20,
-      prefix: ns,
-    });
-    t.after(() => load.stop());
-    await load.start();
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 30, rate: 20 });
     for (const i of [0, 1, 2]) {
       const n = fabric.node(fabric.nodeOfPod(`${ns}/emqx-core-${i}`)!.name)!;
       assert.ok(n.connections > 0, `clients on core-${i} before the scale-down (${n.connections})`);

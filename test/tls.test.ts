@@ -10,11 +10,13 @@ import { after, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { createWebhookCertificates, type WebhookCertificates } from '../src/webhook/cert.ts';
-import { useOperatorSandbox } from './support/operator.ts';
+import { readMetrics, useOperatorSandbox } from './support/operator.ts';
 import { serviceHost } from './support/mqtt-load.ts';
 import { example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 
-const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--ready-interval', '2s'] });
+// A Ready cluster is looked at again only every 10 minutes: the status and Event after a renewal must come from
+// the operator's watch on TLS Secrets, not from a periodic pass.
+const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--ready-interval', '10m'] });
 const clients: MqttClient[] = [];
 after(() => {
   for (const c of clients) c.end(true);
@@ -93,6 +95,22 @@ describe('operator: spec.tls', () => {
     assert.ok(ws.connected);
     const podsBefore = (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
 
+    // The operator goes idle first (no pass for 3 s), so that only the Secret watch can bring the next pass.
+    const passes = async () =>
+      (await readMetrics(sb.operator))
+        .filter((m) => m.name === 'emqx_operator_reconcile_total')
+        .reduce((a, m) => a + m.value, 0);
+    await sb.waitFor(
+      'the operator to be idle',
+      async () => {
+        const before = await passes();
+        await new Promise((r) => setTimeout(r, 3000));
+        return (await passes()) === before;
+      },
+      90_000,
+      0,
+    );
+
     // Renewal: cert-manager rewrites the Secret with a new key and certificate.
     const next = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
     await sb.apply(tlsSecret('emqx-mqtt-tls', next), ns);
@@ -122,7 +140,7 @@ describe('operator: spec.tls', () => {
     assert.deepEqual(podsAfter, podsBefore, 'no pod was replaced');
 
     await sb.waitFor(
-      'status.certificates and a CertificateRotated Event with the new serial',
+      'status.certificates and a CertificateRotated Event with the new serial, from the Secret watch',
       async () => {
         const e = await getEmqx(sb, ns);
         const ev = await events(ns, 'CertificateRotated');
@@ -131,8 +149,11 @@ describe('operator: spec.tls', () => {
           ev.some((x) => String(x.note).includes(serial(next.cert)))
         );
       },
-      60_000,
-      500,
+      20_000,
+      200,
+    );
+    t.diagnostic(
+      `status and Event showed the new serial ${Date.now() - started} ms after the Secret changed`,
     );
 
     // A Secret without its key: nothing changes, the condition and an Event name the Secret.
@@ -165,6 +186,72 @@ describe('operator: spec.tls', () => {
     assert.ok(
       sts.spec.template.spec.volumes.some((v: any) => v.secret?.secretName === 'emqx-mqtt-tls'),
       'the StatefulSet still mounts the good Secret (no rollout)',
+    );
+  });
+
+  it('perListener: a listener with its own Secret serves it, the others the default; each rotates on its own', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const svcName = `emqx-listeners.${ns}.svc.cluster.local`;
+    const dflt = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
+    const internal = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
+    await sb.apply(tlsSecret('default-tls', dflt), ns);
+    await sb.apply(tlsSecret('internal-tls', internal), ns);
+    const emqx = example('tls.yaml', ns);
+    emqx.spec.config = { data: 'listeners.ssl.internal { bind = "0.0.0.0:8884" }' };
+    emqx.spec.tls = {
+      listeners: {
+        secretName: 'default-tls',
+        perListener: [{ listener: 'ssl:internal', secretName: 'internal-tls' }],
+      },
+    };
+    await sb.apply(emqx, ns);
+    const ready = await waitReady(sb, ns);
+    assert.deepEqual(
+      ready.status?.certificates?.map((c) => `${c.name} ${c.secretName} ${c.serial}`),
+      [`listeners default-tls ${serial(dflt.cert)}`, `ssl:internal internal-tls ${serial(internal.cert)}`],
+    );
+    const ip = await serviceHost(sb.api, ns, 'emqx-listeners');
+    const opts = (ca: string, id: string) => ({ ca, servername: svcName, clientId: id });
+    const onDefault = await sb.waitFor(
+      'mqtts on 8883 (the default certificate)',
+      () => connect(`mqtts://${ip}:8883`, opts(dflt.caCert, 'd')),
+      60_000,
+      500,
+    );
+    assert.equal(serialOf(onDefault), serial(dflt.cert));
+    const onInternal = await sb.waitFor(
+      "mqtts on 8884 (the listener's own certificate)",
+      () => connect(`mqtts://${ip}:8884`, opts(internal.caCert, 'i')),
+      60_000,
+      500,
+    );
+    assert.equal(serialOf(onInternal), serial(internal.cert));
+
+    // The listener's own Secret is renewed: 8884 serves the new one, 8883 keeps the default.
+    const renewed = await createWebhookCertificates({ commonName: svcName, hosts: [svcName] });
+    await sb.apply(tlsSecret('internal-tls', renewed), ns);
+    await sb.waitFor(
+      'a new connection on 8884 to get the renewed certificate',
+      async () => {
+        const c = await connect(
+          `mqtts://${ip}:8884`,
+          opts(internal.caCert + renewed.caCert, `i-${Date.now()}`),
+        );
+        return serialOf(c) === serial(renewed.cert) ? c : (c.end(true), undefined);
+      },
+      120_000,
+      1000,
+    );
+    const again = await connect(`mqtts://${ip}:8883`, opts(dflt.caCert, 'd2'));
+    assert.equal(serialOf(again), serial(dflt.cert));
+    assert.ok(onInternal.connected, 'the connection made before the renewal is still up');
+    await sb.waitFor(
+      "status.certificates to show the listener's new serial",
+      async () =>
+        (await getEmqx(sb, ns))?.status?.certificates?.find((c) => c.name === 'ssl:internal')?.serial ===
+        serial(renewed.cert),
+      20_000,
+      200,
     );
   });
 });

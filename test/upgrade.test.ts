@@ -3,41 +3,20 @@
 // sessions, a QoS 1 publisher); the others still use the emulator's client counters, which move only through
 // evacuation (or reconnect after their node went away, which the emulator counts as dropped).
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
 import { getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { connectionsIn, emqxResource, pvcs, waitAllOnVersion } from './support/upgrade.ts';
-import { assertNoClientLost, MqttLoad, serviceHost } from './support/mqtt-load.ts';
+import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
-
-/** 30 persistent subscribers and a QoS 1 publisher through the listeners Service, once it selects replicants. */
-async function startLoad(t: TestContext, ns: string): Promise<MqttLoad> {
-  await sb.waitFor(
-    'the listeners Service selects the replicants',
-    async () =>
-      ((await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any).spec?.selector?.[
-        'apps.emqx.io/db-role'
-      ] === 'replicant',
-    30_000,
-  );
-  const load = new MqttLoad({
-    host: await serviceHost(sb.api, ns, 'emqx-listeners'),
-    subscribers: 30,
-    rate: 20,
-    prefix: ns,
-  });
-  t.after(() => load.stop());
-  await load.start();
-  return load;
-}
 
 describe('upgrades', () => {
   it('Enterprise 5.8.3 → 5.8.4, cores in place: real MQTT clients all back, no QoS 1 message lost, data and PVCs kept', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 3, replicants: 3 }));
     await waitReady(sb, ns);
-    const load = await startLoad(t, ns);
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 30, rate: 20, selects: 'replicant' });
     const core0 = sb.emqx.fabric.nodeOfPod(`${ns}/emqx-core-0`)!.name;
     sb.emqx.fabric.retain(core0, 'sensors/1', 'before-upgrade');
     const pvcsBefore = await pvcs(sb, ns);
@@ -78,7 +57,7 @@ describe('upgrades, other strategies and editions', () => {
       }),
     );
     await waitReady(sb, ns);
-    const load = await startLoad(t, ns);
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 30, rate: 20, selects: 'replicant' });
     const anyCore = (await listPods(sb, ns, 'apps.emqx.io/db-role=core'))[0].metadata.name;
     sb.emqx.fabric.retain(sb.emqx.fabric.nodeOfPod(`${ns}/${anyCore}`)!.name, 'sensors/bg', 'kept');
 
@@ -113,7 +92,7 @@ describe('upgrades, other strategies and editions', () => {
     const ns = await sb.newNamespace(t);
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx:5.7.2', cores: 2, replicants: 2 }));
     await waitReady(sb, ns);
-    const load = await startLoad(t, ns);
+    const load = await startListenerLoad(t, sb, ns, { subscribers: 30, rate: 20, selects: 'replicant' });
     await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx:5.7.3' } });
     await waitAllOnVersion(sb, ns, '5.7.3', Number(process.env.UPGRADE_TIMEOUT ?? 240_000));
     // EMQX Opensource has no evacuation: the sessions of a replaced node end with it (no durable sessions), so

@@ -42,6 +42,9 @@ export interface ControlPlaneOptions {
   minRequestTimeoutSeconds?: number;
   /** `--service-cluster-ip-range` (default: a random 127.N.0.0/16, see serviceRanges). */
   serviceCidr?: string;
+  /** More kube-apiserver flags (e.g. `--watch-cache=false` and a short `--etcd-compaction-interval`, to make
+   * resumed watches end with 410 Gone). */
+  apiserverArgs?: string[];
 }
 
 /**
@@ -166,6 +169,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       '--enable-priority-and-fairness=false',
       `--min-request-timeout=${opts.minRequestTimeoutSeconds ?? 30}`,
       '--profiling=false',
+      ...(opts.apiserverArgs ?? []),
     ];
     const server = `https://127.0.0.1:${apiPort}`;
     const startApiserver = async () => {

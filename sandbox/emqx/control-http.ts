@@ -139,6 +139,7 @@ const routes: Array<[string, RegExp, Handler]> = [
       }
       if (o['statusFail'] === true) faults.statusFail = true;
       if (o['rpcFail'] === true) faults.rpcFail = true;
+      if (o['holdEvacuation'] === true) faults.holdEvacuation = true;
       f.setFaults(n!, faults);
       return faults;
     },

@@ -41,6 +41,20 @@ async function siteOf(n: StartedNode, node: string): Promise<string> {
   throw new Error(`no site for ${node}`);
 }
 
+/** Two clustered DS cores (`tb` decides the clock) and, with `sites`, both their sites registered. */
+async function twoCores(
+  tb: Testbed,
+  opts: { sites?: boolean } = {},
+): Promise<{ c0: StartedNode; c1: StartedNode; s0: string; s1: string }> {
+  const c0 = await tb.core('emqx-core-0', { env: DS_ENV });
+  await waitFor('c0 running', async () => (await runningNames(c0)).length === 1);
+  const c1 = await tb.core('emqx-core-1', { env: DS_ENV });
+  await waitFor('clustered', async () => (await runningNames(c0)).length === 2);
+  if (!opts.sites) return { c0, c1, s0: '', s1: '' };
+  await waitFor('2 sites', async () => ((await api(c0, '/api/v5/ds/sites')).json as string[]).length === 2);
+  return { c0, c1, s0: await siteOf(c0, name('emqx-core-0')), s1: await siteOf(c1, name('emqx-core-1')) };
+}
+
 const stable = (v: DbView, sites: string[]): boolean =>
   v.shards.every(
     (s) =>
@@ -104,16 +118,7 @@ describe('/ds/* REST API', () => {
     'sites, shards, a replica set change that takes time, errors, and the nonempty_ds_site refusal',
     T,
     async () => {
-      const c0 = await tb.core('emqx-core-0', { env: DS_ENV });
-      await waitFor('c0 running', async () => (await runningNames(c0)).length === 1);
-      const c1 = await tb.core('emqx-core-1', { env: DS_ENV });
-      await waitFor('clustered', async () => (await runningNames(c0)).length === 2);
-      await waitFor(
-        '2 sites',
-        async () => ((await api(c0, '/api/v5/ds/sites')).json as string[]).length === 2,
-      );
-      const s0 = await siteOf(c0, name('emqx-core-0'));
-      const s1 = await siteOf(c1, name('emqx-core-1'));
+      const { c0, c1, s0, s1 } = await twoCores(tb, { sites: true });
       assert.match(s0, /^[0-9A-F]{16}$/);
       assert.notEqual(s0, s1);
       assert.deepEqual((await api(c1, '/api/v5/ds/storages')).json, ['messages']);
@@ -206,16 +211,7 @@ describe('/ds/* REST API', () => {
     'a restarted core keeps its site; its replicas are down while it is away and up after',
     T,
     async () => {
-      const c0 = await tb.core('emqx-core-0', { env: DS_ENV });
-      await waitFor('c0 running', async () => (await runningNames(c0)).length === 1);
-      const c1 = await tb.core('emqx-core-1', { env: DS_ENV });
-      await waitFor('clustered', async () => (await runningNames(c0)).length === 2);
-      await waitFor(
-        '2 sites',
-        async () => ((await api(c0, '/api/v5/ds/sites')).json as string[]).length === 2,
-      );
-      const s0 = await siteOf(c0, name('emqx-core-0'));
-      const s1 = await siteOf(c0, name('emqx-core-1'));
+      const { c0, c1, s0, s1 } = await twoCores(tb, { sites: true });
       await api(c0, '/api/v5/ds/storages/messages/replicas', { method: 'PUT', body: [s0, s1] });
       await waitFor('replicated', async () => stable(await db(c0), [s0, s1]));
       await tb.stop(c1);
@@ -269,10 +265,7 @@ describe('durable sessions', () => {
     'a persistent session outlives its node: messages published meanwhile reach it on another node',
     T,
     async () => {
-      const c0 = await tb.core('emqx-core-0', { env: DS_ENV });
-      await waitFor('c0 running', async () => (await runningNames(c0)).length === 1);
-      const c1 = await tb.core('emqx-core-1', { env: DS_ENV });
-      await waitFor('clustered', async () => (await runningNames(c0)).length === 2);
+      const { c0, c1 } = await twoCores(tb);
       const opts = {
         protocolVersion: 5 as const,
         clientId: 'dur-1',

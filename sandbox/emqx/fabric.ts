@@ -20,6 +20,17 @@ export interface NodeFaults {
   statusFail?: boolean;
   /** RPC to this node fails: other nodes omit it from `/nodes` and answer 503 RPC_ERROR for calls aimed at it. */
   rpcFail?: boolean;
+  /**
+   * The node's evacuation makes no progress: it stays in its current state until the fault is cleared (a test
+   * holds an upgrade at one of its phases, whatever the machine's speed).
+   */
+  holdEvacuation?: boolean;
+}
+
+/** Faults given to every node that matches, the live ones and those that start later, until released. */
+interface FaultRule {
+  match: (node: NodeSummary) => boolean;
+  faults: NodeFaults;
 }
 
 export interface NodeSummary {
@@ -93,6 +104,7 @@ export class EmqxFabric {
     return this.#droppedByNamespace.get(namespace) ?? 0;
   }
   #notifyScheduled = false;
+  readonly #faultRules = new Set<FaultRule>();
   #closers: Array<() => Promise<void>> = [];
 
   constructor(opts: FabricOptions = {}) {
@@ -108,6 +120,9 @@ export class EmqxFabric {
     this.#nodes.add(node);
     this.#byName.set(node.name, node);
     this.everSeen.add(node.name);
+    for (const rule of this.#faultRules) {
+      if (rule.match(node.summary())) node.faults = { ...node.faults, ...rule.faults };
+    }
     return undefined;
   }
 
@@ -268,6 +283,26 @@ export class EmqxFabric {
 
   clearFaults(name?: string): void {
     for (const n of this.all()) if (name === undefined || n.name === name) n.faults = {};
+  }
+
+  /**
+   * Gives `faults` to every live node that `match`es and to every node that starts while the rule is in place (it
+   * is matched when it registers, before its dashboard listens). Returns the release: the rule goes and the
+   * matching live nodes lose those faults (others they have stay).
+   */
+  faultsWhere(match: (node: NodeSummary) => boolean, faults: NodeFaults): () => void {
+    const rule: FaultRule = { match, faults: { ...faults } };
+    this.#faultRules.add(rule);
+    for (const n of this.all()) if (match(n.summary())) n.faults = { ...n.faults, ...rule.faults };
+    return () => {
+      this.#faultRules.delete(rule);
+      for (const n of this.all()) {
+        if (!match(n.summary())) continue;
+        const rest: Record<string, unknown> = { ...n.faults };
+        for (const k of Object.keys(rule.faults)) delete rest[k];
+        n.faults = rest as NodeFaults;
+      }
+    };
   }
 
   /** Cuts the link between two nodes, or (with one name) between that node and every other. */

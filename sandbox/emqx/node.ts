@@ -1126,7 +1126,7 @@ export class EmqxNode {
   #tick(): void {
     const now = this.clock.now();
     if (this.status === 'running') {
-      this.evacuation?.tick(now);
+      if (!this.faults.holdEvacuation) this.evacuation?.tick(now);
       if (this.rebalance && !this.rebalance.tick(now)) this.endRebalance('completed');
     }
     const evacuationActive = this.evacuation !== undefined && !this.evacuation.done;

@@ -447,3 +447,58 @@ describe('Opensource editions have no load_rebalance', () => {
     assert.equal(nodes[0]!.edition, 'Opensource');
   });
 });
+
+describe('test holds (control API faults): an evacuation or a readiness kept where it is until released', () => {
+  const clock = new ManualClock();
+  let tb: Testbed;
+  let c0: StartedNode;
+
+  before(async () => {
+    tb = new Testbed({ clock });
+    [c0] = await bootCluster(tb, clock, ['emqx-core-0', 'emqx-core-1']);
+  });
+  after(() => tb.close());
+
+  test('holdEvacuation keeps the evacuation in its state; released, it runs to prohibiting', T, async () => {
+    const f = tb.fabric;
+    const c1 = core('emqx-core-1');
+    f.setClients(c1, { connections: 20 });
+    const release = f.faultsWhere((n) => n.name === c1, { holdEvacuation: true });
+    assert.deepEqual(f.node(core('emqx-core-0'))!.evacuation, undefined);
+    const start = await api(c0, `/api/v5/load_rebalance/${enc(c1)}/evacuation/start`, {
+      method: 'POST',
+      body: { conn_evict_rate: 10, wait_health_check: 1, wait_takeover: 1 },
+    });
+    assert.equal(start.status, 200);
+    for (let i = 0; i < 10; i++) await clock.advance(1000);
+    assert.equal(f.node(c1)!.evacuation, 'waiting_health_check', 'held');
+    assert.equal(f.node(c1)!.connections, 20, 'no client moved while held');
+    release();
+    const seen: string[] = [];
+    for (let i = 0; i < 10 && f.node(c1)!.evacuation !== 'prohibiting'; i++) {
+      await clock.advance(1000);
+      seen.push(f.node(c1)!.evacuation!);
+    }
+    assert.equal(seen.at(-1), 'prohibiting', seen.join(' → '));
+    assert.equal(f.node(c1)!.connections, 0);
+    assert.equal(f.node(core('emqx-core-0'))!.connections, 20);
+  });
+
+  test(
+    'faultsWhere also gives its faults to a node that starts later, from its first /status on',
+    T,
+    async () => {
+      const f = tb.fabric;
+      const release = f.faultsWhere((n) => n.pod.endsWith('emqx-core-2'), { statusFail: true });
+      const c2 = await tb.core('emqx-core-2');
+      assert.equal((await api(c2, '/status', { auth: null })).status, 503);
+      for (let i = 0; i < 10 && !(await runningNames(c0)).includes(core('emqx-core-2')); i++)
+        await clock.advance(1000);
+      assert.ok((await runningNames(c0)).includes(core('emqx-core-2')), 'it runs in the cluster meanwhile');
+      assert.equal((await api(c2, '/status', { auth: null })).status, 503, 'still held once running');
+      assert.equal((await api(c0, '/status', { auth: null })).status, 200, 'other nodes are not affected');
+      release();
+      assert.equal((await api(c2, '/status', { auth: null })).status, 200);
+    },
+  );
+});

@@ -27,7 +27,7 @@
 //   v2alpha1 holds exactly (image, pull settings, config data, bootstrap API keys). Converting the view back
 //   restores that spec, then applies each v2alpha1 field that was changed in the view.
 import { defaultVolumeClaimSpec } from './defaults.ts';
-import type { EMQX, EMQXSpec, EMQXV2Alpha1, EMQXV2Alpha1Released, EMQXV2Alpha1Spec } from './types.ts';
+import type { EMQX, EMQXV2Alpha1, EMQXV2Alpha1Released, EMQXV2Alpha1Spec } from './types.ts';
 import { EMQX_API_VERSION, EMQX_V2ALPHA1_API_VERSION } from './types.ts';
 import { deepEqual, isObj, type Obj } from './json.ts';
 import {
@@ -253,6 +253,23 @@ function withAnnotations<M extends { annotations?: Record<string, string> }>(
   return out;
 }
 
+/** `from` as an EMQX of `apiVersion`: its metadata with `annotations`, `spec`, and a copy of its status. */
+function converted<T>(
+  apiVersion: string,
+  from: { metadata?: { annotations?: Record<string, string> }; status?: unknown },
+  annotations: Record<string, string>,
+  spec: unknown,
+): T {
+  const out: Record<string, unknown> = {
+    apiVersion,
+    kind: 'EMQX',
+    metadata: withAnnotations(from.metadata ?? {}, annotations),
+    spec,
+  };
+  if (from.status !== undefined) out.status = clone(from.status);
+  return out as T;
+}
+
 /** Converts a v2alpha1 EMQX, in either shape, to v2beta1. */
 export function toV2beta1(alpha: EMQXV2Alpha1 | EMQXV2Alpha1Released): EMQX {
   if (isReleasedShape(alpha.spec)) return releasedToV2beta1(alpha as EMQXV2Alpha1Released);
@@ -270,14 +287,7 @@ function releasedToV2beta1(alpha: EMQXV2Alpha1Released): EMQX {
   const carried = parseRecord(annotations[ANNOTATION_V2ALPHA1_RELEASED]) ?? {};
   const { spec, record } = releasedToBeta(alpha.spec as unknown as Obj, carried);
   annotations[ANNOTATION_V2ALPHA1_RELEASED] = canonicalJson(record);
-  const out: EMQX = {
-    apiVersion: EMQX_API_VERSION,
-    kind: 'EMQX',
-    metadata: withAnnotations(alpha.metadata ?? {}, annotations),
-    spec: spec as unknown as EMQXSpec,
-  };
-  if (alpha.status !== undefined) out.status = clone(alpha.status) as EMQX['status'];
-  return out;
+  return converted<EMQX>(EMQX_API_VERSION, alpha, annotations, spec);
 }
 
 function v2beta1ToReleased(beta: EMQX): EMQXV2Alpha1Released {
@@ -286,14 +296,7 @@ function v2beta1ToReleased(beta: EMQX): EMQXV2Alpha1Released {
   delete annotations[ANNOTATION_V2ALPHA1_RELEASED];
   const { spec, carried } = betaToReleased(beta.spec as unknown as Obj, record);
   if (Object.keys(carried).length > 0) annotations[ANNOTATION_V2ALPHA1_RELEASED] = canonicalJson(carried);
-  const view: EMQXV2Alpha1Released = {
-    apiVersion: EMQX_V2ALPHA1_API_VERSION,
-    kind: 'EMQX',
-    metadata: withAnnotations(beta.metadata ?? {}, annotations),
-    spec: spec as unknown as EMQXV2Alpha1Released['spec'],
-  };
-  if (beta.status !== undefined) view.status = clone(beta.status) as Record<string, unknown>;
-  return view;
+  return converted<EMQXV2Alpha1Released>(EMQX_V2ALPHA1_API_VERSION, beta, annotations, spec);
 }
 
 /** Converts an early-shape (spec.emqxTemplate) v2alpha1 EMQX to v2beta1. */
@@ -327,14 +330,7 @@ function earlyToV2beta1(alpha: EMQXV2Alpha1): EMQX {
   for (const [name, entry] of Object.entries(residual?.stale ?? {})) fields[name] ??= entry;
   if (Object.keys(fields).length > 0) annotations[ANNOTATION_V2ALPHA1_FIELDS] = JSON.stringify(fields);
 
-  const out: EMQX = {
-    apiVersion: EMQX_API_VERSION,
-    kind: 'EMQX',
-    metadata: withAnnotations(alpha.metadata ?? {}, annotations),
-    spec: spec as unknown as EMQXSpec,
-  };
-  if (alpha.status !== undefined) out.status = clone(alpha.status) as EMQX['status'];
-  return out;
+  return converted<EMQX>(EMQX_API_VERSION, alpha, annotations, spec);
 }
 
 /** Converts a v2beta1 EMQX to early-shape v2alpha1 (a view that converts back to the same v2beta1 object). */
@@ -357,13 +353,7 @@ function v2beta1ToEarly(beta: EMQX): EMQXV2Alpha1 {
     slot.set(a, clone(v));
   }
 
-  const view: EMQXV2Alpha1 = {
-    apiVersion: EMQX_V2ALPHA1_API_VERSION,
-    kind: 'EMQX',
-    metadata: withAnnotations(beta.metadata ?? {}, annotations),
-    spec: a,
-  };
-  if (beta.status !== undefined) view.status = clone(beta.status) as Record<string, unknown>;
+  const view = converted<EMQXV2Alpha1>(EMQX_V2ALPHA1_API_VERSION, beta, annotations, a);
 
   const back = earlyToV2beta1(view);
   if (!deepEqual(back.spec, beta.spec) || !deepEqual(back.metadata, beta.metadata ?? {})) {

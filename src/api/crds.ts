@@ -7,7 +7,8 @@
 //   is not served, and the strategy is None: with nothing to convert, no webhook is needed. Strategy None with
 //   v2alpha1 served would be wrong: the API server would hand out v2beta1 objects relabelled as v2alpha1.
 // `emqx-operator crds` uses the operator's in-cluster webhook Service by default (DEFAULT_WEBHOOK_SERVICE).
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlModule from 'yaml';
 import type { Schema } from './schema.ts';
 import { emqxV2alpha1Schema, emqxV2beta1Schema, rebalanceV2beta1Schema, toCrdSchema } from './schema.ts';
 import { API_GROUP } from './types.ts';
@@ -106,14 +107,23 @@ function conversion(webhook: WebhookOptions | undefined): Record<string, unknown
  * URL into a CRD that names a Service (as deploy/crds does) would otherwise leave both, which the API server
  * refuses ("exactly one of url or service is required").
  */
-export function conversionMergePatch(webhook: WebhookOptions): {
+export function conversionMergePatch(
+  webhook: WebhookOptions,
+  opts: { keepCaBundle?: boolean } = {},
+): {
   spec: { conversion: Record<string, unknown> };
 } {
   const c = conversion(webhook) as {
     strategy: string;
     webhook: { conversionReviewVersions: string[]; clientConfig: Record<string, unknown> };
   };
-  const clientConfig = { url: null, service: null, caBundle: null, ...c.webhook.clientConfig };
+  // keepCaBundle: someone else (cert-manager's CA injector) owns caBundle; the patch leaves it alone.
+  const clientConfig = {
+    url: null,
+    service: null,
+    ...(!opts.keepCaBundle && { caBundle: null }),
+    ...c.webhook.clientConfig,
+  };
   return { spec: { conversion: { ...c, webhook: { ...c.webhook, clientConfig } } } };
 }
 
@@ -233,6 +243,9 @@ const HEADER =
 
 /** One CRD as a YAML document, as written to deploy/crds/<name>.yaml. */
 export function crdToYaml(crd: CustomResourceDefinition): string {
+  // `yaml` is loaded only here (the CLI's crds command, tests): the running operator never writes YAML and saves
+  // its ~10 MiB of RSS
+  const { stringify } = createRequire(import.meta.url)('yaml') as typeof YamlModule;
   return HEADER + stringify(crd, { lineWidth: 0 });
 }
 

@@ -56,6 +56,8 @@ export const names = {
   serviceAccount: (emqx: EMQX) => `${name(emqx)}-discovery`,
   role: (emqx: EMQX) => `${name(emqx)}-discovery`,
   roleBinding: (emqx: EMQX) => `${name(emqx)}-discovery`,
+  /** The cert-manager Certificate made from spec.tls.<which>.issuerRef, and the Secret cert-manager writes. */
+  tlsCertificate: (emqx: EMQX, which: 'listeners' | 'dashboard') => `${name(emqx)}-${which}-tls`,
 };
 
 // Name lengths. The EMQX name prefixes every child's name, and some children's names end up where limits are tighter

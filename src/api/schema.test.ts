@@ -9,6 +9,9 @@ import {
   emqxV2beta1Schema,
   PATTERN_QUANTITY,
   RULE_REBALANCE_INSTANCE_KIND,
+  RULE_TLS_CERTIFICATE_SOURCE,
+  RULE_TLS_EXTRA_DNS_NEEDS_ISSUER,
+  RULE_TLS_LISTENERS_SOURCE,
   RULE_V2ALPHA1_SHAPE,
   rebalanceV2beta1Schema,
   toCrdSchema,
@@ -38,6 +41,23 @@ const CEL_EXAMPLES: Record<
       ],
     ],
     invalid: [[{ name: 'EMQX_NODE__COOKIE', value: 'x' }], [{ name: 'A' }, { name: 'EMQX_NODE__COOKIE' }]],
+  },
+  [RULE_TLS_CERTIFICATE_SOURCE.rule]: {
+    valid: [{ secretName: 'a' }, { issuerRef: { name: 'ca' } }],
+    invalid: [{}, { secretName: 'a', issuerRef: { name: 'ca' } }],
+  },
+  [RULE_TLS_LISTENERS_SOURCE.rule]: {
+    valid: [
+      { secretName: 'a' },
+      { issuerRef: { name: 'ca' } },
+      { perListener: [{ listener: 'ssl:x', secretName: 'b' }] },
+      { secretName: 'a', perListener: [{ listener: 'ssl:x', secretName: 'b' }] },
+    ],
+    invalid: [{}, { perListener: [] }, { secretName: 'a', issuerRef: { name: 'ca' } }],
+  },
+  [RULE_TLS_EXTRA_DNS_NEEDS_ISSUER.rule]: {
+    valid: [{ secretName: 'a' }, { issuerRef: { name: 'ca' }, extraDNSNames: ['a.example.com'] }],
+    invalid: [{ secretName: 'a', extraDNSNames: ['a.example.com'] }, { extraDNSNames: [] }],
   },
   [RULE_REBALANCE_INSTANCE_KIND.rule]: {
     valid: ['EMQX', ''],

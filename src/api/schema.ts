@@ -567,17 +567,92 @@ function secretName(description: string): Schema {
   return str(description, { pattern: PATTERN_DNS_NAME, minLength: 1, maxLength: 253 });
 }
 
+export const RULE_TLS_CERTIFICATE_SOURCE: CelRule = {
+  rule: 'has(self.secretName) != has(self.issuerRef)',
+  message: 'set either secretName (a Secret you keep) or issuerRef (a cert-manager Certificate), not both',
+  reason: 'FieldValueInvalid',
+  check: (self) => has(self, 'secretName') !== has(self, 'issuerRef'),
+};
+
+export const RULE_TLS_LISTENERS_SOURCE: CelRule = {
+  rule:
+    '!(has(self.secretName) && has(self.issuerRef)) && (has(self.secretName) || has(self.issuerRef) || ' +
+    '(has(self.perListener) && size(self.perListener) > 0))',
+  message:
+    'set either secretName (a Secret you keep) or issuerRef (a cert-manager Certificate), not both; or perListener alone',
+  reason: 'FieldValueInvalid',
+  check: (self) =>
+    !(has(self, 'secretName') && has(self, 'issuerRef')) &&
+    (has(self, 'secretName') ||
+      has(self, 'issuerRef') ||
+      (Array.isArray((self as Obj).perListener) && ((self as Obj).perListener as unknown[]).length > 0)),
+};
+
+export const RULE_TLS_EXTRA_DNS_NEEDS_ISSUER: CelRule = {
+  rule: '!has(self.extraDNSNames) || has(self.issuerRef)',
+  message: 'extraDNSNames is for the Certificate made from issuerRef; a Secret you keep has its own names',
+  fieldPath: '.extraDNSNames',
+  reason: 'FieldValueForbidden',
+  check: (self) => !has(self, 'extraDNSNames') || has(self, 'issuerRef'),
+};
+
+function issuerSource(): Record<string, Schema> {
+  return {
+    issuerRef: obj(
+      'A cert-manager issuer: the operator creates a Certificate (cert-manager.io/v1) named ' +
+        '<name>-listeners-tls or <name>-dashboard-tls, owned by this resource, with the DNS names of the ' +
+        "cluster's Services and pods (and the listeners LoadBalancer address once known), and uses the Secret " +
+        'of the same name cert-manager writes. Exclusive with secretName.',
+      {
+        name: str('Name of the Issuer or ClusterIssuer.', { minLength: 1, maxLength: 253 }),
+        kind: str('Issuer (in this namespace, the default) or ClusterIssuer, or an external issuer kind.', {
+          minLength: 1,
+          maxLength: 63,
+        }),
+        group: str('API group of the issuer. Default cert-manager.io.', { minLength: 1, maxLength: 253 }),
+      },
+      { required: ['name'] },
+    ),
+    extraDNSNames: arr(
+      'With issuerRef: more DNS names for the Certificate (an external name clients use).',
+      str('A DNS name (a leading *. for a wildcard).', {
+        pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+        maxLength: 253,
+      }),
+      { maxItems: 32 },
+    ),
+  };
+}
+
 function tlsSchema(): Schema {
   return obj(
-    'TLS certificates from Secrets. The operator mounts each Secret into the pods (updated in place by the ' +
-      'kubelet when the Secret changes, which EMQX picks up without a restart) and writes the ssl_options file ' +
-      'paths into the node configuration.',
+    'TLS certificates from Secrets or cert-manager. The operator mounts each Secret into the pods (updated in ' +
+      'place by the kubelet when the Secret changes, which EMQX picks up without a restart) and writes the ' +
+      'ssl_options file paths into the node configuration.',
     {
       listeners: obj(
         "The certificate of every enabled ssl and wss listener, EMQX's built-in ones included.",
         {
           secretName: secretName(
-            'A kubernetes.io/tls Secret in this namespace: tls.crt (the chain, leaf first) and tls.key.',
+            'A kubernetes.io/tls Secret in this namespace: tls.crt (the chain, leaf first) and tls.key. ' +
+              'Exclusive with issuerRef.',
+          ),
+          ...issuerSource(),
+          perListener: arr(
+            'Listeners with a certificate of their own (mounted from their own Secret); the other ssl and wss ' +
+              'listeners take the default above, and the client CA applies to all.',
+            obj(
+              'The certificate of one listener.',
+              {
+                listener: str('ssl:<name> or wss:<name>: an enabled listener of spec.config.data.', {
+                  pattern: '^(ssl|wss):[0-9a-zA-Z_-]+$',
+                  maxLength: 64,
+                }),
+                secretName: secretName('A kubernetes.io/tls Secret in this namespace: tls.crt and tls.key.'),
+              },
+              { required: ['listener', 'secretName'] },
+            ),
+            { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['listener'] },
           ),
           clientCA: obj(
             'Client certificate verification (verify_peer) against the CAs in the ca.crt of a Secret.',
@@ -590,17 +665,19 @@ function tlsSchema(): Schema {
             { required: ['secretName'] },
           ),
         },
-        { required: ['secretName'] },
+        { 'x-kubernetes-validations': [RULE_TLS_LISTENERS_SOURCE, RULE_TLS_EXTRA_DNS_NEEDS_ISSUER] },
       ),
       dashboard: obj(
         'The certificate of the dashboard https listener. The operator then calls the EMQX API over HTTPS and ' +
           'verifies it against the ca.crt of this Secret (or the system CAs when it has none).',
         {
           secretName: secretName(
-            'A kubernetes.io/tls Secret in this namespace: tls.crt, tls.key and optionally ca.crt.',
+            'A kubernetes.io/tls Secret in this namespace: tls.crt, tls.key and optionally ca.crt. Exclusive ' +
+              'with issuerRef.',
           ),
+          ...issuerSource(),
         },
-        { required: ['secretName'] },
+        { 'x-kubernetes-validations': [RULE_TLS_CERTIFICATE_SOURCE, RULE_TLS_EXTRA_DNS_NEEDS_ISSUER] },
       ),
     },
   );

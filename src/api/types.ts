@@ -88,12 +88,40 @@ export interface TLSSpec {
   dashboard?: TLSCertificate;
 }
 
+/**
+ * One certificate: a Secret the user keeps (`secretName`), or a cert-manager `Certificate` the operator creates
+ * (`issuerRef`), whose Secret `<name>-listeners-tls` / `<name>-dashboard-tls` is then used the same way. Exactly
+ * one of the two.
+ */
 export interface TLSCertificate {
   /** A `kubernetes.io/tls` Secret in the resource's namespace: `tls.crt` (chain, leaf first), `tls.key`. */
+  secretName?: string;
+  /** A cert-manager Issuer or ClusterIssuer: the operator creates a `Certificate` (cert-manager.io/v1) from it. */
+  issuerRef?: IssuerReference;
+  /** With issuerRef: DNS names to add to those the operator derives from the Services (e.g. an external name). */
+  extraDNSNames?: string[];
+}
+
+/** cert-manager's ObjectReference to an issuer. */
+export interface IssuerReference {
+  name: string;
+  /** `Issuer` (this namespace, the default) or `ClusterIssuer`, or an external issuer's kind. */
+  kind?: string;
+  /** Default `cert-manager.io`. */
+  group?: string;
+}
+
+/** The certificate of one named listener, instead of spec.tls.listeners' default. */
+export interface TLSListenerCertificate {
+  /** `ssl:<name>` or `wss:<name>`, an enabled listener of spec.config.data (or EMQX's `ssl:default`/`wss:default`). */
+  listener: string;
+  /** A `kubernetes.io/tls` Secret in the resource's namespace: `tls.crt`, `tls.key`. */
   secretName: string;
 }
 
 export interface TLSListenersCertificate extends TLSCertificate {
+  /** Listeners with a certificate of their own; the others take the default (secretName or issuerRef). */
+  perListener?: TLSListenerCertificate[];
   /**
    * Client certificates: a Secret whose `ca.crt` holds the CAs that sign them. With it, the listeners ask for a
    * client certificate (`verify = verify_peer`).
@@ -343,7 +371,7 @@ export interface EMQXStatus {
 }
 
 export interface CertificateStatus {
-  /** `listeners` or `dashboard`. */
+  /** `listeners` (the default of every ssl/wss listener), `dashboard`, or one listener's (`ssl:internal`). */
   name: string;
   secretName: string;
   /** Hex serial number of the leaf certificate. */

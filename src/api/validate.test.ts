@@ -499,3 +499,57 @@ test('a user EMQX_NODE__COOKIE in a role template is refused (it would split the
     'EMQX_NODE__COOKIE cannot be set here',
   );
 });
+
+test('spec.tls: secretName or issuerRef (exactly one), extraDNSNames only with issuerRef', () => {
+  const issuer = { name: 'ca', kind: 'ClusterIssuer' };
+  assert.deepEqual(
+    lines(
+      validateEMQX(emqx({ tls: { listeners: { issuerRef: issuer, extraDNSNames: ['mqtt.example.com'] } } })),
+    ),
+    [],
+  );
+  assert.deepEqual(lines(validateEMQX(emqx({ tls: { dashboard: { secretName: 'dash' } } }))), []);
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { secretName: 'mine', issuerRef: issuer } } })),
+    'spec.tls.listeners',
+    'set either secretName',
+  );
+  assertIssue(validateEMQX(emqx({ tls: { dashboard: {} } })), 'spec.tls.dashboard', 'set either secretName');
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { secretName: 'mine', extraDNSNames: ['a.example.com'] } } })),
+    'spec.tls.listeners.extraDNSNames',
+    'extraDNSNames is for the Certificate',
+  );
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { issuerRef: issuer, extraDNSNames: ['Bad_Name'] } } })),
+    'spec.tls.listeners.extraDNSNames[0]',
+    /pattern|must match/,
+  );
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { issuerRef: {} } } })),
+    'spec.tls.listeners.issuerRef.name',
+    'required',
+  );
+});
+
+test('spec.tls.listeners.perListener: alone is enough; listener names ssl:/wss:, one entry per listener', () => {
+  const one = { listener: 'ssl:internal', secretName: 'internal-tls' };
+  assert.deepEqual(lines(validateEMQX(emqx({ tls: { listeners: { perListener: [one] } } }))), []);
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { perListener: [] } } })),
+    'spec.tls.listeners',
+    'or perListener alone',
+  );
+  assertIssue(
+    validateEMQX(
+      emqx({ tls: { listeners: { perListener: [{ listener: 'tcp:default', secretName: 'a' }] } } }),
+    ),
+    'spec.tls.listeners.perListener[0].listener',
+    /pattern|must match/,
+  );
+  assertIssue(
+    validateEMQX(emqx({ tls: { listeners: { perListener: [one, { ...one, secretName: 'other' }] } } })),
+    'spec.tls.listeners.perListener[1]',
+    /duplicate entry with listener="ssl:internal"/,
+  );
+});

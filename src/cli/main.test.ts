@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -23,6 +24,18 @@ test('--help offers exactly the commands the operator image can run, and each ha
     assert.equal(h.status, 0, `${name} --help: ${h.stderr}`);
     assert.match(h.stdout, new RegExp(`^Usage: emqx-operator ${name}`), name);
   }
+});
+
+test('a reader that stops early (`crds | head`): exit 0 quietly, no EPIPE stack trace', async () => {
+  const child = spawn(process.execPath, [BIN, 'crds'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = once(child, 'exit');
+  await once(child.stdout, 'data'); // the first chunk of 1.5 MB of CRDs: the rest cannot fit in the pipe
+  child.stdout.destroy();
+  const [code, signal] = (await exited) as [number | null, string | null];
+  assert.equal(stderr, '');
+  assert.deepEqual({ code, signal }, { code: 0, signal: null });
 });
 
 test('no command, an unknown command or an unknown flag: exit 2 and the usage on stderr', () => {

@@ -18,7 +18,22 @@ export const commands = {
   version: { summary: 'print the operator version', load: () => import('./commands/version.ts') },
 };
 
+/**
+ * A reader that goes away early (`emqx-operator crds | head`) is no error of ours: stdout's EPIPE ends the process
+ * quietly, with status 0, instead of an unhandled 'error' event and a stack trace. Other write errors still fail.
+ */
+export function exitQuietlyOnEpipe(stream: NodeJS.WriteStream = process.stdout): void {
+  if (epipeHandled.has(stream)) return;
+  epipeHandled.add(stream);
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+const epipeHandled = new WeakSet<NodeJS.WriteStream>();
+
 export function main(argv: string[]): Promise<number> {
+  exitQuietlyOnEpipe();
   return dispatch('emqx-operator', commands, argv);
 }
 

@@ -1,6 +1,7 @@
 // Act: the small executor that carries out a plan, in the order a cluster needs it —
 //   Secrets → discovery RBAC and headless Service → config push, then ConfigMap → the rollout action → core
-//   StatefulSet → replicant ReplicaSets → readiness gates → PDBs → Services → status (and its Events).
+//   StatefulSet → replicant ReplicaSets → readiness gates → PDBs → Services → children no longer wanted (deleted)
+//   → status (and its Events). It reports which live objects it changed, and which fields (./write-fights.ts).
 // Objects are applied with server-side apply only when the live object differs (an idle cluster costs zero
 // writes). A write that fails stops the pass: the status is still written, computed from what was done, and the
 // error is rethrown so the work queue retries with back-off. What the executor learns from a write (EMQX rejected
@@ -10,6 +11,7 @@ import {
   ANNOTATION_DRAINING,
   ANNOTATION_POD_DELETION_COST,
   CONDITION_ON_SERVING,
+  FIELD_MANAGER,
   names,
 } from '../api/names.ts';
 import type { EMQXStatus } from '../api/types.ts';
@@ -27,12 +29,14 @@ import { KubeApiError, type KubeClient, type KubeObject } from '../k8s/rest.ts';
 import { kubeTime } from '../k8s/time.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BuiltObject } from '../resources/index.ts';
+import { hashObject } from '../resources/hash.ts';
 import { connect, isAlreadyStarted, isNotInCluster, type EmqxApiFactory } from './emqx-access.ts';
 import type { OwnedKind } from './cache.ts';
 import { configObservation, requeueFor, type Plan } from './plan.ts';
 import type { PlannedEvent, RolloutAction, ScaleTarget } from './rollout/types.ts';
 import { liveChild, type Snapshot } from './snapshot.ts';
 import { buildStatus, conditionEvents, statusChanged, type StatusDecisions } from './status.ts';
+import type { ObjectWrite } from './write-fights.ts';
 
 export interface ActDeps {
   client: KubeClient;
@@ -51,6 +55,8 @@ export interface ActResult {
   failure?: unknown;
   /** The status write itself failed (the next pass starts from the stored status again). */
   statusFailed?: boolean;
+  /** Live objects this pass changed, and which fields (what ./write-fights.ts watches). */
+  writes: ObjectWrite[];
 }
 
 type Stage =
@@ -62,11 +68,13 @@ type Stage =
   | 'ensureReplicants'
   | 'updatePodConditions'
   | 'ensurePdbs'
-  | 'ensureServices';
+  | 'ensureServices'
+  | 'pruneUnwanted';
 
 /** The stage that applies an object of the plan's list. */
 function stageOf(s: Snapshot, obj: BuiltObject): Stage {
   switch (obj.kind) {
+    case 'Certificate': // before the Secret cert-manager writes from it is needed
     case 'Secret':
       return 'ensureSecrets';
     case 'ConfigMap':
@@ -108,6 +116,7 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   let coresApplied = false;
   let failure: unknown;
   let statusFailed = false;
+  const writes: ObjectWrite[] = [];
 
   const stage = async (name: Stage, fn: () => Promise<void>) => {
     const t0 = process.hrtime.bigint();
@@ -123,7 +132,10 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   };
 
   const applyIfChanged = async (desired: BuiltObject) => {
-    const live = liveChild<BuiltObject>(s, desired.kind as OwnedKind, desired.metadata!.name!);
+    const live =
+      desired.kind === 'Certificate'
+        ? (s.tls?.liveCertificates?.get(desired.metadata!.name!) as BuiltObject | undefined)
+        : liveChild<BuiltObject>(s, desired.kind as OwnedKind, desired.metadata!.name!);
     const diff = applyDiff(desired, live, { limit: 10 });
     if (diff.length === 0) return;
     log.info('applying', {
@@ -132,9 +144,36 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       changes: live ? describeDiff(diff) : 'created',
     });
     await apply(client, desired as KubeObject);
+    if (live) {
+      const managers = (live as KubeObject).metadata?.managedFields ?? [];
+      writes.push({
+        object: `${desired.kind}/${desired.metadata!.name!}`,
+        desired: hashObject(desired),
+        fields: diff.map((e) => e.path || '<object>'),
+        otherManagers: [
+          ...new Set(
+            managers
+              .filter((m) => m.manager && m.manager !== FIELD_MANAGER && m.subresource !== 'status')
+              .map((m) => m.manager!),
+          ),
+        ],
+      });
+    }
   };
+  // The objects of one stage do not depend on each other: they are applied together (one round trip of latency
+  // instead of one per object, which is what a burst of new clusters waits on); the stage fails with the first error
+  // once every write of it has finished. Not the base objects: a RoleBinding is refused while its Role is missing
+  // (the operator holds the Role's rules, not `bind`).
   const applyStage = async (name: Stage) => {
-    for (const obj of p.objects) if (stageOf(s, obj) === name) await applyIfChanged(obj);
+    if (name === 'ensureBaseObjects') {
+      for (const obj of p.objects) if (stageOf(s, obj) === name) await applyIfChanged(obj);
+      return;
+    }
+    const results = await Promise.allSettled(
+      p.objects.filter((obj) => stageOf(s, obj) === name).map(applyIfChanged),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
 
   const scale = async (t: ScaleTarget) => {
@@ -222,6 +261,8 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
 
   for (const e of p.events) record(e);
   try {
+    // A certificate that is not usable yet halts the pass, but cert-manager's Certificates are still written.
+    if (p.halted === 'invalid certificate') await stage('ensureSecrets', () => applyStage('ensureSecrets'));
     if (!p.halted) {
       await stage('ensureSecrets', () => applyStage('ensureSecrets'));
       await stage('ensureBaseObjects', () => applyStage('ensureBaseObjects'));
@@ -295,6 +336,22 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
     if (!p.halted) {
       await stage('ensurePdbs', () => applyStage('ensurePdbs'));
       await stage('ensureServices', () => applyStage('ensureServices'));
+      await stage('pruneUnwanted', async () => {
+        for (const d of p.deletions ?? []) {
+          log.info('deleting', { kind: d.kind, object: d.name, reason: d.reason });
+          const deleted = await deleteObject(
+            client,
+            { apiVersion: d.apiVersion, kind: d.kind, namespace: ns, name: d.name },
+            { uid: d.uid },
+          );
+          if (deleted)
+            record({
+              type: 'Normal',
+              reason: 'Deleted',
+              message: `${d.kind} ${d.name} deleted: ${d.reason}`,
+            });
+        }
+      });
     }
   } catch (err) {
     failure = err instanceof PassFailed ? err.cause : err;
@@ -330,6 +387,7 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   return {
     status,
     requeueAfterMs,
+    writes,
     ...(failure !== undefined && { failure }),
     ...(statusFailed && { statusFailed }),
   };

@@ -7,6 +7,7 @@ import type { EMQX, Rebalance } from '../api/types.ts';
 import { Informer } from '../k8s/informer.ts';
 import type { KubeClient, KubeObject } from '../k8s/rest.ts';
 import { trimForCache } from '../k8s/trim.ts';
+import { tlsSecretRefs } from '../resources/tls.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** Kinds the operator owns and watches, by a short name. */
@@ -43,22 +44,113 @@ export function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
 
 export type ChangeListener = (kind: 'EMQX' | 'Rebalance', key: string) => void;
 
-export class ClusterCache {
-  private readonly owned = new Map<OwnedKind, Informer>();
-  private readonly emqxInformer: Informer<EMQX & KubeObject>;
-  private readonly rebalanceInformer: Informer<Rebalance & KubeObject>;
-  private readonly listeners = new Set<ChangeListener>();
+/** A TLS Secret as the cache keeps it: who it is and its version, never its data (no key material in memory). */
+export function tlsSecretIdentity(obj: KubeObject): KubeObject {
+  const m = obj.metadata ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+  };
+}
 
-  constructor(client: KubeClient, opts: { namespace?: string; logger: Logger }) {
+/**
+ * Every `kubernetes.io/tls` Secret (the type cert-manager writes and `kubectl create secret tls` makes), kept as
+ * name and version only: a change to a Secret spec.tls names wakes the EMQX resources that name it, so a
+ * renewal is seen when it happens (new serial in the status, the CertificateRotated Event) rather than at the next
+ * periodic pass. The listeners and dashboard Secrets must have that type for this; a client-CA Secret of another
+ * type is read again at every pass.
+ */
+function tlsSecretInformer(
+  client: KubeClient,
+  opts: { namespace: string | undefined; logger: Logger },
+  changed: (namespace: string, secretName: string) => void,
+): Informer {
+  const inf = new Informer(client, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace: opts.namespace,
+    fieldSelector: 'type=kubernetes.io/tls',
+    logger: opts.logger,
+    transform: tlsSecretIdentity,
+  });
+  const notify = (obj: KubeObject) => {
+    if (obj.metadata?.namespace && obj.metadata.name) changed(obj.metadata.namespace, obj.metadata.name);
+  };
+  inf.onAdd(notify);
+  inf.onUpdate(notify);
+  inf.onDelete(notify);
+  return inf;
+}
+
+/**
+ * The informers of one kind: one for all namespaces, or one per watched namespace (an operator shard, `run
+ * --namespace a,b`), read as one.
+ */
+class Informers<T extends KubeObject = KubeObject> {
+  readonly all: Informer<T>[];
+  private readonly byNamespace = new Map<string, Informer<T>>();
+
+  constructor(
+    make: (namespace: string | undefined) => Informer<T>,
+    namespaces: readonly string[] | undefined,
+  ) {
+    this.all = (namespaces ?? [undefined]).map((ns) => {
+      const inf = make(ns);
+      if (ns !== undefined) this.byNamespace.set(ns, inf);
+      return inf;
+    });
+  }
+
+  private of(namespace: string): Informer<T> | undefined {
+    return this.byNamespace.size === 0 ? this.all[0] : this.byNamespace.get(namespace);
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.of(namespace)?.get(namespace, name);
+  }
+
+  list(namespace?: string): T[] {
+    if (namespace !== undefined) return this.of(namespace)?.list(namespace) ?? [];
+    return this.all.flatMap((i) => i.list());
+  }
+
+  onAdd(h: (obj: T) => void): void {
+    for (const i of this.all) i.onAdd(h);
+  }
+  onUpdate(h: (obj: T, old: T | undefined) => void): void {
+    for (const i of this.all) i.onUpdate(h);
+  }
+  onDelete(h: (obj: T) => void): void {
+    for (const i of this.all) i.onDelete(h);
+  }
+}
+
+export class ClusterCache {
+  private readonly owned = new Map<OwnedKind, Informers>();
+  private readonly emqxInformer: Informers<EMQX & KubeObject>;
+  private readonly rebalanceInformer: Informers<Rebalance & KubeObject>;
+  private readonly tlsSecrets: Informers;
+  private readonly listeners = new Set<ChangeListener>();
+  /** Set once every informer has synced; listeners hear nothing before (see start). */
+  private synced = false;
+
+  /** `namespaces`: watch only these (one list+watch per kind and namespace); default all. */
+  constructor(client: KubeClient, opts: { namespaces?: readonly string[]; logger: Logger }) {
     const selector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+    const namespaces = opts.namespaces && opts.namespaces.length > 0 ? opts.namespaces : undefined;
     for (const [name, ref] of Object.entries(OWNED_KINDS) as [OwnedKind, (typeof OWNED_KINDS)[OwnedKind]][]) {
-      const inf = new Informer(client, {
-        ...ref,
-        namespace: opts.namespace,
-        labelSelector: selector,
-        logger: opts.logger,
-        transform: trimForCache,
-      });
+      const inf = new Informers(
+        (namespace) =>
+          new Informer(client, {
+            ...ref,
+            namespace,
+            labelSelector: selector,
+            logger: opts.logger,
+            transform: trimForCache,
+          }),
+        namespaces,
+      );
       const notify = (obj: KubeObject) => {
         const instance = obj.metadata?.labels?.[LABEL_INSTANCE];
         if (instance && obj.metadata?.namespace) this.emit('EMQX', `${obj.metadata.namespace}/${instance}`);
@@ -68,23 +160,31 @@ export class ClusterCache {
       inf.onDelete(notify);
       this.owned.set(name, inf);
     }
-    this.emqxInformer = new Informer(client, {
-      ...EMQX_KIND,
-      namespace: opts.namespace,
-      logger: opts.logger,
-      transform: trimForCache,
-    });
-    this.rebalanceInformer = new Informer(client, {
-      ...REBALANCE_KIND,
-      namespace: opts.namespace,
-      logger: opts.logger,
-      transform: trimForCache,
-    });
+    this.emqxInformer = new Informers(
+      (namespace) =>
+        new Informer<EMQX & KubeObject>(client, {
+          ...EMQX_KIND,
+          namespace,
+          logger: opts.logger,
+          transform: trimForCache,
+        }),
+      namespaces,
+    );
+    this.rebalanceInformer = new Informers(
+      (namespace) =>
+        new Informer<Rebalance & KubeObject>(client, {
+          ...REBALANCE_KIND,
+          namespace,
+          logger: opts.logger,
+          transform: trimForCache,
+        }),
+      namespaces,
+    );
     const emqxChanged = (obj: KubeObject) => {
       const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
       this.emit('EMQX', key);
       // Rebalances follow their EMQX's readiness.
-      for (const r of this.rebalanceInformer.list(obj.metadata?.namespace)) {
+      for (const r of obj.metadata?.namespace ? this.rebalanceInformer.list(obj.metadata.namespace) : []) {
         if (r.spec?.instanceName === obj.metadata?.name)
           this.emit('Rebalance', `${r.metadata?.namespace}/${r.metadata?.name}`);
       }
@@ -103,9 +203,20 @@ export class ClusterCache {
       if (!old || specOrMetaChanged(obj, old)) rebalanceChanged(obj);
     });
     this.rebalanceInformer.onDelete(rebalanceChanged);
+    const tlsSecretChanged = (ns: string, secretName: string) => {
+      for (const e of this.emqxInformer.list(ns)) {
+        if (tlsSecretRefs(e).some((r) => r.secretName === secretName))
+          this.emit('EMQX', `${ns}/${e.metadata.name}`);
+      }
+    };
+    this.tlsSecrets = new Informers(
+      (namespace) => tlsSecretInformer(client, { namespace, logger: opts.logger }, tlsSecretChanged),
+      namespaces,
+    );
   }
 
   private emit(kind: 'EMQX' | 'Rebalance', key: string): void {
+    if (!this.synced) return;
     for (const l of this.listeners) l(kind, key);
   }
 
@@ -114,16 +225,27 @@ export class ClusterCache {
     return () => this.listeners.delete(listener);
   }
 
+  private informers(): Informer[] {
+    return [this.emqxInformer, this.rebalanceInformer, this.tlsSecrets, ...this.owned.values()].flatMap(
+      (i) => i.all as Informer[],
+    );
+  }
+
+  /**
+   * Starts every informer and resolves once all have synced. Change listeners hear nothing before that: the EMQX
+   * list can arrive before the Secrets', and a pass run then sees a cluster without its Secrets, Pods and Services
+   * (it would make a new cookie and API key under a running cluster, and replace nodes it cannot see). The caller
+   * enqueues every resource once start() resolves.
+   */
   async start(): Promise<void> {
-    const all = [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()];
+    const all = this.informers();
     await Promise.all(all.map((i) => i.start()));
     await Promise.all(all.map((i) => i.synced));
+    this.synced = true;
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      [this.emqxInformer, this.rebalanceInformer, ...this.owned.values()].map((i) => i.stop()),
-    );
+    await Promise.all(this.informers().map((i) => i.stop()));
   }
 
   emqx(namespace: string, name: string): EMQX | undefined {

@@ -3,15 +3,25 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { buildCrds, conversionMergePatch, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
 import { EmqxClient } from '../emqx/client.ts';
+import { X509Certificate } from 'node:crypto';
+import { FIELD_MANAGER } from '../api/names.ts';
 import { apply, createIfAbsent, mergePatch } from '../k8s/apply.ts';
 import { loadKubeConfig } from '../k8s/config.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { defaultIdentity, LeaderElector } from '../k8s/leader.ts';
-import { KubeClient, type KubeObject } from '../k8s/rest.ts';
+import { KubeClient, statusCodeOf, type KubeObject } from '../k8s/rest.ts';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
 import { createWebhookCertificates } from '../webhook/cert.ts';
+import {
+  bundleTrusts,
+  checkIntervalMs,
+  renewBeforeMs,
+  renewedCaBundle,
+  webhookCertVerdict,
+  type WebhookCertMaterial,
+} from '../webhook/lifecycle.ts';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
 import { ClusterCache } from './cache.ts';
 import type { EmqxApi, EmqxApiFactory } from './emqx-access.ts';
@@ -22,8 +32,8 @@ import { EmqxReconciler } from './reconciler.ts';
 export interface OperatorOptions {
   kubeconfig?: string;
   context?: string;
-  /** Watch one namespace; default all. */
-  namespace?: string;
+  /** Watch only these namespaces; default all. */
+  namespaces?: string[];
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName?: string;
@@ -40,7 +50,13 @@ export interface OperatorOptions {
     service?: { namespace: string; name: string };
     url?: string;
   };
+  /** Who makes the webhook certificate: the operator (default), or cert-manager (the operator only reads it). */
+  webhookCertProvider?: 'operator' | 'cert-manager';
+  /** Validity of the webhook certificates the operator makes (default 10 years); renewed with half left. */
+  webhookCertValidityMs?: number;
   workers?: number;
+  /** Extra workers that only acknowledge never-seen resources (one status write each); default 64. */
+  priorityWorkers?: number;
   logLevel?: LogLevel;
   logger?: Logger;
   emqxTimeoutMs?: number;
@@ -71,34 +87,97 @@ function bindOf(value: string): { host: string; port: number } {
 }
 
 const WEBHOOK_CERT_SECRET = 'emqx-operator-webhook-cert';
+/** Default validity of the certificates the operator makes for its webhook. */
+export const DEFAULT_WEBHOOK_CERT_VALIDITY_MS = 3650 * 86_400_000;
+
+function webhookSecretRef(ns: string) {
+  return { apiVersion: 'v1', kind: 'Secret', namespace: ns, name: WEBHOOK_CERT_SECRET };
+}
+
+/** The Secret's certificate, key and CA bundle; a Secret without ca.crt (written before the operator had a CA): its certificate is its own CA. */
+function materialOf(secret: V1Secret | undefined): WebhookCertMaterial | undefined {
+  if (!secret) return undefined;
+  const field = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString('utf8');
+  const cert = field('tls.crt');
+  return { cert, key: field('tls.key'), caCert: field('ca.crt') || cert };
+}
 
 /**
  * The webhook's serving certificate, key and CA bundle, kept in one Secret for every replica (so the CRD's caBundle
- * names one CA): `tls.crt`, `tls.key`, `ca.crt`. Created when missing; a Secret written before the operator had a
- * CA (a self-signed `tls.crt`, no `ca.crt`) keeps working: its certificate is its own CA.
+ * names the same CAs): `tls.crt`, `tls.key`, `ca.crt`. With `provider: 'operator'` a new one is made when the
+ * Secret is missing or unreadable, when it expires within `renewBeforeMs`, and (at start only, `checkHosts`) when
+ * it is not valid for the webhook Service's names (renamed, or moved to another namespace); the new ca.crt keeps
+ * the previous CA beside the new one while replicas switch. With `provider: 'cert-manager'` the Secret is
+ * cert-manager's: it is only read, and waited for.
  */
-async function webhookCertificate(client: KubeClient, ns: string, hosts: string[], log: Logger) {
-  const ref = { apiVersion: 'v1', kind: 'Secret', namespace: ns, name: WEBHOOK_CERT_SECRET };
-  let live = await client.get<V1Secret & KubeObject>(ref);
+async function webhookCertificate(
+  client: KubeClient,
+  ns: string,
+  hosts: string[],
+  opts: { provider: 'operator' | 'cert-manager'; validityMs: number; checkHosts: boolean },
+  log: Logger,
+): Promise<WebhookCertMaterial> {
+  const ref = webhookSecretRef(ns);
+  const live = await client.get<V1Secret & KubeObject>(ref);
+  const material = materialOf(live);
+  if (opts.provider === 'cert-manager') {
+    if (!material?.cert || !material.key)
+      throw new Error(`Secret ${ns}/${WEBHOOK_CERT_SECRET} (cert-manager's) has no tls.crt and tls.key yet`);
+    return material;
+  }
+  const now = new Date();
+  const verdict = webhookCertVerdict(
+    material,
+    opts.checkHosts ? hosts : [],
+    now,
+    renewBeforeMs(opts.validityMs),
+  );
+  if (!verdict.renew) return material!;
+  log.info('issuing a new webhook certificate', { reason: verdict.reason, detail: verdict.detail });
+  const fresh = await createWebhookCertificates({
+    commonName: 'emqx-operator-webhook',
+    hosts,
+    validityMs: opts.validityMs,
+  });
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+  const caCert = renewedCaBundle(fresh.caCert, material?.caCert, now);
+  const data = { 'tls.crt': b64(fresh.cert), 'tls.key': b64(fresh.key), 'ca.crt': b64(caCert) };
   if (!live) {
-    const fresh = await createWebhookCertificates({ commonName: 'emqx-operator-webhook', hosts, days: 3650 });
-    const b64 = (s: string) => Buffer.from(s).toString('base64');
     const secret: V1Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: WEBHOOK_CERT_SECRET, namespace: ns },
       type: 'kubernetes.io/tls',
-      data: { 'tls.crt': b64(fresh.cert), 'tls.key': b64(fresh.key), 'ca.crt': b64(fresh.caCert) },
+      data,
     };
     // another replica may have created it in the meantime: then its certificate is used
-    live = (await createIfAbsent(client, secret as never)).object as unknown as V1Secret & KubeObject;
+    return materialOf((await createIfAbsent(client, secret as never)).object as unknown as V1Secret)!;
   }
-  const field = (k: string) => Buffer.from(live.data?.[k] ?? '', 'base64').toString('utf8');
-  const cert = field('tls.crt');
-  const key = field('tls.key');
-  const caCert = field('ca.crt') || cert;
-  log.info('webhook certificate ready', { secretName: `${ns}/${WEBHOOK_CERT_SECRET}` });
-  return { cert, key, caCert };
+  try {
+    // Replaced only if nobody changed it since it was read (another replica may be renewing it too).
+    const replaced = await client.request<V1Secret & KubeObject>('PUT', await client.path(ref), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: { ...live, data },
+      write: { verb: 'update', kind: 'Secret', namespace: ns, name: WEBHOOK_CERT_SECRET },
+    });
+    return materialOf(replaced)!;
+  } catch (err) {
+    if (statusCodeOf(err) !== 409) throw err;
+    return materialOf((await client.get<V1Secret & KubeObject>(ref))!)!;
+  }
+}
+
+/** The CA bundle the API server uses for the conversion webhook now (PEM; empty when none is set). */
+async function crdCaBundle(client: KubeClient): Promise<string> {
+  const crd = await client.get<
+    KubeObject & { spec?: { conversion?: { webhook?: { clientConfig?: { caBundle?: string } } } } }
+  >({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    name: EMQX_CRD_NAME,
+  });
+  const b64 = crd?.spec?.conversion?.webhook?.clientConfig?.caBundle;
+  return typeof b64 === 'string' ? Buffer.from(b64, 'base64').toString('utf8') : '';
 }
 
 /** Waits until the API server serves both custom resources (a CRD is usable only once Established). */
@@ -123,12 +202,12 @@ async function waitForCrds(client: KubeClient, log: Logger, timeoutMs = 60_000):
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.logger ?? createLogger({ level: opts.logLevel ?? 'info' });
-  const { kc, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
-  const client = new KubeClient(kc);
+  const { access, source, from } = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const client = new KubeClient(access);
   log.info('starting', {
     kubeconfig: source,
     from,
-    namespace: opts.namespace ?? '(all)',
+    namespaces: opts.namespaces?.join(',') ?? '(all)',
     server: client.server,
   });
 
@@ -160,19 +239,112 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   // Conversion webhook (every replica serves it, leader or not).
   let webhook: WebhookServer | undefined;
   let webhookOptions: WebhookOptions | undefined;
+  let webhookHosts: string[] = [];
+  let served: WebhookCertMaterial | undefined;
+  let webhookCertTimer: ReturnType<typeof setTimeout> | undefined;
+  let webhookCertStopped = false;
+  const certProvider = opts.webhookCertProvider ?? 'operator';
+  const certValidityMs = opts.webhookCertValidityMs ?? DEFAULT_WEBHOOK_CERT_VALIDITY_MS;
+  // With cert-manager, its CA injector owns the caBundle: the operator never writes one.
+  const webhookOptionsFor = (caCert: string): WebhookOptions => {
+    const caBundle = certProvider === 'cert-manager' ? undefined : Buffer.from(caCert).toString('base64');
+    const where = opts.webhook!.service
+      ? { service: { ...opts.webhook!.service, path: '/convert', port: 443 } }
+      : { url: (opts.webhook!.url ?? `https://127.0.0.1:${webhook!.port}`) + '/convert' };
+    return { ...where, ...(caBundle !== undefined && { caBundle }) };
+  };
+  const webhookCertOpts = (checkHosts: boolean) => ({
+    provider: certProvider,
+    validityMs: certValidityMs,
+    checkHosts,
+  });
+  // At start: the Secret's certificate (made or renewed when needed); cert-manager's is waited for.
+  const firstWebhookCertificate = async (hosts: string[]): Promise<WebhookCertMaterial> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await webhookCertificate(client, opts.leaseNamespace, hosts, webhookCertOpts(true), log);
+      } catch (err) {
+        if (certProvider !== 'cert-manager' || stopping) throw err;
+        if (attempt % 10 === 0)
+          log.info('waiting for the webhook certificate', { error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  };
+  // Later, every checkIntervalMs: renew what expires, register a changed CA bundle (leader), and serve a new
+  // certificate once the caBundle the API server uses trusts it (checked before this pass registers anything, so
+  // the API server has had a whole interval to pick a registered bundle up).
+  const checkWebhookCertificate = async () => {
+    if (!webhook || !served) return;
+    const material = await webhookCertificate(
+      client,
+      opts.leaseNamespace,
+      webhookHosts,
+      webhookCertOpts(false),
+      log,
+    );
+    const bundle = await crdCaBundle(client);
+    const trusted = bundleTrusts(bundle, material.cert);
+    if (certProvider === 'operator' && leading && bundle !== material.caCert) {
+      const w = webhookOptionsFor(material.caCert);
+      await mergePatch(
+        client,
+        { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
+        conversionMergePatch(w),
+      );
+      webhookOptions = w;
+      log.info('conversion webhook CA bundle updated on the CRD');
+    }
+    if (material.cert !== served.cert && !trusted) {
+      log.info("webhook certificate in the Secret not served yet: the CRD's caBundle does not trust it", {
+        serial: new X509Certificate(material.cert).serialNumber.toLowerCase(),
+      });
+    }
+    if (material.cert !== served.cert && trusted) {
+      webhook.setCertificate(material.cert, material.key);
+      served = material;
+      log.info('webhook serves a renewed certificate', {
+        notAfter: new Date(new X509Certificate(material.cert).validTo).toISOString(),
+      });
+    }
+  };
+  // The operator's own certificates live certValidityMs; with cert-manager, what the served one has left (checked
+  // more often as its end nears, so a renewal cert-manager makes late is still picked up in time).
+  const certificateSpanMs = () => {
+    if (certProvider === 'operator' || !served) return certValidityMs;
+    try {
+      return new X509Certificate(served.cert).validToDate.getTime() - Date.now();
+    } catch {
+      return certValidityMs;
+    }
+  };
+  const scheduleWebhookCertCheck = () => {
+    webhookCertTimer = setTimeout(() => {
+      void checkWebhookCertificate()
+        .catch((err: unknown) =>
+          log.warn('webhook certificate check failed; retried at the next check', {
+            error: (err as Error).message,
+          }),
+        )
+        .finally(() => {
+          if (!stopping && !webhookCertStopped) scheduleWebhookCertCheck();
+        });
+    }, checkIntervalMs(certificateSpanMs()));
+    webhookCertTimer.unref();
+  };
   if (opts.webhook) {
     const hosts = ['127.0.0.1', 'localhost'];
     if (opts.webhook.service) {
       const { name, namespace } = opts.webhook.service;
       hosts.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
     }
-    const { cert, key, caCert } = await webhookCertificate(client, opts.leaseNamespace, hosts, log);
-    webhook = await startWebhookServer({ ...bindOf(opts.webhook.bind), cert, key, logger: log });
+    webhookHosts = hosts;
+    const material = await firstWebhookCertificate(hosts);
+    served = material;
+    webhook = await startWebhookServer({ ...bindOf(opts.webhook.bind), ...material, logger: log });
     webhookServing = true;
-    const caBundle = Buffer.from(caCert).toString('base64');
-    webhookOptions = opts.webhook.service
-      ? { service: { ...opts.webhook.service, path: '/convert', port: 443 }, caBundle }
-      : { url: (opts.webhook.url ?? `https://127.0.0.1:${webhook.port}`) + '/convert', caBundle };
+    webhookOptions = webhookOptionsFor(material.caCert);
+    scheduleWebhookCertCheck();
   }
 
   // $POD_NAME (the Deployment sets it) plus a random suffix, as `run --help` says; the host name outside a pod.
@@ -216,7 +388,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       await mergePatch(
         client,
         { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
-        conversionMergePatch(w),
+        conversionMergePatch(w, { keepCaBundle: certProvider === 'cert-manager' }),
       );
       log.info(
         'conversion webhook registered on the CRD',
@@ -258,7 +430,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       if (webhookOptions) await registerConversionWebhook(webhookOptions);
     }
     leading = true;
-    cache = new ClusterCache(client, { namespace: opts.namespace, logger: log });
+    cache = new ClusterCache(client, {
+      ...(opts.namespaces && { namespaces: opts.namespaces }),
+      logger: log,
+    });
     const emqx = new EmqxReconciler({
       client,
       cache,
@@ -277,13 +452,24 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         q.forget(key);
         if (outcome.requeueAfterMs !== undefined) q.addAfter(key, outcome.requeueAfterMs);
       },
-      { name: 'emqx', workers: opts.workers ?? 4, logger: log },
+      {
+        name: 'emqx',
+        workers: opts.workers ?? 4,
+        // acknowledging a never-seen resource is one status write: a burst of them gets workers of its own
+        priorityWorkers: opts.priorityWorkers ?? 64,
+        logger: log,
+      },
     );
     queue = q;
-    cache.onChange((kind, key) => q.add(`${kind}/${key}`));
+    const enqueue = (kind: 'EMQX' | 'Rebalance', ns: string, name: string) =>
+      q.add(`${kind}/${ns}/${name}`, { priority: kind === 'EMQX' && emqx.neverSeen(ns, name) });
+    cache.onChange((kind, key) => {
+      const [ns, name] = key.split('/') as [string, string];
+      enqueue(kind, ns, name);
+    });
     await cache.start();
     cacheSynced = true;
-    for (const e of cache.emqxList()) q.add(`EMQX/${e.metadata.namespace}/${e.metadata.name}`);
+    for (const e of cache.emqxList()) enqueue('EMQX', e.metadata.namespace!, e.metadata.name!);
     for (const r of cache.rebalanceList()) q.add(`Rebalance/${r.metadata.namespace}/${r.metadata.name}`);
     log.info('controllers started', { emqx: cache.emqxList().length });
   };
@@ -335,6 +521,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const shutdown = async () => {
     await stopControllers();
     await events.close();
+    webhookCertStopped = true;
+    clearTimeout(webhookCertTimer);
     await webhook?.close();
     await metrics?.close();
     await health.close();

@@ -197,6 +197,100 @@ test('plan: a changed node.cookie is ignored with a warning', () => {
   assert.equal(Buffer.from(cookie.data.node_cookie!, 'base64').toString(), 'cookie-cookie');
 });
 
+const missingCookie = (s: Snapshot): Snapshot => ({
+  ...s,
+  secrets: { ...s.secrets, cookie: 'fresh-random-value', cookieExists: false },
+});
+const cookieOf = (objs: Array<{ metadata?: { name?: string } }>) => {
+  const c = objs.find((o) => o.metadata?.name === 'emqx-node-cookie') as
+    { data: Record<string, string> } | undefined;
+  return c && Buffer.from(c.data.node_cookie!, 'base64').toString();
+};
+
+test('plan: a cookie Secret gone under running pods is reported, never generated again', () => {
+  const p = plan(missingCookie(world(running)), NOW);
+  assert.equal(p.halted, 'node cookie missing');
+  assert.deepEqual(p.objects, []);
+  assert.equal(p.rollout.action, undefined);
+  assert.equal(cookieOf(p.objects), undefined);
+  const ready = p.status.conditions!.find((c) => c.type === 'Ready')!;
+  assert.equal(ready.status, 'False');
+  assert.equal(ready.reason, 'NodeCookieSecretMissing');
+  assert.match(ready.message, /Secret emqx-node-cookie/);
+  const event = p.events.find((e) => e.reason === 'NodeCookieSecretMissing');
+  assert.equal(event?.type, 'Warning');
+  assert.match(event.message, /Secret emqx-node-cookie .*nothing is changed/);
+  assert.doesNotMatch(JSON.stringify([p.status, p.events]), /fresh-random-value/);
+  assert.ok(p.requeueAfterMs <= 10_000);
+});
+
+test('plan: the missing-cookie Event is said once, while Ready already carries the reason', () => {
+  const first = plan(missingCookie(world(running)), NOW);
+  const again = plan(missingCookie(world({ ...running, previousStatus: first.status })), NOW);
+  assert.equal(again.halted, 'node cookie missing');
+  assert.ok(!again.events.some((e) => e.reason === 'NodeCookieSecretMissing'));
+});
+
+test('plan: sets that report running replicas count as a running cluster (pods not in the cache yet)', () => {
+  const s = world({ statefulSets: [{ name: 'emqx-core', rev: NEW, replicas: 2 }] });
+  assert.equal(s.pods.length, 0);
+  assert.equal(plan(missingCookie(s), NOW).halted, 'node cookie missing');
+});
+
+test('plan: a missing cookie Secret on a cluster with no pods is created with a new cookie', () => {
+  const s = world({ statefulSets: [] });
+  const p = plan(missingCookie(s), NOW);
+  assert.equal(p.halted, undefined);
+  assert.equal(cookieOf(p.objects), 'fresh-random-value');
+});
+
+test('plan: node.cookie in the config says the value: the missing Secret is created with it', () => {
+  const s = missingCookie(world(running));
+  const p = plan({ ...s, config: { ok: true, conf: parseEmqxConfig('node.cookie = "the-cookie"') } }, NOW);
+  assert.equal(p.halted, undefined);
+  assert.equal(cookieOf(p.objects), 'the-cookie');
+});
+
+test('plan: a cookie Secret deleted under running pods, its value remembered: put back as it was, said once', () => {
+  const s = world(running);
+  const p = plan(
+    {
+      ...s,
+      secrets: { ...s.secrets, cookie: 'remembered-cookie', cookieExists: true, cookieRestored: true },
+    },
+    NOW,
+  );
+  assert.equal(p.halted, undefined);
+  assert.equal(cookieOf(p.objects), 'remembered-cookie');
+  const e = p.events.find((x) => x.reason === 'NodeCookieSecretRestored');
+  assert.match(e?.message ?? '', /^Secret emqx-node-cookie was deleted; it is created again with the cookie/);
+  assert.doesNotMatch(e?.message ?? '', /remembered-cookie/);
+  // node.cookie in the config does not win over the value the cluster runs
+  const c = plan(
+    {
+      ...s,
+      config: { ok: true, conf: parseEmqxConfig('node.cookie = "other-cookie"') },
+      secrets: { ...s.secrets, cookie: 'remembered-cookie', cookieExists: true, cookieRestored: true },
+    },
+    NOW,
+  );
+  assert.equal(cookieOf(c.objects), 'remembered-cookie');
+});
+
+test('plan: a bootstrap key Secret re-created under running pods says what it costs', () => {
+  const s = world(running);
+  const p = plan({ ...s, secrets: { ...s.secrets, operatorSecretGenerated: true } }, NOW);
+  assert.equal(p.halted, undefined);
+  const e = p.events.find((x) => x.reason === 'BootstrapAPIKeySecretRecreated');
+  assert.match(e?.message ?? '', /Secret emqx-bootstrap-api-key .*until a node restarts/);
+  assert.ok(
+    !plan(
+      { ...world({ statefulSets: [] }), secrets: { ...s.secrets, operatorSecretGenerated: true } },
+      NOW,
+    ).events.some((x) => x.reason === 'BootstrapAPIKeySecretRecreated'),
+  );
+});
+
 test('plan: a core scale-down holds the StatefulSet until the node left', () => {
   const s = world({
     spec: { coreTemplate: { spec: { replicas: 1 } } },
@@ -453,4 +547,36 @@ test('plan: takeover under way, a Go set written by its manager after this opera
   // Written before this operator's scale-down: the takeover goes on.
   written.metadata.managedFields[0]!.time = new Date('2026-01-01T00:58:00Z');
   assert.equal(plan({ ...s, statefulSets: [written] }, NOW).halted, undefined);
+});
+
+test('plan: with an issuerRef, the Certificate is written even while cert-manager has not issued its Secret', () => {
+  const s = world({ ...running, spec: { tls: { listeners: { issuerRef: { name: 'ca' } } } } });
+  const error =
+    'spec.tls.listeners.issuerRef: waiting for cert-manager to issue Certificate "emqx-listeners-tls" into Secret "emqx-listeners-tls"';
+  const waiting = plan({ ...s, tls: { error, certificates: [] } }, NOW);
+  assert.equal(waiting.halted, 'invalid certificate');
+  assert.deepEqual(kinds(waiting.objects), ['Certificate/emqx-listeners-tls']);
+  assert.equal(waiting.rollout.action, undefined);
+  assert.equal(waiting.status.conditions?.find((x) => x.type === 'CertificatesReady')?.message, error);
+  // The API server does not serve cert-manager's kind: nothing to write, the condition says so.
+  const unserved = plan(
+    { ...s, tls: { error: 'not served', certificates: [], certificateKindUnserved: true } },
+    NOW,
+  );
+  assert.deepEqual(unserved.objects, []);
+  // Issued: the Certificate is one of the desired objects, with the live LoadBalancer address.
+  const children = new Map(s.children);
+  const services = new Map(children.get('Service'));
+  services.set('emqx-listeners', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'emqx-listeners', namespace: s.namespace },
+    status: { loadBalancer: { ingress: [{ ip: '203.0.113.5' }, { hostname: 'lb.example.net' }] } },
+  } as KubeObject);
+  children.set('Service', services);
+  const issued = plan({ ...s, children, tls: { certificates: [] } }, NOW);
+  const cert = issued.objects.find((o) => o.kind === 'Certificate') as
+    { spec: { ipAddresses?: string[]; dnsNames: string[] } } | undefined;
+  assert.deepEqual(cert?.spec.ipAddresses, ['203.0.113.5']);
+  assert.ok(cert?.spec.dnsNames.includes('lb.example.net'));
 });

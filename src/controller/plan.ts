@@ -5,13 +5,18 @@
 import type { V1ConfigMap, V1Pod, V1Service } from '@kubernetes/client-node';
 import { ANNOTATION_APPLIED_CONFIG, ANNOTATION_DRAINING, CONDITION_ON_SERVING, names } from '../api/names.ts';
 import type { EMQXStatus } from '../api/types.ts';
-import { configuredListenerPorts, hotConfig } from '../emqx/config.ts';
+import { configuredListenerPorts, hotConfig, nodeCookie } from '../emqx/config.ts';
 import { getPath, printHocon, type HoconObject } from '../hocon/index.ts';
-import { buildAll, type BuiltObject } from '../resources/index.ts';
+import {
+  buildAll,
+  tlsCertificates,
+  type BuiltObject,
+  type LoadBalancerAddresses,
+} from '../resources/index.ts';
 import { fnv1a32, hashObject } from '../resources/hash.ts';
 import { ANNOTATION_RESTART_CONFIG_HASH } from '../resources/metadata.ts';
 import { OPERATOR_API_KEY_NAME, resolveBootstrapApiKeys } from '../resources/secrets.ts';
-import type { ConfigObservation } from '../status/conditions.ts';
+import { conditionMessage, type ConfigObservation } from '../status/conditions.ts';
 import {
   foreignWorkloadsMessage,
   goOperatorRunning,
@@ -21,11 +26,40 @@ import {
   writtenAfterTakeover,
 } from './foreign-workloads.ts';
 import { foreignSets } from './rollout/takeover.ts';
+import { unwantedChildren, type Deletion } from './prune.ts';
+import { REASON_WRITE_CONFLICT, writeHoldMessage, type WriteHold } from './write-fights.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
 import { planRollout, replicantsMayStart, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
 import { liveChild, type Snapshot } from './snapshot.ts';
 import { buildStatus, conditionEvents, type StatusDecisions } from './status.ts';
+
+export const REASON_NODE_COOKIE_MISSING = 'NodeCookieSecretMissing';
+
+/** Pods of this cluster exist (or its sets say they run some): the nodes run with the cookie they started with. */
+export function clusterRuns(s: Snapshot): boolean {
+  return (
+    s.pods.length > 0 || [...s.statefulSets, ...s.replicaSets].some((set) => (set.status?.replicas ?? 0) > 0)
+  );
+}
+
+/**
+ * Why the plan must hold: the node-cookie Secret exists neither in the cache nor on the API server, pods run, and
+ * the config sets no `node.cookie` (which would say the value). The running nodes keep the cookie in their
+ * environment only; the operator has no way to read it back (that would take exec into a pod), so it asks.
+ */
+export function nodeCookieHold(
+  s: Snapshot,
+  conf: HoconObject,
+): { reason: string; message: string } | undefined {
+  if (s.secrets.cookieExists || !clusterRuns(s)) return undefined;
+  if (nodeCookie(conf) !== undefined) return undefined;
+  const secret = names.nodeCookieSecret(s.emqx);
+  return {
+    reason: REASON_NODE_COOKIE_MISSING,
+    message: `Secret ${secret} (key node_cookie) is missing while the cluster's pods run; a new cookie would split the cluster, so nothing is changed: create it again with the cookie the nodes run with (printenv EMQX_NODE__COOKIE in a running EMQX container), or set node.cookie in spec.config.data to that value`,
+  };
+}
 
 /** A readiness-gate change on one pod. */
 export interface PodServing {
@@ -42,12 +76,14 @@ export interface ConfigPush {
 
 export interface Plan {
   /** Why nothing but the readiness gates and the status is written this pass. */
-  halted?: 'paused' | 'invalid config' | 'invalid certificate' | 'foreign workloads';
+  halted?: 'paused' | 'invalid config' | 'invalid certificate' | 'foreign workloads' | 'node cookie missing';
   /** The desired objects, in apply order (server-side apply, skipped when the live object already matches). */
   objects: BuiltObject[];
   /** Push the runtime part of the config first; the ConfigMap in `objects` is applied only if EMQX accepts it. */
   configPush?: ConfigPush;
   rollout: RolloutDecision;
+  /** Children the spec no longer asks for (./prune.ts), deleted after every apply of the pass. */
+  deletions?: Deletion[];
   /** ReplicaSets to scale to zero when the spec wants no replicants. */
   scales: ScaleTarget[];
   serving: PodServing[];
@@ -71,6 +107,8 @@ export interface PlanOptions {
   notReadyIntervalMs?: number;
   /** Safety-net re-check once Ready. Default 30 s. */
   readyIntervalMs?: number;
+  /** An object fought over by another writer (./write-fights.ts): left out of the writes until the hold ends. */
+  writeHold?: WriteHold;
 }
 
 /** Readiness gate `apps.emqx.io/on-serving` of a pod, as the plan wants it. */
@@ -200,6 +238,16 @@ export function foreignWorkloadsHold(
   return undefined;
 }
 
+/** The addresses the cloud gave the live listeners Service (for the cert-manager Certificate's names). */
+export function listenersLoadBalancer(s: Snapshot): LoadBalancerAddresses {
+  const svc = liveChild<V1Service>(s, 'Service', names.listenersService(s.emqx));
+  const ingress = svc?.status?.loadBalancer?.ingress ?? [];
+  return {
+    hostnames: ingress.flatMap((i) => (i.hostname ? [i.hostname] : [])),
+    ips: ingress.flatMap((i) => (i.ip ? [i.ip] : [])),
+  };
+}
+
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   const events: PlannedEvent[] = certificateEvents(s);
@@ -290,7 +338,8 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     );
   }
   if (s.tls?.error !== undefined) {
-    // A TLS Secret that is missing or unusable changes nothing either: pods started with it would not serve.
+    // A TLS Secret that is missing or unusable changes nothing either: pods started with it would not serve. The
+    // cert-manager Certificates are still written (cert-manager cannot issue a Secret for one that does not exist).
     events.push({
       type: 'Warning',
       reason: 'InvalidCertificate',
@@ -299,7 +348,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     return finish(
       {
         halted: 'invalid certificate',
-        objects: [],
+        objects: s.tls.certificateKindUnserved ? [] : tlsCertificates(s.emqx, listenersLoadBalancer(s)),
         rollout: { activity: {} },
         scales: [],
         serving,
@@ -318,6 +367,33 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   const emqx = s.emqx;
   const waits: number[] = [];
 
+  const cookieHold = nodeCookieHold(s, conf);
+  if (cookieHold) {
+    // The cookie Secret is gone under running pods and nothing says which value they run with: a new cookie would
+    // split the cluster (new pods could not join the old ones), and any rollout would start pods that cannot even
+    // read it. Nothing is written but the readiness gates and the status until the Secret is back.
+    if (s.previousStatus?.conditions?.find((c) => c.type === 'Ready')?.reason !== cookieHold.reason)
+      events.push({ type: 'Warning', ...cookieHold });
+    return finish(
+      {
+        halted: 'node cookie missing',
+        objects: [],
+        rollout: { activity: {} },
+        scales: [],
+        serving,
+        decisions: {
+          config: { state: 'Pending', message: `waiting for Secret ${names.nodeCookieSecret(emqx)}` },
+          initialized,
+          activity: {},
+          progressing: {},
+          blocked: cookieHold,
+        },
+        events,
+      },
+      [10_000],
+    );
+  }
+
   // Secrets: the cookie of a running cluster never changes; the operator's key is generated once.
   if (s.secrets.cookieExists) {
     const configured = getPath(conf, 'node.cookie');
@@ -328,6 +404,27 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
         message: `node.cookie in spec.config.data differs from Secret ${names.nodeCookieSecret(emqx)}; the cookie of a running cluster is never changed`,
       });
     }
+  }
+  if (s.secrets.cookieRestored) {
+    events.push({
+      type: 'Warning',
+      reason: 'NodeCookieSecretRestored',
+      message: `Secret ${names.nodeCookieSecret(emqx)} was deleted; it is created again with the cookie the operator read from it before`,
+    });
+  }
+  if (s.secrets.operatorSecretRestored) {
+    events.push({
+      type: 'Warning',
+      reason: 'BootstrapAPIKeySecretRestored',
+      message: `Secret ${names.bootstrapApiKeySecret(emqx)} was deleted; it is created again with the API keys the operator read from it before`,
+    });
+  }
+  if (s.secrets.operatorSecretGenerated && clusterRuns(s)) {
+    events.push({
+      type: 'Warning',
+      reason: 'BootstrapAPIKeySecretRecreated',
+      message: `Secret ${names.bootstrapApiKeySecret(emqx)} was not found and is created again with a new operator API key; nodes read it when they start, so the operator's EMQX API calls fail until a node restarts`,
+    });
   }
   const { keys: userKeys, issues } = resolveBootstrapApiKeys(emqx, s.secrets.userSecrets);
   for (const issue of issues) {
@@ -402,12 +499,26 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     listenerPorts: s.listenerPorts ? [...s.listenerPorts] : configuredListenerPorts(conf),
     listenersTargetRole: replicantsServing ? 'replicant' : 'core',
     appliedConfigHash: hotHash,
+    listenersLoadBalancer: listenersLoadBalancer(s),
   });
+
+  const deletions = unwantedChildren(s, objects);
+
+  // A write fight: the object is not written until the hold ends; Ready names it, an Event says so once per hold.
+  const hold = opts.writeHold && now.getTime() < opts.writeHold.until ? opts.writeHold : undefined;
+  const blocked = hold && { reason: REASON_WRITE_CONFLICT, message: writeHoldMessage(hold) };
+  if (hold && blocked) {
+    waits.push(hold.until - now.getTime());
+    const ready = s.previousStatus?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.message !== conditionMessage(blocked.message)) events.push({ type: 'Warning', ...blocked });
+  }
 
   return finish(
     {
-      objects,
-      ...(configPush && { configPush }),
+      objects: hold ? objects.filter((o) => `${o.kind}/${o.metadata?.name}` !== hold.object) : objects,
+      ...(deletions.length > 0 && { deletions }),
+      // a held ConfigMap holds its push too (the push is recorded on it: it would be pushed again every pass)
+      ...(configPush && hold?.object !== `ConfigMap/${names.configMap(emqx)}` && { configPush }),
       rollout,
       scales,
       serving,
@@ -417,6 +528,7 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
         activity,
         progressing,
         ...(rollout.update && { update: rollout.update }),
+        ...(blocked && { blocked }),
       },
       events,
     },

@@ -10,6 +10,11 @@
 //  - per-key exponential backoff: a handler that throws re-queues its key after base·2^n ms (n = failures so far,
 //    capped at maxDelayMs); a handler that returns `forget`s the key (its failure count is reset).
 //    `addRateLimited(key)` / `forget(key)` are public for handlers that want to decide themselves;
+//  - priority: `add(key, { priority: true })` queues a key ahead of the ordinary ones, and priority keys may run on
+//    `priorityWorkers` extra workers beyond `workers` (a burst of never-seen resources is acknowledged at once even
+//    while every ordinary worker runs a long pass). The class is fixed when the key enters the queue: a key already
+//    waiting keeps its place; a re-run after processing (an add while it ran) is ordinary unless that add asked for
+//    priority;
 //  - `shutdown()` stops starting work, drops pending and delayed keys and resolves once in-flight handlers finished.
 //
 // Metrics (label `name`): emqx_operator_workqueue_depth, _adds_total, _retries_total, _inflight,
@@ -41,6 +46,8 @@ export interface WorkQueueOptions {
   name?: string;
   /** Parallel handlers (across different keys); default 1. */
   workers?: number;
+  /** Extra handlers only priority keys may use (on top of `workers`); default 0. */
+  priorityWorkers?: number;
   /** First retry delay after a failure; default 500 ms. */
   baseDelayMs?: number;
   /** Cap of the retry delay; default 300 000 ms (5 min). */
@@ -92,6 +99,7 @@ export class WorkQueue {
   readonly name: string;
   private readonly handler: QueueHandler;
   private readonly workers: number;
+  private readonly priorityWorkers: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly clock: Clock;
@@ -101,9 +109,13 @@ export class WorkQueue {
 
   /** Ready keys in FIFO order, with the time each was (first) added. Never holds a key being processed. */
   private readonly pending = new Map<string, number>();
+  /** Ready priority keys (FIFO), served before `pending`. A key is in at most one of the two. */
+  private readonly pendingFirst = new Map<string, number>();
   private readonly processing = new Set<string>();
-  /** Keys added while being processed, with the time of the first such add. */
-  private readonly dirty = new Map<string, number>();
+  /** Keys being processed on an ordinary worker (the others run on a priority one). */
+  private readonly ordinary = new Set<string>();
+  /** Keys added while being processed, with the time of the first such add and whether one asked for priority. */
+  private readonly dirty = new Map<string, { at: number; priority: boolean }>();
   private readonly delayed = new Map<string, { at: number; handle: unknown }>();
   private readonly failures = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
@@ -114,6 +126,7 @@ export class WorkQueue {
     this.handler = handler;
     this.name = opts.name ?? 'default';
     this.workers = Math.max(1, opts.workers ?? 1);
+    this.priorityWorkers = Math.max(0, opts.priorityWorkers ?? 0);
     this.baseDelayMs = opts.baseDelayMs ?? 500;
     this.maxDelayMs = opts.maxDelayMs ?? 300_000;
     this.clock = opts.clock ?? realClock;
@@ -125,15 +138,21 @@ export class WorkQueue {
     this.m = metrics(opts.registry ?? defaultRegistry);
   }
 
-  /** Queues `key` for processing now (deduplicated; if it is being processed, it runs again afterwards). */
-  add(key: string): void {
+  /**
+   * Queues `key` for processing now (deduplicated; if it is being processed, it runs again afterwards). With
+   * `priority`, ahead of ordinary keys and on the extra priority workers too.
+   */
+  add(key: string, opts: { priority?: boolean } = {}): void {
     if (this.shuttingDown) return;
+    const priority = opts.priority === true;
     if (this.processing.has(key)) {
-      if (!this.dirty.has(key)) this.dirty.set(key, this.clock.now());
+      const d = this.dirty.get(key);
+      if (!d) this.dirty.set(key, { at: this.clock.now(), priority });
+      else if (priority) d.priority = true;
       return;
     }
-    if (this.pending.has(key)) return;
-    this.pending.set(key, this.clock.now());
+    if (this.pending.has(key) || this.pendingFirst.has(key)) return;
+    (priority ? this.pendingFirst : this.pending).set(key, this.clock.now());
     this.m.adds.inc({ name: this.name });
     this.updateDepth();
     this.pump();
@@ -180,7 +199,7 @@ export class WorkQueue {
 
   /** Ready keys waiting for a worker. */
   len(): number {
-    return this.pending.size;
+    return this.pending.size + this.pendingFirst.size;
   }
 
   isProcessing(key: string): boolean {
@@ -194,7 +213,7 @@ export class WorkQueue {
 
   /** Resolves when no key is ready or being processed (delayed keys do not count). */
   idle(): Promise<void> {
-    if (this.pending.size === 0 && this.processing.size === 0) return Promise.resolve();
+    if (this.len() === 0 && this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -208,6 +227,7 @@ export class WorkQueue {
     for (const { handle } of this.delayed.values()) this.clock.clearTimeout(handle);
     this.delayed.clear();
     this.pending.clear();
+    this.pendingFirst.clear();
     this.dirty.clear();
     this.updateDepth();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
@@ -215,20 +235,39 @@ export class WorkQueue {
   }
 
   private updateDepth(): void {
-    this.m.depth.set({ name: this.name }, this.pending.size);
+    this.m.depth.set({ name: this.name }, this.len());
   }
 
+  /**
+   * Starts what may start: priority keys first, on a free ordinary worker or one of the extra priority workers;
+   * then ordinary keys on the ordinary workers.
+   */
   private pump(): void {
-    while (!this.shuttingDown && this.processing.size < this.workers && this.pending.size > 0) {
-      const [key, addedAt] = this.pending.entries().next().value as [string, number];
-      this.pending.delete(key);
-      this.updateDepth();
-      this.start(key, addedAt);
+    while (!this.shuttingDown) {
+      const extraBusy = this.processing.size - this.ordinary.size;
+      const ordinaryFree = this.ordinary.size < this.workers;
+      if (this.pendingFirst.size > 0 && (ordinaryFree || extraBusy < this.priorityWorkers)) {
+        const [key, addedAt] = this.pendingFirst.entries().next().value as [string, number];
+        this.pendingFirst.delete(key);
+        this.updateDepth();
+        // an extra worker when there is one, so that ordinary work keeps its own workers
+        this.start(key, addedAt, extraBusy >= this.priorityWorkers);
+        continue;
+      }
+      if (this.pending.size > 0 && ordinaryFree) {
+        const [key, addedAt] = this.pending.entries().next().value as [string, number];
+        this.pending.delete(key);
+        this.updateDepth();
+        this.start(key, addedAt, true);
+        continue;
+      }
+      return;
     }
   }
 
-  private start(key: string, addedAt: number): void {
+  private start(key: string, addedAt: number, onOrdinary: boolean): void {
     this.processing.add(key);
+    if (onOrdinary) this.ordinary.add(key);
     this.m.inflight.set({ name: this.name }, this.processing.size);
     this.m.queueDuration.observe({ name: this.name }, Math.max(0, this.clock.now() - addedAt) / 1000);
     const startedAt = performance.now();
@@ -252,12 +291,13 @@ export class WorkQueue {
       this.inflight.delete(tracked);
       this.m.workDuration.observe({ name: this.name }, (performance.now() - startedAt) / 1000);
       this.processing.delete(key);
+      this.ordinary.delete(key);
       this.m.inflight.set({ name: this.name }, this.processing.size);
-      const dirtyAt = this.dirty.get(key);
-      if (dirtyAt !== undefined) {
+      const dirty = this.dirty.get(key);
+      if (dirty !== undefined) {
         this.dirty.delete(key);
-        if (!this.shuttingDown && !this.pending.has(key)) {
-          this.pending.set(key, dirtyAt);
+        if (!this.shuttingDown && !this.pending.has(key) && !this.pendingFirst.has(key)) {
+          (dirty.priority ? this.pendingFirst : this.pending).set(key, dirty.at);
           this.m.adds.inc({ name: this.name });
           this.updateDepth();
         }
@@ -269,7 +309,7 @@ export class WorkQueue {
   }
 
   private notifyIdle(): void {
-    if (this.pending.size > 0 || this.processing.size > 0) return;
+    if (this.len() > 0 || this.processing.size > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

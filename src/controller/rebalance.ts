@@ -9,10 +9,12 @@ import { deepEqual } from '../api/json.ts';
 import { mergePatch, mergePatchStatus } from '../k8s/apply.ts';
 import { kubeTime } from '../k8s/time.ts';
 import type { EventRecorder } from '../k8s/events.ts';
-import type { KubeClient } from '../k8s/rest.ts';
+import type { KubeClient, KubeObject } from '../k8s/rest.ts';
+import { clusterDomainOf } from '../resources/metadata.ts';
+import { CA_CERT_KEY, tlsSecretName } from '../resources/tls.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ClusterCache } from './cache.ts';
-import { connect, emqxAccess, supportsEvacuation, type EmqxApiFactory } from './emqx-access.ts';
+import { connect, decodeSecret, emqxAccess, supportsEvacuation, type EmqxApiFactory } from './emqx-access.ts';
 
 export interface RebalanceDeps {
   client: KubeClient;
@@ -70,12 +72,31 @@ export class RebalanceReconciler {
     );
   }
 
-  /** The cluster's API, reached as the EMQX controller reaches it (src/controller/emqx-access.ts). */
-  private api(emqx: EMQX) {
+  /**
+   * The cluster's API, reached as the EMQX controller reaches it (src/controller/emqx-access.ts): an https-only
+   * dashboard is verified against the CA of spec.tls.dashboard's Secret and the cores' names in the cluster's
+   * own domain.
+   */
+  private async api(emqx: EMQX) {
     const ns = emqx.metadata.namespace!;
     const pods = this.d.cache.ownedBy<V1Pod>('Pod', ns, emqx.metadata.name!);
     const secret = this.d.cache.get<V1Secret>('Secret', ns, names.bootstrapApiKeySecret(emqx));
-    return connect(this.d.emqxApiFactory, emqxAccess(pods, secret));
+    const dashboardSecret = tlsSecretName(emqx, 'dashboard');
+    const ca = dashboardSecret
+      ? decodeSecret(
+          await this.d.client.get<V1Secret & KubeObject>({
+            apiVersion: 'v1',
+            kind: 'Secret',
+            namespace: ns,
+            name: dashboardSecret,
+          }),
+          CA_CERT_KEY,
+        )
+      : undefined;
+    return connect(
+      this.d.emqxApiFactory,
+      emqxAccess(pods, secret, { clusterDomain: clusterDomainOf(emqx), ...(ca !== undefined && { ca }) }),
+    );
   }
 
   async reconcile(namespace: string, name: string): Promise<{ requeueAfterMs?: number }> {
@@ -89,7 +110,7 @@ export class RebalanceReconciler {
       if (!finalizers.includes(FINALIZER)) return {};
       if (r.status?.phase === 'Processing' && emqx) {
         const coordinator = r.status.rebalanceStates?.[0]?.coordinator_node;
-        const api = this.api(emqx);
+        const api = await this.api(emqx);
         if (api && coordinator) {
           try {
             await api.rebalanceStop(coordinator);
@@ -141,7 +162,7 @@ export class RebalanceReconciler {
       );
       return {};
     }
-    const api = this.api(emqx);
+    const api = await this.api(emqx);
     if (!api) return { requeueAfterMs: 5_000 };
 
     if (r.status?.phase !== 'Processing') {

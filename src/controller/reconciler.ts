@@ -9,11 +9,21 @@ import type { EventRecorder } from '../k8s/events.ts';
 import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
+import { applyStatus } from '../k8s/apply.ts';
 import { act } from './act.ts';
 import type { ClusterCache } from './cache.ts';
 import type { EmqxApiFactory } from './emqx-access.ts';
 import { plan } from './plan.ts';
 import { observe } from './snapshot.ts';
+import { acknowledgementStatus } from './status.ts';
+import {
+  activeHold,
+  DEFAULT_FIGHT_OPTIONS,
+  NO_FIGHT,
+  recordWrites,
+  type FightOptions,
+  type FightState,
+} from './write-fights.ts';
 
 const reconcileTotal = defaultRegistry.counter({
   name: 'emqx_operator_reconcile_total',
@@ -47,6 +57,8 @@ export interface ReconcilerDeps {
   notReadyIntervalMs?: number;
   /** Safety-net re-check once Ready. Default 30 s. */
   readyIntervalMs?: number;
+  /** When a field fought over by another writer is held back (./write-fights.ts). */
+  writeFights?: Partial<FightOptions>;
 }
 
 export interface ReconcileOutcome {
@@ -57,9 +69,52 @@ export class EmqxReconciler {
   private readonly d: ReconcilerDeps;
   /** The last status written (or confirmed) per resource. */
   private readonly lastStatus = new Map<string, { uid?: string; status: EMQXStatus }>();
+  /** Recent writes and the write fight under way, per resource (./write-fights.ts). */
+  private readonly fights = new Map<string, FightState>();
+  /** Key values read from each resource's Secrets (by resource uid): a deleted Secret is put back with them. */
+  private readonly keyValues = new Map<string, { uid?: string; cookie?: string; operatorSecret?: string }>();
+  private readonly fightOptions: FightOptions;
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
+    this.fightOptions = { ...DEFAULT_FIGHT_OPTIONS, ...deps.writeFights };
+  }
+
+  /**
+   * True for a resource no status was ever written for (by this process or an earlier one): its next pass only
+   * acknowledges it (`acknowledgementStatus`), which the work queue runs ahead of ordinary passes.
+   */
+  neverSeen(namespace: string, name: string): boolean {
+    const cached = this.d.cache.emqx(namespace, name);
+    return (
+      cached !== undefined &&
+      !cached.metadata.deletionTimestamp &&
+      !this.lastStatus.has(`${namespace}/${name}`) &&
+      (cached.status === undefined || Object.keys(cached.status).length === 0)
+    );
+  }
+
+  /** Writes the acknowledgement status of a never-seen resource; its first full pass follows at once. */
+  private async acknowledge(key: string, cached: EMQX): Promise<ReconcileOutcome> {
+    const t0 = process.hrtime.bigint();
+    const status = acknowledgementStatus(cached.metadata.generation ?? 0, this.d.now?.() ?? new Date());
+    try {
+      await applyStatus(this.d.client, {
+        apiVersion: cached.apiVersion,
+        kind: cached.kind,
+        metadata: { name: cached.metadata.name, namespace: cached.metadata.namespace },
+        status,
+      });
+    } catch (err) {
+      stepErrors.inc({ step: 'acknowledge' });
+      reconcileTotal.inc({ kind: 'EMQX', result: 'error' });
+      throw err;
+    } finally {
+      stepSeconds.observe({ step: 'acknowledge' }, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    this.lastStatus.set(key, { uid: cached.metadata.uid, status });
+    reconcileTotal.inc({ kind: 'EMQX', result: 'acknowledged' });
+    return { requeueAfterMs: 0 };
   }
 
   async reconcile(namespace: string, name: string): Promise<ReconcileOutcome> {
@@ -67,8 +122,11 @@ export class EmqxReconciler {
     const cached = this.d.cache.emqx(namespace, name);
     if (!cached || cached.metadata.deletionTimestamp) {
       this.lastStatus.delete(key);
+      this.fights.delete(key);
+      this.keyValues.delete(key);
       return {}; // children go with their owner reference
     }
+    if (this.neverSeen(namespace, name)) return this.acknowledge(key, cached);
     // Only this operator writes the status, and the informer may not have seen its last write yet: start from what
     // was written, so a change is neither written nor announced (Event) twice.
     const memo = this.lastStatus.get(key);
@@ -89,17 +147,41 @@ export class EmqxReconciler {
     let failure: unknown;
     let requeueAfterMs: number | undefined;
     try {
+      const known = this.keyValues.get(key);
+      const remembered = known && known.uid === raw.metadata.uid ? known : undefined;
       const { snapshot, warnings } = await timed('observe', () =>
         observe(
-          { cache: this.d.cache, client: this.d.client, emqxApiFactory: this.d.emqxApiFactory, log },
+          {
+            cache: this.d.cache,
+            client: this.d.client,
+            emqxApiFactory: this.d.emqxApiFactory,
+            log,
+            ...(remembered && { remembered }),
+          },
           raw,
         ),
       );
+      // what the Secrets hold now (read, or put back from memory); a value generated this pass is not remembered
+      // until it is read back from its Secret
+      const sec = snapshot.secrets;
+      const cookie = sec.cookieExists ? sec.cookie : remembered?.cookie;
+      const operatorSecret =
+        !sec.operatorSecretGenerated || sec.operatorSecretRestored
+          ? sec.operatorSecret
+          : remembered?.operatorSecret;
+      this.keyValues.set(key, {
+        uid: raw.metadata.uid,
+        ...(cookie !== undefined && { cookie }),
+        ...(operatorSecret !== undefined && { operatorSecret }),
+      });
       for (const w of warnings) void this.d.events.warning(raw, w.reason, w.message);
       const now = this.d.now?.() ?? new Date();
+      const fights = this.fights.get(key) ?? NO_FIGHT;
+      const hold = activeHold(fights, now.getTime());
       const p = plan(snapshot, now, {
         ...(this.d.notReadyIntervalMs !== undefined && { notReadyIntervalMs: this.d.notReadyIntervalMs }),
         ...(this.d.readyIntervalMs !== undefined && { readyIntervalMs: this.d.readyIntervalMs }),
+        ...(hold && { writeHold: hold }),
       });
       const result = await act(
         {
@@ -117,6 +199,16 @@ export class EmqxReconciler {
         now,
       );
       if (!result.statusFailed) this.lastStatus.set(key, { uid: raw.metadata.uid, status: result.status });
+      const next = recordWrites(fights, result.writes, now.getTime(), this.fightOptions);
+      if (next.fight && next.fight !== fights.fight)
+        log.warn('write fight: holding an object back', {
+          object: next.fight.object,
+          field: next.fight.field,
+          managers: next.fight.otherManagers,
+          holdMs: next.fight.until - next.fight.since,
+        });
+      if (next === NO_FIGHT) this.fights.delete(key);
+      else this.fights.set(key, next);
       failure = result.failure;
       requeueAfterMs = result.requeueAfterMs;
     } catch (err) {

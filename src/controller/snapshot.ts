@@ -29,6 +29,7 @@ import {
   tlsSecretRefs,
   withTlsConfig,
 } from '../resources/tls.ts';
+import { CERT_MANAGER_API_VERSION } from '../resources/certificate.ts';
 import { clusterDomainOf } from '../resources/metadata.ts';
 import { OWNED_KINDS, type ClusterCache, type OwnedKind } from './cache.ts';
 import {
@@ -115,6 +116,12 @@ export interface Snapshot {
     readonly cookie: string;
     readonly cookieExists: boolean;
     readonly operatorSecret: string;
+    /** The cookie Secret is gone and `cookie` is the value this operator read from it before (ObserveDeps.remembered). */
+    readonly cookieRestored?: boolean;
+    /** The bootstrap API-key Secret was not found (cache, then API server): `operatorSecret` is a new value. */
+    readonly operatorSecretGenerated?: boolean;
+    /** The bootstrap API-key Secret is gone and `operatorSecret` is the key read from it before. */
+    readonly operatorSecretRestored?: boolean;
     /** Contents of the Secrets spec.bootstrapAPIKeys refers to (by Secret name, then key). */
     readonly userSecrets: Readonly<Record<string, Record<string, string>>>;
   };
@@ -146,6 +153,44 @@ export interface TlsObservation {
   readonly certificates: CertificateStatus[];
   /** The dashboard Secret's ca.crt (public), to verify the https dashboard with. */
   readonly dashboardCa?: string;
+  /** The cert-manager Certificates spec.tls issuerRefs ask for, as they are now, by name (absent: not created). */
+  readonly liveCertificates?: ReadonlyMap<string, KubeObject>;
+  /** True when an issuerRef is set and the API server does not serve cert-manager's Certificate kind. */
+  readonly certificateKindUnserved?: boolean;
+}
+
+/** cert-manager's Certificate of spec.tls.<which>: the live object, or an error when the API lacks the kind. */
+async function readCertificate(
+  client: KubeClient,
+  emqx: EMQX,
+  which: 'listeners' | 'dashboard',
+): Promise<{ live?: KubeObject; error?: string; unserved?: boolean }> {
+  const name = names.tlsCertificate(emqx, which);
+  try {
+    await client.resource(CERT_MANAGER_API_VERSION, 'Certificate');
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.includes('does not serve')) throw err;
+    return {
+      unserved: true,
+      error: `spec.tls.${which}.issuerRef: the API server does not serve cert-manager's Certificate (${CERT_MANAGER_API_VERSION}); install cert-manager or name a Secret in spec.tls.${which}.secretName`,
+    };
+  }
+  const live = await client.get({
+    apiVersion: CERT_MANAGER_API_VERSION,
+    kind: 'Certificate',
+    namespace: emqx.metadata.namespace,
+    name,
+  });
+  return live ? { live } : {};
+}
+
+/** Why cert-manager has not written the Secret yet, from the Certificate's Ready condition (when it says). */
+function issuanceNote(cert: KubeObject | undefined): string {
+  const conditions = (cert as { status?: { conditions?: Array<Record<string, string>> } } | undefined)?.status
+    ?.conditions;
+  const ready = conditions?.find((c) => c.type === 'Ready');
+  if (!ready || ready.status === 'True') return '';
+  return ` (Certificate Ready=${ready.status}: ${ready.reason ?? ''}${ready.message ? `, ${ready.message.slice(0, 300)}` : ''})`;
 }
 
 /** Reads and checks the Secrets spec.tls names. Key material stays in this function. */
@@ -153,6 +198,15 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
   const certificates: CertificateStatus[] = [];
   let error: string | undefined;
   let dashboardCa: string | undefined;
+  const liveCertificates = new Map<string, KubeObject>();
+  let unserved = false;
+  for (const which of ['listeners', 'dashboard'] as const) {
+    if (!emqx.spec.tls?.[which]?.issuerRef) continue;
+    const read = await readCertificate(client, emqx, which);
+    if (read.error !== undefined) error ??= read.error;
+    if (read.unserved) unserved = true;
+    if (read.live) liveCertificates.set(names.tlsCertificate(emqx, which), read.live);
+  }
   for (const ref of tlsSecretRefs(emqx)) {
     let secret: V1Secret | undefined;
     try {
@@ -167,7 +221,9 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
     }
     const checked = checkTlsSecret(ref, secret);
     if (ref.name === 'dashboard') dashboardCa = decodeSecret(secret, CA_CERT_KEY);
-    if (!checked.ok) error ??= checked.error;
+    if (!checked.ok && ref.issued && !secret) {
+      error ??= `${ref.field}: waiting for cert-manager to issue Certificate "${ref.secretName}" into Secret "${ref.secretName}"${issuanceNote(liveCertificates.get(ref.secretName))}`;
+    } else if (!checked.ok) error ??= checked.error;
     else if (checked.facts && ref.name !== 'clientCA') {
       certificates.push({
         name: ref.name,
@@ -181,6 +237,8 @@ async function observeTls(client: KubeClient, emqx: EMQX): Promise<TlsObservatio
     ...(error !== undefined && { error }),
     certificates,
     ...(dashboardCa !== undefined && { dashboardCa }),
+    ...(liveCertificates.size > 0 && { liveCertificates }),
+    ...(unserved && { certificateKindUnserved: true }),
   };
 }
 
@@ -195,6 +253,11 @@ export interface ObserveDeps {
   client: KubeClient;
   emqxApiFactory: EmqxApiFactory;
   log: Logger;
+  /**
+   * Key values this operator process read from this resource's Secrets in earlier passes (same resource uid): a
+   * Secret deleted since is created again with them, which undoes the deletion instead of changing the value.
+   */
+  remembered?: { cookie?: string; operatorSecret?: string };
 }
 
 function roleDesired(emqx: EMQX, role: Role): number {
@@ -262,6 +325,18 @@ function childrenOf(cache: ClusterCache, namespace: string, name: string) {
   return out;
 }
 
+/** GET one Secret (undefined when it does not exist). */
+async function liveSecret(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<V1Secret | undefined> {
+  return (
+    (await client.get<V1Secret & KubeObject>({ apiVersion: 'v1', kind: 'Secret', namespace, name })) ??
+    undefined
+  );
+}
+
 async function readUserSecrets(
   client: KubeClient,
   emqx: EMQX,
@@ -323,19 +398,28 @@ export async function observe(
   const goOperatorLeases =
     takeover && !paused && foreignWorkloads.length > 0 ? await readGoOperatorLeases(deps.client) : undefined;
 
-  // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure.
-  const liveCookie = decodeSecret(secret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
-  const bootstrap = secret(names.bootstrapApiKeySecret(emqx));
+  // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure. A Secret the cache does
+  // not hold (deleted, the informer lags, or put back by hand without the operator's labels) is read from the API
+  // server before anything is generated: a new cookie under running pods would split the cluster (plan.ts).
+  const keySecret = async (n: string) =>
+    secret(n) ?? (paused ? undefined : await liveSecret(deps.client, namespace, n));
+  const liveCookie = decodeSecret(await keySecret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
+  const bootstrap = await keySecret(names.bootstrapApiKeySecret(emqx));
   const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
   const access = emqxAccess(pods, bootstrap, {
     clusterDomain: clusterDomainOf(emqx),
     ...(tls?.dashboardCa !== undefined && { ca: tls.dashboardCa }),
   });
   const writing = !paused && config.ok;
+  const rememberedCookie = liveCookie === undefined ? deps.remembered?.cookie : undefined;
+  const rememberedKey = bootstrap ? undefined : deps.remembered?.operatorSecret;
   const secrets = {
-    cookie: liveCookie ?? generateSecretValue(),
-    cookieExists: liveCookie !== undefined,
-    operatorSecret: access.credentials?.secret ?? generateSecretValue(),
+    cookie: liveCookie ?? rememberedCookie ?? generateSecretValue(),
+    cookieExists: liveCookie !== undefined || rememberedCookie !== undefined,
+    ...(rememberedCookie !== undefined && { cookieRestored: true }),
+    operatorSecret: access.credentials?.secret ?? rememberedKey ?? generateSecretValue(),
+    ...(!bootstrap &&
+      (rememberedKey !== undefined ? { operatorSecretRestored: true } : { operatorSecretGenerated: true })),
     userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
   };
   registerSecret(secrets.cookie);

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
 import { dsWorld, NEW, NOW, world } from '../../test/support/world.ts';
 import type { EMQXStatus } from '../api/types.ts';
-import { buildStatus, conditionEvents, creating, type StatusDecisions } from './status.ts';
+import {
+  acknowledgementStatus,
+  buildStatus,
+  conditionEvents,
+  creating,
+  statusChanged,
+  type StatusDecisions,
+} from './status.ts';
 
 const decisions: StatusDecisions = {
   config: { state: 'Applied' },
@@ -246,4 +253,31 @@ test('creating: no status, or Ready never True since Initialized flipped', () =>
   assert.equal(creating({}), true);
   assert.equal(creating(created), true);
   assert.equal(creating(ready), false);
+});
+
+test('acknowledgementStatus: phase Initializing, the generation, Initialized False; the first pass replaces it', () => {
+  const ack = acknowledgementStatus(3, new Date(T0));
+  assert.equal(ack.phase, 'Initializing');
+  assert.equal(ack.observedGeneration, 3);
+  assert.deepEqual(
+    ack.conditions?.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime, c.observedGeneration]),
+    [['Initialized', 'False', 'CreatingResources', T0, 3]],
+  );
+  assert.equal(creating(ack), true);
+  assert.equal(statusChanged(ack, created), true);
+});
+
+test('conditionEvents: after the acknowledgement, a new cluster records the same Events as without it', () => {
+  const ack = acknowledgementStatus(1, new Date(T0));
+  const pending = status(
+    ...(created
+      .conditions!.filter((c) => c.type !== 'ConfigApplied')
+      .map((c) => [c.type, c.status, c.reason, c.lastTransitionTime]) as C[]),
+    ['ConfigApplied', 'False', 'ConfigPending', T0],
+  );
+  assert.deepEqual(reasons(undefined, ack), [], 'the acknowledgement itself announces nothing');
+  assert.deepEqual(reasons(ack, pending), ['Normal/ResourcesCreated']);
+  assert.deepEqual(reasons(undefined, pending), reasons(ack, pending));
+  const all = [...reasons(ack, created), ...reasons(created, coresUp), ...reasons(coresUp, ready)];
+  assert.deepEqual(all, ['Normal/ResourcesCreated', 'Normal/ClusterReady']);
 });

@@ -8,6 +8,7 @@ import { canonicalJson } from '../resources/hash.ts';
 import {
   computeConditions,
   flips,
+  initialized,
   foreignWorkloadsConditions,
   mergeConditions,
   phase,
@@ -34,6 +35,8 @@ export interface StatusDecisions {
   update?: UpdateProgress;
   /** Workloads of another operator stop every change (why, and which): ./foreign-workloads.ts. */
   foreignWorkloads?: { reason: string; message: string };
+  /** Why the operator holds back (Ready says so): a missing node-cookie Secret, a write fought over. */
+  blocked?: { reason: string; message: string };
 }
 
 /** CertificatesReady turns False this long before a certificate expires (cert-manager renews at 2/3 of 90 days). */
@@ -111,6 +114,7 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
     }),
     ...(observed && s.ds && { durableStorage: dsObservation(s) }),
     ...(d.foreignWorkloads !== undefined && { foreignWorkloads: d.foreignWorkloads }),
+    ...(d.blocked !== undefined && { blocked: d.blocked }),
   };
   const computed = computeConditions(observation);
   // Foreign workloads: nothing of this cluster is this operator's to judge yet; the other conditions and the
@@ -140,6 +144,27 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
     ...(s.tls && s.tls.certificates.length > 0 && { certificates: [...s.tls.certificates] }),
     ...(observed && s.ds && dsStatus(s, prev.durableStorage)),
   };
+}
+
+/**
+ * The first status of a resource this operator has never written one for: "picked up, creating the cluster
+ * resources" (Initialized False, phase Initializing), written before the first full pass so that a burst of new
+ * resources is acknowledged within a second while the passes that create their objects queue up. The first full
+ * pass replaces it (one server-side apply of the whole status by the same field manager).
+ */
+export function acknowledgementStatus(generation: number, now: Date): EMQXStatus {
+  const value = initialized({ initialized: false } as StatusObservation);
+  return {
+    phase: phase([value], false),
+    observedGeneration: generation,
+    conditions: mergeConditions(undefined, [value], kubeTime(now), generation),
+  };
+}
+
+/** Nothing observed yet: no status, or only the acknowledgement (Initialized False and nothing else). */
+function nothingObserved(previous: EMQXStatus | undefined): boolean {
+  const c = previous?.conditions;
+  return !c || c.length === 0 || (c.length === 1 && c[0]!.type === 'Initialized' && c[0]!.status === 'False');
 }
 
 function dsObservation(s: Snapshot): DurableStorageObservation {
@@ -227,7 +252,7 @@ export function conditionEvents(previous: EMQXStatus | undefined, next: EMQXStat
   const out: PlannedEvent[] = [];
   const quiet = creating(previous);
   for (const c of flips(previous?.conditions, next.conditions ?? [])) {
-    if (!previous?.conditions && c.status === 'False') continue;
+    if (nothingObserved(previous) && c.status === 'False') continue;
     if (
       quiet &&
       c.type !== 'Initialized' &&

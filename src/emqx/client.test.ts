@@ -460,21 +460,13 @@ test('availability check and /status go to the given node, without auth', async 
   );
 });
 
-test('setTargets replaces candidates; a dropped last-good target loses its priority', async () => {
+test('a target given with its /api/v5 suffix is the same base URL', async () => {
   const a = await fakeEmqx(
     emqxLike({ 'GET /api/v5/cluster': () => ({ status: 200, body: { name: 'a', nodes: [] } }) }),
   );
-  const b = await fakeEmqx(
-    emqxLike({ 'GET /api/v5/cluster': () => ({ status: 200, body: { name: 'b', nodes: [] } }) }),
-  );
-  const api = client([a.url]);
+  const api = client([`${a.url}/api/v5/`]);
   assert.equal((await api.getCluster()).name, 'a');
-  api.setTargets([b.url, `${a.url}/api/v5`]);
-  assert.deepEqual(api.getTargets(), [b.url, a.url]);
-  assert.equal((await api.getCluster()).name, 'a', 'the last good target keeps priority');
-  api.setTargets([b.url]);
-  assert.equal(api.currentTarget, undefined);
-  assert.equal((await api.getCluster()).name, 'b');
+  assert.equal(api.currentTarget, a.url);
 });
 
 test('api keys with ":" are rejected', () => {
@@ -563,4 +555,58 @@ test('bodies of the wrong shape are EmqxResponseErrors naming the field, tried o
   await assert.rejects(o.getCluster(), /cluster\.nodes is not a list of strings/);
   await assert.rejects(o.getListeners(), /listeners\[0\]\.type is not a string/);
   await assert.rejects(o.globalStatus(), /global_status\.evacuations is not an array/);
+});
+
+test('a PUT /configs 400 naming a sensitive path never carries the refused value in the error message', () => {
+  const err = new EmqxApiError('PUT /api/v5/configs', 'http://127.0.0.1:18083', 400, {
+    errors: {
+      authorization: {
+        kind: 'validation_error',
+        path: 'authorization.sources.1.password',
+        reason: 'expected string, got "s3cr3t-value"',
+        value: 's3cr3t-value',
+      },
+    },
+  });
+  assert.ok(!err.message.includes('s3cr3t-value'), err.message);
+  assert.match(err.message, /400: .*"path":"authorization\.sources\.1\.password".*"value":"\*\*\*\*\*\*"/);
+  assert.ok(!JSON.stringify(err.errors).includes('s3cr3t-value'));
+});
+
+test('durable storage answers of the wrong shape are EmqxResponseErrors naming the field (never an empty list)', async () => {
+  const answers: Record<string, unknown> = {
+    '/api/v5/ds/sites': { sites: ['s1'] },
+    '/api/v5/ds/storages': ['messages', 3],
+    '/api/v5/ds/sites/s1': { node: 'emqx@a', up: 'yes', shards: [] },
+    '/api/v5/ds/sites/s2': { node: 'emqx@a', up: true, shards: [{ storage: 'messages', id: 0 }] },
+    '/api/v5/ds/storages/messages': { name: 'messages', shards: [{ id: '0', replicas: [{ site: 's1' }] }] },
+    '/api/v5/ds/storages/other': {
+      name: 'other',
+      shards: [{ id: '0', replicas: [], transitions: 'none' }],
+    },
+  };
+  const srv = await fakeEmqx((req) => ({ status: 200, body: answers[req.url.split('?')[0]!] }));
+  const api = new EmqxClient({ targets: [srv.url], apiKey: KEY, apiSecret: SECRET });
+  await assert.rejects(api.dsSites(), /unusable answer: expected sites as a JSON array of strings$/);
+  await assert.rejects(api.dsStorages(), /unusable answer: expected storages as a JSON array of strings$/);
+  await assert.rejects(api.dsSite('s1'), /unusable answer: site\.up is not a boolean$/);
+  await assert.rejects(api.dsSite('s2'), /unusable answer: site\.shards\[0\]\.id is not a string$/);
+  await assert.rejects(
+    api.dsStorage('messages'),
+    /unusable answer: storage\.shards\[0\]\.replicas\[0\]\.status is not a string$/,
+  );
+  await assert.rejects(
+    api.dsStorage('other'),
+    /unusable answer: storage\.shards\[0\]\.transitions is not an array$/,
+  );
+  const good = await fakeEmqx((req) => ({
+    status: 200,
+    body:
+      req.url === '/api/v5/ds/storages/messages'
+        ? { name: 'messages', shards: [{ id: '0', replicas: [{ site: 's1', status: 'up' }] }] }
+        : { node: 'emqx@a', up: true },
+  }));
+  const ok = new EmqxClient({ targets: [good.url], apiKey: KEY, apiSecret: SECRET });
+  assert.equal((await ok.dsStorage('messages')).shards[0]!.replicas[0]!.status, 'up');
+  assert.equal((await ok.dsSite('s1')).up, true);
 });

@@ -22,10 +22,10 @@
 //   connection_error), one observation per attempt.
 
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { Agent, fetch as tlsFetch } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry, type Registry } from '../observability/metrics.ts';
-import { registerSecret } from '../observability/redact.ts';
+import { redactConfigErrors, registerSecret } from '../observability/redact.ts';
 import type {
   EmqxCluster,
   EmqxListener,
@@ -126,7 +126,9 @@ export class EmqxApiError extends EmqxError {
     };
     const code = typeof b.code === 'string' ? b.code : undefined;
     let detail: string;
-    if (b.errors !== undefined) detail = typeof b.errors === 'string' ? b.errors : JSON.stringify(b.errors);
+    // a refused value at a sensitive path (a password, the cookie) is masked before it can reach a message
+    const errors = redactConfigErrors(b.errors);
+    if (errors !== undefined) detail = typeof errors === 'string' ? errors : JSON.stringify(errors);
     else if (typeof b.message === 'string') detail = b.message;
     else if (b.message !== undefined) detail = JSON.stringify(b.message);
     else if (typeof body === 'string' && body !== '') detail = body.slice(0, 300);
@@ -136,7 +138,7 @@ export class EmqxApiError extends EmqxError {
     this.status = status;
     this.code = code;
     this.body = body;
-    this.errors = b.errors;
+    this.errors = errors;
   }
 }
 
@@ -208,6 +210,51 @@ function objectWith(what: string, fields: Record<string, 'string' | 'string[]' |
     return undefined;
   };
 }
+
+/** `what` must be a JSON array of strings. */
+function stringArray(what: string): Check {
+  return (body) =>
+    Array.isArray(body) && body.every((x) => typeof x === 'string')
+      ? undefined
+      : `expected ${what} as a JSON array of strings`;
+}
+
+/** Each item of `list` (at `what`) an object whose `fields` are strings; `list` absent is fine when `optional`. */
+function itemsWith(what: string, list: unknown, fields: string[], optional = false): string | undefined {
+  if (list === undefined && optional) return undefined;
+  if (!Array.isArray(list)) return `${what} is not an array`;
+  for (let i = 0; i < list.length; i++) {
+    const item: unknown = list[i];
+    if (!isRecord(item)) return `${what}[${i}] is not an object`;
+    for (const f of fields) if (typeof item[f] !== 'string') return `${what}[${i}].${f} is not a string`;
+  }
+  return undefined;
+}
+
+/** `GET /ds/sites/{site}`: `{"node","up","shards":[{"storage","id",…}]}`. */
+const dsSiteCheck: Check = (body) => {
+  if (!isRecord(body)) return 'expected site as a JSON object';
+  if (typeof body.node !== 'string') return 'site.node is not a string';
+  if (typeof body.up !== 'boolean') return 'site.up is not a boolean';
+  return itemsWith('site.shards', body.shards, ['storage', 'id'], true);
+};
+
+/** `GET /ds/storages/{db}`: `{"name","shards":[{"id","replicas":[{"site","status"}],"transitions"?:[…]}]}`. */
+const dsStorageCheck: Check = (body) => {
+  if (!isRecord(body)) return 'expected storage as a JSON object';
+  if (typeof body.name !== 'string') return 'storage.name is not a string';
+  const shards = itemsWith('storage.shards', body.shards, ['id']);
+  if (shards) return shards;
+  const list = body.shards as Array<Record<string, unknown>>;
+  for (let i = 0; i < list.length; i++) {
+    const at = `storage.shards[${i}]`;
+    const problem =
+      itemsWith(`${at}.replicas`, list[i]!.replicas, ['site', 'status']) ??
+      itemsWith(`${at}.transitions`, list[i]!.transitions, ['site', 'transition'], true);
+    if (problem) return problem;
+  }
+  return undefined;
+};
 
 /** No HTTP answer: connection refused/reset, DNS failure, or timeout. */
 export class EmqxConnectionError extends EmqxError {
@@ -299,7 +346,7 @@ export interface DsStorageInfo {
 }
 
 export class EmqxClient {
-  private targets: string[];
+  private readonly targets: readonly string[];
   private lastGood: string | undefined;
   private readonly authHeader: string;
   private readonly timeoutMs: number;
@@ -319,16 +366,6 @@ export class EmqxClient {
     this.log = opts.logger ?? nullLogger;
     this.m = metrics(opts.registry ?? defaultRegistry);
     this.tls = opts.tls;
-  }
-
-  /** Replaces the candidate list (e.g. the currently ready core pods); the last good target keeps priority. */
-  setTargets(targets: readonly string[]): void {
-    this.targets = targets.map(normalizeBase);
-    if (this.lastGood && !this.targets.includes(this.lastGood)) this.lastGood = undefined;
-  }
-
-  getTargets(): string[] {
-    return [...this.targets];
   }
 
   /** The target that answered last, if it is still a candidate. */
@@ -470,8 +507,13 @@ export class EmqxClient {
 
   /** Durable storage sites (`GET /api/v5/ds/sites`); 404 "Durable storage is disabled" throws EmqxApiError. */
   async dsSites(): Promise<string[]> {
-    const r = await this.call({ method: 'GET', template: '/api/v5/ds/sites', path: '/api/v5/ds/sites' });
-    return Array.isArray(r.body) ? r.body.map(String) : [];
+    const r = await this.call({
+      method: 'GET',
+      template: '/api/v5/ds/sites',
+      path: '/api/v5/ds/sites',
+      check: stringArray('sites'),
+    });
+    return r.body as string[];
   }
 
   /** One site: its node, whether it is up, and the shards it holds. */
@@ -480,6 +522,7 @@ export class EmqxClient {
       method: 'GET',
       template: '/api/v5/ds/sites/{site}',
       path: `/api/v5/ds/sites/${encodeURIComponent(site)}`,
+      check: dsSiteCheck,
     });
     return r.body as DsSiteInfo;
   }
@@ -490,8 +533,9 @@ export class EmqxClient {
       method: 'GET',
       template: '/api/v5/ds/storages',
       path: '/api/v5/ds/storages',
+      check: stringArray('storages'),
     });
-    return Array.isArray(r.body) ? r.body.map(String) : [];
+    return r.body as string[];
   }
 
   /** One DS database: its shards, their replicas and pending transitions. */
@@ -500,6 +544,7 @@ export class EmqxClient {
       method: 'GET',
       template: '/api/v5/ds/storages/{db}',
       path: `/api/v5/ds/storages/${encodeURIComponent(db)}`,
+      check: dsStorageCheck,
     });
     return r.body as DsStorageInfo;
   }
@@ -621,14 +666,18 @@ export class EmqxClient {
     let text: string;
     try {
       const init = { method: spec.method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) };
-      // https targets go through undici's own fetch with an agent that verifies against the configured CA and the
-      // node's DNS name; the credentials are never sent to an http target when TLS options are given.
+      // Every target goes through the undici package's fetch (Node's global fetch would load a second copy of
+      // undici, ~18 MiB of RSS); https targets with an agent that verifies against the configured CA and the node's
+      // DNS name; the credentials are never sent to an http target when TLS options are given.
       if (url.protocol === 'https:') {
-        res = (await tlsFetch(url, { ...init, dispatcher: agentFor(this.tls ?? {}) })) as unknown as Response;
+        res = (await undiciFetch(url, {
+          ...init,
+          dispatcher: agentFor(this.tls ?? {}),
+        })) as unknown as Response;
       } else if (this.tls && spec.auth !== false) {
         throw new Error(`refusing to send credentials over plain http to ${target}: the dashboard is https`);
       } else {
-        res = await fetch(url, init);
+        res = (await undiciFetch(url, init)) as unknown as Response;
       }
       try {
         text = await readLimited(res, this.maxResponseBytes);

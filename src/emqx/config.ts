@@ -40,14 +40,18 @@ export function parseEmqxConfig(data: string | undefined, checks: ConfigCheckOpt
   return parseWithIncludes(data, checks).conf;
 }
 
-/** The top-level includes of spec.config.data, in order (emqx.conf starts with them). */
+/**
+ * The top-level includes of spec.config.data, in order (emqx.conf starts with them). The config's checks are the
+ * caller's (parseEmqxConfig, with the resource's options): here they are not run again without those options (an
+ * https-only dashboard with spec.tls.dashboard would be refused).
+ */
 export function configIncludes(data: string | undefined): ConfigInclude[] {
-  return parseWithIncludes(data).includes;
+  return parseWithIncludes(data, false).includes;
 }
 
 function parseWithIncludes(
   data: string | undefined,
-  checks: ConfigCheckOptions = {},
+  checks: ConfigCheckOptions | false = {},
 ): { conf: HoconObject; includes: ConfigInclude[] } {
   const includes: ConfigInclude[] = [];
   if (data === undefined || data.trim() === '') return { conf: {}, includes };
@@ -64,7 +68,7 @@ function parseWithIncludes(
       return '';
     },
   });
-  const issues = configIssues(conf, checks);
+  const issues = checks === false ? [] : configIssues(conf, checks);
   if (issues.length > 0) throw new ConfigFieldError(issues);
   return { conf, includes };
 }
@@ -175,13 +179,21 @@ function isValidServicePortName(name: string): boolean {
  */
 export function servicePortName(raw: string): string {
   if (isValidServicePortName(raw)) return raw;
+  return cleanedWithHash(raw, SERVICE_PORT_NAME_MAX);
+}
+
+/**
+ * `raw` lowercased, with runs of other characters than `[a-z0-9-]` made one `-`, cut to leave room for `-` and 4
+ * hex digits of a hash of `raw` (so two different raw names practically never meet), then suffixed with them.
+ */
+function cleanedWithHash(raw: string, max: number): string {
   const cleaned = raw
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/-+/g, '-')
     .replace(/^-|-$/g, '');
   const suffix = fnv1a32(new TextEncoder().encode(raw)).toString(16).padStart(8, '0').slice(0, 4);
-  const head = cleaned.slice(0, SERVICE_PORT_NAME_MAX - 5).replace(/-$/, '') || 'p';
+  const head = cleaned.slice(0, max - 5).replace(/-$/, '') || 'p';
   return `${head}-${suffix}`;
 }
 
@@ -193,15 +205,7 @@ export function servicePortName(raw: string): string {
  */
 export function portName(raw: string): string {
   if (isValidPortName(raw)) return raw;
-  const cleaned = raw
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-|-$/g, '');
-  const suffix = fnv1a32(new TextEncoder().encode(raw)).toString(16).padStart(8, '0').slice(0, 4);
-  let head = cleaned.slice(0, PORT_NAME_MAX - 5).replace(/-$/, '');
-  if (head === '') head = 'p';
-  const name = `${head}-${suffix}`;
+  const name = cleanedWithHash(raw, PORT_NAME_MAX);
   return /[a-z]/.test(name) ? name : `p${name.slice(1)}`;
 }
 

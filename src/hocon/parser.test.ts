@@ -581,28 +581,69 @@ describe('parseHoconValue', () => {
   });
 });
 
-describe('performance', () => {
-  it('parses a 2,000-line config in a few milliseconds', () => {
-    const lines: string[] = [];
-    for (let i = 0; lines.length < 2000; i++) {
-      lines.push(
-        `listeners.tcp.l${i} {`,
-        `  bind = "0.0.0.0:${10000 + i}"`,
-        `  max_connections = infinity`,
-        `  acceptors = ${16 + (i % 4)}`,
-        `  tcp_options { active_n = 100, backlog = 1024, send_timeout = 15s }`,
-        `  # comment ${i}`,
-        `  zone = default, enable = true, proxy_protocol = false`,
-        `}`,
-      );
+/**
+ * The smallest `limits.maxWork` that parses `text`: the work the resolver counts (values built, copied by
+ * substitutions and merges), an operation count rather than a wall-clock time.
+ */
+function workOf(text: string): number {
+  let lo = 0;
+  let hi = 100_000;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    try {
+      parseHocon(text, { limits: { maxWork: mid } });
+      hi = mid;
+    } catch (e) {
+      if (!(e instanceof HoconError) || !/too expensive/.test(e.reason)) throw e;
+      lo = mid + 1;
     }
-    const text = lines.join('\n');
-    parseHocon(text); // warm up
-    const start = performance.now();
-    const v = parseHocon(text);
-    const ms = performance.now() - start;
+  }
+  return lo;
+}
+
+/** `blocks` listener blocks of 8 lines each. */
+function listenersConfig(blocks: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < blocks; i++) {
+    lines.push(
+      `listeners.tcp.l${i} {`,
+      `  bind = "0.0.0.0:${10000 + i}"`,
+      `  max_connections = infinity`,
+      `  acceptors = ${16 + (i % 4)}`,
+      `  tcp_options { active_n = 100, backlog = 1024, send_timeout = 15s }`,
+      `  # comment ${i}`,
+      `  zone = default, enable = true, proxy_protocol = false`,
+      `}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// Work, not time: the resolver counts what it builds and copies (limits.maxWork), so these bounds hold on any
+// machine however busy. How long a parse takes is measured by `npm run bench:hocon`.
+describe('work bounds', () => {
+  it('a 2,000-line config resolves with work proportional to its size', () => {
+    const text = listenersConfig(250);
+    assert.equal(text.split('\n').length, 2000);
+    const v = parseHocon(text, { limits: { maxWork: 2 * 2000, maxExpandedSize: 2 * text.length } });
     assert.equal(Object.keys((v.listeners as HoconObject).tcp as HoconObject).length, 250);
-    // typically 2-5 ms; the bound leaves room for a loaded CI machine
-    assert.ok(ms < 100, `parsing took ${ms.toFixed(1)} ms`);
+    const w = [workOf(listenersConfig(125)), workOf(text), workOf(listenersConfig(500))];
+    assert.ok(w[1]! <= 2 * 2000, `work for 2,000 lines: ${w[1]}`);
+    // twice the lines, twice the work (plus a constant): no step is quadratic
+    assert.equal(w[2]! - w[1]!, 2 * (w[1]! - w[0]!), `work for 1,000/2,000/4,000 lines: ${w.join('/')}`);
+  });
+
+  it('the work of substitutions grows linearly with the fields that use them', () => {
+    const config = (n: number): string => {
+      const lines = [
+        'defaults { max_connections = infinity, acceptors = 16, tcp_options { backlog = 1024 } }',
+      ];
+      for (let i = 0; i < n; i++)
+        lines.push(`listeners.tcp.l${i} = \${defaults} { bind = "0.0.0.0:${10000 + i}" }`);
+      return lines.join('\n');
+    };
+    const w = [workOf(config(250)), workOf(config(500)), workOf(config(1000))];
+    assert.ok(w[0]! > 0 && w[0]! <= 250 * 16, `work for 250 fields: ${w[0]}`);
+    assert.equal(w[2]! - w[1]!, 2 * (w[1]! - w[0]!), `work for 250/500/1000 fields: ${w.join('/')}`);
   });
 });

@@ -20,9 +20,9 @@ import {
   KubeRequestError,
   isConflict,
   isNotFound,
-  makeCountingApiClient,
   type KubeObject,
 } from './rest.ts';
+import { makeCountingApiClient } from './typed-client.ts';
 import { kubeWriteCount, onKubeWrite, type KubeWrite } from './writes.ts';
 import { CoreV1Api } from '@kubernetes/client-node';
 

@@ -1,4 +1,5 @@
-// A thin JSON client for the Kubernetes REST API on top of a client-node KubeConfig (its auth and TLS handling).
+// A thin JSON client for the Kubernetes REST API on top of a ./access.ts KubeAccess (server, TLS, credentials; a
+// client-node KubeConfig is accepted too, for callers that hold one) and undici's fetch.
 //
 // Why not the generated typed APIs or KubernetesObjectApi for writes: their ObjectSerializer drops fields its models
 // do not know (newer API fields) and turns timestamps into Date objects, which client-node then sends with 3
@@ -8,19 +9,9 @@
 // Every non-GET request is counted in ./writes.ts. Errors: HTTP errors are `KubeApiError` (code = HTTP status,
 // reason/message from the Status body); network failures and timeouts are `KubeRequestError`.
 
-import {
-  createConfiguration,
-  type HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  Observable,
-  RequestContext,
-  ServerConfiguration,
-  setHeaderMiddleware,
-  type ApiConstructor,
-  type ApiType,
-  type KubeConfig,
-  type ObservableMiddleware,
-} from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import { toAccess, type KubeAccess } from './access.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { recordKubeWrite, type WriteVerb } from './writes.ts';
 
 /** Any Kubernetes object as plain JSON. */
@@ -137,7 +128,7 @@ export const isConflict = (err: unknown): boolean => statusCodeOf(err) === 409;
 export const isGone = (err: unknown): boolean => statusCodeOf(err) === 410;
 
 /** Kinds the operator touches, so common requests need no discovery round trip. CRs are discovered. */
-const BUILTIN: Record<string, ResourceInfo> = {
+export const BUILTIN: Readonly<Record<string, ResourceInfo>> = {
   'v1/Pod': { plural: 'pods', namespaced: true },
   'v1/Service': { plural: 'services', namespaced: true },
   'v1/ConfigMap': { plural: 'configmaps', namespaced: true },
@@ -183,7 +174,7 @@ export interface KubeClientOptions {
   timeoutMs?: number;
 }
 
-const VERB_OF: Record<string, WriteVerb | undefined> = {
+export const VERB_OF: Readonly<Record<string, WriteVerb | undefined>> = {
   POST: 'create',
   PUT: 'update',
   PATCH: 'patch',
@@ -194,49 +185,53 @@ export function apiPrefix(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
 
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
 export class KubeClient {
-  readonly kc: KubeConfig;
+  readonly access: KubeAccess;
   readonly timeoutMs: number;
-  private readonly http = new IsomorphicFetchHttpLibrary();
   private readonly discovery = new Map<string, Promise<Record<string, ResourceInfo>>>();
 
-  constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
-    this.kc = kc;
+  constructor(access: KubeAccess | KubeConfig, opts: KubeClientOptions = {}) {
+    this.access = toAccess(access);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
   get server(): string {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    return cluster.server.replace(/\/+$/, '');
+    return this.access.server;
   }
 
   /** Sends one request; resolves to the parsed JSON body (or text, or undefined when empty). */
   async request<T = unknown>(method: HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
-    const ctx = new RequestContext(this.server + path, method);
+    const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
-      if (v !== undefined) ctx.setQueryParam(k, String(v));
+      if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    ctx.setHeaderParam('Accept', opts.accept ?? 'application/json');
-    if (opts.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
-      ctx.setBody(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
-    }
-    await this.kc.applySecurityAuthentication(ctx);
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    ctx.setSignal(AbortSignal.timeout(timeoutMs));
-
     const verb = VERB_OF[method];
-    if (verb) recordKubeWrite(opts.write ?? { verb, kind: 'unknown' });
-
     let status: number;
     let text: string;
     let contentType: string;
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     try {
-      const res = await this.http.send(ctx).toPromise();
-      status = res.httpStatusCode;
-      contentType = res.headers['content-type'] ?? '';
-      text = await res.body.text();
+      const { headers, dispatcher } = await this.access.prepare();
+      headers.Accept = opts.accept ?? 'application/json';
+      if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+      if (verb) recordKubeWrite(opts.write ?? { verb, kind: 'unknown' });
+      const res = await fetch(url, {
+        method,
+        headers,
+        body:
+          opts.body === undefined
+            ? undefined
+            : typeof opts.body === 'string'
+              ? opts.body
+              : JSON.stringify(opts.body),
+        dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = res.status;
+      contentType = res.headers.get('content-type') ?? '';
+      text = await res.text();
     } catch (err) {
       const name = (err as Error)?.name;
       throw new KubeRequestError(method, path, err, name === 'TimeoutError' || name === 'AbortError');
@@ -343,47 +338,4 @@ export class KubeClient {
     list.items ??= [];
     return list;
   }
-}
-
-/** Plural → kind for the built-in table (labels of writes counted from typed clients). */
-const KIND_OF_PLURAL = new Map(Object.entries(BUILTIN).map(([k, v]) => [v.plural, k.split('/').pop()!]));
-
-function countingMiddleware(): ObservableMiddleware {
-  return {
-    pre: (ctx: RequestContext) => {
-      const verb = VERB_OF[ctx.getHttpMethod()];
-      if (verb) {
-        const m =
-          /\/(?:api\/[^/]+|apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/?]+)(?:\/([^/?]+))?(?:\/([^/?]+))?/.exec(
-            new URL(ctx.getUrl()).pathname,
-          );
-        const plural = m?.[2] ?? 'unknown';
-        const isContentType = (ctx.getHeaders()['Content-Type'] ?? '').includes('apply-patch');
-        recordKubeWrite({
-          verb: isContentType ? 'apply' : verb,
-          kind: KIND_OF_PLURAL.get(plural) ?? plural,
-          namespace: m?.[1],
-          name: m?.[3],
-          subresource: m?.[4],
-        });
-      }
-      return new Observable(Promise.resolve(ctx));
-    },
-    post: (res) => new Observable(Promise.resolve(res)),
-  };
-}
-
-/**
- * Like `kc.makeApiClient(ApiClass)`, but every write the typed client sends is counted in ./writes.ts. Use this (or
- * KubeClient) for every client that writes, so the idle-write metric stays truthful.
- */
-export function makeCountingApiClient<T extends ApiType>(kc: KubeConfig, api: ApiConstructor<T>): T {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const config = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    middleware: [setHeaderMiddleware('User-Agent', 'emqx-operator'), countingMiddleware()],
-  });
-  return new api(config);
 }

@@ -2,7 +2,7 @@
 //
 // `KubeClient.request` (./rest.ts) records every non-GET request here before sending it (attempts, not successes:
 // a failed write still means the operator tried to change something). Clients built with
-// `makeCountingApiClient` (typed client-node APIs) count through the same function.
+// `makeCountingApiClient` (typed client-node APIs, ./typed-client.ts) count through the same function.
 //
 // Metric: emqx_operator_kube_writes_total{verb,kind}. Accessors: `kubeWriteCount(filter?)` and
 // `onKubeWrite(listener)` (tests and debug logging see which object was written).

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forgetSecret, isSecretKey, redact, redactText, registerSecret, REDACTED } from './redact.ts';
+import {
+  forgetSecret,
+  isSecretKey,
+  isSecretPath,
+  redact,
+  redactConfigErrors,
+  redactText,
+  registerSecret,
+  REDACTED,
+} from './redact.ts';
 
 test('isSecretKey matches secret-looking keys but not references to secrets', () => {
   for (const k of [
@@ -82,4 +91,56 @@ test('redactText masks registered values, inline key=value shapes, auth headers 
     forgetSecret('very-secret-cookie-value');
   }
   assert.equal(redactText('very-secret-cookie-value'), 'very-secret-cookie-value');
+});
+
+test('redactText masks only the value after `passwd:`, never what follows it', () => {
+  // nothing after the key on its line: the next line is not its value
+  assert.equal(redactText('mysql.passwd:\nserver: db:3306'), 'mysql.passwd:\nserver: db:3306');
+  assert.equal(redactText('passwd = \n  pool_size = 8'), 'passwd = \n  pool_size = 8');
+  assert.equal(redactText('passwd: hunter2\nnext line: fine'), `passwd: ${REDACTED}\nnext line: fine`);
+  assert.equal(redactText('user=bob passwd:hunter2 node=emqx@a'), `user=bob passwd:${REDACTED} node=emqx@a`);
+  assert.equal(
+    redactText('mysql { passwd = "s3 cr3t", server = "db:3306" }'),
+    `mysql { passwd = "${REDACTED}", server = "db:3306" }`,
+  );
+  // a quoted value is masked whole, in every quoting HOCON and YAML use, and nothing after it
+  assert.equal(redactText("passwd: 'two words' rest"), `passwd: '${REDACTED}' rest`);
+  assert.equal(redactText('passwd = """multi\nline""" port = 1'), `passwd = """${REDACTED}""" port = 1`);
+  assert.equal(redactText("passwd: it's-secret, user: bob"), `passwd: ${REDACTED}, user: bob`);
+});
+
+test('redactConfigErrors: an EMQX 400 masks the value at a sensitive HOCON path, keeps path, kind and reason', () => {
+  const errors = {
+    authentication: {
+      kind: 'validation_error',
+      path: 'authentication.1.password',
+      reason: 'bad value: "hunter2-db-pass"',
+      value: 'hunter2-db-pass',
+    },
+    log: {
+      kind: 'validation_error',
+      path: 'log.console.level',
+      reason: 'unable_to_convert_to_enum_symbol',
+      value: 'x',
+    },
+    node: [{ path: 'node.cookie', value: { nested: 'abcd-cookie' } }],
+  };
+  assert.deepEqual(redactConfigErrors(errors), {
+    authentication: {
+      kind: 'validation_error',
+      path: 'authentication.1.password',
+      reason: `bad value: "${REDACTED}"`,
+      value: REDACTED,
+    },
+    log: {
+      kind: 'validation_error',
+      path: 'log.console.level',
+      reason: 'unable_to_convert_to_enum_symbol',
+      value: 'x',
+    },
+    node: [{ path: 'node.cookie', value: REDACTED }],
+  });
+  assert.equal(redactConfigErrors('Cannot update read-only key'), 'Cannot update read-only key');
+  assert.ok(isSecretPath('license.key') && isSecretPath('dashboard.default_password'));
+  assert.ok(!isSecretPath('listeners.tcp.default.bind'));
 });

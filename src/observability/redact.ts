@@ -37,9 +37,10 @@ export function forgetSecret(value?: string): void {
   else knownSecrets.delete(value);
 }
 
-// `cookie = "abc"`, `api_key: abc`, `"password":"abc"`, `EMQX_NODE__COOKIE=abc`
+// `cookie = "abc"`, `api_key: abc`, `"password":"abc"`, `passwd: 'a b'`, `password = """a"""`, `EMQX_NODE__COOKIE=abc`. The value is on the
+// key's line: a key with nothing after it (`passwd:` at the end of a line) masks nothing of the next line.
 const INLINE_SECRET =
-  /((?:[\w.-]*(?:cookie|secret|password|passwd|token|api[_-]?key|licen[cs]e[_-]?key)[\w.-]*)"?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|[^\s,;}\]"]+)/gi;
+  /((?:[\w.-]*(?:cookie|secret|password|passwd|token|api[_-]?key|licen[cs]e[_-]?key)[\w.-]*)"?[ \t]*[=:][ \t]*)("""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[^\s,;}\]"'][^\s,;}\]"]*)/gi;
 const AUTH_HEADER = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{4,}/g;
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi;
 
@@ -52,9 +53,8 @@ export function redactText(text: string): string {
   out = out.replace(INLINE_SECRET, (m: string, prefix: string, value: string) => {
     // `spec.tls.listeners.secretName: Secret "x" …` names a Secret; it holds no secret value
     if (SECRET_REFERENCE_KEY.test(prefix.replace(/"?\s*[=:]\s*$/, '').replace(/[-_.]/g, ''))) return m;
-    return value === REDACTED || value === `"${REDACTED}"`
-      ? prefix + value
-      : `${prefix}${value.startsWith('"') ? `"${REDACTED}"` : REDACTED}`;
+    const quote = value.startsWith('"""') ? '"""' : value[0] === '"' || value[0] === "'" ? value[0] : '';
+    return `${prefix}${quote}${REDACTED}${quote}`;
   });
   out = out.replace(AUTH_HEADER, (_m, scheme: string) => `${scheme} ${REDACTED}`);
   out = out.replace(URL_USERINFO, (_m, scheme: string) => `${scheme}${REDACTED}@`);
@@ -102,4 +102,36 @@ export function redact(value: unknown, opts: { stack?: boolean } = {}): unknown 
     }
   };
   return walk(value, 0);
+}
+
+/** A dotted HOCON path (`authentication.1.password`, `node.cookie`) one of whose keys names a secret. */
+export function isSecretPath(path: string): boolean {
+  return path.split('.').some((seg) => isSecretKey(seg));
+}
+
+/**
+ * The `errors` of an EMQX `PUT /configs` 400 answer with every value at a sensitive HOCON path masked. EMQX reports
+ * a refused value as `{"kind":"validation_error","path":"authentication.1.password","reason":…,"value":…}`: the value
+ * at a path naming a secret (password, cookie, license key, …) is replaced, and so is its text wherever else it
+ * appears in that entry (a reason quoting it). Scalars under secret-looking keys are masked too; the rest is kept
+ * (the path, the reason and the kind are what the user needs). Pure.
+ */
+export function redactConfigErrors(errors: unknown): unknown {
+  const walk = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object' || depth > 12) return v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    const o = v as Record<string, unknown>;
+    const sensitive = typeof o.path === 'string' && 'value' in o && isSecretPath(o.path);
+    const text = sensitive && typeof o.value === 'string' && o.value.length >= 4 ? o.value : undefined;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(o)) {
+      // a section named like a secret (`authorization`, `authentication`) is walked; a scalar under such a key masked
+      const scalar = x !== undefined && x !== null && x !== '' && typeof x !== 'object';
+      if ((sensitive && k === 'value') || (isSecretKey(k) && scalar)) out[k] = REDACTED;
+      else if (text !== undefined && typeof x === 'string') out[k] = x.split(text).join(REDACTED);
+      else out[k] = walk(x, depth + 1);
+    }
+    return out;
+  };
+  return walk(errors, 0);
 }

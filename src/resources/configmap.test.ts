@@ -31,3 +31,10 @@ test('configMap: an empty config gives an empty file', () => {
   assert.equal(configMap(makeEmqx(), {}).data?.['emqx.conf'], '');
   assert.equal(configMap(makeEmqx(), parseEmqxConfig('node.cookie = x')).data?.['emqx.conf'], '');
 });
+
+test('configMap: an https-only dashboard with spec.tls.dashboard (checked by the caller) is written, not refused again', () => {
+  const data = 'dashboard.listeners { http.enable = false, https.bind = 18084 }';
+  const e = makeEmqx({ config: { data }, tls: { dashboard: { secretName: 'dash' } } });
+  const cm = configMap(e, parseEmqxConfig(data, { dashboardTls: true }));
+  assert.match(cm.data!['emqx.conf']!, /https/);
+});

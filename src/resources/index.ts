@@ -14,6 +14,7 @@ import { ANNOTATION_APPLIED_CONFIG, type Role } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import { deletePath, type HoconObject } from '../hocon/index.ts';
 import { configuredListenerPorts } from '../emqx/config.ts';
+import { tlsCertificates, type Certificate, type LoadBalancerAddresses } from './certificate.ts';
 import { configMap } from './configmap.ts';
 import { podDisruptionBudget } from './pdb.ts';
 import { podTemplate, hashPodTemplate } from './pod-template.ts';
@@ -32,7 +33,8 @@ export type BuiltObject =
   | V1Service
   | V1StatefulSet
   | V1ReplicaSet
-  | V1PodDisruptionBudget;
+  | V1PodDisruptionBudget
+  | Certificate;
 
 export interface BuildInputs {
   /** The node cookie to use when the config sets none (generated once by the controller, then read back). */
@@ -59,6 +61,8 @@ export interface BuildInputs {
   listenersService?: boolean;
   /** Hash of the runtime config EMQX accepted, recorded on the ConfigMap (apps.emqx.io/applied-config-hash). */
   appliedConfigHash?: string;
+  /** The listeners Service's LoadBalancer address, for the cert-manager Certificate of spec.tls.listeners. */
+  listenersLoadBalancer?: LoadBalancerAddresses;
 }
 
 /** The revision hash of a role's current pod template (with that role's collisionCount from the status). */
@@ -71,13 +75,14 @@ export function currentHash(emqx: EMQX, conf: HoconObject, role: Role): string {
 }
 
 /**
- * Everything, in this order: discovery RBAC (ServiceAccount, Role, RoleBinding; k8s discovery only), Secrets
+ * Everything, in this order: cert-manager Certificates (spec.tls issuerRef), discovery RBAC (ServiceAccount, Role, RoleBinding; k8s discovery only), Secrets
  * (node cookie, bootstrap API keys, licence when configured), ConfigMap, headless Service, core StatefulSet,
  * replicant ReplicaSet (when there is a replicantTemplate), PDBs (core, replicant), dashboard Service and listeners
  * Service (unless disabled). Takes an EMQX that went through applyDefaults.
  */
 export function buildAll(emqx: EMQX, conf: HoconObject, inputs: BuildInputs): BuiltObject[] {
   const out: BuiltObject[] = [];
+  out.push(...tlsCertificates(emqx, inputs.listenersLoadBalancer));
   out.push(...discoveryRbac(emqx, conf));
   out.push(
     nodeCookieSecret(emqx, inputs.keepCookie ? deletePath(conf, 'node.cookie') : conf, {
@@ -121,6 +126,7 @@ export function buildAll(emqx: EMQX, conf: HoconObject, inputs: BuildInputs): Bu
   return out;
 }
 
+export * from './certificate.ts';
 export * from './configmap.ts';
 export * from './hash.ts';
 export * from './limits.ts';

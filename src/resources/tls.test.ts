@@ -152,3 +152,65 @@ test('checkTlsSecret: facts of a good Secret; a missing key, a malformed certifi
   assert.match(bad({ 'tls.crt': a.cert, 'tls.key': b.key }), /tls\.key does not match/);
   assert.match(bad({ 'tls.crt': a.cert, 'tls.key': 'not a key' }), /tls\.key is not a PEM private key/);
 });
+
+test('perListener: a listener with its own Secret gets its own files; the others the default; the client CA for all', () => {
+  const e = withTls({
+    listeners: {
+      secretName: 'default-tls',
+      perListener: [{ listener: 'ssl:internal', secretName: 'internal-tls' }],
+      clientCA: { secretName: 'client-ca' },
+    },
+  });
+  const conf = parseEmqxConfig('listeners.ssl.internal { bind = "0.0.0.0:8884" }');
+  const out = withTlsConfig(e, conf);
+  assert.equal(
+    getPath(out, 'listeners.ssl.internal.ssl_options.certfile'),
+    '/opt/emqx/etc/certs/operator/listener/ssl-internal/tls.crt',
+  );
+  assert.equal(getPath(out, 'listeners.ssl.internal.ssl_options.verify'), 'verify_peer');
+  assert.equal(getPath(out, 'listeners.ssl.default.ssl_options.certfile'), `${TLS_LISTENERS_DIR}/tls.crt`);
+  assert.deepEqual(
+    tlsVolumes(e).mounts.map((m) => `${m.name}=${m.mountPath}`),
+    [
+      `tls-listeners=${TLS_LISTENERS_DIR}`,
+      'tls-listener-0=/opt/emqx/etc/certs/operator/listener/ssl-internal',
+      'tls-client-ca=/opt/emqx/etc/certs/operator/client-ca',
+    ],
+  );
+  assert.deepEqual(
+    tlsSecretRefs(e).map((r) => `${r.name} ${r.field} ${r.secretName}`),
+    [
+      'listeners spec.tls.listeners.secretName default-tls',
+      'ssl:internal spec.tls.listeners.perListener[0].secretName internal-tls',
+      'clientCA spec.tls.listeners.clientCA.secretName client-ca',
+    ],
+  );
+});
+
+test('perListener alone: only the named listeners get files; EMQX keeps its own certificate on the others', () => {
+  const e = withTls({ listeners: { perListener: [{ listener: 'wss:default', secretName: 'ws-tls' }] } });
+  const out = withTlsConfig(e, parseEmqxConfig(undefined));
+  assert.equal(
+    getPath(out, 'listeners.wss.default.ssl_options.keyfile'),
+    '/opt/emqx/etc/certs/operator/listener/wss-default/tls.key',
+  );
+  assert.equal(getPath(out, 'listeners.ssl.default.ssl_options.certfile'), undefined);
+  assert.deepEqual(
+    tlsVolumes(e).volumes.map((v) => v.secret?.secretName),
+    ['ws-tls'],
+  );
+});
+
+test('perListener: a listener spec.config.data does not enable is refused, naming the entry', () => {
+  const e = withTls({
+    listeners: { secretName: 'x', perListener: [{ listener: 'ssl:internal', secretName: 'internal-tls' }] },
+  });
+  assert.match(
+    tlsConfigProblem(e, parseEmqxConfig(undefined)) ?? '',
+    /^spec\.tls\.listeners\.perListener\[0\]\.listener: spec\.config\.data has no enabled listener "ssl:internal"/,
+  );
+  assert.equal(
+    tlsConfigProblem(e, parseEmqxConfig('listeners.ssl.internal { bind = "0.0.0.0:8884" }')),
+    undefined,
+  );
+});

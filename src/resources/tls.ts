@@ -7,6 +7,7 @@
 // connections, so a renewed certificate is served without a restart and existing connections stay up.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
 import { cloneHocon, isHoconObject, type HoconObject, type HoconValue } from '../hocon/index.ts';
 import { dashboardPorts, tlsListeners } from '../emqx/config.ts';
@@ -18,13 +19,31 @@ export const CA_CERT_KEY = 'ca.crt';
 export const VOLUME_TLS_LISTENERS = 'tls-listeners';
 export const VOLUME_TLS_CLIENT_CA = 'tls-client-ca';
 export const VOLUME_TLS_DASHBOARD = 'tls-dashboard';
+/** `tls-listener-<index in perListener>`. */
+export const VOLUME_TLS_LISTENER_PREFIX = 'tls-listener-';
 
 export const TLS_LISTENERS_DIR = '/opt/emqx/etc/certs/operator/listeners';
 export const TLS_CLIENT_CA_DIR = '/opt/emqx/etc/certs/operator/client-ca';
 export const TLS_DASHBOARD_DIR = '/opt/emqx/etc/certs/operator/dashboard';
+export const TLS_LISTENER_DIR_PREFIX = '/opt/emqx/etc/certs/operator/listener';
 
 /** Largest certificate chain the operator reads from a Secret. */
 export const MAX_CERT_BYTES = 64 * 1024;
+
+/**
+ * The Secret that holds a certificate: the one spec.tls names, or the one cert-manager writes for the Certificate
+ * the operator made from an issuerRef. Undefined when spec.tls does not ask for that certificate.
+ */
+export function tlsSecretName(emqx: EMQX, which: 'listeners' | 'dashboard'): string | undefined {
+  const c = emqx.spec.tls?.[which];
+  if (!c) return undefined;
+  return c.issuerRef ? names.tlsCertificate(emqx, which) : c.secretName;
+}
+
+/** Where one listener's own Secret (spec.tls.listeners.perListener) is mounted: `ssl:internal` → `.../ssl-internal`. */
+export function listenerCertDir(listener: string): string {
+  return `${TLS_LISTENER_DIR_PREFIX}/${listener.replace(':', '-')}`;
+}
 
 /** The Secret volumes and mounts spec.tls asks for (none without spec.tls). */
 export function tlsVolumes(emqx: EMQX): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
@@ -36,11 +55,16 @@ export function tlsVolumes(emqx: EMQX): { volumes: V1Volume[]; mounts: V1VolumeM
   };
   const tls = emqx.spec.tls;
   if (tls?.listeners) {
-    add(VOLUME_TLS_LISTENERS, tls.listeners.secretName, TLS_LISTENERS_DIR);
+    const listenersSecret = tlsSecretName(emqx, 'listeners');
+    if (listenersSecret) add(VOLUME_TLS_LISTENERS, listenersSecret, TLS_LISTENERS_DIR);
+    (tls.listeners.perListener ?? []).forEach((p, i) =>
+      add(`${VOLUME_TLS_LISTENER_PREFIX}${i}`, p.secretName, listenerCertDir(p.listener)),
+    );
     if (tls.listeners.clientCA)
       add(VOLUME_TLS_CLIENT_CA, tls.listeners.clientCA.secretName, TLS_CLIENT_CA_DIR);
   }
-  if (tls?.dashboard) add(VOLUME_TLS_DASHBOARD, tls.dashboard.secretName, TLS_DASHBOARD_DIR);
+  const dashboardSecret = tlsSecretName(emqx, 'dashboard');
+  if (dashboardSecret) add(VOLUME_TLS_DASHBOARD, dashboardSecret, TLS_DASHBOARD_DIR);
   return { volumes, mounts };
 }
 
@@ -79,17 +103,25 @@ export function withTlsConfig(emqx: EMQX, conf: HoconObject): HoconObject {
   if (!tls?.listeners && !tls?.dashboard) return conf;
   const out = cloneHocon(conf);
   if (tls.listeners) {
-    const ssl: Record<string, HoconValue> = {
-      certfile: `${TLS_LISTENERS_DIR}/${TLS_CERT_KEY}`,
-      keyfile: `${TLS_LISTENERS_DIR}/${TLS_KEY_KEY}`,
-    };
-    if (tls.listeners.clientCA) {
-      ssl.cacertfile = `${TLS_CLIENT_CA_DIR}/${CA_CERT_KEY}`;
-      ssl.verify = 'verify_peer';
-      ssl.fail_if_no_peer_cert = tls.listeners.clientCA.required ?? true;
+    const own = new Map(
+      (tls.listeners.perListener ?? []).map((p) => [p.listener, listenerCertDir(p.listener)]),
+    );
+    const fallback = tlsSecretName(emqx, 'listeners') ? TLS_LISTENERS_DIR : undefined;
+    for (const l of tlsListeners(conf)) {
+      const dir = own.get(`${l.type}:${l.name}`) ?? fallback;
+      const ssl: Record<string, HoconValue> = {};
+      if (dir) {
+        ssl.certfile = `${dir}/${TLS_CERT_KEY}`;
+        ssl.keyfile = `${dir}/${TLS_KEY_KEY}`;
+      }
+      if (tls.listeners.clientCA) {
+        ssl.cacertfile = `${TLS_CLIENT_CA_DIR}/${CA_CERT_KEY}`;
+        ssl.verify = 'verify_peer';
+        ssl.fail_if_no_peer_cert = tls.listeners.clientCA.required ?? true;
+      }
+      if (Object.keys(ssl).length > 0)
+        setAll(objectAt(out, ['listeners', l.type, l.name, 'ssl_options']), ssl);
     }
-    for (const l of tlsListeners(conf))
-      setAll(objectAt(out, ['listeners', l.type, l.name, 'ssl_options']), ssl);
   }
   if (tls.dashboard && dashboardPorts(conf).https !== undefined) {
     setAll(objectAt(out, ['dashboard', 'listeners', 'https', 'ssl_options']), {
@@ -106,28 +138,59 @@ export function tlsConfigProblem(emqx: EMQX, conf: HoconObject): string | undefi
   if (tls?.listeners && tlsListeners(conf).length === 0) {
     return 'spec.tls.listeners: spec.config.data enables no ssl or wss listener to use the certificate';
   }
+  if (tls?.listeners?.perListener) {
+    const enabled = new Set(tlsListeners(conf).map((l) => `${l.type}:${l.name}`));
+    const i = tls.listeners.perListener.findIndex((p) => !enabled.has(p.listener));
+    if (i >= 0) {
+      const name = tls.listeners.perListener[i]!.listener;
+      return `spec.tls.listeners.perListener[${i}].listener: spec.config.data has no enabled listener "${name}" (enabled: ${[...enabled].join(', ')})`;
+    }
+  }
   if (tls?.dashboard && dashboardPorts(conf).https === undefined) {
     return 'spec.tls.dashboard: spec.config.data has no dashboard.listeners.https with a bind port';
   }
   return undefined;
 }
 
-/** The Secrets spec.tls names, with the field that names each and the keys it must hold. */
-export function tlsSecretRefs(emqx: EMQX): Array<{
-  name: 'listeners' | 'dashboard' | 'clientCA';
+/** One Secret spec.tls names. */
+export interface TlsSecretRef {
+  /** `listeners` (the default), `dashboard`, `clientCA`, or a listener (`ssl:internal`) with its own Secret. */
+  name: string;
+  /** The field that names it (in messages). */
   field: string;
   secretName: string;
+  /** The keys it must hold. */
   keys: string[];
-}> {
+  /** Written by cert-manager for the Certificate the operator made (spec.tls.<which>.issuerRef). */
+  issued?: boolean;
+}
+
+/** The Secrets spec.tls names, with the field that names each and the keys it must hold. */
+export function tlsSecretRefs(emqx: EMQX): TlsSecretRef[] {
   const tls = emqx.spec.tls;
-  const out: ReturnType<typeof tlsSecretRefs> = [];
-  if (tls?.listeners) {
+  const out: TlsSecretRef[] = [];
+  const cert = (which: 'listeners' | 'dashboard') => {
+    const secretName = tlsSecretName(emqx, which);
+    if (!secretName) return;
+    const issued = tls?.[which]?.issuerRef !== undefined;
     out.push({
-      name: 'listeners',
-      field: 'spec.tls.listeners.secretName',
-      secretName: tls.listeners.secretName,
+      name: which,
+      field: issued ? `spec.tls.${which}.issuerRef` : `spec.tls.${which}.secretName`,
+      secretName,
       keys: [TLS_CERT_KEY, TLS_KEY_KEY],
+      ...(issued && { issued }),
     });
+  };
+  if (tls?.listeners) {
+    cert('listeners');
+    (tls.listeners.perListener ?? []).forEach((p, i) =>
+      out.push({
+        name: p.listener,
+        field: `spec.tls.listeners.perListener[${i}].secretName`,
+        secretName: p.secretName,
+        keys: [TLS_CERT_KEY, TLS_KEY_KEY],
+      }),
+    );
     if (tls.listeners.clientCA) {
       out.push({
         name: 'clientCA',
@@ -137,14 +200,7 @@ export function tlsSecretRefs(emqx: EMQX): Array<{
       });
     }
   }
-  if (tls?.dashboard) {
-    out.push({
-      name: 'dashboard',
-      field: 'spec.tls.dashboard.secretName',
-      secretName: tls.dashboard.secretName,
-      keys: [TLS_CERT_KEY, TLS_KEY_KEY],
-    });
-  }
+  cert('dashboard');
   return out;
 }
 

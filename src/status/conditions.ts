@@ -55,6 +55,8 @@ export interface StatusObservation {
   durableStorage?: DurableStorageObservation;
   /** Workloads this operator did not create were found (the message says which): nothing is changed. */
   foreignWorkloads?: { reason: string; message: string };
+  /** The operator holds back on purpose (a Secret the cluster runs with is gone, a write is fought over): why. */
+  blocked?: { reason: string; message: string };
 }
 
 /** What the operator read of the Secrets spec.tls names. */
@@ -186,6 +188,7 @@ export function available(o: StatusObservation): ConditionValue {
 export function ready(o: StatusObservation): ConditionValue {
   if (o.paused) return cond('Ready', false, 'ReconcilePaused', 'reconciliation is paused');
   if (o.foreignWorkloads) return cond('Ready', false, o.foreignWorkloads.reason, o.foreignWorkloads.message);
+  if (o.blocked) return cond('Ready', false, o.blocked.reason, o.blocked.message);
   if (available(o).status !== 'True') return cond('Ready', false, 'NotAvailable', available(o).message);
   if (coreNodesProgressing(o).status === 'True')
     return cond('Ready', false, 'CoreNodesProgressing', coreNodesProgressing(o).message);

@@ -26,6 +26,8 @@ export interface CertificateOptions {
   hosts: string[];
   /** Validity in days from `now` (default 365). */
   days?: number;
+  /** Validity in milliseconds from `now`; wins over `days` (short-lived certificates in tests). */
+  validityMs?: number;
   now?: Date;
 }
 
@@ -52,7 +54,7 @@ export async function createWebhookCertificates(opts: CertificateOptions): Promi
   const x509 = await loadX509();
   const now = opts.now ?? new Date();
   const notBefore = new Date(now.getTime() - 5 * 60_000); // tolerate clocks a little behind
-  const notAfter = new Date(now.getTime() + (opts.days ?? 365) * 86_400_000);
+  const notAfter = new Date(now.getTime() + (opts.validityMs ?? (opts.days ?? 365) * 86_400_000));
   const subtle = globalThis.crypto.subtle;
 
   const caKeys = await subtle.generateKey(EC, false, ['sign', 'verify']);

@@ -14,6 +14,8 @@ const conversions = defaultRegistry.counter({
 
 export interface WebhookServer {
   port: number;
+  /** Serves another certificate to new connections from now on (a renewal); established ones are kept. */
+  setCertificate(cert: string, key: string): void;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,11 @@ export async function startWebhookServer(opts: {
   const port = (server.address() as { port: number }).port;
   return {
     port,
+    setCertificate: (cert, key) =>
+      server.setSecureContext({
+        cert,
+        key,
+      }),
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

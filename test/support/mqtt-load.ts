@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
+import type { TestSandbox } from './sandbox.ts';
 
 export interface LoadOptions {
   /** `host` of the listeners (the Service's ClusterIP or load-balancer address). */
@@ -328,6 +329,39 @@ export async function serviceHost(
   if (!ip || !ip.startsWith('127.'))
     throw new Error(`Service ${ns}/${name} has no loopback ClusterIP (${ip})`);
   return ip;
+}
+
+/**
+ * `MqttLoad` through the `emqx-listeners` Service of the namespace's cluster, connected (every client up) and
+ * stopped when the test ends. With `selects`, first waits (bounded) until the Service selects pods of that role
+ * (it selects the cores while no replicant is ready).
+ */
+export async function startListenerLoad(
+  t: TestContext,
+  sb: Pick<TestSandbox, 'api' | 'waitFor'>,
+  ns: string,
+  opts: { subscribers: number; rate: number; selects?: 'core' | 'replicant' },
+): Promise<MqttLoad> {
+  const path = `/api/v1/namespaces/${ns}/services/emqx-listeners`;
+  if (opts.selects) {
+    await sb.waitFor(
+      `the listeners Service selects the ${opts.selects}s`,
+      async () =>
+        ((await sb.api.get(path)) as { spec?: { selector?: Record<string, string> } }).spec?.selector?.[
+          'apps.emqx.io/db-role'
+        ] === opts.selects,
+      30_000,
+    );
+  }
+  const load = new MqttLoad({
+    host: await serviceHost(sb.api, ns, 'emqx-listeners'),
+    subscribers: opts.subscribers,
+    rate: opts.rate,
+    prefix: ns,
+  });
+  t.after(() => load.stop());
+  await load.start();
+  return load;
 }
 
 /**

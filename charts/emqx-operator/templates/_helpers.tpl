@@ -82,11 +82,16 @@ finding 10); test/rbac-manifests.test.ts pins them and the e2e tests run the ope
   resources: [statefulsets/scale, replicasets/scale]
   verbs: [patch]
 - apiGroups: ['']
-  resources: [services, configmaps, serviceaccounts]
+  resources: [configmaps]
   verbs: [list, watch, create, patch]
+{{- /* delete: a dashboard or listeners Service, the discovery ServiceAccount, RBAC and replicant PDB, the licence
+Secret, once the spec no longer asks for them (src/controller/prune.ts; only its own, by owner and field manager) */}}
+- apiGroups: ['']
+  resources: [services, serviceaccounts]
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: ['']
   resources: [secrets]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: ['']
   resources: [pods]
   verbs: [list, watch, patch, delete]
@@ -101,13 +106,16 @@ finding 10); test/rbac-manifests.test.ts pins them and the e2e tests run the ope
   verbs: [get, list, watch]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [list, watch, create, patch]
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
-  verbs: [list, watch, create, patch]
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: ['', events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+- apiGroups: [cert-manager.io]
+  resources: [certificates]
+  verbs: [get, create, patch]
 {{- end }}
 
 {{/*
@@ -128,7 +136,7 @@ What the operator needs in its own namespace: its leader-election Lease and its 
 - apiGroups: ['']
   resources: [secrets]
   resourceNames: [emqx-operator-webhook-cert]
-  verbs: [get]
+  verbs: [get, update]
 {{- end }}
 
 {{/*

@@ -11,8 +11,11 @@ Runs the EMQX operator against a Kubernetes cluster.
 Options:
   --kubeconfig FILE                  kubeconfig to use (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)
   --context NAME                     kubeconfig context
-  --namespace NS                     watch only this namespace (default: all)
+  --namespace NS[,NS...]             watch only these namespaces (default: all); several operator
+                                     Deployments can share a cluster, each with its own namespaces
+                                     (docs/sharding.md)
   --leader-elect                     campaign for a Lease so only one replica acts
+  --leader-election-id NAME          name of the Lease (default emqx-operator-leader); each shard its own
   --leader-election-namespace NS     namespace of the Lease and the webhook certificate Secret
                                      (default: $POD_NAMESPACE, else emqx-operator-system)
   --identity ID                      leader-election identity (default: $POD_NAME or hostname, plus a random suffix)
@@ -21,6 +24,11 @@ Options:
   --webhook-bind-address HOST:PORT   serve the v2alpha1 conversion webhook here (HTTPS)
   --webhook-service NS/NAME          the Service the API server uses to reach the webhook
   --webhook-url URL                  or a URL the API server uses (default with no Service: https://127.0.0.1:<port>)
+  --webhook-cert-provider WHO        who makes the webhook certificate Secret: operator (default; renewed with half
+                                     of its validity left, re-issued when the Service name or namespace
+                                     changes) or cert-manager (the operator only reads the Secret, serves each
+                                     renewal, and leaves the CRD's caBundle to cert-manager's CA injector)
+  --webhook-cert-validity DURATION   validity of the certificates the operator makes (default 3650d; e.g. 90d, 12h)
   --install-crds                     apply the CRDs at start (as leader)
   --workers N                        parallel reconciles across resources (default 4; one resource is never
                                      reconciled twice at once)
@@ -31,11 +39,14 @@ Options:
   -h, --help                         this help
 `;
 
-/** `500ms`, `10s`, `1.5m` → milliseconds; undefined when it is not such a duration. */
+/** `500ms`, `10s`, `1.5m`, `12h`, `90d` → milliseconds; undefined when it is not such a duration. */
 export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
   if (!m) return undefined;
-  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm']);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
+  return Math.round(Number(m[1]) * unit);
 }
 
 function logLevel(flag: string | undefined, env: string | undefined): LogLevel {
@@ -52,20 +63,27 @@ export interface RunArgs {
   help: boolean;
   kubeconfig?: string;
   context?: string;
-  namespace?: string;
+  /** Watched namespaces; undefined = all. */
+  namespaces?: string[];
   leaderElect: boolean;
+  leaseName?: string;
   leaseNamespace: string;
   identity?: string;
   healthBind: string;
   metricsBind?: string;
   webhook?: { bind: string; service?: { namespace: string; name: string }; url?: string };
   installCrds: boolean;
+  webhookCertProvider?: 'operator' | 'cert-manager';
+  webhookCertValidityMs?: number;
   workers?: number;
   readyIntervalMs?: number;
   notReadyIntervalMs?: number;
   emqxTimeoutMs?: number;
   logLevel: LogLevel;
 }
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Parses the command line; throws with a message naming the flag on bad input. */
 export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.env): RunArgs {
@@ -75,6 +93,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     namespace: { type: 'string' },
     'leader-elect': { type: 'boolean', default: false },
     'leader-election-namespace': { type: 'string' },
+    'leader-election-id': { type: 'string' },
     identity: { type: 'string' },
     'health-bind-address': { type: 'string', default: '127.0.0.1:8081' },
     'metrics-bind-address': { type: 'string' },
@@ -82,6 +101,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     'webhook-service': { type: 'string' },
     'webhook-url': { type: 'string' },
     'install-crds': { type: 'boolean', default: false },
+    'webhook-cert-provider': { type: 'string' },
+    'webhook-cert-validity': { type: 'string' },
     workers: { type: 'string' },
     'ready-interval': { type: 'string' },
     'not-ready-interval': { type: 'string' },
@@ -94,11 +115,29 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     if (!namespace || !name || more.length > 0) throw new Error('--webhook-service must be NAMESPACE/NAME');
     webhookService = { namespace, name };
   }
+  let namespaces: string[] | undefined;
+  if (values.namespace !== undefined) {
+    namespaces = [...new Set(values.namespace.split(',').map((n) => n.trim()))];
+    const bad = namespaces.find((n) => !DNS_LABEL.test(n));
+    if (bad !== undefined)
+      throw new Error(
+        `--namespace: "${bad}" is not a namespace name (lower-case letters, digits and '-', at most 63)`,
+      );
+  }
+  const leaseName = values['leader-election-id'];
+  if (leaseName !== undefined && !DNS_SUBDOMAIN.test(leaseName))
+    throw new Error(`--leader-election-id: "${leaseName}" is not a valid Lease name`);
   const workers = values.workers !== undefined ? Number(values.workers) : undefined;
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
     throw new Error(`--workers must be a positive integer, not "${values.workers}"`);
   }
-  const duration = (flag: 'ready-interval' | 'not-ready-interval' | 'emqx-timeout') => {
+  const provider = values['webhook-cert-provider'];
+  if (provider !== undefined && provider !== 'operator' && provider !== 'cert-manager') {
+    throw new Error(`--webhook-cert-provider must be operator or cert-manager, not "${provider}"`);
+  }
+  const duration = (
+    flag: 'ready-interval' | 'not-ready-interval' | 'emqx-timeout' | 'webhook-cert-validity',
+  ) => {
     const v = values[flag];
     if (v === undefined) return undefined;
     const ms = parseDuration(v);
@@ -111,8 +150,9 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     help: values.help,
     kubeconfig: values.kubeconfig,
     context: values.context,
-    namespace: values.namespace,
+    ...(namespaces && { namespaces }),
     leaderElect: values['leader-elect'],
+    ...(leaseName !== undefined && { leaseName }),
     leaseNamespace: values['leader-election-namespace'] ?? env.POD_NAMESPACE ?? 'emqx-operator-system',
     identity: values.identity,
     healthBind: values['health-bind-address'],
@@ -121,6 +161,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv = process.en
       webhook: { bind: values['webhook-bind-address'], service: webhookService, url: values['webhook-url'] },
     }),
     installCrds: values['install-crds'],
+    ...(provider !== undefined && { webhookCertProvider: provider }),
+    webhookCertValidityMs: duration('webhook-cert-validity'),
     workers,
     readyIntervalMs: duration('ready-interval'),
     notReadyIntervalMs: duration('not-ready-interval'),
@@ -139,14 +181,17 @@ async function runOperator(opts: RunArgs): Promise<number> {
     const op = await startOperator({
       kubeconfig: opts.kubeconfig,
       context: opts.context,
-      namespace: opts.namespace,
+      ...(opts.namespaces && { namespaces: opts.namespaces }),
       leaderElect: opts.leaderElect,
+      ...(opts.leaseName !== undefined && { leaseName: opts.leaseName }),
       leaseNamespace: opts.leaseNamespace,
       identity: opts.identity,
       healthBind: opts.healthBind,
       metricsBind: opts.metricsBind,
       installCrds: opts.installCrds,
       ...(opts.webhook && { webhook: opts.webhook }),
+      ...(opts.webhookCertProvider && { webhookCertProvider: opts.webhookCertProvider }),
+      webhookCertValidityMs: opts.webhookCertValidityMs,
       workers: opts.workers,
       readyIntervalMs: opts.readyIntervalMs,
       notReadyIntervalMs: opts.notReadyIntervalMs,

@@ -30,6 +30,19 @@ runCases('in-place core roll', [
     message: /replacing core emqx-core-2 \(3 left/,
   },
   {
+    name: 'no EMQX API: a serving old core is not replaced blind (its clients are unknown)',
+    world: { api: false, cores: three([OLD, OLD, OLD], { 2: { clients: 5 } }) },
+    action: null,
+    phase: 'UpdatingCores',
+    message: /waiting for the EMQX API before draining/,
+    requeue: true,
+  },
+  {
+    name: 'no EMQX API and the old core is not Ready: it serves nobody and is replaced (a broken cluster can be fixed)',
+    world: { api: false, cores: three([OLD, OLD, OLD], { 2: { ready: false } }) },
+    action: { kind: 'replacePod', pod: { name: 'emqx-core-2', uid: 'uid-emqx-core-2' } },
+  },
+  {
     name: 'evacuates the clients of the victim to the other nodes first (Enterprise)',
     world: {
       cores: three([NEW, OLD, OLD], { 2: { clients: 5 } }),

@@ -2,6 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_DRAINING } from '../../api/names.ts';
 import { supportsEvacuation } from '../emqx-access.ts';
+import { containersReady } from '../pod-facts.ts';
 import {
   apiNode,
   evacuationOf,
@@ -27,6 +28,13 @@ export function drain(
   node: string,
   targets: string[],
 ): DrainVerdict {
+  if (!s.nodes) {
+    // The EMQX API did not answer: whether the node has clients is unknown. A pod that serves is not removed
+    // blind; one that does not (not Ready) has nothing to move, so a broken cluster can still be repaired.
+    if (!containersReady(pod)) return { done: true };
+    progress.set(progress.phase ?? 'Draining', node, `waiting for the EMQX API before draining ${node}`);
+    return { done: false };
+  }
   const info = apiNode(s, node);
   if (!info || info.node_status !== 'running') return { done: true }; // not running: nothing to move
   const strategy = s.emqx.spec.updateStrategy?.evacuationStrategy ?? {};

@@ -11,6 +11,35 @@ const wantCores = (replicas: number) => ({ coreTemplate: { spec: { replicas } } 
 const SITES4 = { 'emqx-core-0': 'S0', 'emqx-core-1': 'S1', 'emqx-core-2': 'S2', 'emqx-core-3': 'S3' };
 const shards = (...sets: string[][]) => sets;
 
+/**
+ * Blue-green with two old cores (sites A0, A1) and two new ones (B0, B1), both sets running; `clients` on the second
+ * old core (the next one to go).
+ */
+function blueGreen(ds: { shards: string[][]; factor?: number; explicit?: boolean }, clients?: number) {
+  return {
+    spec: { updateStrategy: { core: { type: 'BlueGreen' as const } }, ...wantCores(2) },
+    cores: [
+      { name: `emqx-core-${OLD}-0`, rev: OLD },
+      { name: `emqx-core-${OLD}-1`, rev: OLD, ...(clients !== undefined && { clients }) },
+      { name: `emqx-core-${NEW}-0`, rev: NEW },
+      { name: `emqx-core-${NEW}-1`, rev: NEW },
+    ],
+    statefulSets: [
+      { name: `emqx-core-${OLD}`, rev: OLD, replicas: 2, createdAt: '2026-01-01T00:00:00Z' },
+      { name: `emqx-core-${NEW}`, rev: NEW, replicas: 2, createdAt: '2026-01-01T00:10:00Z' },
+    ],
+    ds: dsWorld({
+      ...ds,
+      sites: {
+        [`emqx-core-${OLD}-0`]: 'A0',
+        [`emqx-core-${OLD}-1`]: 'A1',
+        [`emqx-core-${NEW}-0`]: 'B0',
+        [`emqx-core-${NEW}-1`]: 'B1',
+      },
+    }),
+  };
+}
+
 function dsAction(d: RolloutDecision): { db: string; sites: string[] } {
   if (d.action?.kind !== 'dsSetReplicas') throw new Error(`not a DS action: ${JSON.stringify(d.action)}`);
   return { db: d.action.db, sites: d.action.sites };
@@ -180,82 +209,17 @@ runCases('durable storage', [
   },
   {
     name: 'blue-green: the replicas move to the new cores before an old core is evacuated',
-    world: {
-      spec: { updateStrategy: { core: { type: 'BlueGreen' as const } }, ...wantCores(2) },
-      cores: [
-        { name: `emqx-core-${OLD}-0`, rev: OLD },
-        { name: `emqx-core-${OLD}-1`, rev: OLD, clients: 3 },
-        { name: `emqx-core-${NEW}-0`, rev: NEW },
-        { name: `emqx-core-${NEW}-1`, rev: NEW },
-      ],
-      statefulSets: [
-        { name: `emqx-core-${OLD}`, rev: OLD, replicas: 2, createdAt: '2026-01-01T00:00:00Z' },
-        { name: `emqx-core-${NEW}`, rev: NEW, replicas: 2, createdAt: '2026-01-01T00:10:00Z' },
-      ],
-      ds: dsWorld({
-        sites: {
-          [`emqx-core-${OLD}-0`]: 'A0',
-          [`emqx-core-${OLD}-1`]: 'A1',
-          [`emqx-core-${NEW}-0`]: 'B0',
-          [`emqx-core-${NEW}-1`]: 'B1',
-        },
-        shards: shards(['A0', 'A1']),
-      }),
-    },
+    world: blueGreen({ shards: shards(['A0', 'A1']) }, 3),
     action: { kind: 'dsSetReplicas', sites: ['B0', 'B1'] },
   },
   {
     name: 'blue-green with the default factor 3 and 2 cores: no refusal (the old set is not a scale-down)',
-    world: {
-      spec: { updateStrategy: { core: { type: 'BlueGreen' as const } }, ...wantCores(2) },
-      cores: [
-        { name: `emqx-core-${OLD}-0`, rev: OLD },
-        { name: `emqx-core-${OLD}-1`, rev: OLD },
-        { name: `emqx-core-${NEW}-0`, rev: NEW },
-        { name: `emqx-core-${NEW}-1`, rev: NEW },
-      ],
-      statefulSets: [
-        { name: `emqx-core-${OLD}`, rev: OLD, replicas: 2, createdAt: '2026-01-01T00:00:00Z' },
-        { name: `emqx-core-${NEW}`, rev: NEW, replicas: 2, createdAt: '2026-01-01T00:10:00Z' },
-      ],
-      ds: dsWorld({
-        factor: 3,
-        explicit: false,
-        sites: {
-          [`emqx-core-${OLD}-0`]: 'A0',
-          [`emqx-core-${OLD}-1`]: 'A1',
-          [`emqx-core-${NEW}-0`]: 'B0',
-          [`emqx-core-${NEW}-1`]: 'B1',
-        },
-        shards: shards(['A0', 'A1']),
-      }),
-    },
+    world: blueGreen({ factor: 3, explicit: false, shards: shards(['A0', 'A1']) }),
     action: { kind: 'dsSetReplicas', sites: ['B0', 'B1'] },
   },
   {
     name: 'blue-green: an old core whose site still has a replica (leaving) is not evacuated yet',
-    world: {
-      spec: { updateStrategy: { core: { type: 'BlueGreen' as const } }, ...wantCores(2) },
-      cores: [
-        { name: `emqx-core-${OLD}-0`, rev: OLD },
-        { name: `emqx-core-${OLD}-1`, rev: OLD, clients: 3 },
-        { name: `emqx-core-${NEW}-0`, rev: NEW },
-        { name: `emqx-core-${NEW}-1`, rev: NEW },
-      ],
-      statefulSets: [
-        { name: `emqx-core-${OLD}`, rev: OLD, replicas: 2, createdAt: '2026-01-01T00:00:00Z' },
-        { name: `emqx-core-${NEW}`, rev: NEW, replicas: 2, createdAt: '2026-01-01T00:10:00Z' },
-      ],
-      ds: dsWorld({
-        sites: {
-          [`emqx-core-${OLD}-0`]: 'A0',
-          [`emqx-core-${OLD}-1`]: 'A1',
-          [`emqx-core-${NEW}-0`]: 'B0',
-          [`emqx-core-${NEW}-1`]: 'B1',
-        },
-        shards: shards(['A1', 'B0', 'B1', '-A1'], ['B0', 'B1']),
-      }),
-    },
+    world: blueGreen({ shards: shards(['A1', 'B0', 'B1', '-A1'], ['B0', 'B1']) }, 3),
     action: null,
     phase: 'DrainingCores',
     message: /site A1/,

@@ -1,0 +1,443 @@
+// `npm run bench:scale`: the scale benchmark of issue 14 (a script, not a test). Starts the sandbox and the operator
+// (unchanged, as a child process, as `npm run bench` does) and measures, for N EMQX resources (default 200; one core,
+// no replicants, one namespace each, EMQX emulator time ×S):
+//   A. a burst: all N applied at once; per resource, pick-up (its first status written, from its own apply), Ready,
+//      and its pod's own start-up (pod seen → readiness probe passed), so that the operator's share is the rest;
+//      Kubernetes writes per new cluster by verb and kind, Events per cluster, EMQX API calls;
+//   B. an idle window with all N Ready: writes (must be the Lease only), EMQX API GETs per cluster per 30 s;
+//   C. a restart with N existing resources: a new operator process, time from its start to the first reconcile and
+//      to every resource reconciled once, its memory peak (VmHWM) over the initial list, writes it made.
+// Every figure is printed with the load average of the machine at that moment. See BENCHMARKS.md.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { EMQX } from '../src/api/types.ts';
+import { APPLY_PATCH } from '../src/k8s/apply.ts';
+import { KubeClient, type KubeObject } from '../src/k8s/rest.ts';
+import { createEmqxHandler } from '../sandbox/emqx/index.ts';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { prepareForOperator, startOperatorProcess, type OperatorProcess } from '../sandbox/operator.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const NS_PREFIX = 'scale-';
+
+const HELP = `Usage: npm run bench:scale -- [options]
+
+Applies N EMQX resources (1 core, no replicants, one namespace each) at once and prints pick-up and Ready times,
+writes and Events per cluster, idle traffic, and the operator's start-up with N existing resources.
+
+Options:
+  --count N          resources (default 200)
+  --time-scale S     EMQX emulator time scale (default 10: emulated boot 0.2 s; probe timing is never scaled)
+  --idle SECONDS     idle window (default 60)
+  --workers N        the operator's --workers (default: the operator's default)
+  --timeout SECONDS  give up waiting for Ready after this long (default 600)
+  --no-restart       skip part C (the restart with N existing resources)
+  --dir DIR          sandbox directory (default .sandbox/bench-scale); its logs/ stay after the run
+  -h, --help         this help`;
+
+const T0 = Date.now();
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+function say(line: string): void {
+  process.stdout.write(`[${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+}
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+const dist = (values: number[]) =>
+  values.length === 0
+    ? 'none'
+    : `p50 ${sec(percentile(values, 50))}, p90 ${sec(percentile(values, 90))}, p99 ${sec(percentile(values, 99))}, max ${sec(Math.max(...values))}`;
+
+// ------------------------------------------------------------------------------------------ operator figures
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+function healthUrl(op: OperatorProcess): string | undefined {
+  try {
+    return op.healthUrl();
+  } catch {
+    return undefined; // no log file yet
+  }
+}
+
+async function scrape(op: OperatorProcess): Promise<Sample[]> {
+  const base = healthUrl(op);
+  if (!base) throw new Error('the operator has not logged its health address');
+  const res = await fetch(`${base.replace(/\/+$/, '')}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const out: Sample[] = [];
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m || line.startsWith('#')) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+function byLabels(samples: Sample[], name: string, labelNames: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of samples.filter((x) => x.name === name)) {
+    const key = labelNames.map((l) => s.labels[l] ?? '').join(' ');
+    out.set(key, (out.get(key) ?? 0) + s.value);
+  }
+  return out;
+}
+function delta(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of b) if (v - (a.get(k) ?? 0) !== 0) out.set(k, v - (a.get(k) ?? 0));
+  return new Map([...out].sort((x, y) => y[1] - x[1]));
+}
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+function procStat(pid: number): { rssKiB: number; hwmKiB: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    rssKiB: kib('VmRSS'),
+    hwmKiB: kib('VmHWM'),
+    cpuSeconds: (Number(rest[11]) + Number(rest[12])) / 100,
+  };
+}
+
+async function waitLeading(op: OperatorProcess, timeoutMs = 120_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (op.child.exitCode !== null) throw new Error(`the operator exited with ${op.child.exitCode}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error('the operator did not lead in time');
+    if (healthUrl(op)) {
+      const m = await scrape(op).catch(() => []);
+      if (m.some((s) => s.name === 'emqx_operator_leading' && s.value === 1)) return;
+    }
+    await sleep(100);
+  }
+}
+
+// ----------------------------------------------------------------------------------------------- resources
+
+function resource(namespace: string): EMQX {
+  return {
+    apiVersion: 'apps.emqx.io/v2beta1',
+    kind: 'EMQX',
+    metadata: { name: 'emqx', namespace },
+    spec: { image: 'emqx/emqx:5.8.3', coreTemplate: { spec: { replicas: 1 } } },
+  } as EMQX;
+}
+
+async function applyObject(client: KubeClient, obj: KubeObject): Promise<void> {
+  const ref = {
+    apiVersion: obj.apiVersion!,
+    kind: obj.kind!,
+    namespace: obj.metadata?.namespace,
+    name: obj.metadata!.name!,
+  };
+  await client.request('PATCH', await client.path(ref), {
+    query: { fieldManager: 'emqx-bench', force: true },
+    body: obj,
+    contentType: APPLY_PATCH,
+  });
+}
+
+const isReady = (e: EMQX) =>
+  e.status?.phase === 'Ready' &&
+  e.status.observedGeneration === e.metadata.generation &&
+  (e.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+interface PodLike {
+  metadata: { namespace: string; deletionTimestamp?: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+// ----------------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      count: { type: 'string', default: '200' },
+      'time-scale': { type: 'string', default: '10' },
+      idle: { type: 'string', default: '60' },
+      workers: { type: 'string' },
+      timeout: { type: 'string', default: '600' },
+      'no-restart': { type: 'boolean', default: false },
+      dir: { type: 'string', default: path.join(ROOT, '.sandbox/bench-scale') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const count = Number(values.count);
+  const timeScale = Number(values['time-scale']);
+  const idleMs = Number(values.idle) * 1000;
+  const timeoutMs = Number(values.timeout) * 1000;
+  const opArgs = values.workers ? ['--workers', values.workers] : [];
+  let commit = '?';
+  try {
+    const git = (...a: string[]) => execFileSync('git', ['-C', ROOT, ...a], { encoding: 'utf8' }).trim();
+    commit = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src', 'sandbox') ? ' + uncommitted changes' : ''}`;
+  } catch {
+    // not a checkout
+  }
+  const out: string[] = [
+    `scale benchmark, ${new Date().toISOString()}, code ${commit}, ${os.cpus().length} cores, node ${process.version}`,
+    `${count} EMQX resources (1 core, no replicants, one namespace each), EMQX emulator time ×${timeScale}, operator ${opArgs.join(' ') || 'default workers'}`,
+  ];
+  const row = (line: string) => {
+    out.push(line);
+    say(line);
+  };
+
+  let sb: Sandbox | undefined;
+  let op: OperatorProcess | undefined;
+  process.on('exit', () => op?.child.kill('SIGKILL'));
+  try {
+    const handler = createEmqxHandler({ timeScale });
+    say(`starting the sandbox in ${values.dir}`);
+    sb = await startSandbox({ dir: values.dir!, handlers: [handler], log: (l) => say(`  ${l}`) });
+    await prepareForOperator(sb);
+    const client = new KubeClient(sb.kubeConfig);
+    op = startOperatorProcess(sb, { name: 'operator', args: opArgs, logLevel: 'info' });
+    await waitLeading(op);
+    const base = procStat(op.child.pid!);
+    row(`0. operator leading; RSS with no EMQX resource ${mib(base.rssKiB)} (load ${load()})`);
+
+    // ------------------------------------------------------------------------------------- A. the burst
+    const names = Array.from({ length: count }, (_, i) => `${NS_PREFIX}${String(i + 1).padStart(3, '0')}`);
+    for (let i = 0; i < names.length; i += 50)
+      await Promise.all(
+        names
+          .slice(i, i + 50)
+          .map((ns) => applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })),
+      );
+    await sleep(2000);
+    const m0 = await scrape(op);
+    const cpu0 = procStat(op.child.pid!).cpuSeconds;
+    const loadA = load();
+    say(`A. applying ${count} EMQX resources at once (load ${loadA})`);
+    const appliedAt = new Map<string, number>();
+    const tA = Date.now();
+    await Promise.all(
+      names.map(async (ns) => {
+        await applyObject(client, resource(ns) as never);
+        appliedAt.set(ns, Date.now());
+      }),
+    );
+    const applyMs = Date.now() - tA;
+    const picked = new Map<string, number>();
+    const ready = new Map<string, number>();
+    const podSeen = new Map<string, number>();
+    const podReady = new Map<string, number>();
+    const podGated = new Map<string, number>();
+    const stsSeen = new Map<string, number>();
+    let maxRss = 0;
+    let lastReport = 0;
+    while (ready.size < count) {
+      if (Date.now() - tA > timeoutMs) {
+        row(`   giving up: ${count - ready.size} not Ready after ${sec(timeoutMs)}`);
+        break;
+      }
+      const [list, pods, sets] = await Promise.all([
+        client.request<{ items: EMQX[] }>('GET', '/apis/apps.emqx.io/v2beta1/emqxes'),
+        client.request<{ items: PodLike[] }>('GET', '/api/v1/pods', {
+          query: { labelSelector: 'apps.emqx.io/managed-by=emqx-operator' },
+        }),
+        client.request<{ items: PodLike[] }>('GET', '/apis/apps/v1/statefulsets', {
+          query: { labelSelector: 'apps.emqx.io/managed-by=emqx-operator' },
+        }),
+      ]);
+      const now = Date.now();
+      for (const e of list.items) {
+        const ns = e.metadata.namespace!;
+        if (!appliedAt.has(ns)) continue;
+        if (!picked.has(ns) && e.status?.phase) picked.set(ns, now);
+        if (!ready.has(ns) && isReady(e)) ready.set(ns, now);
+      }
+      for (const set of sets.items)
+        if (appliedAt.has(set.metadata.namespace) && !stsSeen.has(set.metadata.namespace))
+          stsSeen.set(set.metadata.namespace, now);
+      for (const p of pods.items) {
+        const ns = p.metadata.namespace;
+        if (!appliedAt.has(ns) || p.metadata.deletionTimestamp) continue;
+        if (!podSeen.has(ns)) podSeen.set(ns, now);
+        if (
+          !podReady.has(ns) &&
+          (p.status?.conditions ?? []).some((c) => c.type === 'ContainersReady' && c.status === 'True')
+        )
+          podReady.set(ns, now);
+        if (
+          !podGated.has(ns) &&
+          (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+        )
+          podGated.set(ns, now);
+      }
+      maxRss = Math.max(maxRss, procStat(op.child.pid!).rssKiB);
+      if (now - lastReport > 5000) {
+        lastReport = now;
+        say(
+          `   +${sec(now - tA)} picked up ${picked.size}, pods ${podSeen.size}, Ready ${ready.size} of ${count}`,
+        );
+      }
+      await sleep(200);
+    }
+    const m1 = await scrape(op);
+    const cpu1 = procStat(op.child.pid!).cpuSeconds;
+    const from = (m: Map<string, number>) =>
+      names.filter((n) => m.has(n)).map((n) => m.get(n)! - appliedAt.get(n)!);
+    const pickUp = from(picked);
+    const readyMs = from(ready);
+    const podStart = names.filter((n) => podReady.has(n)).map((n) => podReady.get(n)! - podSeen.get(n)!);
+    const operatorShare = names
+      .filter((n) => ready.has(n) && podReady.has(n))
+      .map((n) => ready.get(n)! - appliedAt.get(n)! - (podReady.get(n)! - podSeen.get(n)!));
+    const span = (a: Map<string, number>, b: Map<string, number>) =>
+      names.filter((n) => a.has(n) && b.has(n)).map((n) => b.get(n)! - a.get(n)!);
+    const appliedMap = new Map(appliedAt);
+    const writes = delta(
+      byLabels(m0, 'emqx_operator_kube_writes_total', ['verb', 'kind']),
+      byLabels(m1, 'emqx_operator_kube_writes_total', ['verb', 'kind']),
+    );
+    const calls = delta(
+      byLabels(m0, 'emqx_operator_emqx_api_requests_total', ['endpoint']),
+      byLabels(m1, 'emqx_operator_emqx_api_requests_total', ['endpoint']),
+    );
+    const events = (
+      await client.request<{
+        items: Array<{ metadata: { namespace?: string }; reportingController?: string; reason?: string }>;
+      }>('GET', '/apis/events.k8s.io/v1/events')
+    ).items.filter(
+      (e) => e.reportingController === 'emqx-operator' && e.metadata.namespace?.startsWith(NS_PREFIX),
+    );
+    const reasons = new Map<string, number>();
+    for (const e of events) reasons.set(e.reason ?? '?', (reasons.get(e.reason ?? '?') ?? 0) + 1);
+    const perCluster = (m: Map<string, number>) =>
+      [...m].map(([k, v]) => `${k} ${(v / count).toFixed(2)}`).join(', ');
+    row(
+      `A. burst of ${count} (load ${loadA} → ${load()}); applies took ${sec(applyMs)}; polled every 0.2 s, so each time is up to ~0.3 s late`,
+    );
+    row(
+      `   pick-up (first status written, from its own apply): ${dist(pickUp)}${pickUp.length < count ? ` (only ${pickUp.length})` : ''}`,
+    );
+    row(`   apply → Ready: ${dist(readyMs)}${readyMs.length < count ? ` (only ${readyMs.length})` : ''}`);
+    row(`   the pod's own start-up (pod seen → readiness probe passed): ${dist(podStart)}`);
+    row(`   the operator's share (apply → Ready minus the pod's start-up): ${dist(operatorShare)}`);
+    row(`     apply → StatefulSet seen (the operator's first pass): ${dist(span(appliedMap, stsSeen))}`);
+    row(`     StatefulSet → pod seen (kube-controller-manager): ${dist(span(stsSeen, podSeen))}`);
+    row(`     probe passed → pod Ready (the operator's on-serving gate): ${dist(span(podReady, podGated))}`);
+    row(`     pod Ready → EMQX Ready: ${dist(span(podGated, ready))}`);
+    row(
+      `   Kubernetes writes: ${sum(writes)}, ${(sum(writes) / count).toFixed(2)} per cluster: ${perCluster(writes)}`,
+    );
+    row(
+      `   Events created: ${events.length}, ${(events.length / count).toFixed(2)} per cluster: ${perCluster(reasons)}`,
+    );
+    row(
+      `   EMQX API calls: ${sum(calls)}, ${(sum(calls) / count).toFixed(2)} per cluster: ${perCluster(calls)}`,
+    );
+    row(
+      `   operator CPU ${(cpu1 - cpu0).toFixed(1)} s; RSS max sampled ${mib(maxRss)}, after ${mib(procStat(op.child.pid!).rssKiB)}`,
+    );
+
+    // ---------------------------------------------------------------------------------------- B. idle
+    const loadB = load();
+    say(`B. idle window of ${sec(idleMs)} (load ${loadB})`);
+    const i0 = await scrape(op);
+    const tB = Date.now();
+    const c0 = procStat(op.child.pid!).cpuSeconds;
+    await sleep(idleMs);
+    const i1 = await scrape(op);
+    const elapsed = Date.now() - tB;
+    const idleWrites = delta(
+      byLabels(i0, 'emqx_operator_kube_writes_total', ['verb', 'kind']),
+      byLabels(i1, 'emqx_operator_kube_writes_total', ['verb', 'kind']),
+    );
+    const idleCalls = delta(
+      byLabels(i0, 'emqx_operator_emqx_api_requests_total', ['endpoint']),
+      byLabels(i1, 'emqx_operator_emqx_api_requests_total', ['endpoint']),
+    );
+    const idleReconciles = delta(
+      byLabels(i0, 'emqx_operator_reconcile_total', ['result']),
+      byLabels(i1, 'emqx_operator_reconcile_total', ['result']),
+    );
+    const nonLease = [...idleWrites].filter(([k]) => !k.endsWith(' Lease'));
+    const per30 = (n: number) => ((n / count / elapsed) * 30_000).toFixed(2);
+    row(`B. idle, ${sec(elapsed)}, all ${ready.size} Ready (load ${loadB} → ${load()}):`);
+    row(
+      `   writes other than the Lease: ${nonLease.reduce((a, [, v]) => a + v, 0)}${nonLease.length ? ` (${nonLease.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}; Lease ${sum(idleWrites) - nonLease.reduce((a, [, v]) => a + v, 0)}`,
+    );
+    row(
+      `   EMQX API GETs: ${sum(idleCalls)} = ${((sum(idleCalls) / elapsed) * 1000).toFixed(2)}/s, ${per30(sum(idleCalls))} per cluster per 30 s (${[...idleCalls].map(([k, v]) => `${k} ${per30(v)}`).join(', ')})`,
+    );
+    row(
+      `   reconciles: ${[...idleReconciles].map(([k, v]) => `${k} ${v}`).join(', ')}; operator CPU ${(procStat(op.child.pid!).cpuSeconds - c0).toFixed(2)} s (${(((procStat(op.child.pid!).cpuSeconds - c0) / elapsed) * 100_000).toFixed(1)} % of a core); RSS ${mib(procStat(op.child.pid!).rssKiB)}`,
+    );
+
+    // ------------------------------------------------------------------------------------- C. restart
+    if (!values['no-restart']) {
+      say('C. stopping the operator; starting a new one with the resources in place');
+      await op.stop();
+      const loadC = load();
+      const tC = Date.now();
+      op = startOperatorProcess(sb, { name: 'operator-restart', args: opArgs, logLevel: 'info' });
+      let leadingAt: number | undefined;
+      let firstAt: number | undefined;
+      let allAt: number | undefined;
+      let hwm = 0;
+      let m: Sample[] = [];
+      while (allAt === undefined && Date.now() - tC < timeoutMs) {
+        hwm = Math.max(hwm, procStat(op.child.pid!).hwmKiB);
+        if (healthUrl(op)) {
+          m = await scrape(op).catch(() => m);
+          if (leadingAt === undefined && m.some((s) => s.name === 'emqx_operator_leading' && s.value === 1))
+            leadingAt = Date.now();
+          const done = sum(byLabels(m, 'emqx_operator_reconcile_total', ['kind']));
+          if (firstAt === undefined && done > 0) firstAt = Date.now();
+          if (done >= count) allAt = Date.now();
+        }
+        await sleep(50);
+      }
+      const st = procStat(op.child.pid!);
+      const restartWrites = [...byLabels(m, 'emqx_operator_kube_writes_total', ['verb', 'kind'])].filter(
+        ([k]) => !k.endsWith(' Lease'),
+      );
+      row(
+        `C. restart with ${count} existing resources (load ${loadC} → ${load()}; /metrics polled every 50 ms):`,
+      );
+      row(
+        `   process start → leading ${leadingAt ? sec(leadingAt - tC) : '?'}, → first reconcile done ${firstAt ? sec(firstAt - tC) : '?'}, → all ${count} reconciled once ${allAt ? sec(allAt - tC) : 'not within the timeout'}`,
+      );
+      row(
+        `   memory: VmHWM ${mib(Math.max(hwm, st.hwmKiB))} (peak, initial list included), RSS after ${mib(st.rssKiB)}; writes other than the Lease ${restartWrites.reduce((a, [, v]) => a + v, 0)}${restartWrites.length ? ` (${restartWrites.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
+      );
+    }
+    process.stdout.write(`\n${'='.repeat(100)}\n${out.join('\n')}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bench:scale: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  } finally {
+    say('stopping the operator and the sandbox');
+    await op?.stop().catch(() => {});
+    await sb?.stop().catch(() => {});
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,143 @@
+// How a request reaches the Kubernetes API server: the server URL, the TLS settings (one undici Agent, so
+// connections are reused) and the credentials of each request (headers). The operator loads only this, not
+// client-node's KubeConfig: importing that class loads every generated API model and client (~80 MiB of RSS,
+// BENCHMARKS.md), of which the operator uses none.
+//
+// `KubeconfigAccess` covers what the operator's own loader (./config.ts) resolves: a server (https, or http only
+// with insecure-skip-tls-verify, as client-node requires), a CA (file or data) or insecure-skip-tls-verify, a TLS
+// server name, and a client certificate/key (file or data), a bearer token, a token file (re-read at most every
+// 60 s, so a rotated projected service-account token is picked up as client-go does), or basic auth.
+// Anything else in a kubeconfig (exec plugins, auth providers, impersonation, proxies) is handed to client-node's
+// KubeConfig, loaded only then (`ClientNodeAccess`), so those kubeconfigs keep working as before.
+
+import fs from 'node:fs';
+import { Agent, type Dispatcher } from 'undici';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+/** What one request needs: its credentials and the connection pool to send it through. */
+export interface PreparedRequest {
+  headers: Record<string, string>;
+  dispatcher?: Dispatcher;
+}
+
+export interface KubeAccess {
+  /** The API server's base URL, no trailing slash. */
+  readonly server: string;
+  /** Headers and dispatcher for one request (re-reads a rotated token when due). */
+  prepare(): Promise<PreparedRequest>;
+}
+
+/** How long a token read from a file is used before the file is read again (client-go: 1 minute). */
+export const TOKEN_FILE_TTL_MS = 60_000;
+
+export interface KubeconfigAccessOptions {
+  server: string;
+  /** PEM CA bundle that signs the server's certificate; omitted: the system's CAs. */
+  ca?: Buffer;
+  insecureSkipTLSVerify?: boolean;
+  tlsServerName?: string;
+  cert?: Buffer;
+  key?: Buffer;
+  token?: string;
+  tokenFile?: string;
+  username?: string;
+  password?: string;
+  /** For tests: the clock the token-file cache uses. */
+  now?: () => number;
+}
+
+export class KubeconfigAccess implements KubeAccess {
+  readonly server: string;
+  private readonly opts: KubeconfigAccessOptions;
+  private readonly dispatcher: Dispatcher;
+  private fileToken: { value: string; readAt: number } | undefined;
+
+  constructor(opts: KubeconfigAccessOptions) {
+    let url: URL;
+    try {
+      url = new URL(opts.server);
+    } catch {
+      throw new Error(`server "${opts.server}" is not a URL`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new Error(`server "${opts.server}": only https (or http) is supported`);
+    if (url.protocol === 'http:' && !opts.insecureSkipTLSVerify)
+      throw new Error(`server "${opts.server}": plain http needs insecure-skip-tls-verify: true`);
+    if ((opts.cert === undefined) !== (opts.key === undefined))
+      throw new Error('a client certificate needs both a certificate and a key');
+    this.server = opts.server.replace(/\/+$/, '');
+    this.opts = opts;
+    this.dispatcher = new Agent({
+      connect: {
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}),
+        ...(opts.tlsServerName ? { servername: opts.tlsServerName } : {}),
+        rejectUnauthorized: !opts.insecureSkipTLSVerify,
+        // undici's default (60 s) can race with load balancers' idle timeouts; client-go uses 30 s
+        keepAlive: true,
+        keepAliveInitialDelay: 30_000,
+      },
+    });
+    if (opts.tokenFile) this.readTokenFile(); // fail at load time if it cannot be read
+  }
+
+  async prepare(): Promise<PreparedRequest> {
+    const headers: Record<string, string> = {};
+    const token = this.opts.tokenFile ? this.readTokenFile() : this.opts.token;
+    if (token) headers.Authorization = `Bearer ${token}`;
+    else if (this.opts.username !== undefined)
+      headers.Authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
+    return { headers, dispatcher: this.dispatcher };
+  }
+
+  /** The token file's content, read again once it is older than TOKEN_FILE_TTL_MS (a failed re-read keeps the old). */
+  private readTokenFile(): string {
+    const now = (this.opts.now ?? Date.now)();
+    const cached = this.fileToken;
+    if (cached && now - cached.readAt < TOKEN_FILE_TTL_MS) return cached.value;
+    try {
+      const value = fs.readFileSync(this.opts.tokenFile!, 'utf8').trim();
+      this.fileToken = { value, readAt: now };
+      return value;
+    } catch (err) {
+      if (cached) return cached.value;
+      throw new Error(`token file ${this.opts.tokenFile}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Closes the pooled connections. */
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+/** The parts of client-node's KubeConfig this module calls (so src/ needs only its type). */
+type ClientNodeKubeConfig = Pick<KubeConfig, 'getCurrentCluster' | 'applySecurityAuthentication'>;
+
+/**
+ * Access through a client-node KubeConfig (its auth plugins, proxies and TLS handling): for kubeconfigs the
+ * operator's loader does not handle itself, and for callers that already hold a KubeConfig (the sandbox, tests).
+ */
+export class ClientNodeAccess implements KubeAccess {
+  readonly kc: ClientNodeKubeConfig;
+  constructor(kc: ClientNodeKubeConfig) {
+    this.kc = kc;
+  }
+  get server(): string {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    return cluster.server.replace(/\/+$/, '');
+  }
+  async prepare(): Promise<PreparedRequest> {
+    // whoever built the KubeConfig has loaded client-node already; this import costs nothing more then
+    const { RequestContext } = await import('@kubernetes/client-node');
+    const ctx = new RequestContext(this.server, 'GET' as never);
+    await this.kc.applySecurityAuthentication(ctx);
+    return { headers: { ...ctx.getHeaders() }, dispatcher: ctx.getDispatcher() as Dispatcher | undefined };
+  }
+}
+
+/** A client-node KubeConfig is wrapped; a KubeAccess is used as it is. */
+export function toAccess(x: KubeAccess | ClientNodeKubeConfig): KubeAccess {
+  return 'prepare' in x ? x : new ClientNodeAccess(x);
+}

@@ -1,0 +1,228 @@
+// End to end: spec.tls.listeners.issuerRef (cert-manager) with the operator running unchanged against the sandbox.
+// cert-manager's own CRDs are installed (from its Go module, sandbox/build/fetch-cert-manager-crds.sh), so the
+// API server checks the Certificate the operator writes against cert-manager's real schema. cert-manager's
+// controller cannot run here: the test does what it would do, writing the Secret it would issue (a real certificate
+// from a test CA for exactly the Certificate's DNS names and addresses, with the Certificate's secretTemplate
+// labels). MQTT.js then connects over mqtts:// verifying the chain and the Service's host name; a renewal (a new
+// Secret) is served to new connections while an old connection stays up.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { createWebhookCertificates, type WebhookCertificates } from '../src/webhook/cert.ts';
+import { certManagerCrdTexts, resolveCertManagerCrds } from '../sandbox/cluster/cert-manager.ts';
+import { useOperatorSandbox } from './support/operator.ts';
+import { serviceHost } from './support/mqtt-load.ts';
+import { example, getEmqx, listPods, waitReady } from './support/emqx.ts';
+
+const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--ready-interval', '2s'] });
+const clients: MqttClient[] = [];
+after(() => {
+  for (const c of clients) c.end(true);
+});
+
+/** The Secret cert-manager writes for `cert`: kubernetes.io/tls, the secretTemplate's labels, its annotations. */
+function issuedSecret(cert: any, c: WebhookCertificates) {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: cert.spec.secretName,
+      labels: { ...cert.spec.secretTemplate?.labels, 'controller.cert-manager.io/fao': 'true' },
+      annotations: {
+        'cert-manager.io/certificate-name': cert.metadata.name,
+        'cert-manager.io/issuer-name': cert.spec.issuerRef.name,
+        'cert-manager.io/issuer-kind': cert.spec.issuerRef.kind,
+        'cert-manager.io/issuer-group': cert.spec.issuerRef.group,
+      },
+    },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
+  };
+}
+
+/** What cert-manager's issuer would sign: the Certificate's DNS names and IP addresses. */
+const issue = (cert: any) =>
+  createWebhookCertificates({
+    commonName: cert.spec.dnsNames[0],
+    hosts: [...cert.spec.dnsNames, ...(cert.spec.ipAddresses ?? [])],
+  });
+
+async function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  clients.push(c);
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', (e) => {
+      c.end(true);
+      reject(e);
+    });
+  });
+  return c;
+}
+
+const serialOf = (c: MqttClient) =>
+  (c as unknown as { stream: TLSSocket }).stream.getPeerCertificate().serialNumber.toLowerCase();
+const serial = (pem: string) => new X509Certificate(pem).serialNumber.toLowerCase();
+
+describe('operator: spec.tls with cert-manager', () => {
+  // In the suite, so that it runs after the sandbox's own (top-level) hooks.
+  before(async () => {
+    const dir = await resolveCertManagerCrds();
+    for (const text of certManagerCrdTexts(dir)) await sb.apply(text);
+    await sb.waitFor(
+      "the API server to serve cert-manager's Certificate",
+      () =>
+        sb.api
+          .get('/apis/cert-manager.io/v1')
+          .then((l: any) => l.resources?.some((r: any) => r.kind === 'Certificate')),
+      30_000,
+      250,
+    );
+  });
+
+  it('refuses secretName and issuerRef together at admission', async (t) => {
+    const ns = await sb.newNamespace(t);
+    const bad = example('tls-cert-manager.yaml', ns);
+    bad.spec.tls.listeners.secretName = 'mine';
+    await assert.rejects(sb.apply(bad, ns), /set either secretName .* or issuerRef/);
+  });
+
+  it('creates a Certificate valid for cert-manager, serves the Secret it issues, and a renewal', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(
+      {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Issuer',
+        metadata: { name: 'emqx-ca' },
+        spec: { ca: { secretName: 'emqx-ca' } },
+      },
+      ns,
+    );
+    await sb.apply(example('tls-cert-manager.yaml', ns), ns);
+    const certPath = `/apis/cert-manager.io/v1/namespaces/${ns}/certificates/emqx-listeners-tls`;
+    const svcName = `emqx-listeners.${ns}.svc.cluster.local`;
+
+    // The Certificate, with the names the Services and pods have, owned by the resource.
+    const cert = await sb.waitFor(
+      'the operator to create the Certificate',
+      () => sb.api.get(certPath).catch(() => undefined) as Promise<any>,
+      60_000,
+      500,
+    );
+    t.diagnostic(`Certificate dnsNames: ${cert.spec.dnsNames.join(' ')}`);
+    for (const n of [
+      'emqx-listeners',
+      `emqx-listeners.${ns}`,
+      `emqx-listeners.${ns}.svc`,
+      svcName,
+      `*.emqx-headless.${ns}.svc.cluster.local`,
+      'mqtt.example.com',
+    ])
+      assert.ok(cert.spec.dnsNames.includes(n), `dnsNames has ${n}`);
+    assert.deepEqual(cert.spec.issuerRef, { name: 'emqx-ca', kind: 'Issuer', group: 'cert-manager.io' });
+    assert.equal(cert.spec.secretName, 'emqx-listeners-tls');
+    // Every field the operator writes was kept by cert-manager's structural schema (unknown ones would be pruned).
+    assert.deepEqual(cert.spec.privateKey, { rotationPolicy: 'Always' });
+    assert.deepEqual(cert.spec.usages, ['server auth', 'digital signature', 'key encipherment']);
+    assert.deepEqual(cert.spec.secretTemplate, {
+      labels: { 'apps.emqx.io/instance': 'emqx', 'apps.emqx.io/managed-by': 'emqx-operator' },
+    });
+    const emqx = (await getEmqx(sb, ns))!;
+    assert.equal(cert.metadata.ownerReferences?.[0]?.uid, emqx.metadata.uid, 'owned by the EMQX resource');
+
+    // Until cert-manager issued it, nothing rolls out and the condition says why.
+    const waiting = await sb.waitFor(
+      'CertificatesReady False: waiting for cert-manager',
+      async () =>
+        (await getEmqx(sb, ns))?.status?.conditions?.find(
+          (c) => c.type === 'CertificatesReady' && c.status === 'False',
+        ),
+      30_000,
+      250,
+    );
+    assert.match(waiting.message!, /waiting for cert-manager to issue Certificate "emqx-listeners-tls"/);
+    await assert.rejects(sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/emqx-core`), /HTTP 404/);
+
+    // cert-manager issues: the Secret appears; the cluster comes up serving it.
+    const first = await issue(cert);
+    await sb.apply(issuedSecret(cert, first), ns);
+    const ready = await waitReady(sb, ns);
+    assert.equal(ready.status?.certificates?.[0]?.secretName, 'emqx-listeners-tls');
+    assert.equal(ready.status?.certificates?.[0]?.serial, serial(first.cert));
+
+    const ip = await serviceHost(sb.api, ns, 'emqx-listeners');
+    const old = await sb.waitFor(
+      'an mqtts:// connection through the listeners Service',
+      () =>
+        connect(`mqtts://${ip}:8883`, {
+          ca: first.caCert,
+          servername: svcName,
+          rejectUnauthorized: true,
+          clientId: 'old',
+        }),
+      60_000,
+      500,
+    );
+    assert.equal(serialOf(old), serial(first.cert));
+    const podsBefore = (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
+
+    // The LoadBalancer got its address: the operator adds it to the Certificate (cert-manager then re-issues).
+    const svc = await sb.waitFor(
+      'the listeners LoadBalancer address',
+      async () => {
+        const s = (await sb.api.get(`/api/v1/namespaces/${ns}/services/emqx-listeners`)) as any;
+        return s.status?.loadBalancer?.ingress?.[0]?.ip ? s : undefined;
+      },
+      60_000,
+      500,
+    );
+    const lbIp: string = svc.status.loadBalancer.ingress[0].ip;
+    const updated = await sb.waitFor(
+      'the Certificate to carry the LoadBalancer address',
+      async () => {
+        const c = (await sb.api.get(certPath)) as any;
+        return c.spec.ipAddresses?.includes(lbIp) ? c : undefined;
+      },
+      30_000,
+      250,
+    );
+
+    // Renewal: cert-manager writes a new key and certificate (now with the address) into the same Secret.
+    const next = await issue(updated);
+    await sb.apply(issuedSecret(updated, next), ns);
+    const started = Date.now();
+    await sb.waitFor(
+      'status.certificates with the new serial (the Secret is watched)',
+      async () => (await getEmqx(sb, ns))?.status?.certificates?.[0]?.serial === serial(next.cert),
+      30_000,
+      200,
+    );
+    t.diagnostic(`status showed the new serial ${Date.now() - started} ms after the Secret changed`);
+    const fresh = await sb.waitFor(
+      'a new connection to the LoadBalancer address to get the renewed certificate, verified by IP',
+      async () => {
+        const c = await connect(`mqtts://${lbIp}:8883`, {
+          ca: first.caCert + next.caCert,
+          clientId: `new-${Date.now()}`,
+        }).catch(() => undefined);
+        if (!c || serialOf(c) === serial(next.cert)) return c;
+        c.end(true);
+        return undefined;
+      },
+      120_000,
+      1000,
+    );
+    t.diagnostic(`renewed certificate served ${Date.now() - started} ms after the Secret changed`);
+    assert.ok(old.connected, 'the connection made before the renewal is still up');
+    const got = new Promise<string>((resolve) => old.on('message', (_t, p) => resolve(p.toString())));
+    await old.subscribeAsync('tls/renewed', { qos: 1 });
+    await fresh.publishAsync('tls/renewed', 'hello', { qos: 1 });
+    assert.equal(await got, 'hello');
+    const podsAfter = (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
+    assert.deepEqual(podsAfter, podsBefore, 'no pod was replaced');
+  });
+});
