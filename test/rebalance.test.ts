@@ -5,6 +5,7 @@ import { createWebhookCertificates } from '../src/webhook/cert.ts';
 import { useOperatorSandbox } from './support/operator.ts';
 import { emqxCall, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
+import { tlsSecret } from './support/tls.ts';
 import { emqxResource } from './support/upgrade.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
@@ -140,17 +141,7 @@ describe('Rebalance', () => {
     const ns = await sb.newNamespace(t);
     const host = `*.emqx-headless.${ns}.svc.cluster.local`;
     const c = await createWebhookCertificates({ commonName: 'emqx-dashboard', hosts: [host] });
-    const b64 = (v: string) => Buffer.from(v).toString('base64');
-    await sb.apply(
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'dashboard-tls' },
-        type: 'kubernetes.io/tls',
-        data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
-      },
-      ns,
-    );
+    await sb.apply(tlsSecret('dashboard-tls', c), ns);
     const emqx = emqxResource(ns, {
       image: 'emqx/emqx-enterprise:5.8.3',
       cores: 2,

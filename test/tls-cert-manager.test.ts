@@ -6,42 +6,28 @@
 // labels). MQTT.js then connects over mqtts:// verifying the chain and the Service's host name; a renewal (a new
 // Secret) is served to new connections while an old connection stays up.
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
-import { after, before, describe, it } from 'node:test';
-import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import { before, describe, it } from 'node:test';
 import { createWebhookCertificates, type WebhookCertificates } from '../src/webhook/cert.ts';
 import { certManagerCrdTexts, resolveCertManagerCrds } from '../sandbox/cluster/cert-manager.ts';
 import { useOperatorSandbox } from './support/operator.ts';
 import { serviceHost } from './support/mqtt-load.ts';
 import { example, getEmqx, listPods, waitReady } from './support/emqx.ts';
+import { mqttConnector, serial, serialOf, tlsSecret } from './support/tls.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--ready-interval', '2s'] });
-const clients: MqttClient[] = [];
-after(() => {
-  for (const c of clients) c.end(true);
-});
+const connect = mqttConnector();
 
 /** The Secret cert-manager writes for `cert`: kubernetes.io/tls, the secretTemplate's labels, its annotations. */
 function issuedSecret(cert: any, c: WebhookCertificates) {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: cert.spec.secretName,
-      labels: { ...cert.spec.secretTemplate?.labels, 'controller.cert-manager.io/fao': 'true' },
-      annotations: {
-        'cert-manager.io/certificate-name': cert.metadata.name,
-        'cert-manager.io/issuer-name': cert.spec.issuerRef.name,
-        'cert-manager.io/issuer-kind': cert.spec.issuerRef.kind,
-        'cert-manager.io/issuer-group': cert.spec.issuerRef.group,
-      },
+  return tlsSecret(cert.spec.secretName, c, {
+    labels: { ...cert.spec.secretTemplate?.labels, 'controller.cert-manager.io/fao': 'true' },
+    annotations: {
+      'cert-manager.io/certificate-name': cert.metadata.name,
+      'cert-manager.io/issuer-name': cert.spec.issuerRef.name,
+      'cert-manager.io/issuer-kind': cert.spec.issuerRef.kind,
+      'cert-manager.io/issuer-group': cert.spec.issuerRef.group,
     },
-    type: 'kubernetes.io/tls',
-    data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
-  };
+  });
 }
 
 /** What cert-manager's issuer would sign: the Certificate's DNS names and IP addresses. */
@@ -50,23 +36,6 @@ const issue = (cert: any) =>
     commonName: cert.spec.dnsNames[0],
     hosts: [...cert.spec.dnsNames, ...(cert.spec.ipAddresses ?? [])],
   });
-
-async function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  clients.push(c);
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-  });
-  return c;
-}
-
-const serialOf = (c: MqttClient) =>
-  (c as unknown as { stream: TLSSocket }).stream.getPeerCertificate().serialNumber.toLowerCase();
-const serial = (pem: string) => new X509Certificate(pem).serialNumber.toLowerCase();
 
 describe('operator: spec.tls with cert-manager', () => {
   // In the suite, so that it runs after the sandbox's own (top-level) hooks.

@@ -4,51 +4,18 @@
 // connection made before stays up and keeps working, no pod restarts, the status and an Event show the new serial.
 // A Secret without its key halts the operator's changes with a condition naming the Secret.
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
-import { after, describe, it } from 'node:test';
-import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
-import { createWebhookCertificates, type WebhookCertificates } from '../src/webhook/cert.ts';
+import { describe, it } from 'node:test';
+import type { IClientOptions } from 'mqtt';
+import { createWebhookCertificates } from '../src/webhook/cert.ts';
 import { readMetrics, useOperatorSandbox } from './support/operator.ts';
 import { serviceHost } from './support/mqtt-load.ts';
 import { example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
+import { mqttConnector, serial, serialOf, tlsSecret } from './support/tls.ts';
 
 // A Ready cluster is looked at again only every 10 minutes: the status and Event after a renewal must come from
 // the operator's watch on TLS Secrets, not from a periodic pass.
 const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--ready-interval', '10m'] });
-const clients: MqttClient[] = [];
-after(() => {
-  for (const c of clients) c.end(true);
-});
-
-function tlsSecret(name: string, c: WebhookCertificates) {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name },
-    type: 'kubernetes.io/tls',
-    data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
-  };
-}
-
-async function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  clients.push(c);
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-  });
-  return c;
-}
-
-const serialOf = (c: MqttClient) =>
-  (c as unknown as { stream: TLSSocket }).stream.getPeerCertificate().serialNumber.toLowerCase();
-const serial = (pem: string) => new X509Certificate(pem).serialNumber.toLowerCase();
+const connect = mqttConnector();
 
 async function events(ns: string, reason: string): Promise<any[]> {
   const list = await sb.api.get<{ items: any[] }>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`);

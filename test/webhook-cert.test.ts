@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import { CONTENT_TYPE } from '../sandbox/kubelet/api.ts';
 import { createWebhookCertificates, type WebhookCertificates } from '../src/webhook/cert.ts';
+import { tlsSecret } from './support/tls.ts';
 import {
   OPERATOR_NAMESPACE,
   startOperatorProcess,
@@ -117,16 +118,7 @@ describe('conversion webhook certificate', () => {
     const issue = (validityMs: number) =>
       createWebhookCertificates({ commonName: 'webhook', hosts: ['127.0.0.1'], validityMs });
     const writeSecret = (c: WebhookCertificates) =>
-      sb.apply(
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'emqx-operator-webhook-cert' },
-          type: 'kubernetes.io/tls',
-          data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key), 'ca.crt': b64(c.caCert) },
-        },
-        OPERATOR_NAMESPACE,
-      );
+      sb.apply(tlsSecret('emqx-operator-webhook-cert', c), OPERATOR_NAMESPACE);
     const inject = (bundle: string) =>
       sb.api.request('PATCH', CRD, {
         body: { spec: { conversion: { webhook: { clientConfig: { caBundle: b64(bundle) } } } } },
