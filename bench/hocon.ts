@@ -1,23 +1,7 @@
 // `npm run bench:hocon`: how long the HOCON parser takes on configs of 2,000 to 100,000 lines (about 4 MiB, the parse limit) (a benchmark that
 // prints figures, not a test: the unit tests bound the parser's work, src/hocon/parser.test.ts "work bounds").
 import { parseHocon } from '../src/hocon/index.ts';
-
-function listenersConfig(blocks: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < blocks; i++) {
-    lines.push(
-      `listeners.tcp.l${i} {`,
-      `  bind = "0.0.0.0:${10000 + i}"`,
-      `  max_connections = infinity`,
-      `  acceptors = ${16 + (i % 4)}`,
-      `  tcp_options { active_n = 100, backlog = 1024, send_timeout = 15s }`,
-      `  # comment ${i}`,
-      `  zone = default, enable = true, proxy_protocol = false`,
-      `}`,
-    );
-  }
-  return lines.join('\n');
-}
+import { listenersConfig } from '../test/support/hocon-sample.ts';
 
 const RUNS = 9;
 for (const blocks of [250, 2_500, 12_500]) {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { parseHocon, parseHoconValue } from './parser.ts';
 import { HoconError } from './types.ts';
 import type { HoconObject } from './types.ts';
+import { listenersConfig } from '../../test/support/hocon-sample.ts';
 
 /** Asserts that parsing fails with a HoconError and returns it. */
 function parseError(text: string, opts?: Parameters<typeof parseHocon>[1]): HoconError {
@@ -599,24 +600,6 @@ function workOf(text: string): number {
     }
   }
   return lo;
-}
-
-/** `blocks` listener blocks of 8 lines each. */
-function listenersConfig(blocks: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < blocks; i++) {
-    lines.push(
-      `listeners.tcp.l${i} {`,
-      `  bind = "0.0.0.0:${10000 + i}"`,
-      `  max_connections = infinity`,
-      `  acceptors = ${16 + (i % 4)}`,
-      `  tcp_options { active_n = 100, backlog = 1024, send_timeout = 15s }`,
-      `  # comment ${i}`,
-      `  zone = default, enable = true, proxy_protocol = false`,
-      `}`,
-    );
-  }
-  return lines.join('\n');
 }
 
 // Work, not time: the resolver counts what it builds and copies (limits.maxWork), so these bounds hold on any
