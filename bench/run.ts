@@ -16,12 +16,23 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import type { EMQX } from '../src/api/types.ts';
-import { APPLY_PATCH } from '../src/k8s/apply.ts';
 import { KubeClient, type KubeObject } from '../src/k8s/rest.ts';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
 import type { ImageHandler } from '../sandbox/kubelet/handler.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { prepareForOperator, startOperatorProcess, type OperatorProcess } from '../sandbox/operator.ts';
+import {
+  applyObject as applyAs,
+  byLabels,
+  delta,
+  isReady,
+  percentile,
+  procStat,
+  scrape,
+  type Sample,
+} from './support.ts';
+
+const applyObject = (client: KubeClient, obj: KubeObject) => applyAs(client, obj, FIELD_MANAGER);
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIELD_MANAGER = 'emqx-bench';
@@ -92,60 +103,6 @@ function sleep(ms: number): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------- operator figures
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseMetrics(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-    }
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-async function scrape(op: OperatorProcess): Promise<Sample[]> {
-  let base: string | undefined;
-  try {
-    base = op.healthUrl();
-  } catch {
-    // no log file yet
-  }
-  if (!base) throw new Error('the operator has not logged its health address');
-  const res = await fetch(`${base.replace(/\/+$/, '')}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
-  return parseMetrics(await res.text());
-}
-
-/** Sum of `name` by the given label(s), as a map "a|b" → value. */
-function byLabels(samples: Sample[], name: string, labelNames: string[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of samples) {
-    if (s.name !== name) continue;
-    const key = labelNames.map((l) => s.labels[l] ?? '').join('|');
-    out.set(key, (out.get(key) ?? 0) + s.value);
-  }
-  return out;
-}
-
-function delta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [k, v] of after) {
-    const d = v - (before.get(k) ?? 0);
-    if (d !== 0) out.set(k, d);
-  }
-  return new Map([...out].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
-}
-
 /** Where the operator's memory is, from its own /metrics (prom-client's process collectors). */
 function heapLine(samples: Sample[]): string {
   const m = (name: string, space?: string) =>
@@ -158,39 +115,6 @@ function heapLine(samples: Sample[]): string {
 
 function total(samples: Sample[], name: string): number {
   return samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
-}
-
-interface ProcStat {
-  rssKiB: number;
-  hwmKiB: number;
-  /** RSS split: anonymous memory (heaps, malloc) and file pages (the node binary and libraries). */
-  anonKiB: number;
-  fileKiB: number;
-  cpuSeconds: number;
-}
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function procStat(pid: number): ProcStat {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  // /proc/<pid>/stat: fields after the ")" of the command name; utime and stime are fields 14 and 15.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(rest[11]) + Number(rest[12]);
-  return {
-    rssKiB: kib('VmRSS'),
-    hwmKiB: kib('VmHWM'),
-    anonKiB: kib('RssAnon'),
-    fileKiB: kib('RssFile'),
-    cpuSeconds: ticks / CLK_TCK,
-  };
 }
 
 // -------------------------------------------------------------------------------------------------- resources
@@ -210,28 +134,6 @@ function smallResource(namespace: string): EMQX {
   return obj;
 }
 
-async function applyObject(client: KubeClient, obj: KubeObject): Promise<void> {
-  const ref = {
-    apiVersion: obj.apiVersion!,
-    kind: obj.kind!,
-    namespace: obj.metadata?.namespace,
-    name: obj.metadata!.name!,
-  };
-  await client.request('PATCH', await client.path(ref), {
-    query: { fieldManager: FIELD_MANAGER, force: true },
-    body: obj,
-    contentType: APPLY_PATCH,
-  });
-}
-
-function isReady(e: EMQX | undefined): boolean {
-  return (
-    e?.status?.phase === 'Ready' &&
-    e.status.observedGeneration === e.metadata.generation &&
-    (e.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
-  );
-}
-
 interface PodLike {
   metadata: { name: string; namespace: string; labels?: Record<string, string>; deletionTimestamp?: string };
   spec: {
@@ -246,12 +148,6 @@ interface PodLike {
 
 const podCond = (p: PodLike, type: string) =>
   (p.status?.conditions ?? []).some((c) => c.type === type && c.status === 'True');
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
 
 interface EventLike {
   metadata: { uid: string; namespace?: string };

@@ -9,16 +9,29 @@
 //      to every resource reconciled once, its memory peak (VmHWM) over the initial list, writes it made.
 // Every figure is printed with the load average of the machine at that moment. See BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { EMQX } from '../src/api/types.ts';
-import { APPLY_PATCH } from '../src/k8s/apply.ts';
 import { KubeClient, type KubeObject } from '../src/k8s/rest.ts';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { prepareForOperator, startOperatorProcess, type OperatorProcess } from '../sandbox/operator.ts';
+import {
+  applyObject as applyAs,
+  byLabels as byLabelsSep,
+  delta,
+  healthUrl,
+  isReady,
+  percentile,
+  procStat,
+  scrape,
+  type Sample,
+} from './support.ts';
+
+const applyObject = (client: KubeClient, obj: KubeObject) => applyAs(client, obj, 'emqx-bench');
+const byLabels = (samples: Sample[], name: string, labelNames: string[]) =>
+  byLabelsSep(samples, name, labelNames, ' ');
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const NS_PREFIX = 'scale-';
@@ -51,11 +64,6 @@ const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 const dist = (values: number[]) =>
   values.length === 0
     ? 'none'
@@ -63,60 +71,7 @@ const dist = (values: number[]) =>
 
 // ------------------------------------------------------------------------------------------ operator figures
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-function healthUrl(op: OperatorProcess): string | undefined {
-  try {
-    return op.healthUrl();
-  } catch {
-    return undefined; // no log file yet
-  }
-}
-
-async function scrape(op: OperatorProcess): Promise<Sample[]> {
-  const base = healthUrl(op);
-  if (!base) throw new Error('the operator has not logged its health address');
-  const res = await fetch(`${base.replace(/\/+$/, '')}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  const out: Sample[] = [];
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m || line.startsWith('#')) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
-      labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-function byLabels(samples: Sample[], name: string, labelNames: string[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of samples.filter((x) => x.name === name)) {
-    const key = labelNames.map((l) => s.labels[l] ?? '').join(' ');
-    out.set(key, (out.get(key) ?? 0) + s.value);
-  }
-  return out;
-}
-function delta(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [k, v] of b) if (v - (a.get(k) ?? 0) !== 0) out.set(k, v - (a.get(k) ?? 0));
-  return new Map([...out].sort((x, y) => y[1] - x[1]));
-}
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-
-function procStat(pid: number): { rssKiB: number; hwmKiB: number; cpuSeconds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return {
-    rssKiB: kib('VmRSS'),
-    hwmKiB: kib('VmHWM'),
-    cpuSeconds: (Number(rest[11]) + Number(rest[12])) / 100,
-  };
-}
 
 async function waitLeading(op: OperatorProcess, timeoutMs = 120_000): Promise<void> {
   const t0 = Date.now();
@@ -141,25 +96,6 @@ function resource(namespace: string): EMQX {
     spec: { image: 'emqx/emqx:5.8.3', coreTemplate: { spec: { replicas: 1 } } },
   } as EMQX;
 }
-
-async function applyObject(client: KubeClient, obj: KubeObject): Promise<void> {
-  const ref = {
-    apiVersion: obj.apiVersion!,
-    kind: obj.kind!,
-    namespace: obj.metadata?.namespace,
-    name: obj.metadata!.name!,
-  };
-  await client.request('PATCH', await client.path(ref), {
-    query: { fieldManager: 'emqx-bench', force: true },
-    body: obj,
-    contentType: APPLY_PATCH,
-  });
-}
-
-const isReady = (e: EMQX) =>
-  e.status?.phase === 'Ready' &&
-  e.status.observedGeneration === e.metadata.generation &&
-  (e.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 interface PodLike {
   metadata: { namespace: string; deletionTimestamp?: string };
