@@ -3,8 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { serveLocalApi } from '../../test/support/local-api.ts';
 import { createLogger } from '../observability/logger.ts';
 import { KubeClient, type KubeObject } from '../k8s/rest.ts';
 import { ClusterCache, tlsSecretIdentity } from './cache.ts';
@@ -38,24 +37,7 @@ async function fakeServer(items: Record<string, KubeObject[]>, secretsDelayMs: n
     if (plural === 'secrets') setTimeout(list, secretsDelayMs);
     else list();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const kc = await serveLocalApi(server);
   return {
     client: new KubeClient(kc),
     watching: (plural: string) => watches.has(plural),

@@ -1,8 +1,8 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { serveLocalApi } from '../../test/support/local-api.ts';
 import { forgetSecret, registerSecret } from '../observability/redact.ts';
 import { EventRecorder, camelCaseReason } from './events.ts';
 import { KubeClient } from './rest.ts';
@@ -30,24 +30,7 @@ async function fakeServer(opts: { patch404?: boolean } = {}) {
       res.writeHead(code, { 'Content-Type': 'application/json' }).end(raw || '{}');
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const kc = await serveLocalApi(server);
   return { client: new KubeClient(kc), requests };
 }
 
