@@ -42,7 +42,13 @@ export function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
   );
 }
 
-export type ChangeListener = (kind: 'EMQX' | 'Rebalance', key: string) => void;
+/** What changed, when a change of an owned object (e.g. a Pod) woke the resource: that object, as cached. */
+export interface ChangeSource {
+  kind: OwnedKind;
+  object: KubeObject;
+}
+
+export type ChangeListener = (kind: 'EMQX' | 'Rebalance', key: string, source?: ChangeSource) => void;
 
 /** A TLS Secret as the cache keeps it: who it is and its version, never its data (no key material in memory). */
 export function tlsSecretIdentity(obj: KubeObject): KubeObject {
@@ -151,13 +157,18 @@ export class ClusterCache {
           }),
         namespaces,
       );
-      const notify = (obj: KubeObject) => {
+      const notify = (obj: KubeObject, deleted = false) => {
         const instance = obj.metadata?.labels?.[LABEL_INSTANCE];
-        if (instance && obj.metadata?.namespace) this.emit('EMQX', `${obj.metadata.namespace}/${instance}`);
+        if (instance && obj.metadata?.namespace)
+          this.emit(
+            'EMQX',
+            `${obj.metadata.namespace}/${instance}`,
+            deleted ? undefined : { kind: name, object: obj },
+          );
       };
-      inf.onAdd(notify);
-      inf.onUpdate(notify);
-      inf.onDelete(notify);
+      inf.onAdd((obj) => notify(obj));
+      inf.onUpdate((obj) => notify(obj));
+      inf.onDelete((obj) => notify(obj, true));
       this.owned.set(name, inf);
     }
     this.emqxInformer = new Informers(
@@ -215,9 +226,9 @@ export class ClusterCache {
     );
   }
 
-  private emit(kind: 'EMQX' | 'Rebalance', key: string): void {
+  private emit(kind: 'EMQX' | 'Rebalance', key: string, source?: ChangeSource): void {
     if (!this.synced) return;
-    for (const l of this.listeners) l(kind, key);
+    for (const l of this.listeners) l(kind, key, source);
   }
 
   onChange(listener: ChangeListener): () => void {

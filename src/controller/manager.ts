@@ -1,6 +1,6 @@
 // The operator process: informers, one serialised work queue, the reconcilers, leader election, the conversion
 // webhook, health and metrics. `startOperator` is what `emqx-operator run` calls.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { buildCrds, conversionMergePatch, EMQX_CRD_NAME, type WebhookOptions } from '../api/crds.ts';
 import { EmqxClient } from '../emqx/client.ts';
 import { X509Certificate } from 'node:crypto';
@@ -23,8 +23,9 @@ import {
   type WebhookCertMaterial,
 } from '../webhook/lifecycle.ts';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
-import { ClusterCache } from './cache.ts';
+import { ClusterCache, type ChangeSource } from './cache.ts';
 import type { EmqxApi, EmqxApiFactory } from './emqx-access.ts';
+import { awaitsServingGate } from './pod-facts.ts';
 import { WorkQueue } from './queue.ts';
 import { RebalanceReconciler } from './rebalance.ts';
 import { EmqxReconciler } from './reconciler.ts';
@@ -55,7 +56,8 @@ export interface OperatorOptions {
   /** Validity of the webhook certificates the operator makes (default 10 years); renewed with half left. */
   webhookCertValidityMs?: number;
   workers?: number;
-  /** Extra workers that only acknowledge never-seen resources (one status write each); default 64. */
+  /** Extra workers that only run priority passes (acknowledging never-seen resources, setting a ready pod's
+   * readiness gate); default 64. */
   priorityWorkers?: number;
   logLevel?: LogLevel;
   logger?: Logger;
@@ -455,17 +457,26 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       {
         name: 'emqx',
         workers: opts.workers ?? 4,
-        // acknowledging a never-seen resource is one status write: a burst of them gets workers of its own
+        // acknowledging a never-seen resource is one status write, a readiness-gate pass a pod status patch and
+        // a status write: a burst of them gets workers of its own
         priorityWorkers: opts.priorityWorkers ?? 64,
         logger: log,
       },
     );
     queue = q;
-    const enqueue = (kind: 'EMQX' | 'Rebalance', ns: string, name: string) =>
-      q.add(`${kind}/${ns}/${name}`, { priority: kind === 'EMQX' && emqx.neverSeen(ns, name) });
-    cache.onChange((kind, key) => {
+    // Priority (ahead of the line, on the extra workers too): a never-seen resource (its acknowledgement), and a
+    // resource whose pod passed its readiness probe but waits for its `on-serving` gate (the pod takes no traffic
+    // until a pass sets it; behind a burst of other clusters' first passes that wait was most of the time to Ready).
+    const enqueue = (kind: 'EMQX' | 'Rebalance', ns: string, name: string, source?: ChangeSource) =>
+      q.add(`${kind}/${ns}/${name}`, {
+        priority:
+          kind === 'EMQX' &&
+          (emqx.neverSeen(ns, name) ||
+            (source?.kind === 'Pod' && awaitsServingGate(source.object as V1Pod))),
+      });
+    cache.onChange((kind, key, source) => {
       const [ns, name] = key.split('/') as [string, string];
-      enqueue(kind, ns, name);
+      enqueue(kind, ns, name, source);
     });
     await cache.start();
     cacheSynced = true;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
+  awaitsServingGate,
   compareVersions,
   containersReady,
   nodeHost,
@@ -111,5 +112,39 @@ describe('observe', () => {
     assert.equal(supportsEvacuation({ edition: 'Enterprise', version: '5.0.2' }), false);
     assert.equal(supportsEvacuation({ edition: 'Opensource', version: '5.8.3' }), false);
     assert.equal(nodeHost('emqx@[fd00::1]'), 'fd00::1');
+  });
+});
+
+describe('awaitsServingGate (which pod changes queue a pass with priority)', () => {
+  const withServing = (p: V1Pod, status?: 'True' | 'False'): V1Pod => ({
+    ...p,
+    status: {
+      ...p.status,
+      conditions: [
+        ...(p.status?.conditions ?? []).filter((c) => c.type !== 'apps.emqx.io/on-serving'),
+        ...(status ? [{ type: 'apps.emqx.io/on-serving', status }] : []),
+      ],
+    },
+  });
+  it('a pod whose probe passed and whose gate is unset or False awaits it', () => {
+    assert.equal(awaitsServingGate(withServing(pod('emqx-core-0', 'core', '127.1.0.2'))), true);
+    assert.equal(awaitsServingGate(withServing(pod('emqx-replicant-a', 'replicant', '127.1.0.5'), 'False')), true);
+  });
+  it('a pod already serving, not ready, terminating, draining or of no EMQX role does not', () => {
+    const ready = pod('emqx-core-0', 'core', '127.1.0.2');
+    assert.equal(awaitsServingGate(withServing(ready, 'True')), false);
+    assert.equal(awaitsServingGate(pod('emqx-core-0', 'core', '127.1.0.2', false)), false);
+    assert.equal(
+      awaitsServingGate({ ...ready, metadata: { ...ready.metadata, deletionTimestamp: new Date() } }),
+      false,
+    );
+    assert.equal(
+      awaitsServingGate({
+        ...ready,
+        metadata: { ...ready.metadata, annotations: { 'apps.emqx.io/draining': 'true' } },
+      }),
+      false,
+    );
+    assert.equal(awaitsServingGate({ ...ready, metadata: { ...ready.metadata, labels: {} } }), false);
   });
 });

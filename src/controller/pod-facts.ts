@@ -1,7 +1,7 @@
 // Pure facts about pods and EMQX nodes: pod readiness, revisions, and matching the EMQX API's node list to
 // pods. No I/O here, so every rule is unit-tested.
 import type { V1Pod, V1PodCondition } from '@kubernetes/client-node';
-import { CONDITION_ON_SERVING, LABEL_DB_ROLE, LABEL_POD_TEMPLATE_HASH, type Role } from '../api/names.ts';
+import { ANNOTATION_DRAINING, CONDITION_ON_SERVING, LABEL_DB_ROLE, LABEL_POD_TEMPLATE_HASH, type Role } from '../api/names.ts';
 import type { EMQXNode } from '../api/types.ts';
 
 /** The fields of `GET /api/v5/nodes` the operator reads. */
@@ -41,6 +41,20 @@ export function podReady(pod: V1Pod): boolean {
 
 export function onServing(pod: V1Pod): boolean {
   return podCondition(pod, CONDITION_ON_SERVING)?.status === 'True';
+}
+
+/**
+ * The pod passes its readiness probe but its `on-serving` readiness gate is not set yet: the one pass that may set
+ * it (plan's `wantServing`, which still asks EMQX whether the node runs in the cluster) is urgent, since the pod
+ * takes no traffic until then. The manager queues such a pass with priority; a draining pod never qualifies.
+ */
+export function awaitsServingGate(pod: V1Pod): boolean {
+  return (
+    podRole(pod) !== undefined &&
+    !pod.metadata?.annotations?.[ANNOTATION_DRAINING] &&
+    containersReady(pod) &&
+    !onServing(pod)
+  );
 }
 
 export function podRole(pod: V1Pod): Role | undefined {

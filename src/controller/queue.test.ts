@@ -326,22 +326,80 @@ test('priority keys go ahead of ordinary ones and use the extra workers; ordinar
   assert.equal(h.maxTotal, 3, 'never more than workers + priorityWorkers');
 });
 
-test('without extra workers a priority key still jumps the line; a waiting key keeps its class', async () => {
+test('without extra workers a priority key still jumps the line; a priority add moves a waiting key ahead', async () => {
   const h = harness({ workers: 1 });
   const g = h.gate('block');
   h.q.add('block');
   await flush();
   h.q.add('a');
   h.q.add('b');
-  h.q.add('a', { priority: true }); // already waiting: keeps its place
+  h.q.add('a', { priority: true }); // already waiting as an ordinary key: moved ahead
   h.q.add('c', { priority: true });
+  h.q.add('c'); // an ordinary add never demotes it
   assert.equal(h.q.len(), 3);
   g.resolve();
   await h.q.idle();
   assert.deepEqual(
     h.calls.map((c) => c.key),
-    ['block', 'c', 'a', 'b'],
+    ['block', 'a', 'c', 'b'],
   );
+});
+
+test('a priority add moves a waiting ordinary key onto an extra worker at once, ahead of earlier ordinary keys', async () => {
+  // the readiness-gate case: a cluster's pass waits behind other clusters' first passes when its pod turns ready
+  const h = harness({ workers: 1, priorityWorkers: 1 });
+  const gLong = h.gate('first-pass-1');
+  h.q.add('first-pass-1');
+  h.q.add('first-pass-2');
+  h.q.add('gate');
+  await flush();
+  assert.deepEqual(
+    h.calls.map((c) => c.key),
+    ['first-pass-1'],
+  );
+  h.q.add('gate', { priority: true });
+  await flush();
+  assert.deepEqual(
+    h.calls.map((c) => c.key),
+    ['first-pass-1', 'gate'],
+    'the gate pass runs beside the busy ordinary worker',
+  );
+  assert.equal(h.q.len(), 1, 'first-pass-2 still waits for the ordinary worker');
+  gLong.resolve();
+  await h.q.idle();
+  assert.deepEqual(
+    h.calls.map((c) => c.key),
+    ['first-pass-1', 'gate', 'first-pass-2'],
+  );
+  assert.equal(h.maxPerKey, 1);
+});
+
+test('priority never runs a key twice at once: a key being processed runs again afterwards, ahead of the line', async () => {
+  const h = harness({ workers: 1, priorityWorkers: 2 });
+  const g1 = h.gate('k');
+  const gOther = h.gate('other');
+  h.q.add('k'); // a long pass on the ordinary worker
+  await flush();
+  h.q.add('other');
+  h.q.add('k', { priority: true }); // its pod turned ready while the pass ran
+  h.q.add('k', { priority: true });
+  await flush();
+  assert.deepEqual(
+    h.calls.map((c) => c.key),
+    ['k'],
+    'k is not started a second time while it runs, even with extra workers free',
+  );
+  g1.resolve();
+  await flush();
+  assert.deepEqual(
+    h.calls.map((c) => c.key),
+    ['k', 'k', 'other'],
+    'the re-run of k is priority (an extra worker, ahead of other), and runs once for both adds',
+  );
+  gOther.resolve();
+  await h.q.idle();
+  assert.equal(h.calls.length, 3);
+  assert.equal(h.maxPerKey, 1);
 });
 
 test('a re-run after processing is ordinary unless an add during the run asked for priority', async () => {

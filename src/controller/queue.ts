@@ -12,9 +12,10 @@
 //    `addRateLimited(key)` / `forget(key)` are public for handlers that want to decide themselves;
 //  - priority: `add(key, { priority: true })` queues a key ahead of the ordinary ones, and priority keys may run on
 //    `priorityWorkers` extra workers beyond `workers` (a burst of never-seen resources is acknowledged at once even
-//    while every ordinary worker runs a long pass). The class is fixed when the key enters the queue: a key already
-//    waiting keeps its place; a re-run after processing (an add while it ran) is ordinary unless that add asked for
-//    priority;
+//    while every ordinary worker runs a long pass). A priority add of a key already waiting as an ordinary one
+//    moves it ahead (keeping the time it was first added); an ordinary add never demotes a priority key; a re-run
+//    after processing (an add while it ran) is ordinary unless one of those adds asked for priority. Priority never
+//    breaks serialisation: a key being processed is only marked to run again;
 //  - `shutdown()` stops starting work, drops pending and delayed keys and resolves once in-flight handlers finished.
 //
 // Metrics (label `name`): emqx_operator_workqueue_depth, _adds_total, _retries_total, _inflight,
@@ -151,7 +152,15 @@ export class WorkQueue {
       else if (priority) d.priority = true;
       return;
     }
-    if (this.pending.has(key) || this.pendingFirst.has(key)) return;
+    if (this.pendingFirst.has(key)) return;
+    if (this.pending.has(key)) {
+      if (!priority) return;
+      const addedAt = this.pending.get(key)!;
+      this.pending.delete(key);
+      this.pendingFirst.set(key, addedAt);
+      this.pump();
+      return;
+    }
     (priority ? this.pendingFirst : this.pending).set(key, this.clock.now());
     this.m.adds.inc({ name: this.name });
     this.updateDepth();
