@@ -62,6 +62,8 @@ export interface SandboxOptions {
   minRequestTimeoutSeconds?: number;
   /** More kube-apiserver flags (ControlPlaneOptions.apiserverArgs). */
   apiserverArgs?: string[];
+  /** More kube-controller-manager flags (ControlPlaneOptions.controllerManagerArgs). */
+  controllerManagerArgs?: string[];
 }
 
 export interface Sandbox {
@@ -134,6 +136,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       log,
       minRequestTimeoutSeconds: opts.minRequestTimeoutSeconds,
       ...(opts.apiserverArgs && { apiserverArgs: opts.apiserverArgs }),
+      ...(opts.controllerManagerArgs && { controllerManagerArgs: opts.controllerManagerArgs }),
       serviceCidr: ranges.serviceCidr,
     });
     const kubeletLog = path.join(dir, 'logs', 'kubelet.log');

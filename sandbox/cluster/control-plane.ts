@@ -45,6 +45,8 @@ export interface ControlPlaneOptions {
   /** More kube-apiserver flags (e.g. `--watch-cache=false` and a short `--etcd-compaction-interval`, to make
    * resumed watches end with 410 Gone). */
   apiserverArgs?: string[];
+  /** More kube-controller-manager flags, after the sandbox's own (a later flag wins), e.g. its client rate limits. */
+  controllerManagerArgs?: string[];
 }
 
 /**
@@ -209,6 +211,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         `--controllers=${CONTROLLERS.join(',')}`,
         `--root-ca-file=${caFile}`,
         '--profiling=false',
+        ...(opts.controllerManagerArgs ?? []),
       ],
       logFile('kube-controller-manager'),
     );

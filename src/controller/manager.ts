@@ -471,8 +471,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       q.add(`${kind}/${ns}/${name}`, {
         priority:
           kind === 'EMQX' &&
-          (emqx.neverSeen(ns, name) ||
-            (source?.kind === 'Pod' && awaitsServingGate(source.object as V1Pod))),
+          (emqx.neverSeen(ns, name) || (source?.kind === 'Pod' && awaitsServingGate(source.object as V1Pod))),
       });
     cache.onChange((kind, key, source) => {
       const [ns, name] = key.split('/') as [string, string];

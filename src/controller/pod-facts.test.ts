@@ -128,7 +128,10 @@ describe('awaitsServingGate (which pod changes queue a pass with priority)', () 
   });
   it('a pod whose probe passed and whose gate is unset or False awaits it', () => {
     assert.equal(awaitsServingGate(withServing(pod('emqx-core-0', 'core', '127.1.0.2'))), true);
-    assert.equal(awaitsServingGate(withServing(pod('emqx-replicant-a', 'replicant', '127.1.0.5'), 'False')), true);
+    assert.equal(
+      awaitsServingGate(withServing(pod('emqx-replicant-a', 'replicant', '127.1.0.5'), 'False')),
+      true,
+    );
   });
   it('a pod already serving, not ready, terminating, draining or of no EMQX role does not', () => {
     const ready = pod('emqx-core-0', 'core', '127.1.0.2');

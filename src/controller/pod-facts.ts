@@ -1,7 +1,13 @@
 // Pure facts about pods and EMQX nodes: pod readiness, revisions, and matching the EMQX API's node list to
 // pods. No I/O here, so every rule is unit-tested.
 import type { V1Pod, V1PodCondition } from '@kubernetes/client-node';
-import { ANNOTATION_DRAINING, CONDITION_ON_SERVING, LABEL_DB_ROLE, LABEL_POD_TEMPLATE_HASH, type Role } from '../api/names.ts';
+import {
+  ANNOTATION_DRAINING,
+  CONDITION_ON_SERVING,
+  LABEL_DB_ROLE,
+  LABEL_POD_TEMPLATE_HASH,
+  type Role,
+} from '../api/names.ts';
 import type { EMQXNode } from '../api/types.ts';
 
 /** The fields of `GET /api/v5/nodes` the operator reads. */

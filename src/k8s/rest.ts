@@ -6,13 +6,28 @@
 // fractional digits (MicroTime fields need 6). This client sends exactly the JSON it is given and returns plain JSON
 // (timestamps stay strings), so what the operator applies, caches and compares has one shape.
 //
-// Every non-GET request is counted in ./writes.ts. Errors: HTTP errors are `KubeApiError` (code = HTTP status,
+// Every non-GET request is counted in ./writes.ts; every request (watches excepted: the informer streams them itself)
+// in emqx_operator_kube_requests_total{method,code} and its time in emqx_operator_kube_request_duration_seconds
+// (what a reconcile pass spends waiting for the API server, and how often it answers 429). Errors: HTTP errors are `KubeApiError` (code = HTTP status,
 // reason/message from the Status body); network failures and timeouts are `KubeRequestError`.
 
 import { fetch } from 'undici';
 import { toAccess, type KubeAccess } from './access.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { defaultRegistry } from '../observability/metrics.ts';
 import { recordKubeWrite, type WriteVerb } from './writes.ts';
+
+const requestsTotal = defaultRegistry.counter({
+  name: 'emqx_operator_kube_requests_total',
+  help: 'Requests sent to the Kubernetes API (watches excepted), by method and HTTP status code (0: no answer).',
+  labelNames: ['method', 'code'],
+});
+const requestSeconds = defaultRegistry.histogram({
+  name: 'emqx_operator_kube_request_duration_seconds',
+  help: 'Time from sending a Kubernetes API request to its whole answer, by method.',
+  labelNames: ['method'],
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+});
 
 /** Any Kubernetes object as plain JSON. */
 export interface KubeObject {
@@ -212,6 +227,8 @@ export class KubeClient {
     let text: string;
     let contentType: string;
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const started = performance.now();
+    status = 0;
     try {
       const { headers, dispatcher } = await this.access.prepare();
       headers.Accept = opts.accept ?? 'application/json';
@@ -235,6 +252,9 @@ export class KubeClient {
     } catch (err) {
       const name = (err as Error)?.name;
       throw new KubeRequestError(method, path, err, name === 'TimeoutError' || name === 'AbortError');
+    } finally {
+      requestsTotal.inc({ method, code: String(status) });
+      requestSeconds.observe({ method }, (performance.now() - started) / 1000);
     }
     let parsed: unknown = text === '' ? undefined : text;
     if (text !== '' && contentType.includes('json')) {
