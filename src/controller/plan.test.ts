@@ -187,6 +187,34 @@ test('plan: readiness gates follow the nodes, the availability check and drainin
   ]);
 });
 
+test('plan: a new pod without the gate condition is not patched to False, only to True once its node runs', () => {
+  const withoutGate = (s: Snapshot): Snapshot => ({
+    ...s,
+    core: {
+      ...s.core,
+      pods: s.core.pods.map((p) => ({
+        ...p,
+        status: {
+          ...p.status,
+          conditions: (p.status?.conditions ?? []).filter((c) => c.type !== 'apps.emqx.io/on-serving'),
+        },
+      })),
+    },
+  });
+  // core-0 runs (True); core-1 not ready yet, core-2 not available yet: absent already means False
+  const s = withoutGate(
+    world({
+      cores: [
+        { name: 'emqx-core-0', rev: NEW },
+        { name: 'emqx-core-1', rev: NEW, ready: false, serving: false },
+        { name: 'emqx-core-2', rev: NEW, serving: false },
+      ],
+      availability: { 'emqx-core-2': false },
+    }),
+  );
+  assert.deepEqual(plan(s, NOW).serving, [{ pod: 'emqx-core-0', status: 'True' }]);
+});
+
 test('plan: a changed node.cookie is ignored with a warning', () => {
   const s = world(running);
   const p = plan({ ...s, config: { ok: true, conf: parseEmqxConfig('node.cookie = other') } }, NOW);

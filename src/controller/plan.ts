@@ -129,7 +129,10 @@ function servingPlan(s: Snapshot): { changes: PodServing[]; serving: Set<string>
     for (const pod of view.pods) {
       const want = wantServing(s, pod, view.running) ? 'True' : 'False';
       if (want === 'True') serving.add(pod.metadata!.name!);
-      if (podCondition(pod, CONDITION_ON_SERVING)?.status !== want)
+      // A gate condition a pod does not have counts as False (Kubernetes' rule for readiness gates): a new pod is
+      // not patched to False before it may serve, only once to True.
+      const current = podCondition(pod, CONDITION_ON_SERVING)?.status;
+      if (current !== want && !(want === 'False' && current === undefined))
         changes.push({ pod: pod.metadata!.name!, status: want });
     }
   }
