@@ -140,3 +140,45 @@ test('act: a failed write stops the pass; the status is still written and the er
   assert.ok(index(h.log, /^PATCH EMQX\/emqx\/status$/) >= 0, h.log.join('\n'));
   assert.ok(h.events.includes('!ReconcileFailed'));
 });
+
+test('act: independent stages run together (Secrets with the headless Service, PDBs with Services), dependent ones wait', async () => {
+  const log: string[] = [];
+  const client = {
+    async path(ref: ObjectRef, sub?: string) {
+      return `${ref.kind}/${ref.name ?? ''}${sub ? `/${sub}` : ''}`;
+    },
+    async request(method: string, path: string) {
+      log.push(`start ${method} ${path}`);
+      await new Promise((r) => setTimeout(r, 5));
+      log.push(`end ${method} ${path}`);
+      return {};
+    },
+  } as unknown as KubeClient;
+  const events = { normal: async () => {}, warning: async () => {} } as unknown as EventRecorder;
+  const s = world({ cores: [], statefulSets: [] }); // a new cluster: every object is created
+  await act(
+    { client, events, log: nullLogger, emqxApiFactory: () => undefined as never },
+    s,
+    plan(s, NOW),
+    NOW,
+  );
+  const at = (re: RegExp) => {
+    const i = index(log, re);
+    assert.ok(i >= 0, `${re} in\n${log.join('\n')}`);
+    return i;
+  };
+  const lastEnd = (re: RegExp) =>
+    Math.max(...log.map((l, i) => (l.startsWith('end') && re.test(l) ? i : -1)));
+  // the headless Service starts while a key Secret is still being written
+  assert.ok(at(/^start PATCH Service\/emqx-headless$/) < lastEnd(/ Secret\//), log.join('\n'));
+  // the ConfigMap and the StatefulSet only once both are done
+  assert.ok(at(/^start PATCH ConfigMap\//) > lastEnd(/ Secret\/| Service\/emqx-headless$/), log.join('\n'));
+  assert.ok(at(/^start PATCH StatefulSet\//) > at(/^end PATCH ConfigMap\//), log.join('\n'));
+  // the PDB and the other Services together, after the StatefulSet
+  const pdb = at(/^start PATCH PodDisruptionBudget\//);
+  assert.ok(pdb > at(/^end PATCH StatefulSet\//), log.join('\n'));
+  assert.ok(
+    at(/^start PATCH Service\/emqx-listeners$/) < at(/^end PATCH PodDisruptionBudget\//),
+    log.join('\n'),
+  );
+});

@@ -1,7 +1,7 @@
 // Act: the small executor that carries out a plan, in the order a cluster needs it —
-//   Secrets → discovery RBAC and headless Service → config push, then ConfigMap → the rollout action → core
-//   StatefulSet → replicant ReplicaSets → readiness gates → PDBs → Services → children no longer wanted (deleted)
-//   → status (and its Events). It reports which live objects it changed, and which fields (./write-fights.ts).
+//   Secrets and (together with them) discovery RBAC and headless Service → config push, then ConfigMap → the
+//   rollout action → core StatefulSet → replicant ReplicaSets → readiness gates → PDBs and (together) Services →
+//   children no longer wanted (deleted) → status (and its Events). It reports which live objects it changed, and which fields (./write-fights.ts).
 // Objects are applied with server-side apply only when the live object differs (an idle cluster costs zero
 // writes). A write that fails stops the pass: the status is still written, computed from what was done, and the
 // error is rethrown so the work queue retries with back-off. What the executor learns from a write (EMQX rejected
@@ -176,6 +176,14 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
     if (failed) throw failed.reason;
   };
 
+  // Stages that do not depend on each other run together (one round trip of latency instead of one per stage);
+  // once all finished, the first failure in the listed order stops the pass, as if they had run one by one.
+  const together = async (...run: Array<[Stage, () => Promise<void>]>) => {
+    const results = await Promise.allSettled(run.map(([name, fn]) => stage(name, fn)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
   const scale = async (t: ScaleTarget) => {
     if (t.from === t.replicas) return;
     log.info('scaling', { kind: t.set.kind, object: t.set.name, from: t.from, to: t.replicas });
@@ -264,8 +272,11 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
     // A certificate that is not usable yet halts the pass, but cert-manager's Certificates are still written.
     if (p.halted === 'invalid certificate') await stage('ensureSecrets', () => applyStage('ensureSecrets'));
     if (!p.halted) {
-      await stage('ensureSecrets', () => applyStage('ensureSecrets'));
-      await stage('ensureBaseObjects', () => applyStage('ensureBaseObjects'));
+      // the key Secrets and the discovery RBAC / headless Service need nothing of each other
+      await together(
+        ['ensureSecrets', () => applyStage('ensureSecrets')],
+        ['ensureBaseObjects', () => applyStage('ensureBaseObjects')],
+      );
       await stage('syncConfig', async () => {
         if (p.configPush) {
           const api = emqxApi();
@@ -334,8 +345,10 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       });
     }
     if (!p.halted) {
-      await stage('ensurePdbs', () => applyStage('ensurePdbs'));
-      await stage('ensureServices', () => applyStage('ensureServices'));
+      await together(
+        ['ensurePdbs', () => applyStage('ensurePdbs')],
+        ['ensureServices', () => applyStage('ensureServices')],
+      );
       await stage('pruneUnwanted', async () => {
         for (const d of p.deletions ?? []) {
           log.info('deleting', { kind: d.kind, object: d.name, reason: d.reason });
