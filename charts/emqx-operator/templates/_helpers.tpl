@@ -85,7 +85,8 @@ finding 10); test/rbac-manifests.test.ts pins them and the e2e tests run the ope
   resources: [configmaps]
   verbs: [list, watch, create, patch]
 {{- /* delete: a dashboard or listeners Service, the discovery ServiceAccount, RBAC and replicant PDB, the licence
-Secret, once the spec no longer asks for them (src/controller/prune.ts; only its own, by owner and field manager) */}}
+Secret, a cert-manager Certificate and the Secret issued from it, once the spec no longer asks for them
+(src/controller/prune.ts; only its own, by owner and field manager) */}}
 - apiGroups: ['']
   resources: [services, serviceaccounts]
   verbs: [list, watch, create, patch, delete]
@@ -115,7 +116,7 @@ Secret, once the spec no longer asks for them (src/controller/prune.ts; only its
   verbs: [create, patch]
 - apiGroups: [cert-manager.io]
   resources: [certificates]
-  verbs: [get, create, patch]
+  verbs: [get, create, patch, delete]
 {{- end }}
 
 {{/*
