@@ -131,6 +131,7 @@ What the operator needs in its own namespace: its leader-election Lease and its 
   resources: [leases]
   resourceNames: [emqx-operator-leader]
   verbs: [get, update]
+{{- if .Values.webhook.enabled }}
 - apiGroups: ['']
   resources: [secrets]
   verbs: [create]
@@ -138,6 +139,7 @@ What the operator needs in its own namespace: its leader-election Lease and its 
   resources: [secrets]
   resourceNames: [emqx-operator-webhook-cert]
   verbs: [get, update]
+{{- end }}
 {{- end }}
 
 {{/*
@@ -149,7 +151,11 @@ and list on Leases across namespaces: a takeover checks that the Go operator's l
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   resourceNames: [emqxes.apps.emqx.io, rebalances.apps.emqx.io]
+  {{- if .Values.webhook.enabled }}
   verbs: [get, patch]
+  {{- else }}
+  verbs: [get]
+  {{- end }}
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [list]
