@@ -444,8 +444,12 @@ export async function observe(
   // server before anything is generated: a new cookie under running pods would split the cluster (plan.ts).
   const keySecret = async (n: string) =>
     secret(n) ?? (paused ? undefined : await liveSecret(deps.client, namespace, n));
-  const liveCookie = decodeSecret(await keySecret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
-  const bootstrap = await keySecret(names.bootstrapApiKeySecret(emqx));
+  // both at once: on a new cluster neither is cached yet, and each read is a round trip (a 404)
+  const [cookieSecret, bootstrap] = await Promise.all([
+    keySecret(names.nodeCookieSecret(emqx)),
+    keySecret(names.bootstrapApiKeySecret(emqx)),
+  ]);
+  const liveCookie = decodeSecret(cookieSecret, NODE_COOKIE_KEY);
   const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
   const staleCertificates = paused ? undefined : await observeStaleCertificates(deps.client, emqx, secret);
   const access = emqxAccess(pods, bootstrap, {
