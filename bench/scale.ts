@@ -399,6 +399,15 @@ async function main(): Promise<number> {
   }
 }
 
+interface BenchEvent {
+  metadata: { name: string; namespace: string };
+  reportingController?: string;
+  type?: string;
+  reason?: string;
+  note?: string;
+  series?: { count?: number };
+}
+
 interface StatusesAndEvents {
   status: Map<string, Record<string, unknown>>;
   events: Map<string, string>;
@@ -407,7 +416,7 @@ interface StatusesAndEvents {
 /** Every EMQX resource's status and every Event of the operator (name → reason, count, note). */
 async function statusesAndEvents(client: KubeClient): Promise<StatusesAndEvents> {
   const list = await client.request<{ items: EMQX[] }>('GET', '/apis/apps.emqx.io/v2beta1/emqxes');
-  const events = await client.request<{ items: any[] }>('GET', '/apis/events.k8s.io/v1/events');
+  const events = await client.request<{ items: BenchEvent[] }>('GET', '/apis/events.k8s.io/v1/events');
   return {
     status: new Map(
       list.items.map((e) => [`${e.metadata.namespace}/${e.metadata.name}`, { ...(e.status as object) }]),

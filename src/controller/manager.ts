@@ -458,7 +458,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         const outcome =
           kind === 'EMQX' ? await emqx.reconcile(ns, name) : await rebalance.reconcile(ns, name);
         q.forget(key);
-        if (outcome.requeueAfterMs !== undefined) q.addAfter(key, outcome.requeueAfterMs);
+        // the pass's own answer replaces an earlier look: an event-driven pass re-arms the safety-net timer
+        if (outcome.requeueAfterMs !== undefined) q.requeueAfter(key, outcome.requeueAfterMs);
       },
       {
         name: 'emqx',

@@ -335,7 +335,10 @@ test('mergePatchChanges: a merge patch that would leave the object as it is chan
         strategy: 'Webhook',
         webhook: {
           conversionReviewVersions: ['v1'],
-          clientConfig: { service: { namespace: 'ns', name: 'wh', path: '/convert', port: 443 }, caBundle: 'QQ==' },
+          clientConfig: {
+            service: { namespace: 'ns', name: 'wh', path: '/convert', port: 443 },
+            caBundle: 'QQ==',
+          },
         },
       },
     },
