@@ -9,6 +9,7 @@
 //      to every resource reconciled once, its memory peak (VmHWM) over the initial list, writes it made.
 // Every figure is printed with the load average of the machine at that moment. See BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -128,7 +129,14 @@ async function main(): Promise<number> {
   const idleMs = Number(values.idle) * 1000;
   const settleMs = Number(values.settle) * 1000;
   const timeoutMs = Number(values.timeout) * 1000;
-  const opArgs = values.workers ? ['--workers', values.workers] : [];
+  // One webhook address for both processes (as replicas behind one Service): the restart finds the CRD's
+  // conversion registered as it is, so a write there would be the operator's, not a new port's.
+  const webhookPort = await freePort();
+  const opArgs = [
+    ...(values.workers ? ['--workers', values.workers] : []),
+    '--webhook-bind-address',
+    `127.0.0.1:${webhookPort}`,
+  ];
   let commit = '?';
   try {
     const git = (...a: string[]) => execFileSync('git', ['-C', ROOT, ...a], { encoding: 'utf8' }).trim();
@@ -138,7 +146,7 @@ async function main(): Promise<number> {
   }
   const out: string[] = [
     `scale benchmark, ${new Date().toISOString()}, code ${commit}, ${os.cpus().length} cores, node ${process.version}`,
-    `${count} EMQX resources (1 core, no replicants, one namespace each), EMQX emulator time ×${timeScale}, operator ${opArgs.join(' ') || 'default workers'}`,
+    `${count} EMQX resources (1 core, no replicants, one namespace each), EMQX emulator time ×${timeScale}, operator ${values.workers ? `--workers ${values.workers}` : 'default workers'}`,
   ];
   const row = (line: string) => {
     out.push(line);
@@ -397,6 +405,18 @@ async function main(): Promise<number> {
     await op?.stop().catch(() => {});
     await sb?.stop().catch(() => {});
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 interface BenchEvent {
