@@ -146,6 +146,24 @@ export async function mergePatch<T extends KubeObject = KubeObject>(
 }
 
 /**
+ * Whether a JSON merge patch (RFC 7386) would change `target`: a `null` removes a key that is there, an object
+ * merges into an object key by key, anything else (lists included) replaces a value that differs. Lets a caller
+ * skip a patch that would write the object as it is (e.g. the CRD's conversion webhook on every operator start).
+ */
+export function mergePatchChanges(target: unknown, patch: unknown): boolean {
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isMap(patch)) return JSON.stringify(target) !== JSON.stringify(patch);
+  if (!isMap(target)) return true;
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) {
+      if (k in target) return true;
+    } else if (!(k in target) || mergePatchChanges(target[k], v)) return true;
+  }
+  return false;
+}
+
+/**
  * JSON merge patch `{status}` on /status. Note: a merge patch replaces lists whole (all `conditions` must be sent).
  * Pass `resourceVersion` to make it optimistic (409 if the object changed meanwhile).
  */
