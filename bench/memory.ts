@@ -77,16 +77,20 @@ const variants: Variant[] = (values.variant ?? []).map(parseVariant);
 if (variants.length === 0)
   variants.push(
     { name: 'image', nodeArgs: IMAGE_ENTRY, env: {} },
-    { name: 'semi 2', nodeArgs: IMAGE, env: {} },
-    { name: 'no flags', nodeArgs: '', env: {} },
-    { name: 'semi 1', nodeArgs: '--max-semi-space-size=1', env: {} },
-    { name: 'optimize-for-size', nodeArgs: `${IMAGE} --optimize-for-size`, env: {} },
-    { name: 'pool-size 1', nodeArgs: `${IMAGE} --v8-pool-size=1`, env: {} },
-    { name: 'single-threaded-gc', nodeArgs: `${IMAGE} --single-threaded-gc`, env: {} },
-    { name: 'arena 2', nodeArgs: IMAGE, env: { MALLOC_ARENA_MAX: '2' } },
+    { name: 'semi 2 only', nodeArgs: IMAGE, env: {} },
     {
-      name: 'combined',
-      nodeArgs: '--max-semi-space-size=1 --optimize-for-size --v8-pool-size=1',
+      name: 'image + mmap threshold 128k',
+      nodeArgs: IMAGE_ENTRY,
+      env: { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' },
+    },
+    {
+      name: 'image + semi 1',
+      nodeArgs: '--max-semi-space-size=1 --v8-pool-size=1 --max-old-space-size=128',
+      env: { MALLOC_ARENA_MAX: '2' },
+    },
+    {
+      name: 'image + optimize-for-size',
+      nodeArgs: `${IMAGE} --v8-pool-size=1 --optimize-for-size --max-old-space-size=128`,
       env: { MALLOC_ARENA_MAX: '2' },
     },
   );
@@ -96,18 +100,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * RSS by mapping from /proc/<pid>/smaps: the node binary, other files, and anonymous memory by what it most likely
- * is (from the mapping's name and size): the brk heap (malloc's main arena), glibc's per-thread malloc arenas
- * (64 MiB reservations), thread stacks (8 MiB), V8's heap pages (256 KiB), the rest.
+ * is (from the mapping's name, address and size): the brk heap (malloc's main arena), glibc's per-thread malloc
+ * arenas (at 64 MiB boundaries), thread stacks (8 MiB), V8's heap pages (256 KiB), the rest (V8's code range and
+ * large objects, malloc's own mmaps of large blocks).
  */
 export function smapsSplit(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
   let name = '';
   let sizeKiB = 0;
+  let arenaAligned = false;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
       name = head[3]!;
-      sizeKiB = (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024;
+      const start = parseInt(head[1]!, 16);
+      sizeKiB = (parseInt(head[2]!, 16) - start) / 1024;
+      // glibc puts each thread arena's heap at a 64 MiB boundary (HEAP_MAX_SIZE); the used part is the first
+      // mapping there, the rest of the reservation a PROT_NONE one.
+      arenaAligned = start % (64 * 2 ** 20) === 0;
       continue;
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
@@ -120,8 +130,8 @@ export function smapsSplit(pid: number): Record<string, number> {
           ? 'brk heap'
           : name.startsWith('[')
             ? name
-            : sizeKiB >= 60 * 1024 && sizeKiB <= 64 * 1024
-              ? 'malloc arenas'
+            : arenaAligned && sizeKiB <= 64 * 1024
+              ? 'malloc thread arenas'
               : sizeKiB === 8192 || sizeKiB === 8188
                 ? 'thread stacks'
                 : sizeKiB === 256

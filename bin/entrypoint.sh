@@ -19,9 +19,14 @@
 set -eu
 
 here=$(dirname "$0")
-# --max-semi-space-size=2: a 2 MiB young generation instead of up to 16 MiB per semi-space; the operator allocates
-# little per pass. See BENCHMARKS.md for the flags tried and not kept.
-set -- --max-semi-space-size=2 "$here/emqx-operator.js" "$@"
+# --max-semi-space-size=2: semi-spaces of 2 MiB instead of up to 64 MiB each (Node 24's heap limit without it
+# is the old generation plus 192 MiB of young generation); the operator allocates little per pass.
+# --v8-pool-size=1 and MALLOC_ARENA_MAX=2: one V8 worker thread instead of one per core, and two glibc malloc
+# arenas instead of up to 8 per core: every thread that allocates gets an arena of its own, and they held ~20 MiB.
+# See BENCHMARKS.md for these and the flags tried and not kept (--optimize-for-size, --single-threaded-gc,
+# --lite-mode/--jitless: no WebAssembly, so undici's HTTP/1 parser fails).
+set -- --max-semi-space-size=2 --v8-pool-size=1 "$here/emqx-operator.js" "$@"
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
 limit=${EMQX_OPERATOR_MEMORY_LIMIT_MIB:-}
 percent=${EMQX_OPERATOR_HEAP_PERCENT:-50}

@@ -15,12 +15,13 @@ writeFileSync(
   path.join(dir, 'bin/emqx-operator.js'),
   `import v8 from 'node:v8';
 process.stdout.write(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(2),
-  heapLimitMiB: v8.getHeapStatistics().heap_size_limit / 2 ** 20 }));
+  heapLimitMiB: v8.getHeapStatistics().heap_size_limit / 2 ** 20, arenas: process.env.MALLOC_ARENA_MAX }));
 `,
 );
 writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
 
 interface Seen {
+  arenas?: string;
   execArgv: string[];
   args: string[];
   heapLimitMiB: number;
@@ -45,6 +46,13 @@ test('without a memory limit: the image flags, no heap cap, arguments passed on'
   assert.equal(status, 0);
   assert.deepEqual(seen!.args, ['run', '--workers=4']);
   assert.ok(seen!.execArgv.includes('--max-semi-space-size=2'), seen!.execArgv.join(' '));
+  assert.ok(seen!.execArgv.includes('--v8-pool-size=1'), seen!.execArgv.join(' '));
+  assert.equal(seen!.arenas, '2');
+  assert.equal(
+    run({ MALLOC_ARENA_MAX: '4' }).seen!.arenas,
+    '4',
+    'a MALLOC_ARENA_MAX of the container is kept',
+  );
   assert.ok(!seen!.execArgv.some((a) => a.startsWith('--max-old-space-size')), seen!.execArgv.join(' '));
   assert.ok(seen!.heapLimitMiB > 200, `heap limit ${seen!.heapLimitMiB}`);
 });
