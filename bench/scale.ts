@@ -10,6 +10,7 @@
 //      to every resource reconciled once, its memory peak (VmHWM) over the initial list, writes it made.
 // Every figure is printed with the load average of the machine at that moment. See BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -46,6 +47,7 @@ Options:
   --count N          resources (default 200)
   --time-scale S     EMQX emulator time scale (default 10: emulated boot 0.2 s; probe timing is never scaled)
   --idle SECONDS     idle window (default 60)
+  --settle SECONDS   wait after the last Ready before the idle window (default 35: one Ready interval + 10 %)
   --workers N        the operator's --workers (default: the operator's default)
   --timeout SECONDS  give up waiting for Ready after this long (default 600)
   --no-restart       skip part C (the restart with N existing resources)
@@ -114,6 +116,7 @@ async function main(): Promise<number> {
       workers: { type: 'string' },
       timeout: { type: 'string', default: '600' },
       'no-restart': { type: 'boolean', default: false },
+      settle: { type: 'string', default: '35' },
       dir: { type: 'string', default: path.join(ROOT, '.sandbox/bench-scale') },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -125,8 +128,16 @@ async function main(): Promise<number> {
   const count = Number(values.count);
   const timeScale = Number(values['time-scale']);
   const idleMs = Number(values.idle) * 1000;
+  const settleMs = Number(values.settle) * 1000;
   const timeoutMs = Number(values.timeout) * 1000;
-  const opArgs = values.workers ? ['--workers', values.workers] : [];
+  // One webhook address for both processes (as replicas behind one Service): the restart finds the CRD's
+  // conversion registered as it is, so a write there would be the operator's, not a new port's.
+  const webhookPort = await freePort();
+  const opArgs = [
+    ...(values.workers ? ['--workers', values.workers] : []),
+    '--webhook-bind-address',
+    `127.0.0.1:${webhookPort}`,
+  ];
   let commit = '?';
   try {
     const git = (...a: string[]) => execFileSync('git', ['-C', ROOT, ...a], { encoding: 'utf8' }).trim();
@@ -136,7 +147,7 @@ async function main(): Promise<number> {
   }
   const out: string[] = [
     `scale benchmark, ${new Date().toISOString()}, code ${commit}, ${os.cpus().length} cores, node ${process.version}`,
-    `${count} EMQX resources (1 core, no replicants, one namespace each), EMQX emulator time ×${timeScale}, operator ${opArgs.join(' ') || 'default workers'}`,
+    `${count} EMQX resources (1 core, no replicants, one namespace each), EMQX emulator time ×${timeScale}, operator ${values.workers ? `--workers ${values.workers}` : 'default workers'}`,
   ];
   const row = (line: string) => {
     out.push(line);
@@ -294,6 +305,12 @@ async function main(): Promise<number> {
     );
 
     // ---------------------------------------------------------------------------------------- B. idle
+    // The clusters that became Ready last still have event-driven passes (their pods' last updates) and a first
+    // safety-net pass scheduled from before Ready: the window starts once one Ready interval (30 s +10 %) passed.
+    if (settleMs > 0) {
+      say(`B. settling for ${sec(settleMs)} before the idle window`);
+      await sleep(settleMs);
+    }
     const loadB = load();
     say(`B. idle window of ${sec(idleMs)} (load ${loadB})`);
     const i0 = await scrape(op);
@@ -314,6 +331,10 @@ async function main(): Promise<number> {
       byLabels(i0, 'emqx_operator_reconcile_total', ['result']),
       byLabels(i1, 'emqx_operator_reconcile_total', ['result']),
     );
+    const idleWakeups = delta(
+      byLabels(i0, 'emqx_operator_cache_wakeups_total', ['kind']),
+      byLabels(i1, 'emqx_operator_cache_wakeups_total', ['kind']),
+    );
     const nonLease = [...idleWrites].filter(([k]) => !k.endsWith(' Lease'));
     const per30 = (n: number) => ((n / count / elapsed) * 30_000).toFixed(2);
     row(`B. idle, ${sec(elapsed)}, all ${ready.size} Ready (load ${loadB} → ${load()}):`);
@@ -324,12 +345,13 @@ async function main(): Promise<number> {
       `   EMQX API GETs: ${sum(idleCalls)} = ${((sum(idleCalls) / elapsed) * 1000).toFixed(2)}/s, ${per30(sum(idleCalls))} per cluster per 30 s (${[...idleCalls].map(([k, v]) => `${k} ${per30(v)}`).join(', ')})`,
     );
     row(
-      `   reconciles: ${[...idleReconciles].map(([k, v]) => `${k} ${v}`).join(', ')}; operator CPU ${(procStat(op.child.pid!).cpuSeconds - c0).toFixed(2)} s (${(((procStat(op.child.pid!).cpuSeconds - c0) / elapsed) * 100_000).toFixed(1)} % of a core); RSS ${mib(procStat(op.child.pid!).rssKiB)}`,
+      `   reconciles: ${[...idleReconciles].map(([k, v]) => `${k} ${v}`).join(', ')} (${per30(sum(idleReconciles))} per cluster per 30 s; woken by informer changes: ${[...idleWakeups].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); operator CPU ${(procStat(op.child.pid!).cpuSeconds - c0).toFixed(2)} s (${(((procStat(op.child.pid!).cpuSeconds - c0) / elapsed) * 100_000).toFixed(1)} % of a core); RSS ${mib(procStat(op.child.pid!).rssKiB)}`,
     );
 
     // ------------------------------------------------------------------------------------- C. restart
     if (!values['no-restart']) {
       say('C. stopping the operator; starting a new one with the resources in place');
+      const statusBefore = await statusesAndEvents(client);
       await op.stop();
       const loadC = load();
       const tC = Date.now();
@@ -357,6 +379,8 @@ async function main(): Promise<number> {
         await sleep(50);
       }
       const st = procStat(op.child.pid!);
+      // what the new process wrote: status fields and Events (read once the passes are done)
+      const changed = restartChanges(statusBefore, await statusesAndEvents(client));
       const restartWrites = [...byLabels(m, 'emqx_operator_kube_writes_total', ['verb', 'kind'])].filter(
         ([k]) => !k.endsWith(' Lease'),
       );
@@ -369,6 +393,13 @@ async function main(): Promise<number> {
       row(
         `   memory: VmHWM ${mib(Math.max(hwm, st.hwmKiB))} (peak, initial list included), RSS after ${mib(st.rssKiB)}; writes other than the Lease ${restartWrites.reduce((a, [, v]) => a + v, 0)}${restartWrites.length ? ` (${restartWrites.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
       );
+      row(
+        `   passes: ${[...byLabels(m, 'emqx_operator_reconcile_total', ['result'])].map(([k, v]) => `${k} ${v}`).join(', ')}; woken by informer changes: ${[...byLabels(m, 'emqx_operator_cache_wakeups_total', ['kind'])].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+      );
+      if (changed.length)
+        row(
+          `   what changed (${changed.length}${changed.length > 20 ? ', first 20' : ''}):\n     ${changed.slice(0, 20).join('\n     ')}`,
+        );
     }
     process.stdout.write(`\n${'='.repeat(100)}\n${out.join('\n')}\n`);
     return 0;
@@ -380,6 +411,64 @@ async function main(): Promise<number> {
     await op?.stop().catch(() => {});
     await sb?.stop().catch(() => {});
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface BenchEvent {
+  metadata: { name: string; namespace: string };
+  reportingController?: string;
+  type?: string;
+  reason?: string;
+  note?: string;
+  series?: { count?: number };
+}
+
+interface StatusesAndEvents {
+  status: Map<string, Record<string, unknown>>;
+  events: Map<string, string>;
+}
+
+/** Every EMQX resource's status and every Event of the operator (name → reason, count, note). */
+async function statusesAndEvents(client: KubeClient): Promise<StatusesAndEvents> {
+  const list = await client.request<{ items: EMQX[] }>('GET', '/apis/apps.emqx.io/v2beta1/emqxes');
+  const events = await client.request<{ items: BenchEvent[] }>('GET', '/apis/events.k8s.io/v1/events');
+  return {
+    status: new Map(
+      list.items.map((e) => [`${e.metadata.namespace}/${e.metadata.name}`, { ...(e.status as object) }]),
+    ),
+    events: new Map(
+      events.items
+        .filter((ev) => ev.reportingController === 'emqx-operator')
+        .map((ev) => [
+          `${ev.metadata.namespace}/${ev.metadata.name}`,
+          `${ev.type} ${ev.reason} x${ev.series?.count ?? 1}: ${ev.note}`,
+        ]),
+    ),
+  };
+}
+
+/** One line per status field that differs and per new or bumped Event. */
+function restartChanges(a: StatusesAndEvents, b: StatusesAndEvents): string[] {
+  const out: string[] = [];
+  for (const [key, sb] of b.status) {
+    const sa = a.status.get(key) ?? {};
+    for (const f of new Set([...Object.keys(sa), ...Object.keys(sb)]))
+      if (JSON.stringify(sa[f]) !== JSON.stringify(sb[f]))
+        out.push(`${key} status.${f}: ${JSON.stringify(sa[f])} → ${JSON.stringify(sb[f])}`);
+  }
+  for (const [key, v] of b.events) if (a.events.get(key) !== v) out.push(`Event ${key}: ${v}`);
+  return out;
 }
 
 process.exitCode = await main();

@@ -9,6 +9,13 @@ import type { KubeClient, KubeObject } from '../k8s/rest.ts';
 import { trimForCache } from '../k8s/trim.ts';
 import { tlsSecretRefs } from '../resources/tls.ts';
 import type { Logger } from '../observability/logger.ts';
+import { defaultRegistry } from '../observability/metrics.ts';
+
+const wakeups = defaultRegistry.counter({
+  name: 'emqx_operator_cache_wakeups_total',
+  help: 'Changes seen by the informers that queue an EMQX or Rebalance resource, by the kind that changed.',
+  labelNames: ['kind'],
+});
 
 /** Kinds the operator owns and watches, by a short name. */
 export const OWNED_KINDS = {
@@ -153,7 +160,8 @@ export class ClusterCache {
       );
       const notify = (obj: KubeObject) => {
         const instance = obj.metadata?.labels?.[LABEL_INSTANCE];
-        if (instance && obj.metadata?.namespace) this.emit('EMQX', `${obj.metadata.namespace}/${instance}`);
+        if (instance && obj.metadata?.namespace)
+          this.emit('EMQX', `${obj.metadata.namespace}/${instance}`, name);
       };
       inf.onAdd(notify);
       inf.onUpdate(notify);
@@ -182,11 +190,11 @@ export class ClusterCache {
     );
     const emqxChanged = (obj: KubeObject) => {
       const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
-      this.emit('EMQX', key);
+      this.emit('EMQX', key, 'EMQX');
       // Rebalances follow their EMQX's readiness.
       for (const r of obj.metadata?.namespace ? this.rebalanceInformer.list(obj.metadata.namespace) : []) {
         if (r.spec?.instanceName === obj.metadata?.name)
-          this.emit('Rebalance', `${r.metadata?.namespace}/${r.metadata?.name}`);
+          this.emit('Rebalance', `${r.metadata?.namespace}/${r.metadata?.name}`, 'EMQX');
       }
     };
     this.emqxInformer.onAdd(emqxChanged);
@@ -197,7 +205,7 @@ export class ClusterCache {
     });
     this.emqxInformer.onDelete(emqxChanged);
     const rebalanceChanged = (obj: KubeObject) =>
-      this.emit('Rebalance', `${obj.metadata?.namespace}/${obj.metadata?.name}`);
+      this.emit('Rebalance', `${obj.metadata?.namespace}/${obj.metadata?.name}`, 'Rebalance');
     this.rebalanceInformer.onAdd(rebalanceChanged);
     this.rebalanceInformer.onUpdate((obj, old) => {
       if (!old || specOrMetaChanged(obj, old)) rebalanceChanged(obj);
@@ -206,7 +214,7 @@ export class ClusterCache {
     const tlsSecretChanged = (ns: string, secretName: string) => {
       for (const e of this.emqxInformer.list(ns)) {
         if (tlsSecretRefs(e).some((r) => r.secretName === secretName))
-          this.emit('EMQX', `${ns}/${e.metadata.name}`);
+          this.emit('EMQX', `${ns}/${e.metadata.name}`, 'TLSSecret');
       }
     };
     this.tlsSecrets = new Informers(
@@ -215,8 +223,10 @@ export class ClusterCache {
     );
   }
 
-  private emit(kind: 'EMQX' | 'Rebalance', key: string): void {
+  /** `cause`: the kind whose change wakes the resource (the wake-ups metric). */
+  private emit(kind: 'EMQX' | 'Rebalance', key: string, cause: string): void {
     if (!this.synced) return;
+    wakeups.inc({ kind: cause });
     for (const l of this.listeners) l(kind, key);
   }
 

@@ -5,7 +5,7 @@ import { buildCrds, conversionMergePatch, EMQX_CRD_NAME, type WebhookOptions } f
 import { EmqxClient } from '../emqx/client.ts';
 import { X509Certificate } from 'node:crypto';
 import { FIELD_MANAGER } from '../api/names.ts';
-import { apply, createIfAbsent, mergePatch } from '../k8s/apply.ts';
+import { apply, createIfAbsent, mergePatch, mergePatchChanges } from '../k8s/apply.ts';
 import { loadKubeConfig } from '../k8s/config.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { defaultIdentity, LeaderElector } from '../k8s/leader.ts';
@@ -385,11 +385,19 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   let webhookRetry: ReturnType<typeof setTimeout> | undefined;
   const registerConversionWebhook = async (w: WebhookOptions, attempt = 0): Promise<void> => {
     try {
-      await mergePatch(
-        client,
-        { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: EMQX_CRD_NAME },
-        conversionMergePatch(w, { keepCaBundle: certProvider === 'cert-manager' }),
-      );
+      const ref = {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name: EMQX_CRD_NAME,
+      } as const;
+      const patch = conversionMergePatch(w, { keepCaBundle: certProvider === 'cert-manager' });
+      // a restarted operator behind the same Service finds its registration in place: no write
+      const crd = await client.get(ref);
+      if (crd && !mergePatchChanges(crd, patch)) {
+        log.info('conversion webhook already registered on the CRD');
+        return;
+      }
+      await mergePatch(client, ref, patch);
       log.info(
         'conversion webhook registered on the CRD',
         w.url ? { url: w.url } : { service: `${w.service?.namespace}/${w.service?.name}` },
@@ -450,7 +458,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         const outcome =
           kind === 'EMQX' ? await emqx.reconcile(ns, name) : await rebalance.reconcile(ns, name);
         q.forget(key);
-        if (outcome.requeueAfterMs !== undefined) q.addAfter(key, outcome.requeueAfterMs);
+        // the pass's own answer replaces an earlier look: an event-driven pass re-arms the safety-net timer
+        if (outcome.requeueAfterMs !== undefined) q.requeueAfter(key, outcome.requeueAfterMs);
       },
       {
         name: 'emqx',

@@ -368,3 +368,58 @@ test('a re-run after processing is ordinary unless an add during the run asked f
     ['block', 'p', 'o', 'p'],
   );
 });
+
+test('requeueAfter replaces the delayed add: an event-driven pass re-arms the safety net (one look per interval)', async () => {
+  // The manager's handler: every pass asks for its next look in 30 s (a Ready cluster's safety net).
+  const clock = new ManualClock(0);
+  const calls: number[] = [];
+  const q: WorkQueue = new WorkQueue(
+    (key) => {
+      calls.push(clock.now());
+      q.requeueAfter(key, 30_000);
+    },
+    { clock, registry: new Registry() },
+  );
+  q.add('k');
+  await flush();
+  clock.advance(20_000);
+  q.add('k'); // an informer change at 20 s: a pass now, the next look 30 s after it, not also at 30 s
+  await flush();
+  clock.advance(29_999);
+  await flush();
+  assert.deepEqual(calls, [0, 20_000], 'no second look at 30 s');
+  clock.advance(1);
+  await flush();
+  assert.deepEqual(calls, [0, 20_000, 50_000]);
+  // an idle minute after that: exactly one pass per 30 s
+  for (let i = 0; i < 4; i++) {
+    clock.advance(15_000);
+    await flush();
+  }
+  assert.deepEqual(calls, [0, 20_000, 50_000, 80_000, 110_000]);
+  assert.equal(clock.pending(), 1, 'one timer, never two');
+  // a shorter wait replaces a longer one too
+  q.requeueAfter('k', 1000);
+  clock.advance(1000);
+  await flush();
+  assert.deepEqual(calls.at(-1), 111_000);
+  await q.shutdown();
+});
+
+test('addAfter keeps the earlier due time where requeueAfter replaces it', async () => {
+  const h = harness();
+  h.q.addAfter('k', 500);
+  h.q.addAfter('k', 1000);
+  h.q.requeueAfter('j', 500);
+  h.q.requeueAfter('j', 1000);
+  h.clock.advance(500);
+  await flush();
+  assert.deepEqual(h.calls, [{ key: 'k', at: 500 }]);
+  h.clock.advance(500);
+  await flush();
+  assert.deepEqual(h.calls, [
+    { key: 'k', at: 500 },
+    { key: 'j', at: 1000 },
+  ]);
+  assert.equal(h.clock.pending(), 0);
+});

@@ -7,6 +7,9 @@
 //  - `workers` handlers run in parallel across different keys;
 //  - `addAfter(key, ms)`: delayed adds, deduplicated per key with the earliest due time winning; a delayed add is
 //    independent of an immediate one (as in client-go: after an immediate run, a still-pending delayed add runs too);
+//  - `requeueAfter(key, ms)`: the same, but it replaces the key's delayed add whatever its due time (a finished pass
+//    re-arms its next look: the safety-net timer of an idle resource fires once per interval however many
+//    event-driven passes ran in between);
 //  - per-key exponential backoff: a handler that throws re-queues its key after base·2^n ms (n = failures so far,
 //    capped at maxDelayMs); a handler that returns `forget`s the key (its failure count is reset).
 //    `addRateLimited(key)` / `forget(key)` are public for handlers that want to decide themselves;
@@ -176,6 +179,21 @@ export class WorkQueue {
       this.add(key);
     }, ms);
     this.delayed.set(key, { at, handle });
+  }
+
+  /**
+   * Queues `key` after `ms` in place of any delayed add it waits for, earlier or later: what a finished pass says
+   * about its next look (the pass saw the freshest state, so its answer replaces an older one). An event-driven pass
+   * thus re-arms the safety-net timer instead of adding a second look before it (one pass per interval at idle).
+   */
+  requeueAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    const existing = this.delayed.get(key);
+    if (existing) {
+      this.clock.clearTimeout(existing.handle);
+      this.delayed.delete(key);
+    }
+    this.addAfter(key, ms);
   }
 
   /** Re-queues `key` after its backoff delay and counts a failure; returns the delay in ms. */

@@ -10,6 +10,7 @@ import {
   applyStatus,
   createIfAbsent,
   deleteObject,
+  mergePatchChanges,
   mergePatchStatus,
   patchPodStatus,
   prepareForApply,
@@ -325,4 +326,47 @@ test('typed clients made with makeCountingApiClient count their writes too', asy
   assert.deepEqual(seen, [
     { verb: 'create', kind: 'ConfigMap', namespace: 'ns', name: undefined, subresource: undefined },
   ]);
+});
+
+test('mergePatchChanges: a merge patch that would leave the object as it is changes nothing', () => {
+  const crd = {
+    spec: {
+      conversion: {
+        strategy: 'Webhook',
+        webhook: {
+          conversionReviewVersions: ['v1'],
+          clientConfig: {
+            service: { namespace: 'ns', name: 'wh', path: '/convert', port: 443 },
+            caBundle: 'QQ==',
+          },
+        },
+      },
+    },
+  };
+  const patch = {
+    spec: {
+      conversion: {
+        strategy: 'Webhook',
+        webhook: {
+          conversionReviewVersions: ['v1'],
+          clientConfig: {
+            url: null,
+            service: { namespace: 'ns', name: 'wh', path: '/convert', port: 443 },
+            caBundle: 'QQ==',
+          },
+        },
+      },
+    },
+  };
+  assert.equal(mergePatchChanges(crd, patch), false, 'same values; url absent and patched to null');
+  const other = structuredClone(patch);
+  other.spec.conversion.webhook.clientConfig.caBundle = 'Qg==';
+  assert.equal(mergePatchChanges(crd, other), true, 'another CA bundle');
+  const toUrl = structuredClone(patch) as any;
+  toUrl.spec.conversion.webhook.clientConfig = { url: 'https://127.0.0.1:1/convert', service: null };
+  assert.equal(mergePatchChanges(crd, toUrl), true, 'a URL instead of the Service');
+  assert.equal(mergePatchChanges({ a: [1, 2] }, { a: [1] }), true, 'a list is replaced whole');
+  assert.equal(mergePatchChanges({ a: 1 }, { a: { b: 1 } }), true, 'an object over a scalar');
+  assert.equal(mergePatchChanges({ a: 1 }, { b: null }), false, 'removing what is not there');
+  assert.equal(mergePatchChanges({}, { a: {} }), true, 'an absent key is added even as {}');
 });
