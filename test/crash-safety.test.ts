@@ -7,9 +7,9 @@
 // test releases it only after the kill and the restart. So a point cannot be missed however slow the machine is.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { NodeFaults, NodeSummary } from '../sandbox/emqx/index.ts';
+import type { NodeExit, NodeFaults, NodeSummary } from '../sandbox/emqx/index.ts';
 import type { EMQX } from '../src/api/types.ts';
-import { startOperatorProcess, useOperatorSandbox } from './support/operator.ts';
+import { startOperatorProcess, useOperatorSandbox, type OperatorProcess } from './support/operator.ts';
 import { getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { connectionsIn, emqxResource, loadEveryNode, pvcs, waitAllOnVersion } from './support/upgrade.ts';
 import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
@@ -86,6 +86,7 @@ describe('crash safety', () => {
 
     await patchEmqx(sb, ns, { spec: { image: `emqx/emqx-enterprise:${NEW}` } });
     const hit: string[] = [];
+    const operators = [sb.operator];
     /** Where the upgrade is: the operator's phase and message, and every node of the namespace in the emulator. */
     const where = async (): Promise<string> => {
       const update = (await getEmqx(sb, ns))?.status?.update;
@@ -116,26 +117,61 @@ describe('crash safety', () => {
         name: `operator-after-kill-${hit.length}`,
         logLevel: 'debug',
       });
+      operators.push(sb.operator);
       releases[i]?.();
     }
     assert.equal(hit.length, 5);
 
-    const e = await waitAllOnVersion(sb, ns, '5.8.4', 240_000);
-    assert.equal(e.status!.coreNodes!.length, 3);
-    assert.equal(e.status!.replicantNodes!.length, 3);
-    assert.ok(
-      [...e.status!.coreNodes!, ...e.status!.replicantNodes!].every((n) => n.node_status === 'running'),
-    );
-    await assertNoClientLost(t, load);
-    assert.equal(await connectionsIn(sb, sb.emqx, ns), total, 'no client lost');
-    assert.equal(fabric.droppedConnectionsIn(ns), 0, 'no connection dropped');
-    assert.equal(fabric.dbGet(fabric.nodeOfPod(`${ns}/emqx-core-0`)!.name, 'retained', 'crash/test'), 'kept');
-    assert.deepEqual(await pvcs(sb, ns), pvcsBefore);
-    const sets = ((await sb.api.get(`/apis/apps/v1/namespaces/${ns}/replicasets`)) as any).items;
-    assert.equal(sets.filter((s: any) => s.spec.replicas > 0).length, 1, 'one ReplicaSet serves');
-    const sts = ((await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets`)) as any).items;
-    assert.equal(sts.length, 1);
-    assert.equal((await listPods(sb, ns)).length, 6);
-    assert.ok(!(await listPods(sb, ns)).some((p) => p.metadata.annotations?.['apps.emqx.io/draining']));
+    const endState = async () => {
+      const e = await waitAllOnVersion(sb, ns, '5.8.4', 240_000);
+      assert.equal(e.status!.coreNodes!.length, 3);
+      assert.equal(e.status!.replicantNodes!.length, 3);
+      assert.ok(
+        [...e.status!.coreNodes!, ...e.status!.replicantNodes!].every((n) => n.node_status === 'running'),
+      );
+      await assertNoClientLost(t, load);
+      assert.equal(await connectionsIn(sb, sb.emqx, ns), total, 'no client lost');
+      assert.equal(fabric.droppedConnectionsIn(ns), 0, 'no connection dropped');
+      assert.equal(
+        fabric.dbGet(fabric.nodeOfPod(`${ns}/emqx-core-0`)!.name, 'retained', 'crash/test'),
+        'kept',
+      );
+      assert.deepEqual(await pvcs(sb, ns), pvcsBefore);
+      const sets = ((await sb.api.get(`/apis/apps/v1/namespaces/${ns}/replicasets`)) as any).items;
+      assert.equal(sets.filter((s: any) => s.spec.replicas > 0).length, 1, 'one ReplicaSet serves');
+      const sts = ((await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets`)) as any).items;
+      assert.equal(sts.length, 1);
+      assert.equal((await listPods(sb, ns)).length, 6);
+      assert.ok(!(await listPods(sb, ns)).some((p) => p.metadata.annotations?.['apps.emqx.io/draining']));
+    };
+    try {
+      await endState();
+    } catch (err) {
+      // The failure explains itself: which nodes went away holding clients or sessions, and what each operator
+      // process wrote (rollout actions, scalings, warnings), in time order.
+      t.diagnostic(`end state not reached: ${await where()}`);
+      t.diagnostic(lostSessionsReport(fabric.exitsWithSessionsIn(ns), operators));
+      throw err;
+    }
   });
 });
+
+/** Nodes that exited holding clients or sessions, and the operators' rollout writes, scalings and warnings. */
+function lostSessionsReport(exits: NodeExit[], operators: OperatorProcess[]): string {
+  const lines = exits.map(
+    (x) =>
+      `${x.at} node ${x.node} (pod ${x.pod}) exited (${x.reason}, code ${x.code}) holding ${x.connections} ` +
+      `connected clients and ${x.sessions} sessions; its evacuation: ${x.evacuation ?? 'none'}`,
+  );
+  for (const op of operators) {
+    for (const l of op.logs()) {
+      if (l.msg !== 'rollout action' && l.msg !== 'scaling' && l.level !== 'warn') continue;
+      const { time, msg, level: _level, ...rest } = l;
+      lines.push(`${String(time)} ${op.name}: ${String(msg)} ${JSON.stringify(rest)}`);
+    }
+  }
+  lines.sort();
+  return [`nodes gone with clients or sessions (${exits.length}), and the operators' writes:`, ...lines].join(
+    '\n',
+  );
+}

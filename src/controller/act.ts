@@ -195,6 +195,15 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   const emqxApi = (exclude?: string) => connect(deps.emqxApiFactory, s.access, exclude);
 
   const runAction = async (a: RolloutAction) => {
+    // One line per rollout write: which node or pod it is about (the record a crash or a lost session is read
+    // against).
+    log.info('rollout action', {
+      kind: a.kind,
+      ...('node' in a && { node: a.node }),
+      ...('pod' in a && { pod: a.pod.name }),
+      ...('nodes' in a && { nodes: a.nodes }),
+      ...('scale' in a && a.scale && { set: a.scale.set.name, from: a.scale.from, to: a.scale.replicas }),
+    });
     switch (a.kind) {
       case 'dsSetReplicas': {
         const api = emqxApi();
