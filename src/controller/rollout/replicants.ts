@@ -114,11 +114,26 @@ export function drainOldReplicants(input: RolloutInput, progress: Progress): Ver
       victim.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH],
   );
   if (!set) return { requeue: SOON };
+  // The set's count and its pods come from two watches with no order between them. A set smaller than its live
+  // pods is a removal the ReplicaSet controller has not made yet (typically this very pod, retired by the
+  // previous pass): scaling "one smaller" again would take a second pod, one whose clients were never moved.
+  const hash = victim.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH];
+  const left = oldPods.filter((p) => p.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH] === hash).length;
+  const replicas = set.spec?.replicas ?? 0;
+  if (replicas < left) {
+    progress.set(
+      'DrainingReplicants',
+      node,
+      `waiting for the ReplicaSet ${set.metadata!.name} to remove a pod (${left} pods for ${replicas} replicas)`,
+    );
+    return { requeue: SOON };
+  }
   return {
     action: {
       kind: 'retireReplicant',
       pod: podRef(victim),
-      scale: scaleTarget(set, Math.max(0, (set.spec?.replicas ?? 1) - 1)),
+      // What is left of the set without this pod (a stale, larger count is not trusted either).
+      scale: scaleTarget(set, Math.max(0, left - 1)),
       events: [normal('ReplicantNodeRetired', `${node} drained and removed`)],
     },
     requeue: SOON,
