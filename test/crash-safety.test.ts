@@ -154,6 +154,88 @@ describe('crash safety', () => {
       throw err;
     }
   });
+
+  // The ReplicaSet controller removes the pod it ranks first with its own cache, and the operator's pod cache
+  // learns of the removal only after that. kube-controller-manager is paused here (SIGSTOP) once it has seen the
+  // drained pod out of the Services (not Ready), so that the window a loaded machine opens by chance is
+  // held open: the operator's scale-down of the old set is not acted on, the retired pod is still listed.
+  it('a ReplicaSet controller slow to remove a retired replicant: no second replicant goes with its clients', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: `emqx/emqx-enterprise:${OLD}`, cores: 2, replicants: 2 }));
+    await waitReady(sb, ns);
+    const fabric = sb.emqx.fabric;
+    const total = await loadEveryNode(sb, sb.emqx, ns, 20);
+    const oldReplicant = (n: NodeSummary) =>
+      n.pod.startsWith(`${ns}/`) && n.role === 'replicant' && n.version === OLD;
+    const release = fabric.faultsWhere(oldReplicant, { holdEvacuation: true });
+    t.after(release);
+    const kcm = sb.sandbox.controlPlane.processes.find((p) => p.name === 'kube-controller-manager')!;
+    let paused = false;
+    const resume = () => {
+      if (paused) process.kill(kcm.pid, 'SIGCONT');
+      paused = false;
+    };
+    t.after(resume);
+
+    await patchEmqx(sb, ns, { spec: { image: `emqx/emqx-enterprise:${NEW}` } });
+    const first = await sb.waitFor(
+      'an old replicant evacuating (held by the emulator)',
+      () => fabric.nodes().find((n) => oldReplicant(n) && n.evacuation !== undefined),
+      240_000,
+      20,
+    );
+    const podName = first.pod.slice(ns.length + 1);
+    const ready = (p: any) =>
+      p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+    // Out of the Services (not Ready), and seen so by kube-controller-manager: its disruption controller (same
+    // pod cache as the ReplicaSet controller) counts the replicants' healthy pods without it.
+    const set = await sb.waitFor(
+      `${podName} not Ready in kube-controller-manager's view`,
+      async () => {
+        const pods = await listPods(sb, ns);
+        const pod = pods.find((p) => p.metadata.name === podName);
+        if (!pod || ready(pod)) return;
+        const replicants = pods.filter((p) => p.metadata.labels['apps.emqx.io/db-role'] === 'replicant');
+        const pdbs = ((await sb.api.get(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`)) as any)
+          .items;
+        const pdb = pdbs.find(
+          (b: any) => b.spec.selector.matchLabels['apps.emqx.io/db-role'] === 'replicant',
+        );
+        if (pdb?.status?.currentHealthy !== replicants.filter(ready).length) return;
+        return pod.metadata.ownerReferences[0].name as string;
+      },
+      60_000,
+      50,
+    );
+    process.kill(kcm.pid, 'SIGSTOP');
+    paused = true;
+    release();
+    // The evacuation finishes and the operator scales the old set 2 → 1; nothing removes the pod meanwhile.
+    const outcome = await sb.waitFor(
+      'the operator waiting for the ReplicaSet controller (or scaling the old set down again)',
+      async () => {
+        const rs = (await sb.api.get(`/apis/apps/v1/namespaces/${ns}/replicasets/${set}`)) as any;
+        if (rs.spec.replicas === 0) return 'scaled again: a second old replicant, never evacuated, would go';
+        const message = (await getEmqx(sb, ns))?.status?.update?.message ?? '';
+        return /waiting for the ReplicaSet .* to remove a pod/.test(message) ? 'waited' : undefined;
+      },
+      60_000,
+      100,
+    );
+    assert.equal(outcome, 'waited');
+    const marked = (await listPods(sb, ns)).find((p) => p.metadata.name === podName);
+    assert.equal(
+      marked?.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'],
+      '-99999',
+      'the lowest deletion cost was written when it started draining',
+    );
+    resume();
+
+    await waitAllOnVersion(sb, ns, NEW, 240_000);
+    assert.deepEqual(fabric.exitsWithSessionsIn(ns), [], 'no node went away holding clients or sessions');
+    assert.equal(fabric.droppedConnectionsIn(ns), 0, 'no connection dropped');
+    assert.equal(await connectionsIn(sb, sb.emqx, ns), total, 'no client lost');
+  });
 });
 
 /** Nodes that exited holding clients or sessions, and the operators' rollout writes, scalings and warnings. */

@@ -11,6 +11,7 @@ const fresh = [
   { name: `emqx-replicant-${NEW}-a`, rev: NEW },
   { name: `emqx-replicant-${NEW}-b`, rev: NEW },
 ];
+const LOWEST = { 'controller.kubernetes.io/pod-deletion-cost': '-99999' };
 const readySince = (seconds: number) => ({
   conditions: [
     {
@@ -97,7 +98,10 @@ runCases('replicant drain', [
     world: {
       spec: spec(),
       cores,
-      replicants: [{ name: `emqx-replicant-${OLD}-a`, rev: OLD, draining: ago(30) }, ...fresh],
+      replicants: [
+        { name: `emqx-replicant-${OLD}-a`, rev: OLD, draining: ago(30), extraAnnotations: LOWEST },
+        ...fresh,
+      ],
       replicaSets: rs(1),
       evacuations: [{ node: 'emqx@127.1.1.2', state: 'prohibiting' }],
     },
@@ -112,6 +116,65 @@ runCases('replicant drain', [
     },
   },
   {
+    // The ReplicaSet controller picks the pod to remove with its own cache: the lowest deletion cost is written a
+    // pass before the set shrinks (here: drained by an operator that did not write it), never in the same instant.
+    name: 'a drained replicant without the lowest deletion cost is marked first; its set is not scaled yet',
+    world: {
+      spec: spec(),
+      cores,
+      replicants: [
+        { name: `emqx-replicant-${OLD}-a`, rev: OLD, draining: ago(30) },
+        { name: `emqx-replicant-${OLD}-b`, rev: OLD, clients: 16 },
+        ...fresh,
+      ],
+      replicaSets: rs(2),
+      evacuations: [{ node: 'emqx@127.1.1.2', state: 'prohibiting' }],
+    },
+    action: {
+      kind: 'markRetiring',
+      pod: { name: `emqx-replicant-${OLD}-a`, uid: `uid-emqx-replicant-${OLD}-a` },
+    },
+    message: /marking emqx-replicant-old-a as the next pod to remove/,
+    requeue: true,
+  },
+  {
+    // Not Ready ranks before any deletion cost: a drained pod still Ready (its gate not yet False) would tie with
+    // the other old pods on readiness.
+    name: 'a drained replicant still Ready (readiness gate not yet False) is not removed yet',
+    world: {
+      spec: spec(),
+      cores,
+      replicants: [
+        {
+          name: `emqx-replicant-${OLD}-a`,
+          rev: OLD,
+          draining: ago(30),
+          extraAnnotations: LOWEST,
+          readinessGate: true,
+          serving: true,
+        },
+        { name: `emqx-replicant-${OLD}-b`, rev: OLD, clients: 16, readinessGate: true },
+        ...fresh,
+      ],
+      replicaSets: rs(2),
+      evacuations: [{ node: 'emqx@127.1.1.2', state: 'prohibiting' }],
+    },
+    action: null,
+    message: /waiting for emqx-replicant-old-a to leave the Services/,
+    requeue: true,
+  },
+  {
+    name: 'evacuation starts with the draining annotation and the lowest deletion cost in one write',
+    world: {
+      spec: spec(),
+      cores,
+      replicants: [{ name: `emqx-replicant-${OLD}-a`, rev: OLD, clients: 2 }, ...fresh],
+      replicaSets: rs(1),
+      previousStatus: readySince(60),
+    },
+    action: { kind: 'evacuate', lowestDeletionCost: true },
+  },
+  {
     // The ReplicaSet already went 3 → 2 for the drained pod, but the pod cache has not seen the ReplicaSet
     // controller delete it yet (two watches, no order between them; under load the controller is slow). Scaling
     // "one smaller" again would make the controller delete a second pod, one whose clients were never moved.
@@ -120,7 +183,7 @@ runCases('replicant drain', [
       spec: spec(),
       cores,
       replicants: [
-        { name: `emqx-replicant-${OLD}-a`, rev: OLD, draining: ago(30) },
+        { name: `emqx-replicant-${OLD}-a`, rev: OLD, draining: ago(30), extraAnnotations: LOWEST },
         { name: `emqx-replicant-${OLD}-b`, rev: OLD, clients: 16 },
         { name: `emqx-replicant-${OLD}-c`, rev: OLD, clients: 8 },
         ...fresh,
@@ -140,7 +203,7 @@ runCases('replicant drain', [
       spec: spec(),
       cores,
       replicants: [
-        { name: `emqx-replicant-${OLD}-b`, rev: OLD, draining: ago(30) },
+        { name: `emqx-replicant-${OLD}-b`, rev: OLD, draining: ago(30), extraAnnotations: LOWEST },
         { name: `emqx-replicant-${OLD}-c`, rev: OLD, clients: 8 },
         ...fresh,
       ],
@@ -186,7 +249,16 @@ runCases('replicant drain', [
       edition: 'Opensource',
       spec: spec({ updateStrategy: { evacuationStrategy: { waitTakeover: 10 } } }),
       cores,
-      replicants: [{ name: `emqx-replicant-${OLD}-a`, rev: OLD, clients: 3, draining: ago(11) }, ...fresh],
+      replicants: [
+        {
+          name: `emqx-replicant-${OLD}-a`,
+          rev: OLD,
+          clients: 3,
+          draining: ago(11),
+          extraAnnotations: LOWEST,
+        },
+        ...fresh,
+      ],
       replicaSets: rs(1),
     },
     action: { kind: 'retireReplicant' },
