@@ -243,7 +243,10 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
         });
         break;
       case 'markRetiring':
-        await annotatePod(a.pod.name, { [ANNOTATION_POD_DELETION_COST]: LOWEST_DELETION_COST });
+        await annotatePod(a.pod.name, {
+          [ANNOTATION_POD_DELETION_COST]: LOWEST_DELETION_COST,
+          ...(a.markDraining && { [ANNOTATION_DRAINING]: a.markDraining }),
+        });
         break;
       case 'replacePod':
         await deleteObject(

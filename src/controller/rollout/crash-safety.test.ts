@@ -64,7 +64,14 @@ function writesOf(a: RolloutAction): Write[] {
     case 'markDraining':
       return [(w) => editPod(w, a.pod.name, (p) => ({ ...p, draining: a.since, ...cost(a, p) }))];
     case 'markRetiring':
-      return [(w) => editPod(w, a.pod.name, (p) => ({ ...p, ...cost({ lowestDeletionCost: true }, p) }))];
+      return [
+        (w) =>
+          editPod(w, a.pod.name, (p) => ({
+            ...p,
+            ...cost({ lowestDeletionCost: true }, p),
+            ...(a.markDraining && { draining: a.markDraining }),
+          })),
+      ];
     case 'replacePod':
       return [(w) => editPod(w, a.pod.name, (p) => ({ ...p, terminating: true }))];
     case 'removeNode': {

@@ -1,5 +1,5 @@
 import { migrateTo, runCases } from '../../../test/support/rollout-cases.ts';
-import { ago, NEW, OLD } from '../../../test/support/world.ts';
+import { ago, NEW, NOW, OLD } from '../../../test/support/world.ts';
 
 const spec = (extra: object = {}) => ({ replicantTemplate: { spec: { replicas: 2 } }, ...extra });
 const rs = (oldReplicas: number) => [
@@ -136,6 +136,26 @@ runCases('replicant drain', [
     },
     message: /marking emqx-replicant-old-a as the next pod to remove/,
     requeue: true,
+  },
+  {
+    // Its node no longer runs (nothing to move, so it was never drained) but its pod still serves: it is marked
+    // draining too, so that it leaves the Services before its ReplicaSet shrinks.
+    name: 'an old replicant with nothing to move is marked draining and retiring in one write',
+    world: {
+      spec: spec(),
+      cores,
+      replicants: [
+        { name: `emqx-replicant-${OLD}-a`, rev: OLD, running: false, serving: true, readinessGate: true },
+        ...fresh,
+      ],
+      replicaSets: rs(1),
+      previousStatus: readySince(60),
+    },
+    action: {
+      kind: 'markRetiring',
+      pod: { name: `emqx-replicant-${OLD}-a`, uid: `uid-emqx-replicant-${OLD}-a` },
+      markDraining: NOW.toISOString(),
+    },
   },
   {
     // Not Ready ranks before any deletion cost: a drained pod still Ready (its gate not yet False) would tie with

@@ -144,9 +144,18 @@ export function drainOldReplicants(input: RolloutInput, progress: Progress): Ver
   // The ReplicaSet controller removes the pod it ranks first: not Ready before Ready, then the lowest
   // pod-deletion-cost. It ranks with its own cache, so both facts are written (and seen back here) a pass before
   // the set shrinks, not in the same instant: otherwise it may remove another old pod, whose clients never moved.
-  if (victim.metadata?.annotations?.[ANNOTATION_POD_DELETION_COST] !== LOWEST_DELETION_COST) {
+  const draining = victim.metadata?.annotations?.[ANNOTATION_DRAINING];
+  if (victim.metadata?.annotations?.[ANNOTATION_POD_DELETION_COST] !== LOWEST_DELETION_COST || !draining) {
     progress.set('DrainingReplicants', node, `marking ${victim.metadata!.name} as the next pod to remove`);
-    return { action: { kind: 'markRetiring', pod: podRef(victim), events: [] }, requeue: SOON };
+    return {
+      action: {
+        kind: 'markRetiring',
+        pod: podRef(victim),
+        ...(!draining && { markDraining: now.toISOString() }),
+        events: [],
+      },
+      requeue: SOON,
+    };
   }
   const gated = (victim.spec?.readinessGates ?? []).some((g) => g.conditionType === CONDITION_ON_SERVING);
   if (gated && podReady(victim)) {

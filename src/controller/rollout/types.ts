@@ -59,8 +59,11 @@ export type RolloutAction =
       lowestDeletionCost?: boolean;
       events: PlannedEvent[];
     }
-  /** The lowest pod-deletion-cost on a drained replicant, a pass before its ReplicaSet shrinks. */
-  | { kind: 'markRetiring'; pod: PodRef; events: PlannedEvent[] }
+  /**
+   * The lowest pod-deletion-cost on a drained replicant, a pass before its ReplicaSet shrinks; with the draining
+   * annotation (it stops serving) when it has none (a node with nothing to move is not drained first).
+   */
+  | { kind: 'markRetiring'; pod: PodRef; markDraining?: string; events: PlannedEvent[] }
   /** Delete a core pod so that its StatefulSet recreates it on the new revision (same name, same PVC). */
   | { kind: 'replacePod'; pod: PodRef; events: PlannedEvent[] }
   /**
