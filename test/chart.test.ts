@@ -15,7 +15,7 @@ type Obj = {
   kind: string;
   metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
   spec?: any;
-  rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+  rules?: Array<{ apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }>;
   subjects?: any[];
   roleRef?: any;
 };
@@ -222,6 +222,83 @@ describe('Helm chart charts/emqx-operator', () => {
       ]);
     const c = find(objs, 'Deployment')[0]!.spec.template.spec.containers[0];
     assert.ok(c.args.includes('--namespace=team-a'));
+  });
+
+  it('webhook.enabled=false (a namespace shard): no webhook port, Service, certificate or rights, CRDs left to the webhook release', async () => {
+    const on = await render(['watchNamespace=team-a']);
+    const shard = await render(
+      [
+        'watchNamespace=team-b',
+        'webhook.enabled=false',
+        'crds.install=false',
+        'webhook.certificate.provider=cert-manager',
+      ],
+      [],
+      'shard-b',
+      'ops-b',
+    );
+    const c = find(shard, 'Deployment')[0]!.spec.template.spec.containers[0];
+    assert.deepEqual(
+      c.args.filter((a: string) => a.startsWith('--webhook')),
+      [],
+      'no webhook flag: the operator serves no webhook and never writes the CRDs',
+    );
+    assert.ok(c.args.includes('--namespace=team-b'));
+    assert.deepEqual(
+      c.ports.map((p: any) => p.name),
+      ['metrics', 'health'],
+    );
+    assert.deepEqual(
+      find(shard, 'Service').map((o) => o.metadata.name),
+      ['shard-b-emqx-operator-metrics'],
+    );
+    assert.equal(find(shard, 'Certificate').length + find(shard, 'Issuer').length, 0);
+    assert.equal(find(shard, 'CustomResourceDefinition').length, 0);
+    const np = find(shard, 'NetworkPolicy')[0]!;
+    assert.deepEqual(
+      np.spec.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port)),
+      ['health', 'metrics'],
+    );
+    // RBAC: the CRDs read-only, no webhook certificate Secret in its own namespace; the rest as with the webhook
+    const rules = (objs: Obj[]) =>
+      [...find(objs, 'ClusterRole'), ...find(objs, 'Role')]
+        .flatMap((r) => r.rules!)
+        .map(
+          (r) =>
+            `${r.resources.join(',')}${r.resourceNames ? `[${r.resourceNames.join(',')}]` : ''}: ${r.verbs.join(',')}`,
+        );
+    assert.ok(
+      rules(shard).includes('customresourcedefinitions[emqxes.apps.emqx.io,rebalances.apps.emqx.io]: get'),
+    );
+    assert.ok(
+      rules(on).includes('customresourcedefinitions[emqxes.apps.emqx.io,rebalances.apps.emqx.io]: get,patch'),
+    );
+    assert.deepEqual(
+      rules(on).filter((r) => !rules(shard).includes(r)),
+      [
+        'customresourcedefinitions[emqxes.apps.emqx.io,rebalances.apps.emqx.io]: get,patch',
+        'secrets: create',
+        'secrets[emqx-operator-webhook-cert]: get,update',
+      ],
+    );
+    assert.deepEqual(
+      rules(shard).filter((r) => !rules(on).includes(r)),
+      ['customresourcedefinitions[emqxes.apps.emqx.io,rebalances.apps.emqx.io]: get'],
+    );
+    // CRDs without the webhook would point at a Service this release does not have: refused, naming both values
+    const bad = await run(['template', 'x', CHART_DIR, '--set', 'webhook.enabled=false']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /crds\.install needs webhook\.enabled/);
+    const lint = await run([
+      'lint',
+      CHART_DIR,
+      '--strict',
+      '--set',
+      'webhook.enabled=false',
+      '--set',
+      'crds.install=false',
+    ]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
   });
 
   it('bad values fail at install, naming the value', async () => {

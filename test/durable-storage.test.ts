@@ -164,6 +164,20 @@ async function offlineSession(t: TestContext, host: string, ns: string) {
   };
 }
 
+/**
+ * What a change to the cores must keep: an offline persistent session holding 10 queued messages, a listener load
+ * (20 subscribers, 20 msg/s) and the DS sampler (stopped after the test).
+ */
+async function watchClientsAndShards(t: TestContext, ns: string) {
+  const host = await serviceHost(sb.api, ns, 'emqx-listeners');
+  const offline = await offlineSession(t, host, ns);
+  await offline.publish(10);
+  const load = await startListenerLoad(t, sb, ns, { subscribers: 20, rate: 20 });
+  const sampler = startSampler(sb.emqx.fabric, ns);
+  t.after(() => sampler.stop());
+  return { offline, load, sampler };
+}
+
 async function replicaEvents(ns: string): Promise<string[]> {
   const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
   return events.items
@@ -184,12 +198,7 @@ describe('durable storage', () => {
     assert.equal(e0.status!.durableStorage!.shards, 8);
     assert.equal(condition(e0, 'DurableStorage'), 'True');
 
-    const host = await serviceHost(sb.api, ns, 'emqx-listeners');
-    const offline = await offlineSession(t, host, ns);
-    await offline.publish(10);
-    const load = await startListenerLoad(t, sb, ns, { subscribers: 20, rate: 20 });
-    const sampler = startSampler(fabric, ns);
-    t.after(() => sampler.stop());
+    const { offline, load, sampler } = await watchClientsAndShards(t, ns);
 
     // scale-up: the new cores get replicas once they run
     await patchEmqx(sb, ns, { spec: { coreTemplate: { spec: { replicas: 4 } } } });
@@ -264,15 +273,9 @@ describe('durable storage', () => {
       }),
     );
     await waitReady(sb, ns);
-    const fabric = sb.emqx.fabric;
     const oldPods = (await listPods(sb, ns)).map((p) => p.metadata.name as string).sort();
     await waitPlaced(ns, oldPods);
-    const host = await serviceHost(sb.api, ns, 'emqx-listeners');
-    const offline = await offlineSession(t, host, ns);
-    await offline.publish(10);
-    const load = await startListenerLoad(t, sb, ns, { subscribers: 20, rate: 20 });
-    const sampler = startSampler(fabric, ns);
-    t.after(() => sampler.stop());
+    const { offline, load, sampler } = await watchClientsAndShards(t, ns);
 
     await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx-enterprise:5.8.4' } });
     const newPods = await sb.waitFor(
@@ -345,12 +348,7 @@ describe('durable storage', () => {
     const fabric = sb.emqx.fabric;
     await waitPlaced(ns, ['emqx-core-0', 'emqx-core-1']);
     const sites = sitesByPod(fabric, ns);
-    const host = await serviceHost(sb.api, ns, 'emqx-listeners');
-    const offline = await offlineSession(t, host, ns);
-    await offline.publish(10);
-    const load = await startListenerLoad(t, sb, ns, { subscribers: 20, rate: 20 });
-    const sampler = startSampler(fabric, ns);
-    t.after(() => sampler.stop());
+    const { offline, load, sampler } = await watchClientsAndShards(t, ns);
 
     await patchEmqx(sb, ns, { spec: { image: 'emqx/emqx-enterprise:5.8.4' } });
     await sb.waitFor(

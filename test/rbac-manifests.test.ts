@@ -75,7 +75,7 @@ describe('RBAC manifests', () => {
       'apps/replicasets: list,watch,create,patch,delete',
       'apps/statefulsets/scale: patch',
       'apps/statefulsets: list,watch,create,patch,delete',
-      'cert-manager.io/certificates: get,create,patch',
+      'cert-manager.io/certificates: get,create,patch,delete',
       'coordination.k8s.io/leases: list',
       'core/configmaps: list,watch,create,patch',
       'core/endpoints: get,list,watch',

@@ -11,7 +11,7 @@ import { createWebhookCertificates, type WebhookCertificates } from '../src/webh
 import { certManagerCrdTexts, resolveCertManagerCrds } from '../sandbox/cluster/cert-manager.ts';
 import { useOperatorSandbox } from './support/operator.ts';
 import { serviceHost } from './support/mqtt-load.ts';
-import { example, getEmqx, listPods, waitReady } from './support/emqx.ts';
+import { example, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
 import { mqttConnector, serial, serialOf, tlsSecret } from './support/tls.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10, operatorArgs: ['--ready-interval', '2s'] });
@@ -193,5 +193,42 @@ describe('operator: spec.tls with cert-manager', () => {
     assert.equal(await got, 'hello');
     const podsAfter = (await listPods(sb, ns)).map((p) => `${p.metadata.name}/${p.metadata.uid}`).sort();
     assert.deepEqual(podsAfter, podsBefore, 'no pod was replaced');
+    old.end(true);
+    fresh.end(true);
+
+    // The user drops spec.tls: once no pod mounts the issued Secret any more, the Certificate goes, and with it the
+    // Secret cert-manager issued (a Normal Deleted Event each).
+    await patchEmqx(sb, ns, { spec: { tls: null } });
+    const dropped = Date.now();
+    const secretPath = `/api/v1/namespaces/${ns}/secrets/emqx-listeners-tls`;
+    const gone = (path: string) =>
+      sb.api.get(path).then(
+        () => false,
+        (err: Error) => /HTTP 404/.test(err.message),
+      );
+    await sb.waitFor(
+      'the Certificate and the Secret it issued to be deleted',
+      async () => (await gone(certPath)) && (await gone(secretPath)),
+      180_000,
+      1000,
+    );
+    t.diagnostic(`Certificate and Secret deleted ${Date.now() - dropped} ms after spec.tls was dropped`);
+    const mounting = (await listPods(sb, ns)).filter((p: any) =>
+      (p.spec.volumes ?? []).some((v: any) => v.secret?.secretName === 'emqx-listeners-tls'),
+    );
+    assert.deepEqual(
+      mounting.map((p: any) => p.metadata.name),
+      [],
+      'no pod mounts the Secret once it is deleted',
+    );
+    const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
+    const deletedNotes = events.items
+      .filter((ev: any) => ev.reason === 'Deleted')
+      .map((ev: any) => ev.note)
+      .sort();
+    assert.deepEqual(deletedNotes, [
+      'Certificate emqx-listeners-tls deleted: spec.tls.listeners.issuerRef is unset',
+      'Secret emqx-listeners-tls deleted: spec.tls.listeners.issuerRef is unset',
+    ]);
   });
 });

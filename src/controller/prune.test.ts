@@ -6,7 +6,7 @@ import { parseEmqxConfig } from '../emqx/config.ts';
 import type { KubeObject } from '../k8s/rest.ts';
 import type { OwnedKind } from './cache.ts';
 import { plan } from './plan.ts';
-import { madeByOperatorFor, unwantedChildren } from './prune.ts';
+import { madeByOperatorFor, unwantedCertificates, unwantedChildren } from './prune.ts';
 import type { Snapshot } from './snapshot.ts';
 
 const running: WorldSpec = {
@@ -167,4 +167,113 @@ test('prune: never a PVC, a workload, the cookie or the ConfigMap, and nothing o
   ]);
   assert.equal(plan({ ...off, paused: true }, NOW).deletions, undefined);
   assert.equal(plan({ ...off, config: { ok: false, error: 'bad' } }, NOW).deletions, undefined);
+});
+
+/** The Certificate the operator made for spec.tls.<which>.issuerRef, and the Secret cert-manager issued from it. */
+function issued(which: 'listeners' | 'dashboard') {
+  const name = `emqx-${which}-tls`;
+  const cert = {
+    ...ours('Secret', name),
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+  } as KubeObject;
+  cert.metadata!.uid = `uid-${name}-Certificate`;
+  const secret: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      uid: `uid-${name}-Secret`,
+      annotations: { 'cert-manager.io/certificate-name': name },
+      managedFields: [{ manager: 'cert-manager-certificates-issuing', operation: 'Apply', apiVersion: 'v1' }],
+    },
+  };
+  return { cert, secret };
+}
+
+const withStale = (s: Snapshot, certs: KubeObject[]): Snapshot => ({
+  ...s,
+  staleCertificates: new Map(certs.map((c) => [c.metadata!.name!, c])),
+});
+
+const mounting = (s: Snapshot, secretName: string): Snapshot => ({
+  ...s,
+  pods: s.pods.map((p, i) =>
+    i === 0 ? { ...p, spec: { ...p.spec!, volumes: [{ name: 'tls', secret: { secretName } }] } } : p,
+  ),
+});
+
+test('prune: the Certificate of a removed issuerRef goes (uid precondition), then the Secret cert-manager issued', () => {
+  const { cert, secret } = issued('listeners');
+  const s = withChildren(world(running), [secret]);
+  const p = plan(withStale(s, [cert]), NOW);
+  assert.deepEqual(p.deletions, [
+    {
+      kind: 'Certificate',
+      apiVersion: 'cert-manager.io/v1',
+      name: 'emqx-listeners-tls',
+      uid: 'uid-emqx-listeners-tls-Certificate',
+      reason: 'spec.tls.listeners.issuerRef is unset',
+    },
+    {
+      kind: 'Secret',
+      apiVersion: 'v1',
+      name: 'emqx-listeners-tls',
+      uid: 'uid-emqx-listeners-tls-Secret',
+      reason: 'spec.tls.listeners.issuerRef is unset',
+    },
+  ]);
+  // the Certificate already gone (observed: none left): the Secret alone
+  assert.deepEqual(deleted(withStale(s, [])), ['Secret/emqx-listeners-tls']);
+  // not observed (no read this pass): nothing, the Secret could still have a Certificate
+  assert.deepEqual(deleted(s), []);
+  // the dashboard's the same way
+  const d = issued('dashboard');
+  assert.deepEqual(deleted(withStale(withChildren(world(running), [d.secret]), [d.cert])), [
+    'Certificate/emqx-dashboard-tls',
+    'Secret/emqx-dashboard-tls',
+  ]);
+});
+
+test('prune: a removed issuerRef keeps its Certificate while a pod mounts the Secret or old-revision pods run', () => {
+  const { cert, secret } = issued('listeners');
+  const s = withStale(withChildren(world(running), [secret]), [cert]);
+  assert.deepEqual(deleted(mounting(s, 'emqx-listeners-tls')), []);
+  assert.deepEqual(deleted(mounting(s, 'another')), [
+    'Certificate/emqx-listeners-tls',
+    'Secret/emqx-listeners-tls',
+  ]);
+  const rolling = world({
+    cores: [
+      { name: 'emqx-core-0', rev: OLD },
+      { name: 'emqx-core-1', rev: NEW },
+    ],
+  });
+  assert.deepEqual(deleted(withStale(withChildren(rolling, [secret]), [cert])), []);
+});
+
+test('prune: never the Certificate of a set issuerRef, of another owner, nor one whose Secret the spec names', () => {
+  const { cert, secret } = issued('listeners');
+  const issuerRef = { name: 'ca', kind: 'Issuer' };
+  const set = world({ ...running, spec: { tls: { listeners: { issuerRef } } } });
+  assert.deepEqual(unwantedCertificates(withStale(withChildren(set, [secret]), [cert])), []);
+  // the user now names the Secret cert-manager issued: it stays, and so does its Certificate (cert-manager may own
+  // the Secret through it and delete it with it)
+  const kept = world({ ...running, spec: { tls: { listeners: { secretName: 'emqx-listeners-tls' } } } });
+  assert.deepEqual(unwantedCertificates(withStale(withChildren(kept, [secret]), [cert])), []);
+  // a Certificate someone else wrote: neither it nor its Secret
+  const foreign = {
+    ...cert,
+    metadata: { ...cert.metadata, managedFields: [{ manager: 'kubectl', operation: 'Apply' }] },
+  } as KubeObject;
+  assert.deepEqual(deleted(withStale(withChildren(world(running), [secret]), [foreign])), []);
+  // a Secret of that name not issued by cert-manager for this Certificate
+  const plain = { ...secret, metadata: { ...secret.metadata, annotations: {} } } as KubeObject;
+  assert.deepEqual(deleted(withStale(withChildren(world(running), [plain]), [])), []);
+  // a Certificate being deleted already: not again, and its Secret waits
+  const going = {
+    ...cert,
+    metadata: { ...cert.metadata, deletionTimestamp: NOW.toISOString() },
+  } as KubeObject;
+  assert.deepEqual(deleted(withStale(withChildren(world(running), [secret]), [going])), []);
 });

@@ -7,16 +7,24 @@
 // server-side apply. Never a PVC, a workload or a pod (the rollout rules own those), never the listeners Service
 // while its ports are only unknown (EMQX could not be asked), and never an object a pod still started with may need
 // (the licence Secret its env reads, the ServiceAccount and the RBAC it runs with) while pods of an old revision run.
+//
+// cert-manager Certificates the operator made from spec.tls.<which>.issuerRef (`<name>-<which>-tls`) go the same way
+// once that issuerRef is removed, with the Secret cert-manager issued from them (same name; cert-manager's own,
+// recognised by its `cert-manager.io/certificate-name` annotation): only once no pod mounts that Secret and no pod
+// of an old revision runs, and never while spec.tls names that Secret itself (the user keeps the issued Secret).
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { FIELD_MANAGER, names } from '../api/names.ts';
 import type { EMQX } from '../api/types.ts';
+import type { KubeObject } from '../k8s/rest.ts';
+import { CERT_MANAGER_API_VERSION, CERT_MANAGER_CERTIFICATE_NAME } from '../resources/certificate.ts';
 import type { BuiltObject } from '../resources/index.ts';
 import { licenseSecretName } from '../resources/secrets.ts';
+import { tlsSecretRefs } from '../resources/tls.ts';
 import { OWNED_KINDS, type OwnedKind } from './cache.ts';
 import type { Snapshot } from './snapshot.ts';
 
 export interface Deletion {
-  kind: OwnedKind;
+  kind: OwnedKind | 'Certificate';
   apiVersion: string;
   name: string;
   /** Precondition of the DELETE: the object seen in the snapshot, not a newer one of the same name. */
@@ -101,6 +109,58 @@ export function unwantedChildren(s: Snapshot, objects: readonly BuiltObject[]): 
       uid: live.metadata.uid,
       reason: c.reason,
     });
+  }
+  if (!oldPodsRun) out.push(...unwantedCertificates(s));
+  return out;
+}
+
+/** Names of the Secrets some pod of this resource mounts (terminating pods included). */
+function mountedSecrets(s: Snapshot): Set<string> {
+  return new Set(
+    s.pods.flatMap((p) =>
+      (p.spec?.volumes ?? []).flatMap((v) => (v.secret?.secretName ? [v.secret.secretName] : [])),
+    ),
+  );
+}
+
+/**
+ * The Certificates of an issuerRef the spec no longer sets, and the Secrets cert-manager issued from them. The caller
+ * checks that no pod of an old revision runs.
+ */
+export function unwantedCertificates(s: Snapshot): Deletion[] {
+  const emqx = s.emqx;
+  const named = new Set(tlsSecretRefs(emqx).map((r) => r.secretName));
+  const mounted = mountedSecrets(s);
+  const out: Deletion[] = [];
+  for (const which of ['listeners', 'dashboard'] as const) {
+    if (emqx.spec.tls?.[which]?.issuerRef) continue;
+    const name = names.tlsCertificate(emqx, which);
+    if (named.has(name) || mounted.has(name)) continue;
+    const reason = `spec.tls.${which}.issuerRef is unset`;
+    const cert = s.staleCertificates?.get(name);
+    if (
+      cert?.metadata?.uid &&
+      !cert.metadata.deletionTimestamp &&
+      madeByOperatorFor(cert.metadata as V1ObjectMeta, emqx.metadata.uid)
+    )
+      out.push({
+        kind: 'Certificate',
+        apiVersion: CERT_MANAGER_API_VERSION,
+        name,
+        uid: cert.metadata.uid,
+        reason,
+      });
+    // The issued Secret goes once its Certificate is gone (or going now): else cert-manager would issue it again.
+    const secret = s.children.get('Secret')?.get(name) as KubeObject | undefined;
+    const certGone = cert === undefined || out.some((d) => d.kind === 'Certificate' && d.name === name);
+    if (
+      certGone &&
+      s.staleCertificates !== undefined &&
+      secret?.metadata?.uid &&
+      !secret.metadata.deletionTimestamp &&
+      secret.metadata.annotations?.[CERT_MANAGER_CERTIFICATE_NAME] === name
+    )
+      out.push({ kind: 'Secret', apiVersion: 'v1', name, uid: secret.metadata.uid, reason });
   }
   return out;
 }

@@ -29,7 +29,7 @@ import {
   tlsSecretRefs,
   withTlsConfig,
 } from '../resources/tls.ts';
-import { CERT_MANAGER_API_VERSION } from '../resources/certificate.ts';
+import { CERT_MANAGER_API_VERSION, CERT_MANAGER_CERTIFICATE_NAME } from '../resources/certificate.ts';
 import { clusterDomainOf } from '../resources/metadata.ts';
 import { OWNED_KINDS, type ClusterCache, type OwnedKind } from './cache.ts';
 import {
@@ -145,6 +145,12 @@ export interface Snapshot {
   readonly tls?: TlsObservation;
   /** Durable storage, when the config turns durable sessions on (durable-storage.ts). */
   readonly ds?: DsState;
+  /**
+   * cert-manager Certificates the operator made for an issuerRef the spec no longer sets, by name (prune.ts). Read
+   * only while the Secret cert-manager issued from one is still cached and the spec does not name it; undefined when
+   * not read, empty when read and none is left.
+   */
+  readonly staleCertificates?: ReadonlyMap<string, KubeObject>;
 }
 
 export interface TlsObservation {
@@ -182,6 +188,41 @@ async function readCertificate(
     name,
   });
   return live ? { live } : {};
+}
+
+/**
+ * The Certificates of an issuerRef the spec no longer sets, read only while the Secret cert-manager issued from one
+ * (`cert-manager.io/certificate-name`, instance labels so the cache holds it) is still there and spec.tls does not
+ * name it: no call at all for a resource that never used an issuerRef or whose leftovers are gone.
+ */
+async function observeStaleCertificates(
+  client: KubeClient,
+  emqx: EMQX,
+  cachedSecret: (name: string) => V1Secret | undefined,
+): Promise<Map<string, KubeObject> | undefined> {
+  const named = new Set(tlsSecretRefs(emqx).map((r) => r.secretName));
+  let out: Map<string, KubeObject> | undefined;
+  for (const which of ['listeners', 'dashboard'] as const) {
+    if (emqx.spec.tls?.[which]?.issuerRef) continue;
+    const name = names.tlsCertificate(emqx, which);
+    const issued = cachedSecret(name);
+    if (named.has(name) || issued?.metadata?.annotations?.[CERT_MANAGER_CERTIFICATE_NAME] !== name) continue;
+    out ??= new Map();
+    try {
+      await client.resource(CERT_MANAGER_API_VERSION, 'Certificate');
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.includes('does not serve')) throw err;
+      continue; // cert-manager is gone: no Certificate is left, its Secret may go
+    }
+    const live = await client.get({
+      apiVersion: CERT_MANAGER_API_VERSION,
+      kind: 'Certificate',
+      namespace: emqx.metadata.namespace,
+      name,
+    });
+    if (live) out.set(name, live);
+  }
+  return out;
 }
 
 /** Why cert-manager has not written the Secret yet, from the Certificate's Ready condition (when it says). */
@@ -406,6 +447,7 @@ export async function observe(
   const liveCookie = decodeSecret(await keySecret(names.nodeCookieSecret(emqx)), NODE_COOKIE_KEY);
   const bootstrap = await keySecret(names.bootstrapApiKeySecret(emqx));
   const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
+  const staleCertificates = paused ? undefined : await observeStaleCertificates(deps.client, emqx, secret);
   const access = emqxAccess(pods, bootstrap, {
     clusterDomain: clusterDomainOf(emqx),
     ...(tls?.dashboardCa !== undefined && { ca: tls.dashboardCa }),
@@ -539,6 +581,7 @@ export async function observe(
     availability,
     ...(tls && { tls }),
     ...(ds && { ds }),
+    ...(staleCertificates && { staleCertificates }),
   };
   return { snapshot: Object.freeze(snapshot), warnings };
 }

@@ -291,6 +291,15 @@ function nodeSegment(node: string): string {
   return encodeURIComponent(node).replace(/%40/g, '@').replace(/%3A/gi, ':');
 }
 
+/** The path of a call: its template with each `{name}` segment replaced (a node name keeps its `@` and `:`). */
+function pathOf(spec: Pick<CallSpec, 'template' | 'params'>): string {
+  return spec.template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = spec.params?.[name];
+    if (value === undefined) throw new Error(`EMQX API ${spec.template}: no value for {${name}}`);
+    return name === 'node' ? nodeSegment(value) : encodeURIComponent(value);
+  });
+}
+
 function metrics(registry: Registry) {
   return {
     calls: registry.counter({
@@ -308,9 +317,10 @@ function metrics(registry: Registry) {
 
 interface CallSpec {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
-  /** Template for metrics and errors, e.g. `/api/v5/nodes/{node}`. */
+  /** The path, e.g. `/api/v5/nodes/{node}`; as it is, the endpoint's name in metrics and errors. */
   template: string;
-  path: string;
+  /** The values of the template's `{name}` segments (encoded when the path is built; see pathOf). */
+  params?: Record<string, string>;
   query?: Record<string, string>;
   body?: unknown;
   contentType?: string;
@@ -377,26 +387,13 @@ export class EmqxClient {
 
   /** Running nodes (cores and replicants), then stopped cores as stubs. */
   async getNodes(): Promise<EmqxNode[]> {
-    return (
-      await this.call({
-        method: 'GET',
-        template: '/api/v5/nodes',
-        path: '/api/v5/nodes',
-        check: arrayOf('nodes', ['node', 'node_status']),
-      })
-    ).body as EmqxNode[];
+    return this.get('/api/v5/nodes', arrayOf('nodes', ['node', 'node_status']));
   }
 
   /** One running node; undefined when EMQX answers 404 (stopped or unknown node). */
   async getNode(name: string): Promise<EmqxNode | undefined> {
     try {
-      const r = await this.call({
-        method: 'GET',
-        template: '/api/v5/nodes/{node}',
-        path: `/api/v5/nodes/${nodeSegment(name)}`,
-        check: objectWith('node', { node: 'string' }),
-      });
-      return r.body as EmqxNode;
+      return await this.get('/api/v5/nodes/{node}', objectWith('node', { node: 'string' }), { node: name });
     } catch (err) {
       if (err instanceof EmqxApiError && err.status === 404) return undefined;
       throw err;
@@ -404,35 +401,16 @@ export class EmqxClient {
   }
 
   async getCluster(): Promise<EmqxCluster> {
-    return (
-      await this.call({
-        method: 'GET',
-        template: '/api/v5/cluster',
-        path: '/api/v5/cluster',
-        check: objectWith('cluster', { nodes: 'string[]' }),
-      })
-    ).body as EmqxCluster;
+    return this.get('/api/v5/cluster', objectWith('cluster', { nodes: 'string[]' }));
   }
 
   async getListeners(): Promise<EmqxListener[]> {
-    return (
-      await this.call({
-        method: 'GET',
-        template: '/api/v5/listeners',
-        path: '/api/v5/listeners',
-        check: arrayOf('listeners', ['id', 'type', 'name']),
-      })
-    ).body as EmqxListener[];
+    return this.get('/api/v5/listeners', arrayOf('listeners', ['id', 'type', 'name']));
   }
 
   /** The whole raw config as HOCON text (defaults filled in; secrets shown as "******"). */
   async getConfigsHocon(): Promise<string> {
-    const r = await this.call({
-      method: 'GET',
-      template: '/api/v5/configs',
-      path: '/api/v5/configs',
-      accept: 'text/plain',
-    });
+    const r = await this.call({ method: 'GET', template: '/api/v5/configs', accept: 'text/plain' });
     return r.text;
   }
 
@@ -443,7 +421,6 @@ export class EmqxClient {
     await this.call({
       method: 'PUT',
       template: '/api/v5/configs',
-      path: '/api/v5/configs',
       query,
       body: hocon,
       contentType: 'text/plain',
@@ -452,101 +429,53 @@ export class EmqxClient {
 
   /** Removes a node from the cluster (a running one is told to leave; a stopped core is dropped). 204. */
   async forceLeave(node: string): Promise<void> {
-    await this.call({
-      method: 'DELETE',
-      template: '/api/v5/cluster/{node}/force_leave',
-      path: `/api/v5/cluster/${nodeSegment(node)}/force_leave`,
-    });
+    await this.call({ method: 'DELETE', template: '/api/v5/cluster/{node}/force_leave', params: { node } });
   }
 
   async evacuationStart(node: string, body: EvacuationStartBody = {}): Promise<void> {
-    await this.call({
-      method: 'POST',
-      template: '/api/v5/load_rebalance/{node}/evacuation/start',
-      path: `/api/v5/load_rebalance/${nodeSegment(node)}/evacuation/start`,
-      body,
-    });
+    await this.post('/api/v5/load_rebalance/{node}/evacuation/start', { node }, body);
   }
 
   async evacuationStop(node: string): Promise<void> {
-    await this.call({
-      method: 'POST',
-      template: '/api/v5/load_rebalance/{node}/evacuation/stop',
-      path: `/api/v5/load_rebalance/${nodeSegment(node)}/evacuation/stop`,
-    });
+    await this.post('/api/v5/load_rebalance/{node}/evacuation/stop', { node });
   }
 
   /** Starts a rebalance coordinated by `node`. */
   async rebalanceStart(node: string, body: RebalanceStartBody): Promise<void> {
-    await this.call({
-      method: 'POST',
-      template: '/api/v5/load_rebalance/{node}/start',
-      path: `/api/v5/load_rebalance/${nodeSegment(node)}/start`,
-      body,
-    });
+    await this.post('/api/v5/load_rebalance/{node}/start', { node }, body);
   }
 
   async rebalanceStop(node: string): Promise<void> {
-    await this.call({
-      method: 'POST',
-      template: '/api/v5/load_rebalance/{node}/stop',
-      path: `/api/v5/load_rebalance/${nodeSegment(node)}/stop`,
-    });
+    await this.post('/api/v5/load_rebalance/{node}/stop', { node });
   }
 
   async globalStatus(): Promise<GlobalStatus> {
-    const r = await this.call({
-      method: 'GET',
-      template: '/api/v5/load_rebalance/global_status',
-      path: '/api/v5/load_rebalance/global_status',
-      check: objectWith('global_status', { evacuations: 'array', rebalances: 'array' }),
-    });
-    const g = (r.body ?? {}) as Partial<GlobalStatus>;
+    const g =
+      (await this.get<Partial<GlobalStatus> | undefined>(
+        '/api/v5/load_rebalance/global_status',
+        objectWith('global_status', { evacuations: 'array', rebalances: 'array' }),
+      )) ?? {};
     return { ...g, evacuations: g.evacuations ?? [], rebalances: g.rebalances ?? [] };
   }
 
   /** Durable storage sites (`GET /api/v5/ds/sites`); 404 "Durable storage is disabled" throws EmqxApiError. */
   async dsSites(): Promise<string[]> {
-    const r = await this.call({
-      method: 'GET',
-      template: '/api/v5/ds/sites',
-      path: '/api/v5/ds/sites',
-      check: stringArray('sites'),
-    });
-    return r.body as string[];
+    return this.get('/api/v5/ds/sites', stringArray('sites'));
   }
 
   /** One site: its node, whether it is up, and the shards it holds. */
   async dsSite(site: string): Promise<DsSiteInfo> {
-    const r = await this.call({
-      method: 'GET',
-      template: '/api/v5/ds/sites/{site}',
-      path: `/api/v5/ds/sites/${encodeURIComponent(site)}`,
-      check: dsSiteCheck,
-    });
-    return r.body as DsSiteInfo;
+    return this.get('/api/v5/ds/sites/{site}', dsSiteCheck, { site });
   }
 
   /** DS databases (`["messages"]`). */
   async dsStorages(): Promise<string[]> {
-    const r = await this.call({
-      method: 'GET',
-      template: '/api/v5/ds/storages',
-      path: '/api/v5/ds/storages',
-      check: stringArray('storages'),
-    });
-    return r.body as string[];
+    return this.get('/api/v5/ds/storages', stringArray('storages'));
   }
 
   /** One DS database: its shards, their replicas and pending transitions. */
   async dsStorage(db: string): Promise<DsStorageInfo> {
-    const r = await this.call({
-      method: 'GET',
-      template: '/api/v5/ds/storages/{db}',
-      path: `/api/v5/ds/storages/${encodeURIComponent(db)}`,
-      check: dsStorageCheck,
-    });
-    return r.body as DsStorageInfo;
+    return this.get('/api/v5/ds/storages/{db}', dsStorageCheck, { db });
   }
 
   /** Sets the sites a DS database is replicated on (202: EMQX carries it out as shard transitions). */
@@ -554,20 +483,13 @@ export class EmqxClient {
     await this.call({
       method: 'PUT',
       template: '/api/v5/ds/storages/{db}/replicas',
-      path: `/api/v5/ds/storages/${encodeURIComponent(db)}/replicas`,
+      params: { db },
       body: sites,
     });
   }
 
   async monitorCurrent(): Promise<MonitorCurrent> {
-    return (
-      await this.call({
-        method: 'GET',
-        template: '/api/v5/monitor_current',
-        path: '/api/v5/monitor_current',
-        check: objectWith('monitor_current', {}),
-      })
-    ).body as MonitorCurrent;
+    return this.get('/api/v5/monitor_current', objectWith('monitor_current', {}));
   }
 
   /**
@@ -578,7 +500,6 @@ export class EmqxClient {
     const r = await this.once(normalizeBase(baseUrl), {
       method: 'GET',
       template: '/api/v5/load_rebalance/availability_check',
-      path: '/api/v5/load_rebalance/availability_check',
       auth: false,
       accept503: true,
     });
@@ -590,12 +511,21 @@ export class EmqxClient {
     const r = await this.once(normalizeBase(baseUrl), {
       method: 'GET',
       template: '/status',
-      path: '/status',
       auth: false,
       accept: 'text/plain',
       accept503: true,
     });
     return { running: r.status === 200, httpStatus: r.status, text: r.text };
+  }
+
+  /** A GET whose 2xx JSON body `check` accepts, as `T`. */
+  private async get<T>(template: string, check: Check, params?: Record<string, string>): Promise<T> {
+    return (await this.call({ method: 'GET', template, check, ...(params && { params }) })).body as T;
+  }
+
+  /** A POST (never retried on another target once sent) whose answer body is not read. */
+  private async post(template: string, params: Record<string, string>, body?: unknown): Promise<void> {
+    await this.call({ method: 'POST', template, params, ...(body !== undefined && { body }) });
   }
 
   // ---- transport ----------------------------------------------------------------------------------------------
@@ -648,7 +578,7 @@ export class EmqxClient {
 
   private async once(target: string, spec: CallSpec): Promise<RawResponse> {
     const endpoint = `${spec.method} ${spec.template}`;
-    const url = new URL(target + spec.path);
+    const url = new URL(target + pathOf(spec));
     for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
     const headers: Record<string, string> = { Accept: spec.accept ?? 'application/json' };
     if (spec.auth !== false) headers.Authorization = this.authHeader;

@@ -125,6 +125,63 @@ test('token file: sent as a bearer token and re-read once older than the TTL (ro
   await access.close();
 });
 
+test('CA and client certificate files: re-read once older than the TTL, a half-rotated pair waits', async () => {
+  const server = await createWebhookCertificates({ commonName: 'kube-apiserver', hosts: ['127.0.0.1'] });
+  const { port, seen } = await serve((h) =>
+    https.createServer(
+      { cert: server.cert, key: server.key, requestCert: true, rejectUnauthorized: false },
+      h,
+    ),
+  );
+  const other = await createWebhookCertificates({ commonName: 'x', hosts: ['127.0.0.1'] });
+  const first = await createWebhookCertificates({ commonName: 'client-1', hosts: ['operator'] });
+  const second = await createWebhookCertificates({ commonName: 'client-2', hosts: ['operator'] });
+  const dir = tmp();
+  const caFile = path.join(dir, 'ca.crt');
+  const certFile = path.join(dir, 'client.crt');
+  const keyFile = path.join(dir, 'client.key');
+  // the CA file does not sign the server yet (a CA rotation under way)
+  fs.writeFileSync(caFile, other.caCert);
+  fs.writeFileSync(certFile, first.cert);
+  fs.writeFileSync(keyFile, first.key);
+  let now = 1_000_000;
+  const access = new KubeconfigAccess({
+    server: `https://127.0.0.1:${port}`,
+    ca: fs.readFileSync(caFile),
+    cert: fs.readFileSync(certFile),
+    key: fs.readFileSync(keyFile),
+    caFile,
+    certFile,
+    keyFile,
+    now: () => now,
+  });
+  const client = new KubeClient(access, { timeoutMs: 5000 });
+  await assert.rejects(client.request('GET', '/version'), KubeRequestError);
+  fs.writeFileSync(caFile, other.caCert + server.caCert);
+  now += TOKEN_FILE_TTL_MS - 1;
+  await assert.rejects(client.request('GET', '/version'), KubeRequestError, 'not read again before the TTL');
+  now += 2;
+  await client.request('GET', '/version'); // the new CA bundle is used
+  // the certificate is rotated first, its key a moment later: the old pair is kept until both match
+  fs.writeFileSync(certFile, second.cert);
+  now += TOKEN_FILE_TTL_MS;
+  await client.request('GET', '/version');
+  fs.writeFileSync(keyFile, second.key);
+  now += TOKEN_FILE_TTL_MS - 1;
+  await client.request('GET', '/version');
+  now += 2;
+  await client.request('GET', '/version');
+  // a failed read keeps the last pair
+  fs.rmSync(certFile);
+  now += TOKEN_FILE_TTL_MS;
+  await client.request('GET', '/version');
+  assert.deepEqual(
+    seen.map((s) => s.clientCert),
+    ['client-1', 'client-1', 'client-1', 'client-2', 'client-2'],
+  );
+  await access.close();
+});
+
 test('in-cluster: the CA and token of the service-account directory', async () => {
   const server = await createWebhookCertificates({ commonName: 'kube-apiserver', hosts: ['127.0.0.1'] });
   const { port, seen } = await serve((h) => https.createServer({ cert: server.cert, key: server.key }, h));

@@ -6,11 +6,14 @@
 // `KubeconfigAccess` covers what the operator's own loader (./config.ts) resolves: a server (https, or http only
 // with insecure-skip-tls-verify, as client-node requires), a CA (file or data) or insecure-skip-tls-verify, a TLS
 // server name, and a client certificate/key (file or data), a bearer token, a token file (re-read at most every
-// 60 s, so a rotated projected service-account token is picked up as client-go does), or basic auth.
+// 60 s, so a rotated projected service-account token is picked up as client-go does), or basic auth. CA and client
+// certificate/key files are read again on the same schedule: when their content changed (and the new pair loads),
+// later requests go through a new connection pool that uses it; the old pool is closed a little later.
 // Anything else in a kubeconfig (exec plugins, auth providers, impersonation, proxies) is handed to client-node's
 // KubeConfig, loaded only then (`ClientNodeAccess`), so those kubeconfigs keep working as before.
 
 import fs from 'node:fs';
+import tls from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -30,6 +33,9 @@ export interface KubeAccess {
 /** How long a token read from a file is used before the file is read again (client-go: 1 minute). */
 export const TOKEN_FILE_TTL_MS = 60_000;
 
+/** How long a replaced connection pool stays open for requests that were handed it just before. */
+const RETIRED_POOL_GRACE_MS = 30_000;
+
 export interface KubeconfigAccessOptions {
   server: string;
   /** PEM CA bundle that signs the server's certificate; omitted: the system's CAs. */
@@ -38,19 +44,36 @@ export interface KubeconfigAccessOptions {
   tlsServerName?: string;
   cert?: Buffer;
   key?: Buffer;
+  /** Where `ca`, `cert` and `key` were read from, when from files: read again every TOKEN_FILE_TTL_MS. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
   token?: string;
   tokenFile?: string;
   username?: string;
   password?: string;
-  /** For tests: the clock the token-file cache uses. */
+  /** For tests: the clock the token-file and certificate-file caches use. */
   now?: () => number;
 }
+
+interface TlsMaterial {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+const sameBytes = (a: Buffer | undefined, b: Buffer | undefined) =>
+  a === b || (a !== undefined && b !== undefined && a.equals(b));
 
 export class KubeconfigAccess implements KubeAccess {
   readonly server: string;
   private readonly opts: KubeconfigAccessOptions;
-  private readonly dispatcher: Dispatcher;
+  private dispatcher: Dispatcher;
   private fileToken: { value: string; readAt: number } | undefined;
+  private material: TlsMaterial;
+  private materialReadAt: number;
+  /** Pools replaced after a certificate file changed, closed after RETIRED_POOL_GRACE_MS (or by close()). */
+  private readonly retired = new Set<Dispatcher>();
 
   constructor(opts: KubeconfigAccessOptions) {
     let url: URL;
@@ -67,21 +90,66 @@ export class KubeconfigAccess implements KubeAccess {
       throw new Error('a client certificate needs both a certificate and a key');
     this.server = opts.server.replace(/\/+$/, '');
     this.opts = opts;
-    this.dispatcher = new Agent({
+    this.material = { ca: opts.ca, cert: opts.cert, key: opts.key };
+    this.materialReadAt = this.now();
+    this.dispatcher = this.pool(this.material);
+    if (opts.tokenFile) this.readTokenFile(); // fail at load time if it cannot be read
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private pool(m: TlsMaterial): Dispatcher {
+    return new Agent({
       connect: {
-        ...(opts.ca ? { ca: opts.ca } : {}),
-        ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}),
-        ...(opts.tlsServerName ? { servername: opts.tlsServerName } : {}),
-        rejectUnauthorized: !opts.insecureSkipTLSVerify,
+        ...(m.ca ? { ca: m.ca } : {}),
+        ...(m.cert ? { cert: m.cert, key: m.key } : {}),
+        ...(this.opts.tlsServerName ? { servername: this.opts.tlsServerName } : {}),
+        rejectUnauthorized: !this.opts.insecureSkipTLSVerify,
         // undici's default (60 s) can race with load balancers' idle timeouts; client-go uses 30 s
         keepAlive: true,
         keepAliveInitialDelay: 30_000,
       },
     });
-    if (opts.tokenFile) this.readTokenFile(); // fail at load time if it cannot be read
+  }
+
+  /**
+   * The CA and client certificate/key files, read again once the last read is older than TOKEN_FILE_TTL_MS. Changed
+   * content that loads (PEM that parses, a key that matches its certificate) gets a new pool; a failed read or a
+   * half-rotated pair keeps the current one until a later read.
+   */
+  private refreshTlsFiles(): void {
+    const { caFile, certFile, keyFile } = this.opts;
+    if (!caFile && !certFile && !keyFile) return;
+    const now = this.now();
+    if (now - this.materialReadAt < TOKEN_FILE_TTL_MS) return;
+    this.materialReadAt = now;
+    const cur = this.material;
+    let next: TlsMaterial;
+    try {
+      next = {
+        ca: caFile ? fs.readFileSync(caFile) : cur.ca,
+        cert: certFile ? fs.readFileSync(certFile) : cur.cert,
+        key: keyFile ? fs.readFileSync(keyFile) : cur.key,
+      };
+      if (sameBytes(next.ca, cur.ca) && sameBytes(next.cert, cur.cert) && sameBytes(next.key, cur.key))
+        return;
+      tls.createSecureContext(next);
+    } catch {
+      return;
+    }
+    this.material = next;
+    const old = this.dispatcher;
+    this.dispatcher = this.pool(next);
+    this.retired.add(old);
+    setTimeout(() => {
+      if (this.retired.delete(old)) void old.close().catch(() => undefined);
+    }, RETIRED_POOL_GRACE_MS).unref();
   }
 
   async prepare(): Promise<PreparedRequest> {
+    this.refreshTlsFiles();
     const headers: Record<string, string> = {};
     const token = this.opts.tokenFile ? this.readTokenFile() : this.opts.token;
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -92,7 +160,7 @@ export class KubeconfigAccess implements KubeAccess {
 
   /** The token file's content, read again once it is older than TOKEN_FILE_TTL_MS (a failed re-read keeps the old). */
   private readTokenFile(): string {
-    const now = (this.opts.now ?? Date.now)();
+    const now = this.now();
     const cached = this.fileToken;
     if (cached && now - cached.readAt < TOKEN_FILE_TTL_MS) return cached.value;
     try {
@@ -105,9 +173,11 @@ export class KubeconfigAccess implements KubeAccess {
     }
   }
 
-  /** Closes the pooled connections. */
+  /** Closes the pooled connections (and those of pools a certificate change replaced). */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    const all = [this.dispatcher, ...this.retired];
+    this.retired.clear();
+    await Promise.all(all.map((d) => d.close()));
   }
 }
 

@@ -72,9 +72,18 @@ export async function apply<T extends KubeObject>(
   obj: T,
   opts: ApplyOptions = {},
 ): Promise<T> {
-  const ref = refOf(obj);
-  const body = prepareForApply(obj);
-  return client.request<T>('PATCH', await client.path(ref), {
+  return applyPatch<T>(client, refOf(obj), prepareForApply(obj), opts);
+}
+
+/** The server-side apply PATCH of `body` to `ref` (or to its `subresource`), with the operator's field manager. */
+async function applyPatch<T extends KubeObject>(
+  client: KubeClient,
+  ref: ObjectRef & { name: string },
+  body: unknown,
+  opts: ApplyOptions,
+  subresource?: 'status',
+): Promise<T> {
+  return client.request<T>('PATCH', await client.path(ref, subresource), {
     query: {
       fieldManager: FIELD_MANAGER,
       force: opts.force ?? true,
@@ -82,7 +91,13 @@ export async function apply<T extends KubeObject>(
     },
     body,
     contentType: APPLY_PATCH,
-    write: { verb: 'apply', kind: ref.kind, namespace: ref.namespace, name: ref.name },
+    write: {
+      verb: 'apply',
+      kind: ref.kind,
+      namespace: ref.namespace,
+      name: ref.name,
+      ...(subresource !== undefined && { subresource }),
+    },
   });
 }
 
@@ -103,16 +118,7 @@ export async function applyStatus<T extends KubeObject>(
     metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
     status: JSON.parse(JSON.stringify(obj.status)) as unknown,
   };
-  return client.request<T>('PATCH', await client.path(ref, 'status'), {
-    query: {
-      fieldManager: FIELD_MANAGER,
-      force: opts.force ?? true,
-      dryRun: opts.dryRun ? 'All' : undefined,
-    },
-    body,
-    contentType: APPLY_PATCH,
-    write: { verb: 'apply', kind: ref.kind, namespace: ref.namespace, name: ref.name, subresource: 'status' },
-  });
+  return applyPatch<T>(client, ref, body, opts, 'status');
 }
 
 /**

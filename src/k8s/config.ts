@@ -184,6 +184,10 @@ function access(
         tlsServerName: str(cluster['tls-server-name']),
         cert: bytes(user['client-certificate'], user['client-certificate-data'], 'client-certificate'),
         key: bytes(user['client-key'], user['client-key-data'], 'client-key'),
+        // files are read again as they rotate (KubeconfigAccess)
+        caFile: str(cluster['certificate-authority']),
+        certFile: str(user['client-certificate']),
+        keyFile: str(user['client-key']),
         token: str(user.token),
         tokenFile: str(user.tokenFile),
         username: str(user.username),
@@ -278,10 +282,12 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
     const caFile = path.join(saDir, 'ca.crt');
     const serverHost = net.isIPv6(host) ? `[${host}]` : host;
     try {
-      // the token file is re-read as it rotates (bound service-account tokens expire)
+      // the token file is re-read as it rotates (bound service-account tokens expire), the CA file too
+      const hasCa = fs.existsSync(caFile);
       const access = new KubeconfigAccess({
         server: `https://${serverHost}:${port}`,
-        ca: fs.existsSync(caFile) ? fs.readFileSync(caFile) : undefined,
+        ca: hasCa ? fs.readFileSync(caFile) : undefined,
+        ...(hasCa && { caFile }),
         tokenFile,
       });
       return {

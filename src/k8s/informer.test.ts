@@ -1,22 +1,13 @@
 // The informer against a local fake API server that serves a list and a streaming watch and can fail on demand.
 // (Against a real kube-apiserver: test/runtime.test.ts.)
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { serveLocalApi } from '../../test/support/local-api.ts';
+import { waitFor } from '../../test/support/wait-for.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Informer, objectKey } from './informer.ts';
 import { KubeClient, type KubeObject } from './rest.ts';
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const cm = (name: string, rv: number, data: Record<string, string> = {}): KubeObject => ({
   apiVersion: 'v1',
@@ -92,19 +83,7 @@ async function fakeServer() {
     if (state.watchDelayMs > 0) setTimeout(open, state.watchDelayMs);
     else open();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const kc = await serveLocalApi(server);
   return {
     kc,
     state,

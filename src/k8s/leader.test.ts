@@ -1,24 +1,15 @@
 // Leader election against a local fake Lease endpoint that behaves like the API server where it matters:
 // optimistic concurrency on resourceVersion (409), 409 on a second create, and MicroTime validation (exactly 6
 // fractional digits, else 400). (Against a real kube-apiserver: test/runtime.test.ts.)
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { serveLocalApi } from '../../test/support/local-api.ts';
+import { waitFor } from '../../test/support/wait-for.ts';
 import { LeaderElector, defaultIdentity, microTime, parseMicroTime, type Lease } from './leader.ts';
 import { KubeClient } from './rest.ts';
 
 const MICRO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function fakeLeaseServer() {
   const state = {
@@ -68,19 +59,7 @@ async function fakeLeaseServer() {
       send(404, {});
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const kc = await serveLocalApi(server);
   return { client: new KubeClient(kc), state };
 }
 

@@ -11,6 +11,8 @@ import type { EMQX } from '../api/types.ts';
 import { childMeta, clusterDomainOf, namespaceOf } from './metadata.ts';
 
 export const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
+/** cert-manager's annotation on the Secret it issues: the name of the Certificate it came from. */
+export const CERT_MANAGER_CERTIFICATE_NAME = 'cert-manager.io/certificate-name';
 
 /** The part of cert-manager's Certificate the operator writes. */
 export interface Certificate {

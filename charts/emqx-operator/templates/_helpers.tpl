@@ -85,7 +85,8 @@ finding 10); test/rbac-manifests.test.ts pins them and the e2e tests run the ope
   resources: [configmaps]
   verbs: [list, watch, create, patch]
 {{- /* delete: a dashboard or listeners Service, the discovery ServiceAccount, RBAC and replicant PDB, the licence
-Secret, once the spec no longer asks for them (src/controller/prune.ts; only its own, by owner and field manager) */}}
+Secret, a cert-manager Certificate and the Secret issued from it, once the spec no longer asks for them
+(src/controller/prune.ts; only its own, by owner and field manager) */}}
 - apiGroups: ['']
   resources: [services, serviceaccounts]
   verbs: [list, watch, create, patch, delete]
@@ -115,7 +116,7 @@ Secret, once the spec no longer asks for them (src/controller/prune.ts; only its
   verbs: [create, patch]
 - apiGroups: [cert-manager.io]
   resources: [certificates]
-  verbs: [get, create, patch]
+  verbs: [get, create, patch, delete]
 {{- end }}
 
 {{/*
@@ -130,6 +131,7 @@ What the operator needs in its own namespace: its leader-election Lease and its 
   resources: [leases]
   resourceNames: [emqx-operator-leader]
   verbs: [get, update]
+{{- if .Values.webhook.enabled }}
 - apiGroups: ['']
   resources: [secrets]
   verbs: [create]
@@ -137,6 +139,7 @@ What the operator needs in its own namespace: its leader-election Lease and its 
   resources: [secrets]
   resourceNames: [emqx-operator-webhook-cert]
   verbs: [get, update]
+{{- end }}
 {{- end }}
 
 {{/*
@@ -148,7 +151,11 @@ and list on Leases across namespaces: a takeover checks that the Go operator's l
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   resourceNames: [emqxes.apps.emqx.io, rebalances.apps.emqx.io]
+  {{- if .Values.webhook.enabled }}
   verbs: [get, patch]
+  {{- else }}
+  verbs: [get]
+  {{- end }}
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [list]
