@@ -29,6 +29,7 @@ function run(steps: Array<[number, ApiOutageInput]>, start?: ApiOutage): ApiOuta
   return out;
 }
 
+const hidden = (vs: ApiOutageVerdict[]) => vs.map((v) => v.hidden);
 const events = (vs: ApiOutageVerdict[]) =>
   vs.map((v) => (v.event ? `${v.event.type} ${v.event.reason}` : '-'));
 
@@ -47,10 +48,7 @@ test('api outage: a blip (failed, then answered within the grace) is never repor
     [10, OK],
     [40, OK],
   ]);
-  assert.deepEqual(
-    vs.map((v) => v.hidden),
-    [true, true, false, false],
-  );
+  assert.deepEqual(hidden(vs), [true, true, false, false]);
   assert.deepEqual(events(vs), ['-', '-', '-', '-']);
   assert.equal(vs[2]!.next, undefined, 'forgotten once EMQX answers');
 });
@@ -64,10 +62,7 @@ test('api outage: a failure lasting the grace is reported once (condition and on
     [20, FAILED],
     [50, FAILED],
   ]);
-  assert.deepEqual(
-    vs.map((v) => v.hidden),
-    [true, true, true, false, false, false],
-  );
+  assert.deepEqual(hidden(vs), [true, true, true, false, false, false]);
   assert.deepEqual(events(vs), ['-', '-', '-', `Warning ${REASON_API_FAILED}`, '-', '-']);
   assert.equal(vs[3]!.event!.message, 'EMQX API: timed out (failing for 15 s)');
   assert.equal(vs[3]!.retryMs, undefined, 'the ordinary interval once reported');
@@ -100,10 +95,7 @@ test('api outage: a cluster that is not Ready reports at once', () => {
     [5, notReady],
     [10, OK],
   ]);
-  assert.deepEqual(
-    vs.map((v) => v.hidden),
-    [false, false, false],
-  );
+  assert.deepEqual(hidden(vs), [false, false, false]);
   assert.deepEqual(events(vs), [`Warning ${REASON_API_FAILED}`, '-', `Normal ${REASON_API_RECOVERED}`]);
   assert.equal(vs[0]!.event!.message, 'EMQX API: timed out');
   assert.equal(vs[0]!.retryMs, undefined);
@@ -117,10 +109,7 @@ test('api outage: no ready core to ask is reported in the status without a Warni
     [10, { ...FAILED, wasReady: false }],
     [15, OK],
   ]);
-  assert.deepEqual(
-    vs.map((v) => v.hidden),
-    [false, false, false, false],
-  );
+  assert.deepEqual(hidden(vs), [false, false, false, false]);
   assert.deepEqual(events(vs), ['-', '-', `Warning ${REASON_API_FAILED}`, `Normal ${REASON_API_RECOVERED}`]);
   // an outage that was only in the status ends without an Event
   assert.deepEqual(
@@ -140,10 +129,7 @@ test('api outage: a reported outage stays reported even if Ready flips meanwhile
     [15, FAILED],
     [20, FAILED], // Ready was True in the status written at 15 s
   ]);
-  assert.deepEqual(
-    vs.map((v) => v.hidden),
-    [true, false, false],
-  );
+  assert.deepEqual(hidden(vs), [true, false, false]);
 });
 
 // The plan: a hidden failure leaves the status as it was (no write) and says nothing; a reported one puts it in the
