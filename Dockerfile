@@ -13,13 +13,14 @@ RUN node scripts/build.ts --out /app
 
 FROM node:24.21.0-bookworm-slim
 WORKDIR /app
-# /app: package.json, package-lock.json, bin/emqx-operator.js, src/**/*.js (no tests)
+# /app: package.json, package-lock.json, bin/entrypoint.sh, bin/emqx-operator.js, src/**/*.js (no tests)
 COPY --from=build /app ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY deploy/crds ./deploy/crds
 USER 65532:65532
-# A 2 MiB young generation instead of V8's default (up to 16 MiB per semi-space): the operator allocates little per
-# pass, and this keeps ~20 MiB (no resource) to ~120 MiB (51 clusters) of RSS off the process (BENCHMARKS.md).
-ENV NODE_OPTIONS=--max-semi-space-size=2
-ENTRYPOINT ["node", "bin/emqx-operator.js"]
+# bin/entrypoint.sh starts `node bin/emqx-operator.js` with the Node flags the operator's memory was measured with
+# (a 2 MiB young generation) and caps V8's old generation at $EMQX_OPERATOR_HEAP_PERCENT (default 50) % of
+# $EMQX_OPERATOR_MEMORY_LIMIT_MIB, the container's memory limit, which the Helm chart passes with the Downward API.
+# Figures in BENCHMARKS.md ("Issue 14: memory").
+ENTRYPOINT ["sh", "/app/bin/entrypoint.sh"]
 CMD ["run"]

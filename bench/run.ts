@@ -1,6 +1,7 @@
 // `npm run bench`: a benchmark script (not a test). Starts the sandbox (real kube-apiserver, etcd,
-// kube-controller-manager, kubelet emulator, emulated EMQX nodes) and the operator as a child process, then measures
-// and prints:
+// kube-controller-manager, kubelet emulator, emulated EMQX nodes) and the operator as a child process, started as the
+// image starts it (bin/entrypoint.sh: its Node flags, and the heap cap from the chart's default memory limit), then
+// measures and prints:
 //   1. apply → Ready for examples/core-replicant.yaml (2 cores + 3 replicants), EMQX emulator at real time, with a
 //      timeline that shows where the time goes;
 //   2. Kubernetes writes (by verb and kind, Lease listed apart) and EMQX API calls (by endpoint) during an idle
@@ -20,7 +21,12 @@ import { KubeClient, type KubeObject } from '../src/k8s/rest.ts';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
 import type { ImageHandler } from '../sandbox/kubelet/handler.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
-import { prepareForOperator, startOperatorProcess, type OperatorProcess } from '../sandbox/operator.ts';
+import {
+  chartMemoryLimitMiB,
+  prepareForOperator,
+  startOperatorProcess,
+  type OperatorProcess,
+} from '../sandbox/operator.ts';
 import {
   applyObject as applyAs,
   byLabels,
@@ -56,8 +62,11 @@ Options:
                           emulated boot/retry delays 10x shorter; Kubernetes probe timing is never scaled)
   --timeout SECONDS       give up on a Ready wait after this long (default 300)
   --operator-node-options STR
-                          NODE_OPTIONS for the operator process only, e.g. --max-old-space-size=128 to see how
-                          much of its RSS is garbage the GC has had no reason to collect
+                          NODE_OPTIONS for the operator process only, e.g. --max-old-space-size=512 to see how
+                          much of its RSS is garbage the GC has had no reason to collect (a heap cap there
+                          replaces the entry point's)
+  --memory-limit MIB      the container memory limit the entry point derives its heap cap from (default: the
+                          chart's resources.limits.memory; 0: no cap)
   --dir DIR               sandbox directory; its logs/ (operator.log, kube-apiserver.log, ...) are kept after
                           the run (default .sandbox/bench)
   -h, --help              this help`;
@@ -623,6 +632,7 @@ async function main(): Promise<number> {
         timeout: { type: 'string', default: '300' },
         dir: { type: 'string', default: path.join(ROOT, '.sandbox/bench') },
         'operator-node-options': { type: 'string' },
+        'memory-limit': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -711,8 +721,15 @@ async function main(): Promise<number> {
     const savedNodeOptions = process.env.NODE_OPTIONS;
     if (nodeOptions !== undefined) process.env.NODE_OPTIONS = nodeOptions; // spawn copies the environment now
     try {
-      op = startOperatorProcess(sb, { name: 'operator', logLevel: 'info' });
+      const limit = values['memory-limit'] ?? String(chartMemoryLimitMiB());
+      // 0: no cap (the entry point derives none from an empty limit).
+      process.env.EMQX_OPERATOR_MEMORY_LIMIT_MIB = limit === '0' ? '' : limit;
+      machine.push(
+        `operator started as the image: bin/entrypoint.sh, memory limit ${limit === '0' ? 'none' : `${limit} MiB`}`,
+      );
+      op = startOperatorProcess(sb, { name: 'operator', logLevel: 'info', asImage: true });
     } finally {
+      delete process.env.EMQX_OPERATOR_MEMORY_LIMIT_MIB;
       if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = savedNodeOptions;
     }

@@ -1,6 +1,7 @@
 // `npm run bench:scale`: the scale benchmark of issue 14 (a script, not a test). Starts the sandbox and the operator
-// (unchanged, as a child process, as `npm run bench` does) and measures, for N EMQX resources (default 200; one core,
-// no replicants, one namespace each, EMQX emulator time ×S):
+// (unchanged, as a child process, as `npm run bench` does: through the image's entry point with the chart's memory
+// limit) and measures, for N EMQX resources (default 200; one core, no replicants, one namespace each, EMQX emulator
+// time ×S):
 //   A. a burst: all N applied at once; per resource, pick-up (its first status written, from its own apply), Ready,
 //      and its pod's own start-up (pod seen → readiness probe passed), so that the operator's share is the rest;
 //      Kubernetes writes per new cluster by verb and kind, Events per cluster, EMQX API calls;
@@ -162,7 +163,7 @@ async function main(): Promise<number> {
     sb = await startSandbox({ dir: values.dir!, handlers: [handler], log: (l) => say(`  ${l}`) });
     await prepareForOperator(sb);
     const client = new KubeClient(sb.kubeConfig);
-    op = startOperatorProcess(sb, { name: 'operator', args: opArgs, logLevel: 'info' });
+    op = startOperatorProcess(sb, { name: 'operator', args: opArgs, logLevel: 'info', asImage: true });
     await waitLeading(op);
     const base = procStat(op.child.pid!);
     row(`0. operator leading; RSS with no EMQX resource ${mib(base.rssKiB)} (load ${load()})`);
@@ -354,7 +355,12 @@ async function main(): Promise<number> {
       await op.stop();
       const loadC = load();
       const tC = Date.now();
-      op = startOperatorProcess(sb, { name: 'operator-restart', args: opArgs, logLevel: 'info' });
+      op = startOperatorProcess(sb, {
+        name: 'operator-restart',
+        args: opArgs,
+        logLevel: 'info',
+        asImage: true,
+      });
       let leadingAt: number | undefined;
       let firstAt: number | undefined;
       let allAt: number | undefined;

@@ -1,6 +1,6 @@
 // An ImageHandler that runs containers of the operator's image (`emqx-operator[:tag]`, any registry) as the real
-// program from this working tree, as the image would: `node bin/emqx-operator.js <args>` (the Dockerfile's
-// ENTRYPOINT), no image build. What a container runtime would give it is given for real:
+// program from this working tree, as the image would: `sh bin/entrypoint.sh <args>` (the Dockerfile's ENTRYPOINT:
+// the Node flags and the heap cap from EMQX_OPERATOR_MEMORY_LIMIT_MIB, then bin/emqx-operator.js), no image build. What a container runtime would give it is given for real:
 //  - its host name (the pod's, in a UTS namespace of its own) and its volumes at their mount paths, in a mount
 //    namespace of its own (`unshare --mount --uts`; `exec` enters both with nsenter; the ServiceAccount
 //    token, CA bundle and namespace appear at /var/run/secrets/kubernetes.io/serviceaccount). Like a container, it
@@ -12,6 +12,7 @@
 // Mount namespaces and changing user need root (CAP_SYS_ADMIN, CAP_SETUID); without them the container fails to
 // start with a message saying so.
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import type { ContainerContext, ExecResult, ImageHandler, RunningContainer } from './kubelet/handler.ts';
 import { expand } from './kubelet/env.ts';
 import { operatorAppDir } from './operator-build.ts';
@@ -79,15 +80,21 @@ export function createOperatorHandler(opts: { nodePath?: string } = {}): ImageHa
     matches: isOperatorImage,
     async start(ctx): Promise<RunningContainer> {
       const command = ctx.container.command;
-      if (command && command.length > 0 && !['node', 'bin/emqx-operator.js'].includes(command[0]!)) {
-        ctx.log(`${command[0]}: not found in the emqx-operator image (only node and bin/emqx-operator.js)`);
+      if (
+        command &&
+        command.length > 0 &&
+        !['node', 'sh', 'bin/emqx-operator.js', 'bin/entrypoint.sh'].includes(command[0]!)
+      ) {
+        ctx.log(
+          `${command[0]}: not found in the emqx-operator image (only node, sh, bin/emqx-operator.js and bin/entrypoint.sh)`,
+        );
         return {
           exited: Promise.resolve(127),
           exec: async () => ({ exitCode: 127, stdout: '', stderr: '' }),
           stop: async () => {},
         };
       }
-      const program = [node, 'bin/emqx-operator.js', ...containerArgs(ctx)];
+      const program = ['sh', 'bin/entrypoint.sh', ...containerArgs(ctx)];
       const sc = ctx.container.securityContext;
       const psc = ctx.pod.spec?.securityContext;
       const uid = sc?.runAsUser ?? psc?.runAsUser ?? IMAGE_USER;
@@ -118,7 +125,8 @@ export function createOperatorHandler(opts: { nodePath?: string } = {}): ImageHa
       ctx.log(`starting: ${program.slice(1).join(' ')} (uid ${uid}, ${mounts.length} mounts)`);
       const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
         cwd: operatorAppDir(), // the image's /app: the sources, or `npm run build`'s output (./operator-build.ts)
-        env: { ...ctx.env, PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        // `node` on PATH is this Node 24, as in the image (the entry point runs `node`).
+        env: { ...ctx.env, PATH: `${path.dirname(node)}:${process.env.PATH ?? '/usr/bin:/bin'}` },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const lines = (stream: NodeJS.ReadableStream) => {

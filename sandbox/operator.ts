@@ -7,9 +7,10 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { buildCrds } from '../src/api/crds.ts';
 import { apply } from '../src/k8s/apply.ts';
+import { parseQuantity } from '../src/k8s/needs-apply.ts';
 import { KubeClient } from '../src/k8s/rest.ts';
 import type { Sandbox, SandboxExtension } from './index.ts';
-import { operatorMain } from './operator-build.ts';
+import { operatorAppDir, operatorMain } from './operator-build.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const OPERATOR_NAMESPACE = 'emqx-operator-system';
@@ -62,6 +63,16 @@ export async function prepareForOperator(sb: Sandbox): Promise<void> {
 
 let counter = 0;
 
+/** resources.limits.memory of the chart's values.yaml, in MiB (what `helm install` gives the operator). */
+export function chartMemoryLimitMiB(): number {
+  const values = YAML.parse(readFileSync(path.join(ROOT, 'charts/emqx-operator/values.yaml'), 'utf8')) as {
+    resources?: { limits?: { memory?: string } };
+  };
+  const bytes = parseQuantity(values.resources?.limits?.memory);
+  if (!bytes) throw new Error('charts/emqx-operator/values.yaml has no resources.limits.memory');
+  return Math.ceil(bytes / 2 ** 20);
+}
+
 export function startOperatorProcess(
   sb: Sandbox,
   opts: {
@@ -70,15 +81,34 @@ export function startOperatorProcess(
     logLevel?: string;
     /** Serve the conversion webhook (and point the CRD at it); default true. One shard of several does it. */
     webhook?: boolean;
+    /** Node flags before the program (V8 flags that NODE_OPTIONS does not allow, e.g. --single-threaded-gc). */
+    nodeArgs?: string[];
+    /**
+     * Run it as the image does (benchmarks): through bin/entrypoint.sh (the image's Node flags) with the chart's
+     * default memory limit in EMQX_OPERATOR_MEMORY_LIMIT_MIB (unless the environment sets it), so the heap cap is
+     * the one an installation gets. Not with nodeArgs.
+     */
+    asImage?: boolean;
   } = {},
 ): OperatorProcess {
   const name = opts.name ?? `operator-${++counter}`;
   const logFile = path.join(sb.logsDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
+  const [command, ...prefix] = opts.asImage
+    ? ['sh', path.join(operatorAppDir(), 'bin/entrypoint.sh')]
+    : [process.execPath, ...(opts.nodeArgs ?? []), operatorMain()];
+  const imageEnv = opts.asImage
+    ? {
+        // `node` on PATH is this Node 24, as in the image.
+        PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+        EMQX_OPERATOR_MEMORY_LIMIT_MIB:
+          process.env.EMQX_OPERATOR_MEMORY_LIMIT_MIB ?? String(chartMemoryLimitMiB()),
+      }
+    : {};
   const child = spawn(
-    process.execPath,
+    command!,
     [
-      operatorMain(),
+      ...prefix,
       'run',
       '--kubeconfig',
       sb.operatorKubeconfigPath,
@@ -95,7 +125,7 @@ export function startOperatorProcess(
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info' },
+      env: { ...process.env, ...imageEnv, LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info' },
     },
   );
   child.stdout!.pipe(out, { end: false });

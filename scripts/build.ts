@@ -1,5 +1,5 @@
 // `npm run build`: the operator as plain JavaScript in dist/, a package of its own (dist/package.json,
-// dist/bin/emqx-operator.js, dist/src/**/*.js; no tests, no sandbox). Node runs the .ts sources directly during
+// dist/bin/entrypoint.sh (the image's entry point), dist/bin/emqx-operator.js, dist/src/**/*.js; no tests, no sandbox). Node runs the .ts sources directly during
 // development, but its type stripper stays loaded for the life of the process (~28 MiB of RSS, BENCHMARKS.md), so
 // the container image runs this build instead. tsc does the work (tsconfig.build.json: relative `.ts` imports are
 // rewritten to `.js`); the sources are type-checked on the way.
@@ -26,5 +26,6 @@ execFileSync(
   ],
   { stdio: 'inherit' },
 );
-for (const f of ['package.json', 'package-lock.json']) copyFileSync(path.join(ROOT, f), path.join(out, f));
+for (const f of ['package.json', 'package-lock.json', 'bin/entrypoint.sh'])
+  copyFileSync(path.join(ROOT, f), path.join(out, f));
 process.stdout.write(`built ${path.relative(process.cwd(), out) || out}\n`);

@@ -14,7 +14,7 @@ const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const files = args.filter((a) => !a.startsWith('--'));
 
-const unitGlobs = ['src/**/*.test.ts', 'sandbox/**/*.test.ts'];
+const unitGlobs = ['bin/**/*.test.ts', 'src/**/*.test.ts', 'sandbox/**/*.test.ts'];
 const integrationGlobs = ['test/**/*.test.ts'];
 const targets = files.length > 0 ? files : unitOnly ? unitGlobs : [...unitGlobs, ...integrationGlobs];
 

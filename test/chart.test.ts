@@ -224,6 +224,26 @@ describe('Helm chart charts/emqx-operator', () => {
     assert.ok(c.args.includes('--namespace=team-a'));
   });
 
+  it('memory: a limit by default, passed to the entry point with the heap share so the heap cap follows it', async () => {
+    const env = (objs: Obj[]) => {
+      const c = find(objs, 'Deployment')[0]!.spec.template.spec.containers[0];
+      return { c, vars: new Map((c.env as Array<{ name: string }>).map((e) => [e.name, e])) };
+    };
+    const { c, vars } = env(await render());
+    assert.equal(c.resources.limits.memory, '256Mi');
+    assert.deepEqual(vars.get('EMQX_OPERATOR_MEMORY_LIMIT_MIB'), {
+      name: 'EMQX_OPERATOR_MEMORY_LIMIT_MIB',
+      valueFrom: { resourceFieldRef: { containerName: c.name, resource: 'limits.memory', divisor: '1Mi' } },
+    });
+    assert.deepEqual(vars.get('EMQX_OPERATOR_HEAP_PERCENT'), {
+      name: 'EMQX_OPERATOR_HEAP_PERCENT',
+      value: '50',
+    });
+    const other = env(await render(['resources.limits.memory=1Gi', 'heapPercent=40']));
+    assert.equal(other.c.resources.limits.memory, '1Gi');
+    assert.equal((other.vars.get('EMQX_OPERATOR_HEAP_PERCENT') as { value?: string }).value, '40');
+  });
+
   it('webhook.enabled=false (a namespace shard): no webhook port, Service, certificate or rights, CRDs left to the webhook release', async () => {
     const on = await render(['watchNamespace=team-a']);
     const shard = await render(
@@ -310,6 +330,7 @@ describe('Helm chart charts/emqx-operator', () => {
       [['replicaz=2'], /replicaz/],
       [['image.pullPolicy=Sometimes'], /pullPolicy/],
       [['metrics.port=70000'], /metrics.*port|port.*metrics/],
+      [['heapPercent=95'], /heapPercent/],
     ];
     for (const [set, name] of cases) {
       const r = await run(['template', 'x', CHART_DIR, ...set.flatMap((s) => ['--set', s])]);

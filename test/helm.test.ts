@@ -38,8 +38,8 @@ before(async () => {
   helm = await sandboxHelm(sb.sandbox, (l) => process.stderr.write(l + '\n'));
 });
 
-/** The pid of the operator program serving on `podIP` (its args bind the pod IP), from /proc. */
-function operatorPid(podIP: string): number | undefined {
+/** The pid and command line of the operator program serving on `podIP` (its args bind the pod IP), from /proc. */
+function operatorProcess(podIP: string): { pid: number; cmd: string[] } | undefined {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let cmd: string[];
@@ -50,10 +50,10 @@ function operatorPid(podIP: string): number | undefined {
     }
     if (
       path.basename(cmd[0] ?? '') === 'node' &&
-      cmd[1] === 'bin/emqx-operator.js' &&
+      cmd.includes('bin/emqx-operator.js') &&
       cmd.some((a) => a.includes(`=${podIP}:`))
     )
-      return Number(d);
+      return { pid: Number(d), cmd };
   }
   return undefined;
 }
@@ -131,9 +131,11 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
     // A crash of the program (SIGKILL of its process, found by its pod IP): the kubelet restarts the container
     // (restartCount 1, last state exit 137) and the pod is Ready again; the leader is not disturbed.
     const standby0 = first.find((p) => p.metadata.name !== firstLeader.metadata.name)!;
-    const pid = operatorPid(standby0.status.podIP);
-    assert.ok(pid, `the process of ${standby0.metadata.name}`);
-    process.kill(pid, 'SIGKILL');
+    const proc = operatorProcess(standby0.status.podIP);
+    assert.ok(proc, `the process of ${standby0.metadata.name}`);
+    // Started by the image's entry point: the heap cap is half the chart's 256Mi limit (Downward API).
+    assert.ok(proc.cmd.includes('--max-old-space-size=128'), proc.cmd.join(' '));
+    process.kill(proc.pid, 'SIGKILL');
     const restarted = await sb.waitFor(
       `${standby0.metadata.name} restarted after its process was killed, and Ready`,
       async () => {

@@ -61,6 +61,24 @@ export interface LoadCounts {
   nodes: Array<{ name: string; role: string; status: string; connections: number; sessions: number }>;
 }
 
+/** A node that exited while it still held clients or sessions (they are gone with it unless durable). */
+export interface NodeExit {
+  node: string;
+  /** `namespace/name` of its pod. */
+  pod: string;
+  /** Real time of the exit (ISO). */
+  at: string;
+  /** 0 stopped (SIGTERM), else a crash or SIGKILL code. */
+  code: number;
+  reason: string;
+  /** Clients connected at the exit. */
+  connections: number;
+  /** Sessions, connected or not, at the exit. */
+  sessions: number;
+  /** The node's evacuation state at the exit, if one ran. */
+  evacuation?: string;
+}
+
 export interface FabricOptions {
   /** Emulated time runs `timeScale` times faster than real time (default 1). Ignored when `clock` is given. */
   timeScale?: number;
@@ -97,6 +115,21 @@ export class EmqxFabric {
   recordDropped(namespace: string, n: number): void {
     this.droppedConnections += n;
     this.#droppedByNamespace.set(namespace, (this.#droppedByNamespace.get(namespace) ?? 0) + n);
+  }
+
+  readonly #exits: NodeExit[] = [];
+
+  /** Records a node of the fabric exiting while it held clients or sessions. */
+  recordExit(exit: NodeExit): void {
+    this.#exits.push(exit);
+  }
+
+  /**
+   * Nodes of one namespace that exited holding clients or sessions, oldest first: where a lost session was when
+   * its node went away (an upgrade that evacuates first leaves this empty).
+   */
+  exitsWithSessionsIn(namespace: string): NodeExit[] {
+    return this.#exits.filter((e) => e.pod.startsWith(`${namespace}/`));
   }
 
   /** Connections cut by nodes of one namespace going away (tests run clusters side by side in one fabric). */

@@ -14,7 +14,7 @@ export type { EmqxClock, TimerHandle } from './clock.ts';
 export { startControlServer } from './control-http.ts';
 export type { ControlServer } from './control-http.ts';
 export { EmqxFabric } from './fabric.ts';
-export type { ApiFault, FabricOptions, LoadCounts, NodeFaults, NodeSummary } from './fabric.ts';
+export type { ApiFault, FabricOptions, LoadCounts, NodeExit, NodeFaults, NodeSummary } from './fabric.ts';
 export { DEFAULT_LATEST_VERSION, isEmqxImage, parseEmqxImage } from './image.ts';
 export type { EmqxImageInfo, Edition } from './image.ts';
 export { DEFAULT_TIMING } from './node.ts';

@@ -1222,7 +1222,22 @@ export class EmqxNode {
       ? this.runningNodes().filter((n) => n !== this && n.acceptsNewClients())
       : [];
     this.status = 'exited';
-    this.log(code === 0 ? 'info' : 'error', `${reason}; exit code ${code}`);
+    const held = { connections: this.load.live, sessions: this.load.sessions };
+    this.log(
+      code === 0 ? 'info' : 'error',
+      `${reason}; exit code ${code}; ${held.connections} clients connected, ${held.sessions} sessions`,
+    );
+    if (wasRegistered && (held.connections > 0 || held.sessions > 0)) {
+      this.fabric.recordExit({
+        node: this.name,
+        pod: this.podKey,
+        at: new Date().toISOString(),
+        code,
+        reason,
+        ...held,
+        ...(this.evacuation && { evacuation: this.evacuation.state }),
+      });
+    }
     for (const t of this.#timers.values()) t.cancel();
     this.#timers.clear();
     this.ds.stop();

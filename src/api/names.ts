@@ -30,6 +30,8 @@ export const ANNOTATION_V2BETA1_SPEC = 'apps.emqx.io/v2beta1-spec';
 export const ANNOTATION_RENDER_PLACEHOLDER = 'apps.emqx.io/render-placeholder';
 /** Kubernetes' hint to the ReplicaSet controller: on scale-down, remove pods with the lowest cost first. */
 export const ANNOTATION_POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+/** The deletion cost of a drained replicant: the pod its ReplicaSet removes first. */
+export const LOWEST_DELETION_COST = '-99999';
 export const FINALIZER = 'apps.emqx.io/finalizer';
 
 export type Role = 'core' | 'replicant';

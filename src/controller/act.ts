@@ -10,6 +10,7 @@
 import {
   ANNOTATION_DRAINING,
   ANNOTATION_POD_DELETION_COST,
+  LOWEST_DELETION_COST,
   CONDITION_ON_SERVING,
   FIELD_MANAGER,
   names,
@@ -195,6 +196,15 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   const emqxApi = (exclude?: string) => connect(deps.emqxApiFactory, s.access, exclude);
 
   const runAction = async (a: RolloutAction) => {
+    // One line per rollout write: which node or pod it is about (the record a crash or a lost session is read
+    // against).
+    log.info('rollout action', {
+      kind: a.kind,
+      ...('node' in a && { node: a.node }),
+      ...('pod' in a && { pod: a.pod.name }),
+      ...('nodes' in a && { nodes: a.nodes }),
+      ...('scale' in a && a.scale && { set: a.scale.set.name, from: a.scale.from, to: a.scale.replicas }),
+    });
     switch (a.kind) {
       case 'dsSetReplicas': {
         const api = emqxApi();
@@ -213,7 +223,12 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
         if (!api) return;
         // The pod is marked first: a pass that stops between the two writes sees a draining pod with no
         // evacuation and starts it again, where the other order would leave an evacuating pod serving.
-        if (a.markDraining) await annotatePod(a.pod.name, { [ANNOTATION_DRAINING]: a.markDraining });
+        if (a.markDraining) {
+          await annotatePod(a.pod.name, {
+            [ANNOTATION_DRAINING]: a.markDraining,
+            ...(a.lowestDeletionCost && { [ANNOTATION_POD_DELETION_COST]: LOWEST_DELETION_COST }),
+          });
+        }
         try {
           await api.evacuationStart(a.node, a.body);
         } catch (err) {
@@ -222,7 +237,16 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
         break;
       }
       case 'markDraining':
-        await annotatePod(a.pod.name, { [ANNOTATION_DRAINING]: a.since });
+        await annotatePod(a.pod.name, {
+          [ANNOTATION_DRAINING]: a.since,
+          ...(a.lowestDeletionCost && { [ANNOTATION_POD_DELETION_COST]: LOWEST_DELETION_COST }),
+        });
+        break;
+      case 'markRetiring':
+        await annotatePod(a.pod.name, {
+          [ANNOTATION_POD_DELETION_COST]: LOWEST_DELETION_COST,
+          ...(a.markDraining && { [ANNOTATION_DRAINING]: a.markDraining }),
+        });
         break;
       case 'replacePod':
         await deleteObject(
@@ -249,7 +273,7 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
         for (const t of a.targets) await scale(t);
         break;
       case 'retireReplicant':
-        await annotatePod(a.pod.name, { [ANNOTATION_POD_DELETION_COST]: '-99999' });
+        await annotatePod(a.pod.name, { [ANNOTATION_POD_DELETION_COST]: LOWEST_DELETION_COST });
         await scale(a.scale);
         break;
       case 'prune':

@@ -45,6 +45,8 @@ export interface PodSpec {
   ip?: string;
   createdAt?: string;
   extraAnnotations?: Record<string, string>;
+  /** The pod template's readiness gate (apps.emqx.io/on-serving) is in the pod's spec. */
+  readinessGate?: boolean;
 }
 
 export interface SetSpec {
@@ -118,6 +120,7 @@ function podOf(role: 'core' | 'replicant', p: PodSpec, index: number): V1Pod {
     },
     spec: {
       containers: [{ name: 'emqx', image: 'emqx', ports: [{ name: 'dashboard', containerPort: 18083 }] }],
+      ...(p.readinessGate && { readinessGates: [{ conditionType: CONDITION_ON_SERVING }] }),
     },
     status: {
       phase: 'Running',

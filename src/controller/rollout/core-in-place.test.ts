@@ -186,9 +186,10 @@ runCases('in-place core roll', [
       ],
       spec: { replicantTemplate: { spec: { replicas: 1 } } },
     },
-    // its node no longer runs (no core of its version): nothing to evacuate, the pod goes
+    // its node no longer runs (no core of its version): nothing to evacuate, the pod goes (marked first as the
+    // pod its ReplicaSet removes)
     action: {
-      kind: 'retireReplicant',
+      kind: 'markRetiring',
       pod: { name: 'emqx-replicant-old-a', uid: 'uid-emqx-replicant-old-a' },
     },
   },

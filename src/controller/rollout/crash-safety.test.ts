@@ -41,18 +41,37 @@ function currentCoreReplicas(w: WorldSpec): number {
   return w.statefulSets?.find((x) => x.name === 'emqx-core')?.replicas ?? w.cores?.length ?? 0;
 }
 
+/** The lowest deletion cost, when the action writes it with the draining annotation. */
+function cost(a: { lowestDeletionCost?: boolean }, p: PodSpec): Partial<PodSpec> {
+  return a.lowestDeletionCost
+    ? { extraAnnotations: { ...p.extraAnnotations, 'controller.kubernetes.io/pod-deletion-cost': '-99999' } }
+    : {};
+}
+
 /** The writes the executor makes for an action, in its order (act.ts). */
 function writesOf(a: RolloutAction): Write[] {
   switch (a.kind) {
     case 'evacuate':
       return [
         ...(a.markDraining
-          ? [(w: WorldSpec) => editPod(w, a.pod.name, (p) => ({ ...p, draining: a.markDraining }))]
+          ? [
+              (w: WorldSpec) =>
+                editPod(w, a.pod.name, (p) => ({ ...p, draining: a.markDraining, ...cost(a, p) })),
+            ]
           : []),
         (w) => ({ ...w, evacuations: [...(w.evacuations ?? []), { node: a.node, state: 'evicting_conns' }] }),
       ];
     case 'markDraining':
-      return [(w) => editPod(w, a.pod.name, (p) => ({ ...p, draining: a.since }))];
+      return [(w) => editPod(w, a.pod.name, (p) => ({ ...p, draining: a.since, ...cost(a, p) }))];
+    case 'markRetiring':
+      return [
+        (w) =>
+          editPod(w, a.pod.name, (p) => ({
+            ...p,
+            ...cost({ lowestDeletionCost: true }, p),
+            ...(a.markDraining && { draining: a.markDraining }),
+          })),
+      ];
     case 'replacePod':
       return [(w) => editPod(w, a.pod.name, (p) => ({ ...p, terminating: true }))];
     case 'removeNode': {
@@ -134,6 +153,8 @@ function target(a: RolloutAction | undefined): string {
       return `remove ${a.node} ${a.scale?.set.name ?? ''}`;
     case 'retireReplicant':
       return `retire ${a.pod.name}`;
+    case 'markRetiring':
+      return `mark ${a.pod.name}`;
     case 'scale':
       return `scale ${a.targets.map((t) => t.set.name).join()}`;
     case 'stopEvacuations':

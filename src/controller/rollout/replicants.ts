@@ -2,7 +2,14 @@
 // initialDelaySeconds passed since they did), old pods are drained one at a time — node evacuation to the new
 // replicants on editions that have it, else the pod stops serving and the operator waits waitTakeover seconds —
 // then their ReplicaSet is scaled down by one, that pod first.
-import { ANNOTATION_DRAINING, LABEL_POD_TEMPLATE_HASH } from '../../api/names.ts';
+import {
+  ANNOTATION_DRAINING,
+  ANNOTATION_POD_DELETION_COST,
+  CONDITION_ON_SERVING,
+  LABEL_POD_TEMPLATE_HASH,
+  LOWEST_DELETION_COST,
+} from '../../api/names.ts';
+import { podReady } from '../pod-facts.ts';
 import { coreStatefulSetName } from '../../resources/statefulset.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { holdingLastOldCore } from './core-in-place.ts';
@@ -107,18 +114,60 @@ export function drainOldReplicants(input: RolloutInput, progress: Progress): Ver
     node,
     serving.map((p) => nodeNameOf(s, p)),
   );
-  if (!drained.done) return { ...(drained.action && { action: drained.action }), requeue: SOON };
+  if (!drained.done) {
+    const a = drained.action;
+    // Marked as the pod its ReplicaSet removes first as soon as it starts draining, long before the set shrinks.
+    const action =
+      a && (a.kind === 'evacuate' || a.kind === 'markDraining') ? { ...a, lowestDeletionCost: true } : a;
+    return { ...(action && { action }), requeue: SOON };
+  }
   const set = oldSets.find(
     (x) =>
       x.spec!.selector!.matchLabels![LABEL_POD_TEMPLATE_HASH] ===
       victim.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH],
   );
   if (!set) return { requeue: SOON };
+  // The set's count and its pods come from two watches with no order between them. A set smaller than its live
+  // pods is a removal the ReplicaSet controller has not made yet (typically this very pod, retired by the
+  // previous pass): scaling "one smaller" again would take a second pod, one whose clients were never moved.
+  const hash = victim.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH];
+  const left = oldPods.filter((p) => p.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH] === hash).length;
+  const replicas = set.spec?.replicas ?? 0;
+  if (replicas < left) {
+    progress.set(
+      'DrainingReplicants',
+      node,
+      `waiting for the ReplicaSet ${set.metadata!.name} to remove a pod (${left} pods for ${replicas} replicas)`,
+    );
+    return { requeue: SOON };
+  }
+  // The ReplicaSet controller removes the pod it ranks first: not Ready before Ready, then the lowest
+  // pod-deletion-cost. It ranks with its own cache, so both facts are written (and seen back here) a pass before
+  // the set shrinks, not in the same instant: otherwise it may remove another old pod, whose clients never moved.
+  const draining = victim.metadata?.annotations?.[ANNOTATION_DRAINING];
+  if (victim.metadata?.annotations?.[ANNOTATION_POD_DELETION_COST] !== LOWEST_DELETION_COST || !draining) {
+    progress.set('DrainingReplicants', node, `marking ${victim.metadata!.name} as the next pod to remove`);
+    return {
+      action: {
+        kind: 'markRetiring',
+        pod: podRef(victim),
+        ...(!draining && { markDraining: now.toISOString() }),
+        events: [],
+      },
+      requeue: SOON,
+    };
+  }
+  const gated = (victim.spec?.readinessGates ?? []).some((g) => g.conditionType === CONDITION_ON_SERVING);
+  if (gated && podReady(victim)) {
+    progress.set('DrainingReplicants', node, `waiting for ${victim.metadata!.name} to leave the Services`);
+    return { requeue: SOON };
+  }
   return {
     action: {
       kind: 'retireReplicant',
       pod: podRef(victim),
-      scale: scaleTarget(set, Math.max(0, (set.spec?.replicas ?? 1) - 1)),
+      // What is left of the set without this pod (a stale, larger count is not trusted either).
+      scale: scaleTarget(set, Math.max(0, left - 1)),
       events: [normal('ReplicantNodeRetired', `${node} drained and removed`)],
     },
     requeue: SOON,

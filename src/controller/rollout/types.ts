@@ -46,10 +46,24 @@ export type RolloutAction =
       body: Record<string, unknown>;
       /** The draining annotation to set, unless the pod carries it already. */
       markDraining?: string;
+      /** With the draining annotation, the lowest pod-deletion-cost (a replicant: its ReplicaSet removes it first). */
+      lowestDeletionCost?: boolean;
       events: PlannedEvent[];
     }
   /** No evacuation on this edition: the pod stops serving, and clients reconnect elsewhere. */
-  | { kind: 'markDraining'; node: string; pod: PodRef; since: string; events: PlannedEvent[] }
+  | {
+      kind: 'markDraining';
+      node: string;
+      pod: PodRef;
+      since: string;
+      lowestDeletionCost?: boolean;
+      events: PlannedEvent[];
+    }
+  /**
+   * The lowest pod-deletion-cost on a drained replicant, a pass before its ReplicaSet shrinks; with the draining
+   * annotation (it stops serving) when it has none (a node with nothing to move is not drained first).
+   */
+  | { kind: 'markRetiring'; pod: PodRef; markDraining?: string; events: PlannedEvent[] }
   /** Delete a core pod so that its StatefulSet recreates it on the new revision (same name, same PVC). */
   | { kind: 'replacePod'; pod: PodRef; events: PlannedEvent[] }
   /**
