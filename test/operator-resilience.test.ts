@@ -17,6 +17,7 @@ import {
 } from './support/operator.ts';
 import {
   assertNodesMatchPods,
+  condition,
   emqxCall,
   example,
   getEmqx,
@@ -33,6 +34,29 @@ async function reconcilePasses(op: OperatorProcess): Promise<number> {
   return (await readMetrics(op))
     .filter((m) => m.name === 'emqx_operator_reconcile_total' && m.labels.kind === 'EMQX')
     .reduce((sum, m) => sum + m.value, 0);
+}
+
+/** Waits for a reconcile pass that wrote nothing but Events and Lease renewals (the passes after Ready settled). */
+async function quietPass(op: OperatorProcess): Promise<void> {
+  await sb.waitFor(
+    'a reconcile pass without writes',
+    async () => {
+      const w0 = await kubeWrites(op);
+      const p0 = await reconcilePasses(op);
+      await new Promise((r) => setTimeout(r, 3500));
+      const dw = counterDelta(w0, await kubeWrites(op));
+      const quiet = Object.keys(dw).every((k) => /\/(Lease|Event)$/.test(k));
+      return quiet && (await reconcilePasses(op)) > p0;
+    },
+    30_000,
+    0,
+  );
+}
+
+/** Events of the namespace with this reason. */
+async function eventsOf(ns: string, reason: string): Promise<any[]> {
+  const list = await sb.api.get<{ items: any[] }>(`/api/v1/namespaces/${ns}/events`);
+  return list.items.filter((ev) => ev.reason === reason && ev.involvedObject?.name === 'emqx');
 }
 
 /** The core pods of the namespace, oldest first (the order of EMQX API targets), with their EMQX node names. */
@@ -57,19 +81,7 @@ describe('operator: resilience', () => {
     // Let the passes that follow Ready (the last readiness-gate and status writes) settle first: wait for a pass
     // that wrote nothing but Events and Lease renewals, then measure a fresh window.
     const op = sb.operator;
-    await sb.waitFor(
-      'a reconcile pass without writes',
-      async () => {
-        const w0 = await kubeWrites(op);
-        const p0 = await reconcilePasses(op);
-        await new Promise((r) => setTimeout(r, 3500));
-        const dw = counterDelta(w0, await kubeWrites(op));
-        const quiet = Object.keys(dw).every((k) => /\/(Lease|Event)$/.test(k));
-        return quiet && (await reconcilePasses(op)) > p0;
-      },
-      30_000,
-      0,
-    );
+    await quietPass(op);
 
     const writes0 = await kubeWrites(op);
     const api0 = await emqxApiCalls(op);
@@ -179,6 +191,104 @@ describe('operator: resilience', () => {
       assert.ok((await failures()) > failures0, `the operator met the faults (${outcome})`);
     });
   }
+
+  // A failed read of the node list on a Ready cluster is reported only once it lasts (src/controller/api-outage.ts,
+  // 15 s): one failed pass writes no status and records no Event; a lasting failure shows in the conditions with one
+  // Warning, and its end with one Normal Event.
+  it('an EMQX API failure on a Ready cluster is reported only once it lasts, with one Event each way', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(example('minimal.yaml', ns));
+    await waitConverged(sb, ns, { cores: 2, replicants: 0 });
+    const op = sb.operator;
+    await quietPass(op);
+    const nodesFailed = async () => (await emqxApiCalls(op))['GET /api/v5/nodes http_5xx'] ?? 0;
+    const nodesAnswered = async () => (await emqxApiCalls(op))['GET /api/v5/nodes success'] ?? 0;
+    const cores = (n: { pod: string; role: string }) => n.role === 'core' && n.pod.startsWith(`${ns}/`);
+    let release: (() => void) | undefined = undefined;
+    t.after(() => release?.());
+
+    // One failed pass: every core answers 503 until the operator met it, then answers again. The metrics count every
+    // namespace's passes, so the window after it lasts past this cluster's next passes (3 s interval) as well.
+    const before = (await getEmqx(sb, ns))!;
+    const status0 = before.status;
+    const failed0 = await nodesFailed();
+    release = sb.emqx.fabric.faultsWhere(cores, { api: { status: 503 } });
+    await sb.waitFor(
+      'a pass that failed to read the node list',
+      async () => (await nodesFailed()) >= failed0 + 2,
+      30_000,
+      100,
+    );
+    release();
+    release = undefined;
+    const releasedAt = Date.now();
+    const answered0 = await nodesAnswered();
+    const passes0 = await reconcilePasses(op);
+    await sb.waitFor(
+      'passes that read the node list again',
+      async () =>
+        Date.now() - releasedAt >= 7_000 &&
+        (await nodesAnswered()) >= answered0 + 2 &&
+        (await reconcilePasses(op)) >= passes0 + 2,
+      30_000,
+      200,
+    );
+    const after = (await getEmqx(sb, ns))!;
+    assert.equal(
+      after.metadata.resourceVersion,
+      before.metadata.resourceVersion,
+      'no status write for one failed read',
+    );
+    assert.deepEqual((await getEmqx(sb, ns))!.status, status0, 'the status did not change');
+    assert.deepEqual(await eventsOf(ns, 'FailedToGetNodeStatuses'), [], 'no Warning Event');
+
+    // A lasting failure: the conditions say so, one Warning Event; its end: one Normal Event, conditions clean.
+    const started = Date.now();
+    release = sb.emqx.fabric.faultsWhere(cores, { api: { status: 503 } });
+    const unusable = (e: EMQX | undefined) =>
+      e?.status?.conditions?.some((c) => c.type === 'CoreNodesReady' && /EMQX API unusable/.test(c.message));
+    await sb.waitFor(
+      'the conditions to report the failure',
+      async () => unusable(await getEmqx(sb, ns)),
+      90_000,
+      200,
+    );
+    const reportedAfter = Date.now() - started;
+    assert.ok(reportedAfter >= 15_000, `not reported within the 15 s grace (${reportedAfter} ms)`);
+    const failedNow = await nodesFailed();
+    await sb.waitFor(
+      'two more failed passes',
+      async () => (await nodesFailed()) >= failedNow + 4,
+      30_000,
+      200,
+    );
+    const warnings = await eventsOf(ns, 'FailedToGetNodeStatuses');
+    assert.equal(warnings.length, 1, `one Warning Event: ${JSON.stringify(warnings.map((e) => e.message))}`);
+    assert.ok((warnings[0].count ?? 1) <= 1, `recorded once (count ${warnings[0].count})`);
+    release();
+    release = undefined;
+    await sb.waitFor(
+      'the conditions clean again',
+      async () => {
+        const e = await getEmqx(sb, ns);
+        return condition(e, 'Ready') === 'True' && !unusable(e);
+      },
+      60_000,
+      200,
+    );
+    const restored = await sb.waitFor(
+      'the Normal Event of its end',
+      async () => {
+        const found = await eventsOf(ns, 'NodeStatusesRestored');
+        return found.length > 0 && found;
+      },
+      30_000,
+      200,
+    );
+    assert.equal(restored.length, 1);
+    assert.equal(restored[0].type, 'Normal');
+    assert.equal((await eventsOf(ns, 'FailedToGetNodeStatuses')).length, 1, 'still one Warning Event');
+  });
 
   it('an operator killed (SIGKILL) during a scale-up is replaced and the new one converges without duplicates', async (t) => {
     const ns = await sb.newNamespace(t);

@@ -35,6 +35,19 @@ async function getRebalance(ns: string): Promise<any> {
   return sb.api.get(`/apis/apps.emqx.io/v2beta1/namespaces/${ns}/rebalances/rb`);
 }
 
+/** The Rebalance `rb` once its status reaches `phase`. */
+async function waitPhase(ns: string, phase: string, timeoutMs: number, intervalMs: number): Promise<any> {
+  return sb.waitFor(
+    `Rebalance ${phase}`,
+    async () => {
+      const x = await getRebalance(ns);
+      return x.status?.phase === phase ? x : undefined;
+    },
+    timeoutMs,
+    intervalMs,
+  );
+}
+
 describe('Rebalance', () => {
   it('rebalances real MQTT clients after a replicant scale-up and completes; no client or message lost', async (t) => {
     const ns = await sb.newNamespace(t);
@@ -59,15 +72,7 @@ describe('Rebalance', () => {
       `all clients on one replicant before: ${before.join(', ')}`,
     );
     await sb.apply(rebalance(ns, 'emqx'));
-    const r = await sb.waitFor(
-      'Rebalance Completed',
-      async () => {
-        const x = await getRebalance(ns);
-        return x.status?.phase === 'Completed' ? x : undefined;
-      },
-      120_000,
-      500,
-    );
+    const r = await waitPhase(ns, 'Completed', 120_000, 500);
     assert.ok(r.status.startedTime && r.status.completedTime);
     assert.ok(r.metadata.finalizers.includes('apps.emqx.io/finalizer'));
     await assertNoClientLost(t, load);
@@ -101,15 +106,7 @@ describe('Rebalance', () => {
     slow.spec.rebalanceStrategy.connEvictRate = 1; // 3000 connections at 1/s: it cannot finish during the test
     slow.spec.rebalanceStrategy.waitHealthCheck = 1;
     await sb.apply(slow);
-    const r = await sb.waitFor(
-      'Rebalance Processing',
-      async () => {
-        const x = await getRebalance(ns);
-        return x.status?.phase === 'Processing' ? x : undefined;
-      },
-      60_000,
-      300,
-    );
+    const r = await waitPhase(ns, 'Processing', 60_000, 300);
     const coordinator = r.status.rebalanceStates[0].coordinator_node as string;
     const pod =
       repl.find((p) => fabric.nodeOfPod(`${ns}/${p.metadata.name}`)?.name === coordinator) ?? repl[0];
@@ -173,15 +170,7 @@ describe('Rebalance', () => {
     await sb.apply(emqxResource(ns, { image: 'emqx/emqx:5.7.2', cores: 1, replicants: 1 }));
     await waitReady(sb, ns);
     await sb.apply(rebalance(ns, 'emqx'));
-    const r = await sb.waitFor(
-      'Rebalance Failed',
-      async () => {
-        const x = await getRebalance(ns);
-        return x.status?.phase === 'Failed' ? x : undefined;
-      },
-      60_000,
-      500,
-    );
+    const r = await waitPhase(ns, 'Failed', 60_000, 500);
     const c = r.status.conditions.find((x: any) => x.type === 'Failed');
     assert.equal(c.reason, 'NotSupported');
     assert.match(c.message, /Opensource.*Enterprise/);
@@ -190,15 +179,7 @@ describe('Rebalance', () => {
   it('fails clearly when the EMQX resource does not exist', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(rebalance(ns, 'missing'));
-    const r = await sb.waitFor(
-      'Rebalance Failed',
-      async () => {
-        const x = await getRebalance(ns);
-        return x.status?.phase === 'Failed' ? x : undefined;
-      },
-      60_000,
-      500,
-    );
+    const r = await waitPhase(ns, 'Failed', 60_000, 500);
     assert.match(r.status.conditions[0].message, /EMQX "missing" not found/);
   });
 });

@@ -38,6 +38,11 @@ function assertIssue(issues: ValidationIssue[], path: string, fragment: string |
   assert.ok(hit, `expected an issue at ${path} matching ${fragment}, got:\n${formatIssues(issues)}`);
 }
 
+/** An issue at each path, matching its fragment. */
+function assertIssues(issues: ValidationIssue[], expected: Record<string, string | RegExp>): void {
+  for (const [path, fragment] of Object.entries(expected)) assertIssue(issues, path, fragment);
+}
+
 test('the v2beta1 example from the docs (seed 004) is valid', () => {
   const doc = emqx({
     image: 'emqx/emqx:6.0.1',
@@ -153,13 +158,15 @@ test('types: integer, string, boolean, object, array, int-or-string', () => {
       coreTemplate: { spec: { minAvailable: true, replicas: '2' } },
     }),
   );
-  assertIssue(issues, 'spec.revisionHistoryLimit', 'must be an integer, not number');
-  assertIssue(issues, 'spec.image', 'must be a string, not integer');
-  assertIssue(issues, 'spec.dashboardServiceTemplate.enabled', 'must be a boolean, not string');
-  assertIssue(issues, 'spec.config', 'must be an object, not string');
-  assertIssue(issues, 'spec.imagePullSecrets', 'must be an array, not object');
-  assertIssue(issues, 'spec.coreTemplate.spec.minAvailable', 'must be an integer or a string, not boolean');
-  assertIssue(issues, 'spec.coreTemplate.spec.replicas', 'must be an integer, not string');
+  assertIssues(issues, {
+    'spec.revisionHistoryLimit': 'must be an integer, not number',
+    'spec.image': 'must be a string, not integer',
+    'spec.dashboardServiceTemplate.enabled': 'must be a boolean, not string',
+    'spec.config': 'must be an object, not string',
+    'spec.imagePullSecrets': 'must be an array, not object',
+    'spec.coreTemplate.spec.minAvailable': 'must be an integer or a string, not boolean',
+    'spec.coreTemplate.spec.replicas': 'must be an integer, not string',
+  });
 });
 
 test('enum, minimum, maximum, int32 range, minLength, maxLength, pattern', () => {
@@ -178,23 +185,21 @@ test('enum, minimum, maximum, int32 range, minLength, maxLength, pattern', () =>
       replicantTemplate: { spec: { replicas: -1 } },
     }),
   );
-  assertIssue(issues, 'spec.image', 'must not be empty');
-  assertIssue(
-    issues,
-    'spec.imagePullPolicy',
-    'must be one of "Always", "IfNotPresent", "Never", not "Sometimes"',
-  );
-  assertIssue(issues, 'spec.revisionHistoryLimit', 'must be >= 0');
-  assertIssue(issues, 'spec.updateStrategy.evacuationStrategy.connEvictRate', 'must be >= 1');
-  assertIssue(issues, 'spec.updateStrategy.initialDelaySeconds', 'must fit in 32 bits');
-  assertIssue(issues, 'spec.bootstrapAPIKeys[0].key', 'letters, digits');
-  assertIssue(issues, 'spec.bootstrapAPIKeys[0].secret', 'at most 128 characters');
-  assertIssue(issues, 'spec.bootstrapAPIKeys[1].secret', 'at least 3 characters');
-  assertIssue(issues, 'spec.clusterDomain', 'DNS name');
-  assertIssue(issues, 'spec.coreTemplate.spec.replicas', 'must be >= 1');
-  assertIssue(issues, 'spec.coreTemplate.spec.maxUnavailable', 'percentage');
-  assertIssue(issues, 'spec.coreTemplate.spec.resources.limits[cpu]', 'quantity');
-  assertIssue(issues, 'spec.replicantTemplate.spec.replicas', 'must be >= 0');
+  assertIssues(issues, {
+    'spec.image': 'must not be empty',
+    'spec.imagePullPolicy': 'must be one of "Always", "IfNotPresent", "Never", not "Sometimes"',
+    'spec.revisionHistoryLimit': 'must be >= 0',
+    'spec.updateStrategy.evacuationStrategy.connEvictRate': 'must be >= 1',
+    'spec.updateStrategy.initialDelaySeconds': 'must fit in 32 bits',
+    'spec.bootstrapAPIKeys[0].key': 'letters, digits',
+    'spec.bootstrapAPIKeys[0].secret': 'at most 128 characters',
+    'spec.bootstrapAPIKeys[1].secret': 'at least 3 characters',
+    'spec.clusterDomain': 'DNS name',
+    'spec.coreTemplate.spec.replicas': 'must be >= 1',
+    'spec.coreTemplate.spec.maxUnavailable': 'percentage',
+    'spec.coreTemplate.spec.resources.limits[cpu]': 'quantity',
+    'spec.replicantTemplate.spec.replicas': 'must be >= 0',
+  });
 });
 
 test('unknown fields are reported, with a suggestion when one is close', () => {
@@ -206,12 +211,14 @@ test('unknown fields are reported, with a suggestion when one is close', () => {
       somethingElse: 1,
     }),
   );
-  assertIssue(issues, 'spec.coreTemplat', 'did you mean coreTemplate?');
-  assertIssue(issues, 'spec.replicantTemplate.spec.replica', 'did you mean replicas?');
-  assertIssue(issues, 'spec.replicantTemplate.spec.dataVolume', 'only in coreTemplate.spec');
-  assertIssue(issues, 'spec.replicantTemplate.spec.image', 'spec.image');
-  assertIssue(issues, 'spec.coreTemplate.spec.env[0].vaule', 'did you mean value?');
-  assertIssue(issues, 'spec.somethingElse', /^unknown field \(known fields: image, /);
+  assertIssues(issues, {
+    'spec.coreTemplat': 'did you mean coreTemplate?',
+    'spec.replicantTemplate.spec.replica': 'did you mean replicas?',
+    'spec.replicantTemplate.spec.dataVolume': 'only in coreTemplate.spec',
+    'spec.replicantTemplate.spec.image': 'spec.image',
+    'spec.coreTemplate.spec.env[0].vaule': 'did you mean value?',
+    'spec.somethingElse': /^unknown field \(known fields: image, /,
+  });
   assert.equal(suggestField('CoreTemplate', ['coreTemplate', 'replicantTemplate']), 'coreTemplate');
   assert.equal(suggestField('zzz', ['coreTemplate']), undefined);
 });
@@ -261,15 +268,13 @@ test('CEL rules run through their TypeScript checks, reported at their field pat
       replicantTemplate: { spec: { minAvailable: '10%', maxUnavailable: '10%' } },
     }),
   );
-  assertIssue(issues, 'spec.bootstrapAPIKeys', 'must be unique');
-  assertIssue(issues, 'spec.bootstrapAPIKeys[2]', 'either key and secret, or secretRef');
-  assertIssue(issues, 'spec.coreTemplate.spec.maxUnavailable', 'mutually exclusive');
-  assertIssue(
-    issues,
-    'spec.coreTemplate.spec.volumeClaimTemplates',
-    'only used with dataVolume PersistentVolumeClaim',
-  );
-  assertIssue(issues, 'spec.replicantTemplate.spec.maxUnavailable', 'mutually exclusive');
+  assertIssues(issues, {
+    'spec.bootstrapAPIKeys': 'must be unique',
+    'spec.bootstrapAPIKeys[2]': 'either key and secret, or secretRef',
+    'spec.coreTemplate.spec.maxUnavailable': 'mutually exclusive',
+    'spec.coreTemplate.spec.volumeClaimTemplates': 'only used with dataVolume PersistentVolumeClaim',
+    'spec.replicantTemplate.spec.maxUnavailable': 'mutually exclusive',
+  });
   const name = validateEMQX(emqx({}, { name: '9lives' }));
   assert.deepEqual(lines(name).length, 1);
   assertIssue(name, 'metadata.name', /^must be at most 36/);

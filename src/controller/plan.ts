@@ -28,6 +28,7 @@ import {
 import { foreignSets } from './rollout/takeover.ts';
 import { unwantedChildren, type Deletion } from './prune.ts';
 import { REASON_WRITE_CONFLICT, writeHoldMessage, type WriteHold } from './write-fights.ts';
+import type { ApiOutageVerdict } from './api-outage.ts';
 import { containersReady, podCondition } from './pod-facts.ts';
 import { planRollout, replicantsMayStart, type RolloutDecision } from './rollout/index.ts';
 import { scaleTarget, type PlannedEvent, type ScaleTarget } from './rollout/types.ts';
@@ -109,6 +110,8 @@ export interface PlanOptions {
   readyIntervalMs?: number;
   /** An object fought over by another writer (./write-fights.ts): left out of the writes until the hold ends. */
   writeHold?: WriteHold;
+  /** What to say of an EMQX API failure this pass (./api-outage.ts): hidden within its grace, or its Event. */
+  apiOutage?: ApiOutageVerdict;
 }
 
 /** Readiness gate `apps.emqx.io/on-serving` of a pod, as the plan wants it. */
@@ -254,14 +257,21 @@ export function listenersLoadBalancer(s: Snapshot): LoadBalancerAddresses {
 /** The plan of one pass. */
 export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
   const events: PlannedEvent[] = certificateEvents(s);
+  if (opts.apiOutage?.event) events.push(opts.apiOutage.event);
   const jitter = jitterOf(`${s.namespace}/${s.name}`, now);
   const finish = (
     p: Omit<Plan, 'status' | 'statusEvents' | 'requeueAfterMs' | 'waits' | 'intervals' | 'jitter'>,
-    waits: number[],
+    planWaits: number[],
   ): Plan => {
-    const status = buildStatus(s, p.decisions, now);
+    // an EMQX API failure within its grace: left out of the status, looked at again soon
+    const hidden = opts.apiOutage?.hidden === true;
+    const decisions = hidden ? { ...p.decisions, apiErrorHidden: true } : p.decisions;
+    const retry = opts.apiOutage?.retryMs;
+    const waits = retry !== undefined ? [...planWaits, retry] : planWaits;
+    const status = buildStatus(s, decisions, now);
     return {
       ...p,
+      decisions,
       status,
       statusEvents: conditionEvents(s.previousStatus, status),
       requeueAfterMs: requeueFor(status, waits, opts, jitter),

@@ -11,6 +11,13 @@ import type { Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import { applyStatus } from '../k8s/apply.ts';
 import { act } from './act.ts';
+import {
+  apiOutageVerdict,
+  DEFAULT_API_OUTAGE_OPTIONS,
+  REASON_API_FAILED,
+  type ApiOutage,
+  type ApiOutageOptions,
+} from './api-outage.ts';
 import type { ClusterCache } from './cache.ts';
 import type { EmqxApiFactory } from './emqx-access.ts';
 import { plan } from './plan.ts';
@@ -59,6 +66,8 @@ export interface ReconcilerDeps {
   readyIntervalMs?: number;
   /** When a field fought over by another writer is held back (./write-fights.ts). */
   writeFights?: Partial<FightOptions>;
+  /** How long an EMQX API failure on a Ready cluster goes unreported (./api-outage.ts). */
+  apiOutage?: Partial<ApiOutageOptions>;
 }
 
 export interface ReconcileOutcome {
@@ -73,11 +82,15 @@ export class EmqxReconciler {
   private readonly fights = new Map<string, FightState>();
   /** Key values read from each resource's Secrets (by resource uid): a deleted Secret is put back with them. */
   private readonly keyValues = new Map<string, { uid?: string; cookie?: string; operatorSecret?: string }>();
+  /** The EMQX API outage under way per resource (by resource uid), to report it only once it lasts (./api-outage.ts). */
+  private readonly outages = new Map<string, { uid?: string; outage: ApiOutage }>();
   private readonly fightOptions: FightOptions;
+  private readonly outageOptions: ApiOutageOptions;
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
     this.fightOptions = { ...DEFAULT_FIGHT_OPTIONS, ...deps.writeFights };
+    this.outageOptions = { ...DEFAULT_API_OUTAGE_OPTIONS, ...deps.apiOutage };
   }
 
   /**
@@ -124,6 +137,7 @@ export class EmqxReconciler {
       this.lastStatus.delete(key);
       this.fights.delete(key);
       this.keyValues.delete(key);
+      this.outages.delete(key);
       return {}; // children go with their owner reference
     }
     if (this.neverSeen(namespace, name)) return this.acknowledge(key, cached);
@@ -174,14 +188,32 @@ export class EmqxReconciler {
         ...(cookie !== undefined && { cookie }),
         ...(operatorSecret !== undefined && { operatorSecret }),
       });
-      for (const w of warnings) void this.d.events.warning(raw, w.reason, w.message);
+      // a failed EMQX API read is the plan's to announce, once it counts (./api-outage.ts)
+      for (const w of warnings)
+        if (w.reason !== REASON_API_FAILED) void this.d.events.warning(raw, w.reason, w.message);
       const now = this.d.now?.() ?? new Date();
+      const outageMemo = this.outages.get(key);
+      const outage = apiOutageVerdict(
+        outageMemo && outageMemo.uid === raw.metadata.uid ? outageMemo.outage : undefined,
+        {
+          ...(snapshot.apiError !== undefined && { error: snapshot.apiError }),
+          readFailed: warnings.some((w) => w.reason === REASON_API_FAILED),
+          wasReady:
+            snapshot.previousStatus?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ??
+            false,
+        },
+        now.getTime(),
+        this.outageOptions,
+      );
+      if (outage.next) this.outages.set(key, { uid: raw.metadata.uid, outage: outage.next });
+      else this.outages.delete(key);
       const fights = this.fights.get(key) ?? NO_FIGHT;
       const hold = activeHold(fights, now.getTime());
       const p = plan(snapshot, now, {
         ...(this.d.notReadyIntervalMs !== undefined && { notReadyIntervalMs: this.d.notReadyIntervalMs }),
         ...(this.d.readyIntervalMs !== undefined && { readyIntervalMs: this.d.readyIntervalMs }),
         ...(hold && { writeHold: hold }),
+        apiOutage: outage,
       });
       const result = await act(
         {

@@ -37,6 +37,8 @@ export interface StatusDecisions {
   foreignWorkloads?: { reason: string; message: string };
   /** Why the operator holds back (Ready says so): a missing node-cookie Secret, a write fought over. */
   blocked?: { reason: string; message: string };
+  /** An EMQX API failure within its grace (./api-outage.ts): the conditions do not mention it yet. */
+  apiErrorHidden?: boolean;
 }
 
 /** CertificatesReady turns False this long before a certificate expires (cert-manager renews at 2/3 of 90 days). */
@@ -103,7 +105,7 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
     ...(hasReplicants &&
       repl && { replicant: roleObservation(repl, d.activity.replicant, d.progressing.replicant ?? false) }),
     config: d.config,
-    ...(observed && s.apiError !== undefined && { apiUnreachable: s.apiError }),
+    ...(observed && s.apiError !== undefined && !d.apiErrorHidden && { apiUnreachable: s.apiError }),
     ...(s.tls && {
       certificates: {
         ...(s.tls.error !== undefined && { error: s.tls.error }),

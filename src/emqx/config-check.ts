@@ -4,7 +4,7 @@
 import type { HoconObject, HoconValue } from '../hocon/index.ts';
 import { HoconError, isHoconObject } from '../hocon/index.ts';
 import { isSensitivePath } from '../hocon/sensitive.ts';
-import { DEFAULT_DASHBOARD_HTTP_PORT, bindPort, withBuiltinListeners } from './config.ts';
+import { DEFAULT_DASHBOARD_HTTP_PORT, bindPort, get, withBuiltinListeners } from './config.ts';
 
 export interface ConfigIssue {
   /** Dotted config path, e.g. `dashboard.listeners.http.bind`. */
@@ -55,15 +55,6 @@ const OPERATOR_OWNED: Array<{ path: string[]; why: string }> = [
 ];
 
 const SUPPORTED_DISCOVERY = ['dns', 'k8s'];
-
-function get(conf: HoconObject, path: readonly string[]): HoconValue | undefined {
-  let cur: HoconValue | undefined = conf;
-  for (const key of path) {
-    if (!isHoconObject(cur) || !Object.prototype.hasOwnProperty.call(cur, key)) return undefined;
-    cur = cur[key];
-  }
-  return cur;
-}
 
 function off(v: HoconValue | undefined): boolean {
   return v === false || v === 'false';

@@ -73,7 +73,8 @@ function parseWithIncludes(
   return { conf, includes };
 }
 
-function get(conf: HoconObject, path: readonly string[]): HoconValue | undefined {
+/** The value at `path` (own keys only), or undefined when a step is missing or not an object. */
+export function get(conf: HoconObject, path: readonly string[]): HoconValue | undefined {
   let cur: HoconValue | undefined = conf;
   for (const key of path) {
     if (!isHoconObject(cur) || !Object.prototype.hasOwnProperty.call(cur, key)) return undefined;

@@ -167,6 +167,18 @@ function target(a: RolloutAction | undefined): string {
 }
 
 const replicantSpec = { replicantTemplate: { spec: { replicas: 1 } } };
+/** One core; one old replicant with clients and its new replacement, each in its own ReplicaSet. */
+const replicantRollover: WorldSpec = {
+  cores: [{ name: 'emqx-core-0', rev: NEW }],
+  replicants: [
+    { name: 'emqx-replicant-old-a', rev: OLD, clients: 3 },
+    { name: 'emqx-replicant-new-a', rev: NEW },
+  ],
+  replicaSets: [
+    { name: 'emqx-replicant-old', rev: OLD, replicas: 1 },
+    { name: 'emqx-replicant-new', rev: NEW, replicas: 1 },
+  ],
+};
 
 const scenarios: Array<{ name: string; world: WorldSpec }> = [
   {
@@ -226,15 +238,7 @@ const scenarios: Array<{ name: string; world: WorldSpec }> = [
     name: 'replicant drain: evacuate, then retire',
     world: {
       spec: replicantSpec,
-      cores: [{ name: 'emqx-core-0', rev: NEW }],
-      replicants: [
-        { name: 'emqx-replicant-old-a', rev: OLD, clients: 3 },
-        { name: 'emqx-replicant-new-a', rev: NEW },
-      ],
-      replicaSets: [
-        { name: 'emqx-replicant-old', rev: OLD, replicas: 1 },
-        { name: 'emqx-replicant-new', rev: NEW, replicas: 1 },
-      ],
+      ...replicantRollover,
     },
   },
   {
@@ -242,15 +246,7 @@ const scenarios: Array<{ name: string; world: WorldSpec }> = [
     world: {
       edition: 'Opensource',
       spec: { ...replicantSpec, updateStrategy: { evacuationStrategy: { waitTakeover: 0 } } },
-      cores: [{ name: 'emqx-core-0', rev: NEW }],
-      replicants: [
-        { name: 'emqx-replicant-old-a', rev: OLD, clients: 3 },
-        { name: 'emqx-replicant-new-a', rev: NEW },
-      ],
-      replicaSets: [
-        { name: 'emqx-replicant-old', rev: OLD, replicas: 1 },
-        { name: 'emqx-replicant-new', rev: NEW, replicas: 1 },
-      ],
+      ...replicantRollover,
     },
   },
   {
