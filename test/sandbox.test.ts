@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1PodList } from '@kubernetes/client-node';
 import { CONTENT_TYPE } from '../sandbox/kubelet/api.ts';
 import type { ImageHandler } from '../sandbox/kubelet/handler.ts';
-import { inPodRange } from '../sandbox/kubelet/ipam.ts';
+import { DEFAULT_CLAIMS_DIR, inPodRange } from '../sandbox/kubelet/ipam.ts';
 import { KUBECTL, useSandbox } from './support/sandbox.ts';
 
 // A handler that ignores graceful stops (like a process ignoring SIGTERM): only the grace period ends it.
@@ -101,6 +101,11 @@ test('a 3-replica StatefulSet with a PVC template gets 3 Running+Ready pods with
   assert.equal(new Set(ips).size, 3, `IPs not distinct: ${ips}`);
   for (const p of ps) {
     assert.ok(inPodRange(p.status!.podIP!), `${p.status!.podIP} outside 127.1.0.0/16`);
+    // claimed machine-wide by this process's kubelet: no other sandbox on the machine hands it out meanwhile
+    assert.match(
+      readFileSync(path.join(DEFAULT_CLAIMS_DIR, p.status!.podIP!), 'utf8'),
+      new RegExp(`^${process.pid} `),
+    );
     assert.deepEqual(p.status!.podIPs, [{ ip: p.status!.podIP }]);
     assert.equal(p.status!.hostIP, '127.0.0.1');
     assert.equal(p.status!.containerStatuses![0].ready, true);
@@ -513,7 +518,18 @@ test('restart policies and init containers', async (t) => {
       podOf('crash', { containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'exit 3'] }] }),
       podOf('once', {
         restartPolicy: 'Never',
-        containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'exit 3'] }],
+        containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'echo it went wrong; exit 3'] }],
+      }),
+      podOf('explained', {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'c',
+            image: 'busybox',
+            command: ['sh', '-c', 'echo it went wrong; exit 3'],
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+          },
+        ],
       }),
       podOf('job', {
         restartPolicy: 'OnFailure',
@@ -554,6 +570,17 @@ test('restart policies and init containers', async (t) => {
   });
   assert.equal(once.status!.containerStatuses![0].state?.terminated?.exitCode, 3);
   assert.equal(once.status!.containerStatuses![0].restartCount, 0);
+  // the default terminationMessagePolicy (File): nothing wrote the file, no message, as with a real kubelet
+  assert.equal(once.status!.containerStatuses![0].state?.terminated?.message, undefined);
+  // FallbackToLogsOnError: the end of the log is the message
+  const explained = await sb.waitFor('explained: Failed', async () => {
+    const p = await pod(ns, 'explained');
+    return p.status?.phase === 'Failed' ? p : undefined;
+  });
+  assert.match(explained.status!.containerStatuses![0].state?.terminated?.message ?? '', /it went wrong$/);
+  // and the emulator's own log says why each one failed (the pod directory, with the container log, goes away)
+  const kubeletLog = readFileSync(path.join(sb.sandbox.logsDir, 'kubelet.log'), 'utf8');
+  assert.match(kubeletLog, new RegExp(`pod ${ns}/once: container c exited 3: it went wrong\n`));
   await sb.waitFor('job: Succeeded', async () => (await pod(ns, 'job')).status?.phase === 'Succeeded');
 
   const init = await sb.waitFor('init: Ready after its init container', async () => {

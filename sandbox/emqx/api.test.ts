@@ -1,11 +1,21 @@
-// Contract tests of the emulated EMQX REST API (emqx-node-api.md §1–§2), over HTTP on 127.1.x.y, no Kubernetes.
+// Contract tests of the emulated EMQX REST API (emqx-node-api.md §1–§2), over HTTP on 127.2.x.y (claimed test addresses), no Kubernetes.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseHocon } from '../../src/hocon/index.ts';
 import type { HoconObject } from '../../src/hocon/index.ts';
-import { API_KEY, API_SECRET, HEADLESS, Testbed, api, nodeName, runningNames, waitFor } from './testkit.ts';
+import {
+  API_KEY,
+  API_SECRET,
+  HEADLESS,
+  Testbed,
+  api,
+  nextIp,
+  nodeName,
+  runningNames,
+  waitFor,
+} from './testkit.ts';
 import type { StartedNode } from './testkit.ts';
 
 // every test bounded in real time, so a regression cannot hang the run
@@ -516,11 +526,12 @@ describe('EMQX REST API details that depend on version, edition and role', () =>
   });
 
   test('Enterprise roles: a viewer key reads but cannot write (403 UNAUTHORIZED_ROLE)', T, async () => {
+    const ip = nextIp();
     const n = await tb.start({
       name: 'roles-0',
       image: 'emqx/emqx-enterprise:5.8.3',
-      env: { EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys', EMQX_HOST: '127.1.199.1' },
-      ip: '127.1.199.1',
+      env: { EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys', EMQX_HOST: ip },
+      ip,
       files: { '/opt/emqx/data/keys': 'admin-k:admin-secret\nview-k:view-secret:viewer\n' },
     });
     await waitFor('running', async () => (await api(n, '/status', { auth: null })).status === 200);
@@ -545,11 +556,12 @@ describe('EMQX REST API details that depend on version, edition and role', () =>
     'a bad line in the bootstrap file aborts the load: earlier keys work, later ones do not',
     T,
     async () => {
+      const ip = nextIp();
       const n = await tb.start({
         name: 'badkeys-0',
         image: 'emqx/emqx:5.8.3',
-        ip: '127.1.199.2',
-        env: { EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys', EMQX_HOST: '127.1.199.2' },
+        ip,
+        env: { EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys', EMQX_HOST: ip },
         files: { '/opt/emqx/data/keys': 'first:secret-1\n\nbroken-line\nthird:secret-3\n' },
       });
       await waitFor('running', async () => (await api(n, '/status', { auth: null })).status === 200);

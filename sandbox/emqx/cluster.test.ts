@@ -1,8 +1,9 @@
 // Cluster behaviour of emulated EMQX nodes (emqx-node-api.md §0, §3, §5): autocluster over DNS SRV, replicants,
 // cookies, boot failures, the replicated database, leave/force_leave, autoclean, licences, partitions.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
-import { BOOTSTRAP, HEADLESS, Testbed, api, nodeName, runningNames, waitFor } from './testkit.ts';
+import { BOOTSTRAP, HEADLESS, Testbed, api, nextIp, nodeName, runningNames, waitFor } from './testkit.ts';
 import type { StartedNode } from './testkit.ts';
 import { ManualClock } from './clock.ts';
 import { getPath, parseHocon } from '../../src/hocon/index.ts';
@@ -165,7 +166,7 @@ describe('other discovery strategies', () => {
   afterEach(() => tb.close());
 
   test('static seeds', T, async () => {
-    const ips = ['127.1.197.1', '127.1.197.2', '127.1.197.3'];
+    const ips = [nextIp(), nextIp(), nextIp()];
     const seeds = `[${ips.map((ip) => `"emqx@${ip}"`).join(', ')}]`;
     const nodes: StartedNode[] = [];
     for (const ip of ips) {
@@ -200,24 +201,26 @@ describe('other discovery strategies', () => {
           env: { EMQX_HOST: ip, EMQX_NODE__COOKIE: 'c', EMQX_API_KEY__BOOTSTRAP_FILE: '/opt/emqx/data/keys' },
           files: { '/opt/emqx/data/keys': BOOTSTRAP },
         });
-      const a = await mk('127.1.197.11');
-      const b = await mk('127.1.197.12');
+      const ipA = nextIp();
+      const ipB = nextIp();
+      const a = await mk(ipA);
+      const b = await mk(ipB);
       await waitFor(
         'both up',
         async () => (await statusCode(a.url)) === 200 && (await statusCode(b.url)) === 200,
       );
-      tb.fabric.retain('emqx@127.1.197.11', 'from', 'a');
-      tb.fabric.retain('emqx@127.1.197.12', 'from', 'b');
-      tb.fabric.retain('emqx@127.1.197.12', 'only-b', 'x');
+      tb.fabric.retain(`emqx@${ipA}`, 'from', 'a');
+      tb.fabric.retain(`emqx@${ipB}`, 'from', 'b');
+      tb.fabric.retain(`emqx@${ipB}`, 'only-b', 'x');
       await new Promise((res) => setTimeout(res, 300));
       assert.equal((await runningNames(a)).length, 1, 'manual strategy: nobody joins by itself');
-      const r = await b.container.exec(['emqx', 'ctl', 'cluster', 'join', 'emqx@127.1.197.11'], 5000);
+      const r = await b.container.exec(['emqx', 'ctl', 'cluster', 'join', `emqx@${ipA}`], 5000);
       assert.match(r.stdout, /^Join the cluster successfully\./);
       await waitFor(
         'joined',
         async () => (await runningNames(a)).length === 2 && (await runningNames(b)).length === 2,
       );
-      assert.deepEqual(tb.fabric.dbList('emqx@127.1.197.12', 'retained'), { from: 'a' });
+      assert.deepEqual(tb.fabric.dbList(`emqx@${ipB}`, 'retained'), { from: 'a' });
     },
   );
 });
@@ -244,6 +247,34 @@ describe('boot failures', () => {
     );
     assert.ok(!m.logs.join('\n').includes('ret-value'));
   });
+
+  test(
+    'the dashboard address is taken (another process listens there): exit 1, and the log says why',
+    T,
+    async () => {
+      // what two sandboxes handing out the same pod IP did to the later pod (bench:scale crash loops)
+      const ip = nextIp();
+      const squatter = net.createServer();
+      await new Promise<void>((resolve) => squatter.listen(18083, ip, () => resolve()));
+      try {
+        const n = await tb.start({
+          name: 'squatted-0',
+          image: 'emqx/emqx:5.8.3',
+          ip,
+          env: { EMQX_HOST: ip },
+        });
+        assert.equal(await n.container.exited, 1);
+        assert.ok(
+          n.logs.some(
+            (l) => l.includes(`failed to start the dashboard listener: listen EADDRINUSE`) && l.includes(ip),
+          ),
+          n.logs.join('\n'),
+        );
+      } finally {
+        squatter.close();
+      }
+    },
+  );
 
   test('a config value the schema rejects also stops the boot', T, async () => {
     const n = await tb.core('emqx-core-0', { conf: 'log.console.level = loud' });
@@ -502,24 +533,19 @@ describe('licences (≥ 5.9: community licence = single node)', () => {
   });
 
   test('a CLI join into a node with the community licence is refused', T, async () => {
-    const a = await tb.start({
-      name: 'a',
-      image: 'emqx/emqx:6.0.1',
-      env: { EMQX_HOST: '127.1.198.1' },
-      ip: '127.1.198.1',
-    });
-    const b = await tb.start({
-      name: 'b',
-      image: 'emqx/emqx:6.0.1',
-      env: { EMQX_HOST: '127.1.198.2' },
-      ip: '127.1.198.2',
-    });
+    const ipA = nextIp();
+    const ipB = nextIp();
+    const a = await tb.start({ name: 'a', image: 'emqx/emqx:6.0.1', env: { EMQX_HOST: ipA }, ip: ipA });
+    const b = await tb.start({ name: 'b', image: 'emqx/emqx:6.0.1', env: { EMQX_HOST: ipB }, ip: ipB });
     await waitFor(
       'both up',
       async () => (await statusCode(a.url)) === 200 && (await statusCode(b.url)) === 200,
     );
-    const r = await b.container.exec(['emqx', 'ctl', 'cluster', 'join', 'emqx@127.1.198.1'], 5000);
-    assert.match(r.stdout, /Failed to join the cluster: Node emqx@127\.1\.198\.1 has a single node license/);
+    const r = await b.container.exec(['emqx', 'ctl', 'cluster', 'join', `emqx@${ipA}`], 5000);
+    assert.ok(
+      r.stdout.includes(`Failed to join the cluster: Node emqx@${ipA} has a single node license`),
+      r.stdout,
+    );
   });
 });
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ContainerContext, RunningContainer, SandboxResolver } from '../kubelet/handler.ts';
+import { claimTestIp } from '../kubelet/ipam.ts';
 import { DEFAULT_TIMING, ManualClock, createEmqxHandler } from './index.ts';
 import type { EmqxHandler, EmqxHandlerOptions } from './index.ts';
 
@@ -45,15 +46,12 @@ export class FakeDns implements SandboxResolver {
   }
 }
 
-let ipBase = 200 + Math.floor(Math.random() * 50);
-let ipNext = 1;
-/** A fresh loopback address in 127.1.200.0–127.1.254.255 (apart from the sandbox's low pod IPs). */
+/**
+ * A fresh loopback address in 127.2.0.0/16, claimed machine-wide (../kubelet/ipam.ts): never a sandbox's pod IP,
+ * never one another test process is using at the same time.
+ */
 export function nextIp(): string {
-  if (ipNext > 250) {
-    ipNext = 1;
-    ipBase = ipBase >= 254 ? 200 : ipBase + 1;
-  }
-  return `127.1.${ipBase}.${ipNext++}`;
+  return claimTestIp();
 }
 
 export interface PodInput {

@@ -17,7 +17,7 @@ import { CONTENT_TYPE, Informer, isConflict, isNotFound, KubeApi } from './api.t
 import { DEFAULT_NODE_RESOURCES, type NodeResources } from './env.ts';
 import { genericHandler } from './generic.ts';
 import type { ImageHandler, RunningContainer, SandboxResolver } from './handler.ts';
-import { IpAllocator } from './ipam.ts';
+import { AddressClaims, IpAllocator } from './ipam.ts';
 import { NodeKeeper } from './nodes.ts';
 import { DEFAULT_BACKOFF, PodWorker, type BackoffSettings } from './pod-worker.ts';
 import { Provisioner } from './provisioner.ts';
@@ -57,7 +57,8 @@ export class Kubelet {
   readonly resolver: SandboxResolver;
   readonly handlers: readonly ImageHandler[];
   private readonly log: (line: string) => void;
-  private readonly ipam = new IpAllocator();
+  /** Pod IPs, claimed machine-wide: other sandboxes on this machine never hand out the same ones. */
+  private readonly ipam = new IpAllocator(undefined, new AddressClaims());
   private readonly workers = new Map<string, PodWorker>();
   private readonly byName = new Map<string, string>();
   private readonly unscheduled = new Map<string, V1Pod>();
@@ -429,6 +430,7 @@ export class Kubelet {
     await this.serviceProxy.stop();
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
+    this.ipam.releaseAll();
     await this.scheduling;
   }
 }

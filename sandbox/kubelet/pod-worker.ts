@@ -30,6 +30,17 @@ export interface BackoffSettings {
 
 export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 };
 
+/** The kubelet's limits on a termination message taken from the log (FallbackToLogsOnError). */
+const TAIL_LINES = 80;
+const TAIL_BYTES = 2048;
+
+/** The last `TAIL_BYTES` bytes of the last `TAIL_LINES` lines, as the kubelet reports a failed container's log. */
+export function logTail(lines: readonly string[]): string {
+  const text = lines.slice(-TAIL_LINES).join('\n');
+  const bytes = Buffer.from(text);
+  return bytes.length <= TAIL_BYTES ? text : bytes.subarray(bytes.length - TAIL_BYTES).toString();
+}
+
 /** What a pod worker needs from the kubelet. */
 export interface WorkerContext {
   api: KubeApi;
@@ -70,6 +81,8 @@ class Container {
   everStarted = false;
   probes: ProbeLoop[] = [];
   killing = false;
+  /** The last lines this run of the container logged (what FallbackToLogsOnError reports). */
+  tail: string[] = [];
 
   constructor(spec: V1Container, init: boolean, initialReason: string) {
     this.spec = spec;
@@ -301,7 +314,11 @@ export class PodWorker {
 
   private containerLog(c: Container): (line: string) => void {
     const file = path.join(this.dir, 'logs', `${c.spec.name}.log`);
+    c.tail = [];
+    const tail = c.tail;
     return (line) => {
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
       try {
         appendFileSync(file, `${new Date().toISOString()} ${line}\n`);
       } catch {
@@ -475,6 +492,16 @@ export class PodWorker {
     c.ready = false;
     c.started = false;
     const ranMs = Date.now() - c.startedAtMs;
+    // The kubelet's terminationMessagePolicy FallbackToLogsOnError: a failed container without a message of its
+    // own reports the end of its log (the default policy, File, reads a file nothing here writes: no message).
+    if (
+      !message &&
+      exitCode !== 0 &&
+      c.spec.terminationMessagePolicy === 'FallbackToLogsOnError' &&
+      c.tail.length > 0
+    ) {
+      message = logTail(c.tail);
+    }
     c.state = {
       kind: 'terminated',
       exitCode,
@@ -484,8 +511,12 @@ export class PodWorker {
       finishedAt: timestamp(),
       containerID: c.containerID,
     };
+    // Why it failed (its message, else its last log line) in the emulator's own log: the pod directory, with the
+    // container's log, goes with the pod.
+    const why = exitCode !== 0 && !deliberate ? (message ?? c.tail.at(-1)) : undefined;
     this.ctx.log(
-      `pod ${this.namespace}/${this.name}: container ${c.spec.name} exited ${exitCode}${deliberate ? ' (killed)' : ''}`,
+      `pod ${this.namespace}/${this.name}: container ${c.spec.name} exited ${exitCode}${deliberate ? ' (killed)' : ''}` +
+        (why ? `: ${why.split('\n').at(-1)!.slice(0, 500)}` : ''),
     );
     if (c.init && !c.sidecar && exitCode === 0) {
       c.done = true;

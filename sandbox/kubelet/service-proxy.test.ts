@@ -3,6 +3,7 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { KubeApi } from './api.ts';
+import { claimTestIp } from './ipam.ts';
 import { LoadBalancerPool, ServiceProxy } from './service-proxy.ts';
 
 test('LoadBalancerPool: one loopback address per owner, kept, never .0/.255, reused after release', () => {
@@ -44,7 +45,7 @@ function ask(ip: string, port: number): Promise<string> {
 
 test('ServiceProxy: ClusterIP, LoadBalancer (status written) and NodePort go to ready endpoints only', async () => {
   const third = 100 + Math.floor(Math.random() * 90);
-  const podIps = [`127.1.${third}.11`, `127.1.${third}.12`, `127.1.${third}.13`];
+  const podIps = [claimTestIp(), claimTestIp(), claimTestIp()];
   // pods a and b serve one container port (pod IPs of their own, so any free port number will do)
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   await namedServer(podIps[0]!, port, 'pod-a');
@@ -115,7 +116,7 @@ test('ServiceProxy: ClusterIP, LoadBalancer (status written) and NodePort go to 
 test('ServiceProxy: a UDP port relays datagrams to a ready endpoint and the replies back', async () => {
   const { default: dgram } = await import('node:dgram');
   const third = 100 + Math.floor(Math.random() * 90);
-  const podIp = `127.1.${third}.21`;
+  const podIp = claimTestIp();
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const echo = dgram.createSocket('udp4');
   echo.on('message', (m, r) => echo.send(Buffer.concat([Buffer.from('pod-u:'), m]), r.port, r.address));
