@@ -7,6 +7,7 @@
 // Pure: the controller passes the StatefulSets and ReplicaSets it sees for the resource and, when this returns any,
 // changes nothing, reports Ready=False (reason ForeignWorkloads) and sends one Event saying how to proceed
 // (README: "Migrating from the Go operator").
+import { compareText } from './order.ts';
 import { ANNOTATION_TAKEOVER, FIELD_MANAGER } from '../api/names.ts';
 
 /** The Go operator's patch base, written on every child it creates or updates. */
@@ -62,7 +63,7 @@ export function detectForeignWorkloads(objects: WorkloadLike[]): ForeignWorkload
     }
     if (reasons.length > 0) out.push({ kind: o.kind ?? 'object', name: o.metadata?.name ?? '?', reasons });
   }
-  return out.sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  return out.sort((a, b) => compareText(`${a.kind}/${a.name}`, `${b.kind}/${b.name}`));
 }
 
 /** The Ready condition's and the Event's message: what was found, what the operator does, what the user can do. */

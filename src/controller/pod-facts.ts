@@ -1,5 +1,6 @@
 // Pure facts about pods and EMQX nodes: pod readiness, revisions, and matching the EMQX API's node list to
 // pods. No I/O here, so every rule is unit-tested.
+import { compareText } from './order.ts';
 import type { V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import {
   ANNOTATION_DRAINING,
@@ -80,7 +81,7 @@ export function podCreated(pod: V1Pod): number {
 
 /** Oldest first, then by name: the order in which pods are tried as EMQX API targets. */
 export function byAge(a: V1Pod, b: V1Pod): number {
-  return podCreated(a) - podCreated(b) || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+  return podCreated(a) - podCreated(b) || compareText(a.metadata?.name ?? '', b.metadata?.name ?? '');
 }
 
 /** The host part of an EMQX node name: `emqx@host` → `host`. */
@@ -140,7 +141,7 @@ export function statusNodes(nodes: ApiNode[], pods: V1Pod[], role: Role): EMQXNo
       };
       return entry;
     })
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareText(a.name, b.name));
 }
 
 /** Pods whose EMQX node the cluster reports as running. */
@@ -163,7 +164,7 @@ export function compareVersions(a: string, b: string): number {
     const y = pb[i] ?? '0';
     const nx = Number(x);
     const ny = Number(y);
-    const d = Number.isNaN(nx) || Number.isNaN(ny) ? x.localeCompare(y) : nx - ny;
+    const d = Number.isNaN(nx) || Number.isNaN(ny) ? compareText(x, y) : nx - ny;
     if (d !== 0) return d;
   }
   return 0;

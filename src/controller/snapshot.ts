@@ -3,6 +3,7 @@
 // its parsed config, its children from the informer cache grouped by role and revision, what the EMQX API says
 // (nodes, evacuations, listeners, availability of pods about to serve), what the cluster can do, and how to reach
 // it. Reading is all this file does: it never writes to Kubernetes or to EMQX.
+import { compareText } from './order.ts';
 import type { V1Pod, V1ReplicaSet, V1Secret, V1ServicePort, V1StatefulSet } from '@kubernetes/client-node';
 import {
   ANNOTATION_DRAINING,
@@ -317,7 +318,7 @@ export function wantedHash(
   const hasTemplate = role === 'core' || emqx.spec.replicantTemplate !== undefined;
   if (config.ok && hasTemplate) return currentHash(emqx, config.conf, role);
   const newest = [...sets].sort((a, b) =>
-    String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')),
+    compareText(String(b.metadata?.creationTimestamp ?? ''), String(a.metadata?.creationTimestamp ?? '')),
   )[0];
   return newest?.spec?.template?.metadata?.labels?.[LABEL_POD_TEMPLATE_HASH] ?? '';
 }

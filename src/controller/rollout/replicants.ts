@@ -2,6 +2,7 @@
 // initialDelaySeconds passed since they did), old pods are drained one at a time — node evacuation to the new
 // replicants on editions that have it, else the pod stops serving and the operator waits waitTakeover seconds —
 // then their ReplicaSet is scaled down by one, that pod first.
+import { compareText } from '../order.ts';
 import {
   ANNOTATION_DRAINING,
   ANNOTATION_POD_DELETION_COST,
@@ -89,7 +90,7 @@ export function drainOldReplicants(input: RolloutInput, progress: Progress): Ver
   const victim =
     oldPods.find(
       (p) => p.metadata?.annotations?.[ANNOTATION_DRAINING] || evacuationOf(s, nodeNameOf(s, p)),
-    ) ?? [...oldPods].sort((a, b) => (b.metadata?.name ?? '').localeCompare(a.metadata?.name ?? ''))[0];
+    ) ?? [...oldPods].sort((a, b) => compareText(b.metadata?.name ?? '', a.metadata?.name ?? ''))[0];
   if (!victim) {
     // Old sets still claim pods that are gone or terminating: bring their counts down.
     const targets = oldSets.map((x) => {
