@@ -10,7 +10,6 @@
 //      to every resource reconciled once, its memory peak (VmHWM) over the initial list, writes it made.
 // Every figure is printed with the load average of the machine at that moment. See BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +17,7 @@ import type { EMQX } from '../src/api/types.ts';
 import { Informer } from '../src/k8s/informer.ts';
 import { KubeClient, type KubeObject } from '../src/k8s/rest.ts';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
+import { freePort } from '../sandbox/cluster/ports.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { prepareForOperator, startOperatorProcess, type OperatorProcess } from '../sandbox/operator.ts';
 import {
@@ -502,18 +502,6 @@ async function main(): Promise<number> {
     await op?.stop().catch(() => {});
     await sb?.stop().catch(() => {});
   }
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 interface BenchEvent {

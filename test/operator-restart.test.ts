@@ -5,8 +5,8 @@
 // What changed is listed in the failure message (status fields, Events, objects' resourceVersions), so a
 // regression says which write came back.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { describe, it } from 'node:test';
+import { freePort } from '../sandbox/cluster/ports.ts';
 import type { EMQX } from '../src/api/types.ts';
 import {
   counterDelta,
@@ -20,14 +20,7 @@ import { example, getEmqx, waitConverged } from './support/emqx.ts';
 
 // Both processes serve the conversion webhook on one address, as replicas behind one Service do: the CRD's
 // registration stays as it is (a new port would be a real change).
-const webhookPort = await new Promise<number>((resolve, reject) => {
-  const srv = net.createServer();
-  srv.once('error', reject);
-  srv.listen(0, '127.0.0.1', () => {
-    const { port } = srv.address() as net.AddressInfo;
-    srv.close(() => resolve(port));
-  });
-});
+const webhookPort = await freePort();
 const operatorArgs = ['--webhook-bind-address', `127.0.0.1:${webhookPort}`];
 const sb = useOperatorSandbox({ timeScale: 10, operatorArgs });
 
