@@ -3,11 +3,9 @@
 // established connection stays up, as EMQX does.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
-import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import type { IClientOptions } from 'mqtt';
+import { mqttConnector, serial, serialOf } from '../../test/support/tls.ts';
 import { createWebhookCertificates, type WebhookCertificates } from '../../src/webhook/cert.ts';
 import { EmqxClient } from '../../src/emqx/client.ts';
 import { Registry } from '../../src/observability/metrics.ts';
@@ -23,7 +21,7 @@ listeners.wss.default.ssl_options { certfile = "/certs/tls.crt", keyfile = "/cer
 let bed: Testbed;
 let node: StartedNode;
 let first: WebhookCertificates;
-const clients: MqttClient[] = [];
+const connect = mqttConnector();
 
 before(async () => {
   first = await createWebhookCertificates({ commonName: HOST, hosts: [HOST] });
@@ -51,31 +49,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of clients) c.end(true);
   await bed?.close();
 });
 
-async function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  clients.push(c);
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-  });
-  return c;
-}
-
-function serialOf(c: MqttClient): string {
-  const sock = (c as unknown as { stream: TLSSocket }).stream;
-  return sock.getPeerCertificate().serialNumber.toLowerCase();
-}
-
 test('mqtts:// verifies the chain and the host name; a wrong name or an unknown CA is refused', async () => {
   const c = await connect(`mqtts://${node.ip}:8883`, { ca: first.caCert, servername: HOST, clientId: 'a' });
-  assert.equal(serialOf(c), new X509Certificate(first.cert).serialNumber.toLowerCase());
+  assert.equal(serialOf(c), serial(first.cert));
   await assert.rejects(
     connect(`mqtts://${node.ip}:8883`, { ca: first.caCert, servername: 'other.example.com', clientId: 'b' }),
     /altnames|Hostname/i,
@@ -105,7 +84,7 @@ test('rewritten files: new connections get the new certificate, an established o
   // The kubelet renames the files one after the other; the node keeps the old pair until both match.
   fs.writeFileSync(node.ctx.hostPath('/certs/tls.crt')!, next.cert);
   fs.writeFileSync(node.ctx.hostPath('/certs/tls.key')!, next.key);
-  const want = new X509Certificate(next.cert).serialNumber.toLowerCase();
+  const want = serial(next.cert);
   const fresh = await waitFor(
     'a new connection with the new certificate',
     async () => {
