@@ -22,7 +22,13 @@
 //   connection_error), one observation per attempt.
 
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
+import {
+  HttpBodyTooLargeError,
+  keepAliveAgent,
+  request,
+  type HttpAgent,
+  type HttpResponse,
+} from '../net/http.ts';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry, type Registry } from '../observability/metrics.ts';
 import { redactConfigErrors, registerSecret } from '../observability/redact.ts';
@@ -64,25 +70,23 @@ export interface EmqxTlsOptions {
   serverNames?: Readonly<Record<string, string>>;
 }
 
-const agents = new Map<string, Agent>();
+const agents = new Map<string, HttpAgent>();
 /** One connection pool per verification setting (bounded: a few CAs and name sets per operator). */
-function agentFor(opts: EmqxTlsOptions): Agent {
+function agentFor(opts: EmqxTlsOptions): HttpAgent {
   const key = JSON.stringify([opts.ca ?? '', Object.entries(opts.serverNames ?? {}).sort()]);
   let a = agents.get(key);
   if (!a) {
     if (agents.size >= 32) {
       const [oldKey, old] = agents.entries().next().value!;
       agents.delete(oldKey);
-      void old.close();
+      old.destroy();
     }
     const names = { ...opts.serverNames };
-    a = new Agent({
-      connect: {
-        ...(opts.ca !== undefined && { ca: opts.ca }),
-        rejectUnauthorized: true,
-        checkServerIdentity: (host: string, cert: PeerCertificate) =>
-          checkServerIdentity(names[host.replace(/^\[|\]$/g, '')] ?? host, cert),
-      },
+    a = keepAliveAgent({
+      ...(opts.ca !== undefined && { ca: opts.ca }),
+      rejectUnauthorized: true,
+      checkServerIdentity: (host: string, cert: PeerCertificate) =>
+        checkServerIdentity(names[host.replace(/^\[|\]$/g, '')] ?? host, cert),
     });
     agents.set(key, a);
   }
@@ -150,32 +154,6 @@ export class EmqxResponseError extends EmqxError {
     this.name = 'EmqxResponseError';
     this.status = status;
   }
-}
-
-class TooLarge extends Error {}
-
-/** Reads a body up to `max` bytes; throws TooLarge past it (and stops reading). */
-async function readLimited(res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => {});
-    throw new TooLarge();
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw new TooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 type Check = (body: unknown) => string | undefined;
@@ -271,20 +249,12 @@ export class EmqxConnectionError extends EmqxError {
 }
 
 function describeCause(cause: unknown): string {
-  const c = (cause as { cause?: { code?: string; message?: string } })?.cause;
-  if (c?.code) return c.code;
-  if (c?.message) return c.message;
+  const code = (cause as { code?: unknown })?.code;
+  if (typeof code === 'string') return code;
   return (cause as Error)?.message ?? String(cause);
 }
 
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Encodes a node name for a path segment, keeping `@` and `:` (legal in RFC 3986 segments, as EMQX expects). */
 function nodeSegment(node: string): string {
@@ -592,46 +562,45 @@ export class EmqxClient {
       this.m.calls.inc({ endpoint, outcome });
       this.m.latency.observe({ endpoint, outcome }, (performance.now() - start) / 1000);
     };
-    let res: Response;
-    let text: string;
+    let res: HttpResponse;
     try {
-      const init = { method: spec.method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) };
-      // Every target goes through the undici package's fetch (Node's global fetch would load a second copy of
-      // undici, ~18 MiB of RSS); https targets with an agent that verifies against the configured CA and the node's
-      // DNS name; the credentials are never sent to an http target when TLS options are given.
+      const init = {
+        method: spec.method,
+        headers,
+        body,
+        timeoutMs: this.timeoutMs,
+        maxBodyBytes: this.maxResponseBytes,
+      };
+      // https targets go through a pool that verifies against the configured CA and the node's DNS name; http ones
+      // through the shared keep-alive pool; the credentials are never sent to an http target when TLS options are
+      // given.
       if (url.protocol === 'https:') {
-        res = (await undiciFetch(url, {
-          ...init,
-          dispatcher: agentFor(this.tls ?? {}),
-        })) as unknown as Response;
+        res = await request(url, { ...init, agent: agentFor(this.tls ?? {}) });
       } else if (this.tls && spec.auth !== false) {
         throw new Error(`refusing to send credentials over plain http to ${target}: the dashboard is https`);
       } else {
-        res = (await undiciFetch(url, init)) as unknown as Response;
+        res = await request(url, init);
       }
-      try {
-        text = await readLimited(res, this.maxResponseBytes);
-      } catch (err) {
-        if (!(err instanceof TooLarge)) throw err;
+    } catch (err) {
+      if (err instanceof HttpBodyTooLargeError) {
         observe('too_large');
         throw new EmqxResponseError(
           endpoint,
           target,
-          res.status,
+          err.status,
           `body larger than ${this.maxResponseBytes} bytes`,
         );
       }
-    } catch (err) {
-      if (err instanceof EmqxResponseError) throw err;
       const name = (err as Error)?.name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
-      const code = (err as { cause?: { code?: string } })?.cause?.code;
-      const notSent = !timedOut && code !== undefined && NOT_SENT_CODES.has(code);
+      const code = (err as { code?: unknown })?.code;
+      const notSent = !timedOut && typeof code === 'string' && NOT_SENT_CODES.has(code);
       observe(timedOut ? 'timeout' : 'connection_error');
       throw new EmqxConnectionError(endpoint, target, err, timedOut, notSent);
     }
+    const text = res.body;
     let parsed: unknown = text === '' ? undefined : text;
-    if (text !== '' && (res.headers.get('content-type') ?? '').includes('json')) {
+    if (text !== '' && (res.headers['content-type'] ?? '').includes('json')) {
       try {
         parsed = JSON.parse(text);
       } catch {

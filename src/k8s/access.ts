@@ -1,5 +1,5 @@
-// How a request reaches the Kubernetes API server: the server URL, the TLS settings (one undici Agent, so
-// connections are reused) and the credentials of each request (headers). The operator loads only this, not
+// How a request reaches the Kubernetes API server: the server URL, the TLS settings (one keep-alive connection
+// pool, a node:https Agent made by ../net/http.ts, so connections are reused) and the credentials of each request (headers). The operator loads only this, not
 // client-node's KubeConfig: importing that class loads every generated API model and client (~80 MiB of RSS,
 // BENCHMARKS.md), of which the operator uses none.
 //
@@ -14,19 +14,21 @@
 
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { keepAliveAgent, type HttpAgent } from '../net/http.ts';
 
 /** What one request needs: its credentials and the connection pool to send it through. */
 export interface PreparedRequest {
   headers: Record<string, string>;
-  dispatcher?: Dispatcher;
+  /** An http.Agent for an http server, an https.Agent for an https one; omitted: a shared pool. */
+  agent?: HttpAgent;
 }
 
 export interface KubeAccess {
   /** The API server's base URL, no trailing slash. */
   readonly server: string;
-  /** Headers and dispatcher for one request (re-reads a rotated token when due). */
+  /** Headers and connection pool for one request (re-reads a rotated token when due). */
   prepare(): Promise<PreparedRequest>;
 }
 
@@ -68,12 +70,12 @@ const sameBytes = (a: Buffer | undefined, b: Buffer | undefined) =>
 export class KubeconfigAccess implements KubeAccess {
   readonly server: string;
   private readonly opts: KubeconfigAccessOptions;
-  private dispatcher: Dispatcher;
+  private agent: HttpAgent;
   private fileToken: { value: string; readAt: number } | undefined;
   private material: TlsMaterial;
   private materialReadAt: number;
   /** Pools replaced after a certificate file changed, closed after RETIRED_POOL_GRACE_MS (or by close()). */
-  private readonly retired = new Set<Dispatcher>();
+  private readonly retired = new Set<HttpAgent>();
 
   constructor(opts: KubeconfigAccessOptions) {
     let url: URL;
@@ -92,7 +94,7 @@ export class KubeconfigAccess implements KubeAccess {
     this.opts = opts;
     this.material = { ca: opts.ca, cert: opts.cert, key: opts.key };
     this.materialReadAt = this.now();
-    this.dispatcher = this.pool(this.material);
+    this.agent = this.pool(this.material);
     if (opts.tokenFile) this.readTokenFile(); // fail at load time if it cannot be read
   }
 
@@ -100,17 +102,14 @@ export class KubeconfigAccess implements KubeAccess {
     return (this.opts.now ?? Date.now)();
   }
 
-  private pool(m: TlsMaterial): Dispatcher {
-    return new Agent({
-      connect: {
-        ...(m.ca ? { ca: m.ca } : {}),
-        ...(m.cert ? { cert: m.cert, key: m.key } : {}),
-        ...(this.opts.tlsServerName ? { servername: this.opts.tlsServerName } : {}),
-        rejectUnauthorized: !this.opts.insecureSkipTLSVerify,
-        // undici's default (60 s) can race with load balancers' idle timeouts; client-go uses 30 s
-        keepAlive: true,
-        keepAliveInitialDelay: 30_000,
-      },
+  private pool(m: TlsMaterial): HttpAgent {
+    // keep-alive, idle close and TCP keep-alive probes (30 s, as client-go) come from keepAliveAgent
+    return keepAliveAgent({
+      https: this.server.startsWith('https:'),
+      ...(m.ca ? { ca: m.ca } : {}),
+      ...(m.cert ? { cert: m.cert, key: m.key } : {}),
+      ...(this.opts.tlsServerName ? { servername: this.opts.tlsServerName } : {}),
+      rejectUnauthorized: !this.opts.insecureSkipTLSVerify,
     });
   }
 
@@ -140,11 +139,11 @@ export class KubeconfigAccess implements KubeAccess {
       return;
     }
     this.material = next;
-    const old = this.dispatcher;
-    this.dispatcher = this.pool(next);
+    const old = this.agent;
+    this.agent = this.pool(next);
     this.retired.add(old);
     setTimeout(() => {
-      if (this.retired.delete(old)) void old.close().catch(() => undefined);
+      if (this.retired.delete(old)) old.destroy();
     }, RETIRED_POOL_GRACE_MS).unref();
   }
 
@@ -155,7 +154,7 @@ export class KubeconfigAccess implements KubeAccess {
     if (token) headers.Authorization = `Bearer ${token}`;
     else if (this.opts.username !== undefined)
       headers.Authorization = `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password ?? ''}`).toString('base64')}`;
-    return { headers, dispatcher: this.dispatcher };
+    return { headers, agent: this.agent };
   }
 
   /** The token file's content, read again once it is older than TOKEN_FILE_TTL_MS (a failed re-read keeps the old). */
@@ -175,21 +174,24 @@ export class KubeconfigAccess implements KubeAccess {
 
   /** Closes the pooled connections (and those of pools a certificate change replaced). */
   async close(): Promise<void> {
-    const all = [this.dispatcher, ...this.retired];
+    const all = [this.agent, ...this.retired];
     this.retired.clear();
-    await Promise.all(all.map((d) => d.close()));
+    for (const a of all) a.destroy();
   }
 }
 
 /** The parts of client-node's KubeConfig this module calls (so src/ needs only its type). */
-type ClientNodeKubeConfig = Pick<KubeConfig, 'getCurrentCluster' | 'applySecurityAuthentication'>;
+type ClientNodeKubeConfig = Pick<KubeConfig, 'getCurrentCluster' | 'applyToHTTPSOptions'>;
 
 /**
  * Access through a client-node KubeConfig (its auth plugins, proxies and TLS handling): for kubeconfigs the
  * operator's loader does not handle itself, and for callers that already hold a KubeConfig (the sandbox, tests).
+ * Its TLS material goes into a keep-alive pool of our own (client-node's agents do not keep connections alive); a
+ * cluster behind a proxy uses client-node's proxy agent.
  */
 export class ClientNodeAccess implements KubeAccess {
   readonly kc: ClientNodeKubeConfig;
+  private pooled: { key: string; agent: HttpAgent } | undefined;
   constructor(kc: ClientNodeKubeConfig) {
     this.kc = kc;
   }
@@ -199,11 +201,31 @@ export class ClientNodeAccess implements KubeAccess {
     return cluster.server.replace(/\/+$/, '');
   }
   async prepare(): Promise<PreparedRequest> {
-    // whoever built the KubeConfig has loaded client-node already; this import costs nothing more then
-    const { RequestContext } = await import('@kubernetes/client-node');
-    const ctx = new RequestContext(this.server, 'GET' as never);
-    await this.kc.applySecurityAuthentication(ctx);
-    return { headers: { ...ctx.getHeaders() }, dispatcher: ctx.getDispatcher() as Dispatcher | undefined };
+    const o: RequestOptions = {};
+    await this.kc.applyToHTTPSOptions(o);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(o.headers ?? {})) {
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+    }
+    if (o.auth && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization'))
+      headers.Authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
+    if (this.kc.getCurrentCluster()?.proxyUrl) return { headers, agent: o.agent as HttpAgent };
+    const tlsOpts = {
+      https: this.server.startsWith('https:'),
+      ...(o.ca !== undefined && { ca: o.ca }),
+      ...(o.cert !== undefined && { cert: o.cert }),
+      ...(o.key !== undefined && { key: o.key }),
+      ...(o.servername !== undefined && { servername: o.servername }),
+      ...(o.rejectUnauthorized !== undefined && { rejectUnauthorized: o.rejectUnauthorized }),
+    };
+    const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : String(v));
+    const key = [tlsOpts.https, o.ca, o.cert, o.key, o.servername, o.rejectUnauthorized].map(text).join('\0');
+    if (this.pooled?.key !== key) {
+      const old = this.pooled?.agent;
+      this.pooled = { key, agent: keepAliveAgent(tlsOpts) };
+      if (old) setTimeout(() => old.destroy(), RETIRED_POOL_GRACE_MS).unref();
+    }
+    return { headers, agent: this.pooled.agent };
   }
 }
 

@@ -21,7 +21,7 @@
 // This replaces client-node's ListWatch/Watch, whose modules load its generated model classes (tens of MiB of RSS)
 // for a serializer the operator never needs.
 
-import { fetch } from 'undici';
+import { stream } from '../net/http.ts';
 import { nullLogger, type Logger } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import { type KubeClient, type KubeObject } from './rest.ts';
@@ -74,6 +74,24 @@ export class WatchError extends Error {
     this.name = 'WatchError';
     this.statusCode = statusCode;
   }
+}
+
+/** The start of a failed watch answer's body (at most 4 KiB read), for its error message; '' if it cannot be read. */
+async function errorText(body: AsyncIterable<unknown> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).byteLength;
+      if (size >= 4096) break;
+    }
+  } catch {
+    return '';
+  } finally {
+    body.destroy();
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const BASE_RECONNECT_DELAY_MS = 1000;
@@ -236,20 +254,20 @@ export class Informer<T extends KubeObject = KubeObject> {
     };
     try {
       arm();
-      const { headers, dispatcher } = await this.client.access.prepare();
+      const { headers, agent } = await this.client.access.prepare();
       if (this.stopped) return 'stopped';
       headers.Accept = 'application/json';
-      const res = await fetch(url, { headers, dispatcher, signal: controller.signal });
+      const res = await stream(url, { headers, agent, signal: controller.signal });
       if (res.status === 410) {
-        await res.body?.cancel();
+        res.body.destroy();
         return 'gone';
       }
-      if (res.status !== 200) throw new WatchError(res.status, await res.text().catch(() => ''));
+      if (res.status !== 200) throw new WatchError(res.status, await errorText(res.body));
       arm();
       let gone = false;
       let rest = '';
       const decoder = new TextDecoder();
-      for await (const chunk of res.body!) {
+      for await (const chunk of res.body) {
         arm();
         rest += decoder.decode(chunk as Uint8Array, { stream: true });
         let nl: number;

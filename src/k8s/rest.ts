@@ -1,5 +1,5 @@
 // A thin JSON client for the Kubernetes REST API on top of a ./access.ts KubeAccess (server, TLS, credentials; a
-// client-node KubeConfig is accepted too, for callers that hold one) and undici's fetch.
+// client-node KubeConfig is accepted too, for callers that hold one) and ../net/http.ts (node:http/https).
 //
 // Why not the generated typed APIs or KubernetesObjectApi for writes: their ObjectSerializer drops fields its models
 // do not know (newer API fields) and turns timestamps into Date objects, which client-node then sends with 3
@@ -9,9 +9,10 @@
 // Every non-GET request is counted in ./writes.ts; every request (watches excepted: the informer streams them itself)
 // in emqx_operator_kube_requests_total{method,code} and its time in emqx_operator_kube_request_duration_seconds
 // (what a reconcile pass spends waiting for the API server, and how often it answers 429). Errors: HTTP errors are `KubeApiError` (code = HTTP status,
-// reason/message from the Status body); network failures and timeouts are `KubeRequestError`.
+// reason/message from the Status body); network failures, timeouts and answers larger than `maxResponseBytes` are
+// `KubeRequestError`.
 
-import { fetch } from 'undici';
+import { request as httpRequest } from '../net/http.ts';
 import { toAccess, type KubeAccess } from './access.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { defaultRegistry } from '../observability/metrics.ts';
@@ -187,7 +188,12 @@ export interface RequestOptions {
 export interface KubeClientOptions {
   /** Per-request timeout; default 30 000 ms. */
   timeoutMs?: number;
+  /** The largest answer read; default DEFAULT_MAX_KUBE_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
 }
+
+/** The largest Kubernetes answer read (an unpaginated list of thousands of objects stays well below it). */
+export const DEFAULT_MAX_KUBE_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export const VERB_OF: Readonly<Record<string, WriteVerb | undefined>> = {
   POST: 'create',
@@ -205,11 +211,13 @@ export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 
 export class KubeClient {
   readonly access: KubeAccess;
   readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
   private readonly discovery = new Map<string, Promise<Record<string, ResourceInfo>>>();
 
   constructor(access: KubeAccess | KubeConfig, opts: KubeClientOptions = {}) {
     this.access = toAccess(access);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_KUBE_RESPONSE_BYTES;
   }
 
   get server(): string {
@@ -230,11 +238,11 @@ export class KubeClient {
     const started = performance.now();
     status = 0;
     try {
-      const { headers, dispatcher } = await this.access.prepare();
+      const { headers, agent } = await this.access.prepare();
       headers.Accept = opts.accept ?? 'application/json';
       if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
       if (verb) recordKubeWrite(opts.write ?? { verb, kind: 'unknown' });
-      const res = await fetch(url, {
+      const res = await httpRequest(url, {
         method,
         headers,
         body:
@@ -243,12 +251,13 @@ export class KubeClient {
             : typeof opts.body === 'string'
               ? opts.body
               : JSON.stringify(opts.body),
-        dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
+        agent,
+        timeoutMs,
+        maxBodyBytes: this.maxResponseBytes,
       });
       status = res.status;
-      contentType = res.headers.get('content-type') ?? '';
-      text = await res.text();
+      contentType = res.headers['content-type'] ?? '';
+      text = res.body;
     } catch (err) {
       const name = (err as Error)?.name;
       throw new KubeRequestError(method, path, err, name === 'TimeoutError' || name === 'AbortError');
