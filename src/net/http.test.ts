@@ -3,6 +3,8 @@
 // idle close; TLS verified against a CA, with a client certificate and a server name; network errors keep their code.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -222,4 +224,22 @@ test('network errors keep their code: refused, and a connection closed in the mi
     setTimeout(() => res.socket?.destroy(), 20);
   });
   await assert.rejects(request(`${base}/`, { timeoutMs: 5000 }), { code: 'ECONNRESET' });
+});
+
+test("the operator's module graph loads no undici: neither Node's bundled copy nor the npm package", () => {
+  // a child process, so that what this test file loaded does not count
+  const script = [
+    "import { registerHooks } from 'node:module';",
+    'const seen = [];',
+    'registerHooks({ resolve(s, c, next) { const r = next(s, c); if (/[\\\\/]node_modules[\\\\/]undici[\\\\/]/.test(r.url)) seen.push(r.url); return r; } });',
+    "await import('./src/controller/manager.ts');",
+    "await import('./src/cli/commands/run.ts');",
+    "const internal = process.moduleLoadList.filter((m) => m.includes('undici'));",
+    'console.log(JSON.stringify({ internal, seen }));',
+  ].join('\n');
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    encoding: 'utf8',
+  });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { internal: [], seen: [] });
 });

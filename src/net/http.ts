@@ -18,8 +18,13 @@
 // and the undici package costs ~6 MiB more than node:http in the image and parses HTTP with WebAssembly, which
 // keeps V8's --lite-mode and --jitless out of reach.
 
-import http from 'node:http';
+import type * as Http from 'node:http';
 import https from 'node:https';
+
+// node:http through process.getBuiltinModule, not `import`: an ESM import of a built-in reads every export, and
+// node:http's WebSocket, CloseEvent and MessageEvent are getters that load Node's bundled undici (a ~750 KiB
+// source string and its objects, several MiB). require() or getBuiltinModule leave them untouched.
+const http = process.getBuiltinModule('node:http');
 
 /** How long a pooled connection may stay idle before it is closed (undici's default keep-alive timeout). */
 export const IDLE_SOCKET_MS = 4000;
@@ -30,7 +35,7 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export const USER_AGENT = 'emqx-operator';
 
-export type HttpAgent = http.Agent;
+export type HttpAgent = Http.Agent;
 
 export interface HttpOptions {
   method?: string;
@@ -47,16 +52,16 @@ export interface HttpOptions {
 
 export interface HttpResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: Http.IncomingHttpHeaders;
   /** The body as UTF-8 text. */
   body: string;
 }
 
 export interface HttpStream {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: Http.IncomingHttpHeaders;
   /** Async-iterable Buffers; destroy() it (or break out of the loop) to stop early. */
-  body: http.IncomingMessage;
+  body: Http.IncomingMessage;
 }
 
 export class HttpTimeoutError extends Error {
@@ -125,7 +130,7 @@ function send(
   url: URL | string,
   o: HttpOptions,
   whole: boolean,
-): Promise<{ res: http.IncomingMessage; body?: Buffer }> {
+): Promise<{ res: Http.IncomingMessage; body?: Buffer }> {
   return new Promise((resolve, reject) => {
     const target = typeof url === 'string' ? new URL(url) : url;
     const secure = target.protocol === 'https:';
@@ -142,7 +147,7 @@ function send(
     const payload = typeof o.body === 'string' ? Buffer.from(o.body) : o.body;
     if (payload !== undefined) headers['Content-Length'] = String(payload.byteLength);
     let settled = false;
-    let res: http.IncomingMessage | undefined;
+    let res: Http.IncomingMessage | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => stop(abortReason(o.signal!));
     const cleanup = () => {
@@ -158,7 +163,7 @@ function send(
         reject(err);
       }
     };
-    const done = (value: { res: http.IncomingMessage; body?: Buffer }) => {
+    const done = (value: { res: Http.IncomingMessage; body?: Buffer }) => {
       if (settled) return;
       settled = true;
       resolve(value);
@@ -175,7 +180,7 @@ function send(
       timer = setTimeout(() => stop(new HttpTimeoutError(ms)), ms);
     }
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('response', (r: http.IncomingMessage) => {
+    req.on('response', (r: Http.IncomingMessage) => {
       res = r;
       r.on('error', stop);
       if (!whole) {

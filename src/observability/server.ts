@@ -8,10 +8,13 @@
 // inside a cluster the Deployment must pass host 0.0.0.0 (e.g. a `--metrics-bind-address=0.0.0.0:8080` flag parsed
 // with `parseBindAddress`) so that the kubelet's probes and Prometheus can reach it.
 
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nullLogger, type Logger } from './logger.ts';
 import { CONTENT_TYPE, defaultRegistry, enableProcessMetrics, type Registry } from './metrics.ts';
+
+// Not `import http from 'node:http'`: an ESM import of node:http reads its WebSocket, CloseEvent and MessageEvent
+// getters, which load Node's bundled undici (several MiB); getBuiltinModule returns the module as require() does.
+const http = process.getBuiltinModule('node:http');
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
