@@ -26,6 +26,7 @@ import {
   HttpBodyTooLargeError,
   keepAliveAgent,
   request,
+  retireAgent,
   type HttpAgent,
   type HttpResponse,
 } from '../net/http.ts';
@@ -79,7 +80,7 @@ function agentFor(opts: EmqxTlsOptions): HttpAgent {
     if (agents.size >= 32) {
       const [oldKey, old] = agents.entries().next().value!;
       agents.delete(oldKey);
-      old.destroy();
+      retireAgent(old);
     }
     const names = { ...opts.serverNames };
     a = keepAliveAgent({

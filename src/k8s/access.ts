@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { keepAliveAgent, type HttpAgent } from '../net/http.ts';
+import { keepAliveAgent, retireAgent, type HttpAgent } from '../net/http.ts';
 
 /** What one request needs: its credentials and the connection pool to send it through. */
 export interface PreparedRequest {
@@ -143,7 +143,7 @@ export class KubeconfigAccess implements KubeAccess {
     this.agent = this.pool(next);
     this.retired.add(old);
     setTimeout(() => {
-      if (this.retired.delete(old)) old.destroy();
+      if (this.retired.delete(old)) retireAgent(old);
     }, RETIRED_POOL_GRACE_MS).unref();
   }
 
@@ -172,11 +172,11 @@ export class KubeconfigAccess implements KubeAccess {
     }
   }
 
-  /** Closes the pooled connections (and those of pools a certificate change replaced). */
+  /** Closes the pooled connections (and those of pools a certificate change replaced), busy ones once answered. */
   async close(): Promise<void> {
     const all = [this.agent, ...this.retired];
     this.retired.clear();
-    for (const a of all) a.destroy();
+    for (const a of all) retireAgent(a);
   }
 }
 
@@ -223,7 +223,7 @@ export class ClientNodeAccess implements KubeAccess {
     if (this.pooled?.key !== key) {
       const old = this.pooled?.agent;
       this.pooled = { key, agent: keepAliveAgent(tlsOpts) };
-      if (old) setTimeout(() => old.destroy(), RETIRED_POOL_GRACE_MS).unref();
+      if (old) setTimeout(() => retireAgent(old), RETIRED_POOL_GRACE_MS).unref();
     }
     return { headers, agent: this.pooled.agent };
   }

@@ -15,6 +15,7 @@ import {
   HttpTimeoutError,
   keepAliveAgent,
   request,
+  retireAgent,
   stream,
   USER_AGENT,
 } from './http.ts';
@@ -153,6 +154,12 @@ test('keep-alive: sequential requests reuse one connection, an idle one is close
   let open = 0;
   const server = http.createServer((req, res) => {
     ports.push(req.socket.remotePort!);
+    if (req.url === '/watch') {
+      // a line, a pause longer than the idle timeout, another line
+      res.writeHead(200).write('one\n');
+      setTimeout(() => res.end('two\n'), 400);
+      return;
+    }
     const wait = req.url === '/slow' ? 400 : 0;
     setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'), wait);
   });
@@ -167,10 +174,34 @@ test('keep-alive: sequential requests reuse one connection, an idle one is close
   // an answer slower than the idle timeout still arrives on its connection
   assert.equal((await request(`${base}/slow`, { agent, timeoutMs: 5000 })).body, 'ok');
   assert.equal(new Set(ports).size, 1);
+  // so is a stream that pauses longer than the idle timeout
+  const lines: string[] = [];
+  for await (const chunk of (await stream(`${base}/watch`, { agent })).body) lines.push(String(chunk));
+  assert.deepEqual(lines, ['one\n', 'two\n']);
   // idle: closed by the client after its idle timeout (bounded wait on the server's count)
   for (let i = 0; i < 100 && open > 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(open, 0, 'the idle pooled connection was closed');
   agent.destroy();
+});
+
+test('retireAgent: idle connections close at once, a busy one once its answer is read', async () => {
+  let open = 0;
+  const server = http.createServer((req, res) => {
+    setTimeout(() => res.writeHead(200).end('done'), req.url === '/slow' ? 300 : 0);
+  });
+  server.on('connection', (sock: Socket) => {
+    open++;
+    sock.on('close', () => open--);
+  });
+  const base = await listen(server);
+  const agent = keepAliveAgent({ https: false, timeout: 60_000 });
+  await Promise.all([request(`${base}/`, { agent }), request(`${base}/`, { agent })]);
+  const busy = request(`${base}/slow`, { agent, timeoutMs: 5000 });
+  for (let i = 0; i < 100 && open < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  retireAgent(agent);
+  assert.equal((await busy).body, 'done', 'the request in flight completes');
+  for (let i = 0; i < 100 && open > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(open, 0, 'no connection left open');
 });
 
 test('TLS: verified against the CA and the server name, client certificate presented; a wrong CA fails', async () => {

@@ -101,6 +101,15 @@ export function keepAliveAgent(opts: AgentOptions = {}): HttpAgent {
   return secure ? new https.Agent(o) : new http.Agent(o);
 }
 
+/**
+ * Closes a pool gracefully, as undici's close() did: its idle connections now, each busy one once its answer has
+ * been read; new requests must go to another pool.
+ */
+export function retireAgent(agent: HttpAgent): void {
+  agent.keepSocketAlive = () => false;
+  for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+}
+
 let sharedHttp: HttpAgent | undefined;
 let sharedHttps: HttpAgent | undefined;
 const sharedAgent = (secure: boolean): HttpAgent =>
