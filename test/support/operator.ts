@@ -40,13 +40,7 @@ export function useOperatorSandbox(
   const sb = useSandbox({ ...opts, handlers: [emqx, ...(opts.handlers ?? [])] });
   before(async () => {
     // node:test runs a file's top-level before() hooks concurrently: wait for the sandbox's own hook.
-    for (;;) {
-      try {
-        if (sb.sandbox) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await sb.started();
     await prepareForOperator(sb.sandbox);
     if (opts.startOperator !== false)
       operator = startOperatorProcess(sb.sandbox, { args: opts.operatorArgs, logLevel: 'debug' });
