@@ -23,9 +23,19 @@ here=$(dirname "$0")
 # is the old generation plus 192 MiB of young generation); the operator allocates little per pass.
 # --v8-pool-size=1 and MALLOC_ARENA_MAX=2: one V8 worker thread instead of one per core, and two glibc malloc
 # arenas instead of up to 8 per core: every thread that allocates gets an arena of its own, and they held ~20 MiB.
+# --lite-mode, for the build only (src/cli/main.js next to this script, as in the image): V8 without its optimizing
+# compilers and with feedback vectors allocated lazily: -14 MiB of RSS with no resource, -25 to -35 MiB with 50
+# clusters, for ~10 % more CPU in a burst of 50 new clusters and ~30 % more per idle pass (BENCHMARKS.md, "Issue 14:
+# HTTP without undici"). It turns WebAssembly off: the operator needs none (its HTTP client is node:http; undici
+# parsed HTTP with WebAssembly), but Node's TypeScript type stripping does, so a source tree (bin/emqx-operator.js
+# importing src/cli/main.ts: npm start, the sandbox without EMQX_SANDBOX_OPERATOR_BUILD) runs without it.
 # See BENCHMARKS.md for these and the flags tried and not kept (--optimize-for-size, --single-threaded-gc,
-# --lite-mode/--jitless: no WebAssembly, so undici's HTTP/1 parser fails).
-set -- --max-semi-space-size=2 --v8-pool-size=1 "$here/emqx-operator.js" "$@"
+# --jitless, --max-opt).
+lite=''
+if [ -f "$here/../src/cli/main.js" ]; then
+  lite='--lite-mode'
+fi
+set -- --max-semi-space-size=2 --v8-pool-size=1 ${lite:+"$lite"} "$here/emqx-operator.js" "$@"
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
 limit=${EMQX_OPERATOR_MEMORY_LIMIT_MIB:-}

@@ -15,20 +15,29 @@ writeFileSync(
   path.join(dir, 'bin/emqx-operator.js'),
   `import v8 from 'node:v8';
 process.stdout.write(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(2),
-  heapLimitMiB: v8.getHeapStatistics().heap_size_limit / 2 ** 20, arenas: process.env.MALLOC_ARENA_MAX }));
+  heapLimitMiB: v8.getHeapStatistics().heap_size_limit / 2 ** 20, arenas: process.env.MALLOC_ARENA_MAX,
+  wasm: typeof WebAssembly !== 'undefined' }));
 `,
 );
 writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
+// the same stand-in in the build's layout (src/cli/main.js next to bin/), as in the image
+const built = path.join(dir, 'built');
+mkdirSync(path.join(built, 'bin'), { recursive: true });
+mkdirSync(path.join(built, 'src/cli'), { recursive: true });
+for (const f of ['bin/entrypoint.sh', 'bin/emqx-operator.js', 'package.json'])
+  copyFileSync(path.join(dir, f), path.join(built, f));
+writeFileSync(path.join(built, 'src/cli/main.js'), '');
 
 interface Seen {
   arenas?: string;
+  wasm: boolean;
   execArgv: string[];
   args: string[];
   heapLimitMiB: number;
 }
 
-function run(env: Record<string, string>, args: string[] = ['run', '--workers=4']) {
-  const r = spawnSync('sh', [path.join(dir, 'bin/entrypoint.sh'), ...args], {
+function run(env: Record<string, string>, args: string[] = ['run', '--workers=4'], root = dir) {
+  const r = spawnSync('sh', [path.join(root, 'bin/entrypoint.sh'), ...args], {
     encoding: 'utf8',
     // `node` on PATH is this Node (the image's is the only one there).
     env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, ...env },
@@ -55,6 +64,18 @@ test('without a memory limit: the image flags, no heap cap, arguments passed on'
   );
   assert.ok(!seen!.execArgv.some((a) => a.startsWith('--max-old-space-size')), seen!.execArgv.join(' '));
   assert.ok(seen!.heapLimitMiB > 200, `heap limit ${seen!.heapLimitMiB}`);
+});
+
+test('--lite-mode for the build only: a source tree keeps WebAssembly (TypeScript type stripping needs it)', () => {
+  const source = run({}).seen!;
+  assert.ok(!source.execArgv.includes('--lite-mode'), source.execArgv.join(' '));
+  assert.equal(source.wasm, true);
+  const { status, seen } = run({ EMQX_OPERATOR_MEMORY_LIMIT_MIB: '256' }, ['run'], built);
+  assert.equal(status, 0);
+  assert.ok(seen!.execArgv.includes('--lite-mode'), seen!.execArgv.join(' '));
+  assert.ok(seen!.execArgv.includes('--max-old-space-size=128'), seen!.execArgv.join(' '));
+  assert.deepEqual(seen!.args, ['run']);
+  assert.equal(seen!.wasm, false, 'V8 took the flag: no WebAssembly');
 });
 
 test('a 256 MiB limit caps the old generation at half of it; V8 takes it', () => {
