@@ -9,6 +9,8 @@
 #   EMQX_OPERATOR_HEAP_PERCENT      the share of that limit V8's old generation may use (default 50). The rest is
 #                                   for what is not V8 heap: the node binary's pages (~50 MiB), code, malloc, the
 #                                   young generation.
+#   EMQX_OPERATOR_LITE_MODE         "true": run V8 with --lite-mode (default "false"; below). Only for the build
+#                                   (src/cli/main.js next to bin/, as in the image); ignored in a source tree.
 #
 # Why a cap at all: Node sizes its heap from the cgroup limit itself, but never below V8's minimum (259 MiB of
 # heap limit for any container limit up to 512 MiB, measured), i.e. above a 256 MiB limit: the kernel's OOM
@@ -23,18 +25,23 @@ here=$(dirname "$0")
 # is the old generation plus 192 MiB of young generation); the operator allocates little per pass.
 # --v8-pool-size=1 and MALLOC_ARENA_MAX=2: one V8 worker thread instead of one per core, and two glibc malloc
 # arenas instead of up to 8 per core: every thread that allocates gets an arena of its own, and they held ~20 MiB.
-# --lite-mode, for the build only (src/cli/main.js next to this script, as in the image): V8 without its optimizing
-# compilers and with feedback vectors allocated lazily: -14 MiB of RSS with no resource, -25 to -35 MiB with 50
-# clusters, for ~10 % more CPU in a burst of 50 new clusters and ~30 % more per idle pass (BENCHMARKS.md, "Issue 14:
-# HTTP without undici"). It turns WebAssembly off: the operator needs none (its HTTP client is node:http; undici
-# parsed HTTP with WebAssembly), but Node's TypeScript type stripping does, so a source tree (bin/emqx-operator.js
-# importing src/cli/main.ts: npm start, the sandbox without EMQX_SANDBOX_OPERATOR_BUILD) runs without it.
+# EMQX_OPERATOR_LITE_MODE=true adds --lite-mode: V8 without its optimizing compilers and with feedback vectors
+# allocated lazily. Measured (BENCHMARKS.md, "Issue 14: HTTP without undici"): RSS 85 -> 70 MiB with no resource,
+# 89 -> 71 with one cluster, 111-115 -> 80-83 with 50, but ~75 % more CPU per idle pass (12-14 -> 22-23 ms) and
+# 10-20 % more in a burst of 50 new clusters; so it is offered, not the default. It turns WebAssembly off: the
+# operator needs none (its HTTP client is node:http; undici parsed HTTP with WebAssembly), but Node's TypeScript type
+# stripping does, so a source tree (bin/emqx-operator.js importing src/cli/main.ts) never gets it.
 # See BENCHMARKS.md for these and the flags tried and not kept (--optimize-for-size, --single-threaded-gc,
 # --jitless, --max-opt).
 lite=''
-if [ -f "$here/../src/cli/main.js" ]; then
-  lite='--lite-mode'
-fi
+case "${EMQX_OPERATOR_LITE_MODE:-false}" in
+  true) [ -f "$here/../src/cli/main.js" ] && lite='--lite-mode' ;;
+  false) ;;
+  *)
+    echo "emqx-operator: EMQX_OPERATOR_LITE_MODE must be true or false, not '$EMQX_OPERATOR_LITE_MODE'" >&2
+    exit 2
+    ;;
+esac
 set -- --max-semi-space-size=2 --v8-pool-size=1 ${lite:+"$lite"} "$here/emqx-operator.js" "$@"
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
