@@ -28,13 +28,7 @@ let helm: Helm;
 
 before(async () => {
   // node:test runs a file's top-level before() hooks concurrently: wait for the sandbox's own hook.
-  for (;;) {
-    try {
-      if (sb.sandbox) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await sb.started();
   helm = await sandboxHelm(sb.sandbox, (l) => process.stderr.write(l + '\n'));
 });
 

@@ -10,6 +10,7 @@ import {
   counterDelta,
   emqxApiCalls,
   kubeWrites,
+  operatorReport,
   readMetrics,
   startOperatorProcess,
   useOperatorSandbox,
@@ -25,6 +26,7 @@ import {
   patchEmqx,
   waitConverged,
 } from './support/emqx.ts';
+import { emqxResource } from './support/upgrade.ts';
 
 // A 3 s safety net (default 30 s), so 20 idle seconds cover several full reconcile passes.
 const OPERATOR_ARGS = ['--ready-interval', '3s'];
@@ -183,7 +185,13 @@ describe('operator: resilience', () => {
         );
         const replicants = 4 + i;
         await patchEmqx(sb, ns, { spec: { replicantTemplate: { spec: { replicas: replicants } } } });
-        const e = await waitConverged(sb, ns, { cores: 2, replicants }, 90_000);
+        // A failure says what the operator was doing: the status seen last, its queue, its last log lines.
+        const e = await waitConverged(sb, ns, { cores: 2, replicants }, 90_000).catch(async (err: Error) => {
+          const report = await operatorReport(sb.operator, { ns });
+          throw new Error(`scale-up ${i + 1} (fault on ${core.pod}): ${err.message}\n${report}`, {
+            cause: err,
+          });
+        });
         await assertNodesMatchPods(sb, ns, e);
         // The faulty node is still listed as running: the other core answered for the whole cluster.
         assert.ok(e.status!.coreNodes!.some((n) => n.name === core.node && n.node_status === 'running'));
@@ -194,11 +202,20 @@ describe('operator: resilience', () => {
 
   // A failed read of the node list on a Ready cluster is reported only once it lasts (src/controller/api-outage.ts,
   // 15 s): one failed pass writes no status and records no Event; a lasting failure shows in the conditions with one
-  // Warning, and its end with one Normal Event.
+  // Warning, and its end with one Normal Event. Durable sessions are on, so the DurableStorage condition (read
+  // through the same API) follows the same grace: unchanged for one failed pass, Unknown once the failure counts.
   it('an EMQX API failure on a Ready cluster is reported only once it lasts, with one Event each way', async (t) => {
     const ns = await sb.newNamespace(t);
-    await sb.apply(example('minimal.yaml', ns));
+    const config =
+      'durable_sessions.enable = true\ndurable_storage.messages { n_shards = 4, replication_factor = 2 }\n';
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2, config }));
     await waitConverged(sb, ns, { cores: 2, replicants: 0 });
+    await sb.waitFor(
+      'DurableStorage True',
+      async () => condition(await getEmqx(sb, ns), 'DurableStorage') === 'True',
+      60_000,
+      200,
+    );
     const op = sb.operator;
     await quietPass(op);
     const nodesFailed = async () => (await emqxApiCalls(op))['GET /api/v5/nodes http_5xx'] ?? 0;
@@ -241,6 +258,7 @@ describe('operator: resilience', () => {
     );
     assert.deepEqual((await getEmqx(sb, ns))!.status, status0, 'the status did not change');
     assert.deepEqual(await eventsOf(ns, 'FailedToGetNodeStatuses'), [], 'no Warning Event');
+    assert.deepEqual(await eventsOf(ns, 'DurableStorageUnknown'), [], 'no DurableStorage Event');
 
     // A lasting failure: the conditions say so, one Warning Event; its end: one Normal Event, conditions clean.
     const started = Date.now();
@@ -255,6 +273,11 @@ describe('operator: resilience', () => {
     );
     const reportedAfter = Date.now() - started;
     assert.ok(reportedAfter >= 15_000, `not reported within the 15 s grace (${reportedAfter} ms)`);
+    assert.equal(
+      condition(await getEmqx(sb, ns), 'DurableStorage'),
+      'Unknown',
+      'durable storage unknown with it',
+    );
     const failedNow = await nodesFailed();
     await sb.waitFor(
       'two more failed passes',
@@ -271,7 +294,7 @@ describe('operator: resilience', () => {
       'the conditions clean again',
       async () => {
         const e = await getEmqx(sb, ns);
-        return condition(e, 'Ready') === 'True' && !unusable(e);
+        return condition(e, 'Ready') === 'True' && !unusable(e) && condition(e, 'DurableStorage') === 'True';
       },
       60_000,
       200,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NEW, NOW, world } from '../../test/support/world.ts';
+import { dsWorld, NEW, NOW, world } from '../../test/support/world.ts';
+import type { EMQXStatus } from '../api/types.ts';
 import {
+  apiFailureOf,
   apiOutageVerdict,
   REASON_API_FAILED,
   REASON_API_RECOVERED,
@@ -182,5 +184,79 @@ test('plan: the recovery Event of a reported outage is recorded once', () => {
   assert.deepEqual(
     p.events.map((e) => [e.type, e.reason]),
     [['Normal', REASON_API_RECOVERED]],
+  );
+});
+
+// Durable storage is read through the same API: within the grace its condition keeps the value last written (not
+// Unknown, which would cost a status write and a Warning now, and a write and a Normal Event on the next good pass).
+const dsCluster = {
+  ...cluster,
+  ds: dsWorld({ sites: { 'emqx-core-0': 'S0', 'emqx-core-1': 'S1' }, shards: [['S0', 'S1']] }),
+};
+const dsReady = plan(world(dsCluster), NOW).status;
+const dsCondition = (st: EMQXStatus) => st.conditions!.find((c) => c.type === 'DurableStorage')!;
+const readyOf = (st: EMQXStatus) => st.conditions!.find((c) => c.type === 'Ready')!.status;
+
+test('plan: within the grace, the DurableStorage condition keeps its last value (no write, no Event)', () => {
+  assert.deepEqual(
+    [dsCondition(dsReady).status, dsCondition(dsReady).reason, readyOf(dsReady)],
+    ['True', 'Replicated', 'True'],
+  );
+  const s = world({
+    ...dsCluster,
+    api: false,
+    ds: dsWorld({ sites: {}, shards: [], readable: false }),
+    previousStatus: dsReady,
+  });
+  const input = { error: s.apiError!, readFailed: true, wasReady: true };
+  const p = plan(s, NOW, { apiOutage: apiOutageVerdict(undefined, input, 0, OPTS) });
+  assert.deepEqual(dsCondition(p.status), dsCondition(dsReady));
+  assert.equal(statusChanged(dsReady, p.status), false, 'no status write');
+  assert.deepEqual([...p.events, ...p.statusEvents], []);
+  // once the outage counts, durable storage shows as unknown with the rest
+  const reported = plan(s, NOW, {
+    apiOutage: apiOutageVerdict({ since: 0, reported: false, announced: false }, input, 15_000, OPTS),
+  });
+  assert.deepEqual(
+    [dsCondition(reported.status).status, dsCondition(reported.status).reason],
+    ['Unknown', 'DurableStorageUnknown'],
+  );
+  assert.ok(reported.statusEvents.some((e) => e.reason === 'DurableStorageUnknown'));
+});
+
+test('apiFailureOf: the node list failure, else an unreadable /ds, never while paused', () => {
+  const ds = dsWorld({ sites: {}, shards: [], readable: false });
+  const readable = dsWorld({ sites: { 'emqx-core-0': 'S0' }, shards: [['S0']] });
+  assert.equal(apiFailureOf({ paused: false, apiError: 'timed out', ds }), 'timed out');
+  assert.equal(apiFailureOf({ paused: false, ds }), 'no answer');
+  assert.equal(apiFailureOf({ paused: false, ds: readable }), undefined);
+  assert.equal(
+    apiFailureOf({ paused: false, ds: { ...ds, active: false } }),
+    undefined,
+    'disabled is an answer',
+  );
+  assert.equal(apiFailureOf({ paused: false }), undefined);
+  assert.equal(apiFailureOf({ paused: true, ds }), undefined);
+});
+
+test('plan: /ds alone failing on a Ready cluster gets the same grace (the node list was read)', () => {
+  const s = world({
+    ...dsCluster,
+    ds: dsWorld({ sites: {}, shards: [], readable: false }),
+    previousStatus: dsReady,
+  });
+  const input = { error: apiFailureOf(s)!, readFailed: false, wasReady: true };
+  const hiddenPass = plan(s, NOW, { apiOutage: apiOutageVerdict(undefined, input, 0, OPTS) });
+  assert.equal(statusChanged(dsReady, hiddenPass.status), false, 'no status write');
+  assert.deepEqual([...hiddenPass.events, ...hiddenPass.statusEvents], []);
+  assert.equal(hiddenPass.requeueAfterMs, 5_000);
+  const reported = plan(s, NOW, {
+    apiOutage: apiOutageVerdict({ since: 0, reported: false, announced: false }, input, 15_000, OPTS),
+  });
+  assert.equal(dsCondition(reported.status).status, 'Unknown');
+  assert.deepEqual(
+    [...reported.events, ...reported.statusEvents].map((e) => e.reason),
+    ['DurableStorageUnknown'],
+    'no FailedToGetNodeStatuses: the node list was read',
   );
 });

@@ -9,6 +9,7 @@
 //
 // The memory (`ApiOutage`) is kept per resource uid by the reconciler and fed back here each pass.
 import type { PlannedEvent } from './rollout/types.ts';
+import type { Snapshot } from './snapshot.ts';
 
 /** An outage under way: since when, and what was said about it. */
 export interface ApiOutage {
@@ -56,6 +57,17 @@ export interface ApiOutageVerdict {
   readonly event?: PlannedEvent;
   /** Look again this soon (while the failure is hidden). */
   readonly retryMs?: number;
+}
+
+/**
+ * The EMQX API failure of a pass, as the grace sees it: the node list's, else durable storage's (`/ds` is read
+ * through the same API, after the node list: one slow call among its several is the same one-off failure). None
+ * while paused (nothing is read, nothing to report).
+ */
+export function apiFailureOf(s: Pick<Snapshot, 'paused' | 'apiError' | 'ds'>): string | undefined {
+  if (s.apiError !== undefined) return s.apiError;
+  if (s.paused || !s.ds?.active || s.ds.observed) return undefined;
+  return s.ds.error;
 }
 
 function seconds(ms: number): number {

@@ -13,7 +13,7 @@ import { KubeClient, statusCodeOf, type KubeObject } from '../k8s/rest.ts';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger.ts';
 import { defaultRegistry } from '../observability/metrics.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
-import { createWebhookCertificates } from '../webhook/cert.ts';
+import { createInChildProcess } from '../webhook/cert.ts';
 import {
   bundleTrusts,
   checkIntervalMs,
@@ -136,7 +136,7 @@ async function webhookCertificate(
   );
   if (!verdict.renew) return material!;
   log.info('issuing a new webhook certificate', { reason: verdict.reason, detail: verdict.detail });
-  const fresh = await createWebhookCertificates({
+  const fresh = await createInChildProcess({
     commonName: 'emqx-operator-webhook',
     hosts,
     validityMs: opts.validityMs,

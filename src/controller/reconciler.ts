@@ -12,6 +12,7 @@ import { defaultRegistry } from '../observability/metrics.ts';
 import { applyStatus } from '../k8s/apply.ts';
 import { act } from './act.ts';
 import {
+  apiFailureOf,
   apiOutageVerdict,
   DEFAULT_API_OUTAGE_OPTIONS,
   REASON_API_FAILED,
@@ -198,10 +199,11 @@ export class EmqxReconciler {
         if (w.reason !== REASON_API_FAILED) void this.d.events.warning(raw, w.reason, w.message);
       const now = this.d.now?.() ?? new Date();
       const outageMemo = this.outages.get(key);
+      const apiFailure = apiFailureOf(snapshot);
       const outage = apiOutageVerdict(
         outageMemo && outageMemo.uid === raw.metadata.uid ? outageMemo.outage : undefined,
         {
-          ...(snapshot.apiError !== undefined && { error: snapshot.apiError }),
+          ...(apiFailure !== undefined && { error: apiFailure }),
           readFailed: warnings.some((w) => w.reason === REASON_API_FAILED),
           wasReady:
             snapshot.previousStatus?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ??

@@ -2,7 +2,13 @@
 // node lists from EMQX, replica counts for both roles and the scale subresource; and the Events a write of it
 // announces (a condition that flips).
 import { LABEL_DB_ROLE, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.ts';
-import type { DurableStorageStatus, EMQXNodesStatus, EMQXStatus, UpdateProgress } from '../api/types.ts';
+import type {
+  Condition,
+  DurableStorageStatus,
+  EMQXNodesStatus,
+  EMQXStatus,
+  UpdateProgress,
+} from '../api/types.ts';
 import { kubeTime } from '../k8s/time.ts';
 import { canonicalJson } from '../resources/hash.ts';
 import {
@@ -114,7 +120,8 @@ export function buildStatus(s: Snapshot, d: StatusDecisions, now: Date): EMQXSta
         warnBeforeMs: CERTIFICATE_WARN_BEFORE_MS,
       },
     }),
-    ...(observed && s.ds && { durableStorage: dsObservation(s) }),
+    ...(observed &&
+      s.ds && { durableStorage: dsObservation(s, d.apiErrorHidden ? prev.conditions : undefined) }),
     ...(d.foreignWorkloads !== undefined && { foreignWorkloads: d.foreignWorkloads }),
     ...(d.blocked !== undefined && { blocked: d.blocked }),
   };
@@ -169,14 +176,17 @@ function nothingObserved(previous: EMQXStatus | undefined): boolean {
   return !c || c.length === 0 || (c.length === 1 && c[0]!.type === 'Initialized' && c[0]!.status === 'False');
 }
 
-function dsObservation(s: Snapshot): DurableStorageObservation {
+/** `hiddenOutage`: the conditions last written, given while an EMQX API failure is within its grace. */
+function dsObservation(s: Snapshot, hiddenOutage: Condition[] | undefined): DurableStorageObservation {
   const ds = s.ds!;
   const refusal = dsRefusal(s, currentCoreSet(s));
   const sum = ds.observed && summarize(ds.observed, ds.replicationFactor);
+  const last = hiddenOutage?.find((c) => c.type === 'DurableStorage');
   return {
     active: ds.active,
     replicationFactor: ds.replicationFactor,
     ...(ds.active && !ds.observed && { unreadable: ds.error ?? 'no answer' }),
+    ...(last && { lastKnown: { status: last.status, reason: last.reason, message: last.message } }),
     shards: sum?.shards ?? 0,
     underReplicated: sum?.underReplicated ?? 0,
     transitions: sum?.transitions ?? 0,

@@ -65,12 +65,24 @@ async function fakeEmqx(handler: Handler) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
-/** A port on 127.0.0.1 with nothing listening (connection refused). */
-async function deadUrl(): Promise<string> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
+/**
+ * A URL on 127.0.0.1 where nothing listens, so a connection is refused before anything is sent. The port is a fixed
+ * one below the ephemeral range (`port`: 2, or 3 for a second one; not 1, which fetch blocks as a "bad port" before
+ * connecting, whatever the HTTP client does there): a port taken with listen(0) and closed again
+ * could be handed to the next listen(0) before the client connects — this file's own next fake EMQX (its 503 then
+ * answered the "dead" target) or another process's server — while listen(0) never hands out a port below 1024.
+ * Checked first, so a machine where something does listen there fails with that reason, not a puzzling assertion.
+ */
+async function deadUrl(port = 2): Promise<string> {
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+  assert.ok(refused, `deadUrl: 127.0.0.1:${port} must refuse connections for this test`);
   return `http://127.0.0.1:${port}`;
 }
 
@@ -212,13 +224,15 @@ test('failover: refused connection, timeout and 5xx move to the next target; the
   let slowCalls = 0;
   const slow = await fakeEmqx(() => {
     slowCalls++;
-    return { status: 200, body: [], delayMs: 400 };
+    return { status: 200, body: [], delayMs: 3000 };
   });
   const broken = await fakeEmqx(() => ({ status: 503, body: { code: 'RPC_ERROR', message: 'rpc failed' } }));
   const good = await fakeEmqx(
     emqxLike({ 'GET /api/v5/nodes': () => ({ status: 200, body: [node('emqx@core-1')] }) }),
   );
-  const api = client([dead, slow.url, broken.url, good.url], { timeoutMs: 150, registry, logLines });
+  // The timeout only has to separate the slow target (3 s) from quick answers; 1 s leaves room for a busy machine,
+  // where 150 ms once timed out the 503 target too (the metrics then count 2 timeouts and no 5xx).
+  const api = client([dead, slow.url, broken.url, good.url], { timeoutMs: 1000, registry, logLines });
 
   const nodes = await api.getNodes();
   assert.equal(nodes[0]!.node, 'emqx@core-1');
@@ -257,8 +271,8 @@ test('failover: refused connection, timeout and 5xx move to the next target; the
 });
 
 test('when every target fails, the last error is thrown with the earlier attempts', async () => {
-  const dead1 = await deadUrl();
-  const dead2 = await deadUrl();
+  const dead1 = await deadUrl(2);
+  const dead2 = await deadUrl(3);
   const err = await client([dead1, dead2])
     .getCluster()
     .catch((e: unknown) => e);

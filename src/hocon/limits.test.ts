@@ -4,26 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { arrayBomb, objectBomb, stringBomb } from '../../test/support/hocon-bombs.ts';
 import { HoconError, parseHocon, parseHoconValue, printHocon } from './index.ts';
-
-/** `c1 = {l = ${c0}, r = ${c0}}`, … `levels` times: 2^levels copies of c0 once expanded. */
-function objectBomb(levels: number): string {
-  let s = 'c0 = "xxxxxxxxxx"\n';
-  for (let i = 1; i <= levels; i++) s += `c${i} = {l = \${c${i - 1}}, r = \${c${i - 1}}}\n`;
-  return s;
-}
-
-function stringBomb(levels: number): string {
-  let s = 's0 = "xxxxxxxxxxxxxxxx"\n';
-  for (let i = 1; i <= levels; i++) s += `s${i} = \${s${i - 1}}\${s${i - 1}}\n`;
-  return s;
-}
-
-function arrayBomb(levels: number): string {
-  let s = 'a0 = [1, 2, 3, 4, 5, 6, 7, 8]\n';
-  for (let i = 1; i <= levels; i++) s += `a${i} = \${a${i - 1}} \${a${i - 1}}\n`;
-  return s;
-}
 
 function refused(text: string, reason: RegExp): HoconError {
   let caught: unknown;

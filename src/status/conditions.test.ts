@@ -213,6 +213,28 @@ describe('DurableStorage condition', () => {
     ['refused spec', ds({ refusal: 'below the factor' }), 'False', 'ReplicationFactorNotMet'],
     ['EMQX does not run it', ds({ active: false }), 'False', 'DurableStorageNotRunning'],
     ['unreadable', ds({ unreadable: 'timeout' }), 'Unknown', 'DurableStorageUnknown'],
+    [
+      'unreadable within an API outage grace: the last value stays',
+      ds({ unreadable: 'timeout', lastKnown: { status: 'False', reason: 'UnderReplicated', message: 'm' } }),
+      'False',
+      'UnderReplicated',
+    ],
+    [
+      'a refusal shows even within the grace (it comes from the spec)',
+      ds({
+        unreadable: 'timeout',
+        refusal: 'below',
+        lastKnown: { status: 'True', reason: 'Replicated', message: 'm' },
+      }),
+      'False',
+      'ReplicationFactorNotMet',
+    ],
+    [
+      'readable again: the fresh value, not the last one',
+      ds({ lastKnown: { status: 'False', reason: 'UnderReplicated', message: 'm' } }),
+      'True',
+      'Replicated',
+    ],
   ];
   for (const [name, o, status, reason] of cases) {
     it(name, () => {

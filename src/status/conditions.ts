@@ -77,6 +77,11 @@ export interface DurableStorageObservation {
   replicationFactor: number;
   /** Why `/ds` could not be read this pass. */
   unreadable?: string;
+  /**
+   * The condition as last written, when `/ds` is unreadable within an EMQX API outage's grace (../controller/
+   * api-outage.ts): the outage is left out of the status, so the condition stays as it was instead of Unknown.
+   */
+  lastKnown?: Pick<ConditionValue, 'status' | 'reason' | 'message'>;
   shards: number;
   underReplicated: number;
   transitions: number;
@@ -263,7 +268,8 @@ export function pausedCondition(o: StatusObservation): ConditionValue {
 /**
  * DurableStorage (only with durable sessions on): True when every shard has its replicas up (transitions may run);
  * False when shards are under-replicated, EMQX does not run durable storage, or the spec is refused for asking
- * fewer cores than the replication factor; Unknown when `/ds` could not be read.
+ * fewer cores than the replication factor; Unknown when `/ds` could not be read, unless an EMQX API outage is still
+ * within its grace (`lastKnown`: the value last written stays).
  */
 export function durableStorage(o: StatusObservation): ConditionValue | undefined {
   const d = o.durableStorage;
@@ -276,6 +282,7 @@ export function durableStorage(o: StatusObservation): ConditionValue | undefined
       'DurableStorageNotRunning',
       'durable sessions are on in spec.config.data but EMQX reports durable storage disabled (an Opensource edition, or nodes not restarted with it)',
     );
+  if (d.unreadable !== undefined && d.lastKnown) return { type: 'DurableStorage', ...d.lastKnown };
   if (d.unreadable !== undefined)
     return {
       type: 'DurableStorage',

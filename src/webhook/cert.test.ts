@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import https from 'node:https';
 import { describe, it } from 'node:test';
-import { createWebhookCertificates } from './cert.ts';
+import { createInChildProcess, createWebhookCertificates } from './cert.ts';
 
 const SVC = 'emqx-operator-webhook.emqx-operator-system.svc';
 
@@ -89,5 +90,39 @@ describe('webhook certificates', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  it('in a child process: the same certificates, and the calling process never loads the X.509 library', async () => {
+    // A fresh process imports cert.ts, asks for certificates through the child, and reports whether the
+    // library's Reflect polyfill (loaded with @peculiar/x509) ever arrived in it.
+    const probe = `
+      const { createInChildProcess } = await import(${JSON.stringify(new URL('./cert.ts', import.meta.url).href)});
+      const c = await createInChildProcess({ commonName: 'w', hosts: ['127.0.0.1', 'w.ns.svc'], days: 2, now: new Date('2026-03-01T00:00:00Z') });
+      process.stdout.write(JSON.stringify({ c, loaded: typeof Reflect.getMetadata === 'function' }));`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--input-type=module', '-e', probe], (e, so, se) =>
+        e ? reject(new Error(se)) : resolve(so),
+      ),
+    );
+    const { c, loaded } = JSON.parse(out) as {
+      c: { caCert: string; cert: string; key: string; notAfter: string };
+      loaded: boolean;
+    };
+    assert.equal(loaded, false, 'the X.509 library was loaded in the calling process');
+    const leaf = new X509Certificate(c.cert);
+    assert.ok(leaf.checkIssued(new X509Certificate(c.caCert)));
+    assert.ok(leaf.checkPrivateKey(createPrivateKey(c.key)));
+    assert.equal(leaf.subjectAltName, 'IP Address:127.0.0.1, DNS:w.ns.svc');
+    assert.equal(c.notAfter, '2026-03-03T00:00:00.000Z');
+    assert.equal(new Date(leaf.validTo).toISOString(), '2026-03-03T00:00:00.000Z');
+  });
+
+  it("in a child process: the child's own error is the rejection", async () => {
+    await assert.rejects(
+      createInChildProcess({ commonName: 'w', hosts: [] }),
+      /certificate process failed: .*at least one host/,
+    );
+    const made = await createInChildProcess({ commonName: 'w', hosts: ['127.0.0.1'] });
+    assert.ok(made.notAfter instanceof Date && made.notAfter > new Date());
   });
 });

@@ -3,9 +3,13 @@
 // OpenSSL; the library only writes the ASN.1). The API server trusts the CA (the CRD's caBundle); the webhook
 // serves the leaf. The CA's private key is used once and dropped: a renewal makes a new CA and a new leaf.
 //
-// The library (and the Reflect polyfill it needs) is loaded on first use only: an operator that finds its
-// certificate Secret already in place never loads it (see docs/engineering.md, "Libraries").
+// The library (and the Reflect polyfill it needs) is loaded on first use only. The operator does not load it at
+// all: it calls `createInChildProcess`, which runs `createWebhookCertificates` in a short-lived `node` process
+// (./cert-child.ts), so the library, WebCrypto and the ~20 MiB they keep never enter the long-running process
+// (see docs/engineering.md, "Libraries").
+import { execFile } from 'node:child_process';
 import { KeyObject, X509Certificate, randomBytes } from 'node:crypto';
+import { extname } from 'node:path';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
 
@@ -108,4 +112,48 @@ export async function createWebhookCertificates(opts: CertificateOptions): Promi
   if (!parsedLeaf.checkPrivateKey(KeyObject.from(keys.privateKey)))
     throw new Error('webhook certificate: the private key does not match the serving certificate');
   return result;
+}
+
+/** How long the certificate process may take, and how much it may print, before it is given up. */
+const CHILD_TIMEOUT_MS = 60_000;
+const CHILD_MAX_OUTPUT = 64 * 1024;
+
+/**
+ * `createWebhookCertificates` in a separate, short-lived `node` process (the same binary, ./cert-child next to this
+ * module, .ts in development and .js in the build): the long-running operator never loads the X.509 library. The
+ * options go in on stdin and the certificates come back on stdout (a pipe: the key is never in an argument, a file
+ * or a log). Rejects with the child's own error message (its last stderr line) if it fails, and after 60 s.
+ */
+export function createInChildProcess(opts: CertificateOptions): Promise<WebhookCertificates> {
+  const entry = new URL(`./cert-child${extname(new URL(import.meta.url).pathname)}`, import.meta.url);
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      ['--max-semi-space-size=2', '--max-old-space-size=64', entry.pathname],
+      {
+        timeout: CHILD_TIMEOUT_MS,
+        maxBuffer: CHILD_MAX_OUTPUT,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '' },
+      },
+      (err, stdout, stderr) => {
+        if (err) {
+          const why =
+            stderr
+              .trim()
+              .split('\n')
+              .findLast((l) => /error/i.test(l)) ?? err.message;
+          reject(new Error(`webhook certificate: the certificate process failed: ${why.slice(0, 500)}`));
+          return;
+        }
+        try {
+          const made = JSON.parse(stdout) as Omit<WebhookCertificates, 'notAfter'> & { notAfter: string };
+          resolve({ ...made, notAfter: new Date(made.notAfter) });
+        } catch {
+          reject(new Error(`webhook certificate: the certificate process printed no certificates`));
+        }
+      },
+    );
+    child.stdin!.end(JSON.stringify({ ...opts, now: opts.now?.toISOString() }));
+  });
 }

@@ -8,6 +8,8 @@
 // Used by src/cli/commands/render-corpus.test.ts (every entry, in-process) and test/corpus.test.ts (the running
 // operator, beside a healthy cluster).
 
+import { objectBomb, stringBomb } from './hocon-bombs.ts';
+
 export interface CorpusEntry {
   name: string;
   /** Merged over the base spec (objects merge, anything else replaces). */
@@ -21,18 +23,6 @@ export interface CorpusEntry {
 }
 
 const cfg = (data: string) => ({ config: { data } });
-
-function bomb(levels: number): string {
-  let s = 'c0 = "xxxxxxxxxx"\n';
-  for (let i = 1; i <= levels; i++) s += `c${i} = {l = \${c${i - 1}}, r = \${c${i - 1}}}\n`;
-  return s;
-}
-
-function stringBomb(levels: number): string {
-  let s = 's0 = "xxxxxxxxxxxxxxxx"\n';
-  for (let i = 1; i <= levels; i++) s += `s${i} = \${s${i - 1}}\${s${i - 1}}\n`;
-  return s;
-}
 
 const NOT_A_PORT = 'is not a port: write a port 1-65535 or "0.0.0.0:PORT"';
 const SECRET_HINT =
@@ -257,14 +247,14 @@ export const CORPUS: CorpusEntry[] = [
   },
   {
     name: 'object-bomb-20',
-    spec: cfg(bomb(20)),
+    spec: cfg(objectBomb(20)),
     outcome: 'config',
     message:
       'line 17, column 7: the config expands to more than 2097152 bytes once substitutions are resolved (each ${…} copies its target); use fewer or smaller substitutions',
   },
   {
     name: 'object-bomb-40',
-    spec: cfg(bomb(40)),
+    spec: cfg(objectBomb(40)),
     outcome: 'config',
     message:
       'line 17, column 7: the config expands to more than 2097152 bytes once substitutions are resolved (each ${…} copies its target); use fewer or smaller substitutions',

@@ -121,27 +121,49 @@ export async function waitConverged(
   timeoutMs = 120_000,
   name = 'emqx',
 ): Promise<EMQX> {
-  return sb.waitFor(
-    `EMQX ${ns}/${name} Ready with ${want.cores} cores and ${want.replicants} replicants`,
-    async () => {
-      const e = await getEmqx(sb, ns, name);
-      const s = e?.status;
-      const running = (l: StatusNode[] | undefined) => (l ?? []).filter((n) => n.node_status === 'running');
-      const ok =
-        s?.phase === 'Ready' &&
-        s.observedGeneration === e!.metadata.generation &&
-        condition(e, 'Ready') === 'True' &&
-        s.cores === `${want.cores}/${want.cores}` &&
-        s.replicants === `${want.replicants}/${want.replicants}` &&
-        s.coreNodes?.length === want.cores &&
-        running(s.coreNodes).length === want.cores &&
-        (s.replicantNodes?.length ?? 0) === want.replicants &&
-        running(s.replicantNodes).length === want.replicants;
-      return ok ? e : undefined;
-    },
-    timeoutMs,
-    500,
-  );
+  let last: EMQX | undefined;
+  return sb
+    .waitFor(
+      `EMQX ${ns}/${name} Ready with ${want.cores} cores and ${want.replicants} replicants`,
+      async () => {
+        const e = (last = await getEmqx(sb, ns, name));
+        const s = e?.status;
+        const running = (l: StatusNode[] | undefined) => (l ?? []).filter((n) => n.node_status === 'running');
+        const ok =
+          s?.phase === 'Ready' &&
+          s.observedGeneration === e!.metadata.generation &&
+          condition(e, 'Ready') === 'True' &&
+          s.cores === `${want.cores}/${want.cores}` &&
+          s.replicants === `${want.replicants}/${want.replicants}` &&
+          s.coreNodes?.length === want.cores &&
+          running(s.coreNodes).length === want.cores &&
+          (s.replicantNodes?.length ?? 0) === want.replicants &&
+          running(s.replicantNodes).length === want.replicants;
+        return ok ? e : undefined;
+      },
+      timeoutMs,
+      500,
+    )
+    .catch((err: Error) => {
+      throw new Error(`${err.message}\n${statusSummary(last)}`, { cause: err });
+    });
+}
+
+/** The resource's status in a few lines, for a failed wait: phase, generations, counts, nodes, conditions. */
+export function statusSummary(e: EMQX | undefined): string {
+  if (!e) return 'last seen: no resource';
+  const s = e.status;
+  if (!s) return `last seen: generation ${e.metadata.generation}, no status`;
+  const nodes = (l: StatusNode[] | undefined) => (l ?? []).map((n) => `${n.name}:${n.node_status}`).join(' ');
+  return [
+    `last seen: phase ${s.phase}, generation ${e.metadata.generation} (observed ${s.observedGeneration}), ` +
+      `cores ${s.cores}, replicants ${s.replicants}`,
+    `  coreNodes: ${nodes(s.coreNodes)}`,
+    `  replicantNodes: ${nodes(s.replicantNodes)}`,
+    ...(s.conditions ?? []).map(
+      (c) => `  ${c.type}=${c.status} (${c.reason}, since ${c.lastTransitionTime}): ${c.message}`,
+    ),
+  ].join('\n');
 }
 
 /**

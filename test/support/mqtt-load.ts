@@ -37,6 +37,21 @@ interface ClientStats {
   sessionLost: number;
 }
 
+/** A client's stats before it connected. */
+function freshStats(id: string, proto: 4 | 5, transport: 'tcp' | 'ws'): ClientStats {
+  return {
+    id,
+    proto,
+    transport,
+    connected: false,
+    downSince: undefined,
+    longestGapMs: 0,
+    gaps: 0,
+    disconnectReasons: [],
+    sessionLost: 0,
+  };
+}
+
 interface Subscriber extends ClientStats {
   client: MqttClient;
   received: Map<number, number>;
@@ -113,17 +128,7 @@ export class MqttLoad {
       reconnectPeriod: 100,
       ...opts,
     };
-    this.#pubStats = {
-      id: `${opts.prefix}-pub`,
-      proto: 5,
-      transport: 'tcp',
-      connected: false,
-      downSince: undefined,
-      longestGapMs: 0,
-      gaps: 0,
-      disconnectReasons: [],
-      sessionLost: 0,
-    };
+    this.#pubStats = freshStats(`${opts.prefix}-pub`, 5, 'tcp');
   }
 
   #url(transport: 'tcp' | 'ws'): string {
@@ -155,16 +160,8 @@ export class MqttLoad {
       const id = `${o.prefix}-sub-${i}`;
       const client = this.#connect(id, proto, transport);
       const s: Subscriber = {
-        id,
-        proto,
-        transport,
+        ...freshStats(id, proto, transport),
         client,
-        connected: false,
-        downSince: undefined,
-        longestGapMs: 0,
-        gaps: 0,
-        disconnectReasons: [],
-        sessionLost: 0,
         received: new Map(),
         dupWithoutFlag: [],
         delays: [],

@@ -40,13 +40,7 @@ export function useOperatorSandbox(
   const sb = useSandbox({ ...opts, handlers: [emqx, ...(opts.handlers ?? [])] });
   before(async () => {
     // node:test runs a file's top-level before() hooks concurrently: wait for the sandbox's own hook.
-    for (;;) {
-      try {
-        if (sb.sandbox) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await sb.started();
     await prepareForOperator(sb.sandbox);
     if (opts.startOperator !== false)
       operator = startOperatorProcess(sb.sandbox, { args: opts.operatorArgs, logLevel: 'debug' });
@@ -103,6 +97,38 @@ export async function emqxApiCalls(op: OperatorProcess): Promise<Record<string, 
       out[`${s.labels.endpoint} ${s.labels.outcome}`] = s.value;
   }
   return out;
+}
+
+/**
+ * What an operator was doing, for a failed wait: its work queue and passes from /metrics (depth, in flight, adds,
+ * retries, passes by result), its EMQX API calls by outcome, and its last log lines, those that name `ns` first.
+ */
+export async function operatorReport(
+  op: OperatorProcess,
+  opts: { ns?: string; lines?: number } = {},
+): Promise<string> {
+  const lines = opts.lines ?? 25;
+  const out: string[] = [`operator ${op.name} (log ${op.logFile}):`];
+  try {
+    const metrics = await readMetrics(op);
+    const pick = (prefix: string) =>
+      metrics
+        .filter((m) => m.name.startsWith(prefix) && !/_(bucket|sum)$/.test(m.name))
+        .map((m) => `${m.name}${JSON.stringify(m.labels)}=${m.value}`);
+    out.push(`  queue: ${pick('emqx_operator_workqueue_').join(' ')}`);
+    out.push(`  passes: ${pick('emqx_operator_reconcile_total').join(' ')}`);
+    out.push(`  step errors: ${pick('emqx_operator_reconcile_step_errors_total').join(' ') || 'none'}`);
+    out.push(`  EMQX API: ${JSON.stringify(await emqxApiCalls(op))}`);
+  } catch (err) {
+    out.push(`  /metrics unreadable: ${(err as Error).message}`);
+  }
+  const logs = op.logs().map((l) => JSON.stringify(l));
+  if (opts.ns !== undefined) {
+    const mine = logs.filter((l) => l.includes(opts.ns!));
+    out.push(`  last ${Math.min(lines, mine.length)} log lines naming ${opts.ns}:`, ...mine.slice(-lines));
+  }
+  out.push(`  last ${Math.min(lines, logs.length)} log lines:`, ...logs.slice(-lines));
+  return out.join('\n');
 }
 
 /** What grew between two counter snapshots (keys with a positive difference only). */

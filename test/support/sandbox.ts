@@ -60,6 +60,11 @@ export interface TestSandbox {
   ): Promise<Truthy<T>>;
   /** Runs /usr/bin/kubectl with the admin kubeconfig; resolves with stdout, rejects with stderr on failure. */
   kubectl(args: string[], input?: string): Promise<string>;
+  /**
+   * Resolves once the sandbox runs (rejects if it failed to start). node:test runs a file's top-level before()
+   * hooks concurrently, so a before() hook that needs the sandbox awaits this first.
+   */
+  started(): Promise<Sandbox>;
 }
 
 export function useSandbox(opts: SandboxOptions = {}): TestSandbox {
@@ -74,14 +79,27 @@ export function useSandbox(opts: SandboxOptions = {}): TestSandbox {
     return v;
   };
 
+  let markStarted: (s: Sandbox) => void = () => {};
+  let markFailed: (err: unknown) => void = () => {};
+  const started = new Promise<Sandbox>((resolve, reject) => {
+    markStarted = resolve;
+    markFailed = reject;
+  });
+  started.catch(() => {}); // the before() hook reports the failure; a file with no waiter must not crash on it
   before(
     async () => {
-      sb = await startSandbox(opts);
+      try {
+        sb = await startSandbox(opts);
+      } catch (err) {
+        markFailed(err);
+        throw err;
+      }
       api = new KubeApi(sb.kubeConfig);
       core = sb.kubeConfig.makeApiClient(CoreV1Api);
       apps = sb.kubeConfig.makeApiClient(AppsV1Api);
       objects = KubernetesObjectApi.makeApiClient(sb.kubeConfig);
       process.stderr.write(`# sandbox ready in ${sb.startupMs} ms; logs in ${sb.logsDir}\n`);
+      markStarted(sb);
     },
     { timeout: 45 * 60_000 }, // the first run builds the Kubernetes binaries
   );
@@ -231,5 +249,6 @@ export function useSandbox(opts: SandboxOptions = {}): TestSandbox {
     apply,
     waitFor,
     kubectl,
+    started: () => started,
   };
 }
