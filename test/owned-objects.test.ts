@@ -128,6 +128,56 @@ describe('operator: owned objects', () => {
     assert.deepEqual(await podUids(ns), pods, 'still no pod replaced');
   });
 
+  it("a cookie Secret of the user's made before the resource: the new cluster uses it, never overwrites it", async (t) => {
+    const ns = await sb.newNamespace(t);
+    // no operator labels: the cache never sees it, and a new cluster's first pass does not read key Secrets from the
+    // API server; its create-only write is refused (409), and the next pass reads the Secret and adopts it
+    const mine = Buffer.from('my-own-cookie-value', 'utf8').toString('base64');
+    const refused = async () =>
+      (await readMetrics(sb.operator))
+        .filter(
+          (m) =>
+            m.name === 'emqx_operator_kube_requests_total' &&
+            m.labels.method === 'PATCH' &&
+            m.labels.code === '409',
+        )
+        .reduce((sum, m) => sum + m.value, 0);
+    const { n: refusedBefore } = await sb.waitFor(
+      "the operator's metrics",
+      async () => {
+        try {
+          return { n: await refused() };
+        } catch {
+          return undefined; // not serving them yet
+        }
+      },
+      30_000,
+    );
+    await sb.api.post(`/api/v1/namespaces/${ns}/secrets`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'emqx-node-cookie' },
+      data: { node_cookie: mine },
+    });
+    await sb.apply(example('minimal.yaml', ns));
+    await waitReady(sb, ns);
+    const adopted = await sb.waitFor(
+      'the Secret carries the operator labels',
+      async () => {
+        const s = await sb.api.get<any>(`/api/v1/namespaces/${ns}/secrets/emqx-node-cookie`);
+        return s.metadata.labels?.['apps.emqx.io/managed-by'] === 'emqx-operator' ? s : undefined;
+      },
+      30_000,
+    );
+    assert.equal(adopted.data.node_cookie, mine, 'the cookie is the one the user made');
+    // the API server refused the create-only write (the path under test was taken, and did not overwrite)
+    assert.ok((await refused()) > refusedBefore, 'a PATCH answered 409');
+    assert.deepEqual(await events(ns, 'ReconcileFailed'), [], 'the refused create-only write is no failure');
+    // the API key Secret was not there: created once, create-only, and kept
+    const key = await sb.api.get<any>(`/api/v1/namespaces/${ns}/secrets/emqx-bootstrap-api-key`);
+    assert.equal(key.metadata.labels?.['apps.emqx.io/managed-by'], 'emqx-operator');
+  });
+
   it('a disabled dashboard Service is deleted, and comes back once enabled', async (t) => {
     const ns = await sb.newNamespace(t);
     await sb.apply(example('minimal.yaml', ns));

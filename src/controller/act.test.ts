@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NEW, NOW, OLD, world } from '../../test/support/world.ts';
 import { EmqxApiError } from '../emqx/client.ts';
+import { NEVER_A_RESOURCE_VERSION } from '../k8s/apply.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { KubeApiError, type KubeClient, type ObjectRef } from '../k8s/rest.ts';
 import { nullLogger } from '../observability/logger.ts';
@@ -15,6 +16,8 @@ import type { Snapshot } from './snapshot.ts';
 interface Harness {
   log: string[];
   events: string[];
+  /** Request bodies by `METHOD path`. */
+  bodies: Map<string, unknown>;
   run(s: Snapshot): ReturnType<typeof act>;
 }
 
@@ -23,13 +26,15 @@ function harness(
 ): Harness {
   const log: string[] = [];
   const events: string[] = [];
+  const bodies = new Map<string, unknown>();
   const client = {
     async path(ref: ObjectRef, sub?: string) {
       return `${ref.kind}/${ref.name ?? ''}${sub ? `/${sub}` : ''}`;
     },
-    async request(method: string, path: string) {
+    async request(method: string, path: string, ro?: { body?: unknown }) {
       const line = `${method} ${path}`;
       log.push(line);
+      bodies.set(line, ro?.body);
       if (opts.failOn?.test(line)) throw opts.kubeError ?? new Error(`refused ${line}`);
       return {};
     },
@@ -47,6 +52,7 @@ function harness(
   return {
     log,
     events,
+    bodies,
     run: (s) =>
       act({ client, events: recorder, log: nullLogger, emqxApiFactory: () => api }, s, plan(s, NOW), NOW),
   };
@@ -181,4 +187,54 @@ test('act: independent stages run together (Secrets with the headless Service, P
     at(/^start PATCH Service\/emqx-listeners$/) < at(/^end PATCH PodDisruptionBudget\//),
     log.join('\n'),
   );
+});
+
+/** A new cluster whose key Secrets observe did not find (nor read: readsKeySecretsFromServer). */
+const newClusterMissingSecrets = (): Snapshot => {
+  const s = world({ cores: [], statefulSets: [] });
+  return { ...s, secrets: { ...s.secrets, missing: ['emqx-node-cookie', 'emqx-bootstrap-api-key'] } };
+};
+const rvOf = (body: unknown) =>
+  (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+
+test('act: key Secrets the pass did not find are written create-only, nothing else is', async () => {
+  const h = harness();
+  const result = await h.run(newClusterMissingSecrets());
+  assert.equal(result.failure, undefined);
+  assert.equal(rvOf(h.bodies.get('PATCH Secret/emqx-node-cookie')), NEVER_A_RESOURCE_VERSION);
+  assert.equal(rvOf(h.bodies.get('PATCH Secret/emqx-bootstrap-api-key')), NEVER_A_RESOURCE_VERSION);
+  for (const [line, body] of h.bodies)
+    if (!/ Secret\//.test(line)) assert.equal(rvOf(body ?? {}), undefined, line);
+  // found Secrets (the default world) are applied as usual
+  const found = harness();
+  await found.run(world({ cores: [], statefulSets: [] }));
+  assert.equal(rvOf(found.bodies.get('PATCH Secret/emqx-node-cookie')), undefined);
+});
+
+test('act: a create-only key Secret that exists stops the pass quietly, before anything uses its value', async () => {
+  const h = harness({
+    failOn: /^PATCH Secret\/emqx-node-cookie$/,
+    kubeError: new KubeApiError('PATCH', 'Secret/emqx-node-cookie', 409, {
+      reason: 'Conflict',
+      message: 'the object has been modified',
+    }),
+  });
+  const result = await h.run(newClusterMissingSecrets());
+  assert.equal(result.keySecretExists, 'emqx-node-cookie');
+  assert.equal(result.failure, undefined, 'not an error: no back-off');
+  assert.equal(result.requeueAfterMs, 0, 'the next pass (which reads it) follows at once');
+  assert.equal(result.statusFailed, true, 'the status is left to that pass');
+  assert.equal(index(h.log, /ConfigMap|StatefulSet|\/status$/), -1, h.log.join('\n'));
+  assert.deepEqual(h.events, [], 'no Event');
+});
+
+test('act: a 409 on a Secret that is not create-only is an ordinary failure', async () => {
+  const h = harness({
+    failOn: /^PATCH Secret\/emqx-node-cookie$/,
+    kubeError: new KubeApiError('PATCH', 'Secret/emqx-node-cookie', 409, { reason: 'Conflict' }),
+  });
+  const result = await h.run(world({ cores: [], statefulSets: [] }));
+  assert.equal(result.keySecretExists, undefined);
+  assert.ok(result.failure instanceof KubeApiError);
+  assert.ok(h.events.includes('!ReconcileFailed'));
 });

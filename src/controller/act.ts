@@ -26,7 +26,7 @@ import {
   patchPodStatus,
 } from '../k8s/apply.ts';
 import type { EventRecorder } from '../k8s/events.ts';
-import { KubeApiError, type KubeClient, type KubeObject } from '../k8s/rest.ts';
+import { KubeApiError, statusCodeOf, type KubeClient, type KubeObject } from '../k8s/rest.ts';
 import { kubeTime } from '../k8s/time.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BuiltObject } from '../resources/index.ts';
@@ -54,10 +54,15 @@ export interface ActResult {
   requeueAfterMs: number;
   /** The error that stopped the pass, if one did. */
   failure?: unknown;
-  /** The status write itself failed (the next pass starts from the stored status again). */
+  /** The status was not written: its write failed, or the pass stopped at a key Secret that exists (the next pass starts from the stored status again). */
   statusFailed?: boolean;
   /** Live objects this pass changed, and which fields (what ./write-fights.ts watches). */
   writes: ObjectWrite[];
+  /**
+   * A create-only key Secret (Plan.createOnly) exists after all: the pass stopped before anything used its fresh
+   * value, and the next one, at once, must read it from the API server (ObserveDeps.verifyKeySecrets).
+   */
+  keySecretExists?: string;
 }
 
 type Stage =
@@ -93,6 +98,15 @@ function stageOf(s: Snapshot, obj: BuiltObject): Stage {
   }
 }
 
+/** A create-only write refused because the object exists (./snapshot.ts readsKeySecretsFromServer). */
+class KeySecretExists extends Error {
+  readonly secret: string;
+  constructor(secret: string) {
+    super(`Secret ${secret} exists: read it before using it`);
+    this.secret = secret;
+  }
+}
+
 class PassFailed extends Error {
   readonly stage: string;
   constructor(stage: string, cause: unknown) {
@@ -117,6 +131,7 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
   let coresApplied = false;
   let failure: unknown;
   let statusFailed = false;
+  let keySecretExists: string | undefined;
   const writes: ObjectWrite[] = [];
 
   const stage = async (name: Stage, fn: () => Promise<void>) => {
@@ -144,7 +159,13 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       object: desired.metadata?.name,
       changes: live ? describeDiff(diff) : 'created',
     });
-    await apply(client, desired as KubeObject);
+    const createOnly = desired.kind === 'Secret' && p.createOnly?.includes(desired.metadata!.name!) === true;
+    try {
+      await apply(client, desired as KubeObject, { createOnly });
+    } catch (err) {
+      if (createOnly && statusCodeOf(err) === 409) throw new KeySecretExists(desired.metadata!.name!);
+      throw err;
+    }
     if (live) {
       const managers = (live as KubeObject).metadata?.managedFields ?? [];
       writes.push({
@@ -391,13 +412,25 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       });
     }
   } catch (err) {
-    failure = err instanceof PassFailed ? err.cause : err;
-    const message = (err as Error).message;
-    log.error('reconcile step failed', {
-      step: (err as PassFailed).stage,
-      error: (failure as Error).message,
-    });
-    record({ type: 'Warning', reason: 'ReconcileFailed', message });
+    const cause = err instanceof PassFailed ? err.cause : err;
+    if (cause instanceof KeySecretExists) {
+      // not a failure: this pass did not see the Secret (a user's, or the informer lags); the next one reads it
+      log.info('key Secret exists: reading it next pass', { object: cause.secret });
+      keySecretExists = cause.secret;
+    } else {
+      failure = cause;
+      const message = (err as Error).message;
+      log.error('reconcile step failed', {
+        step: (err as PassFailed).stage,
+        error: (failure as Error).message,
+      });
+      record({ type: 'Warning', reason: 'ReconcileFailed', message });
+    }
+  }
+  if (keySecretExists !== undefined) {
+    // nothing was learned that the status could say: it is written by the next pass, which follows at once
+    const status = buildStatus(s, decisions, now);
+    return { status, requeueAfterMs: 0, writes, keySecretExists, statusFailed: true };
   }
 
   // The status, from what was done: the plan's, unless a write told otherwise.

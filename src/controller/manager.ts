@@ -14,6 +14,7 @@ import { createLogger, type Logger, type LogLevel } from '../observability/logge
 import { defaultRegistry } from '../observability/metrics.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/server.ts';
 import { createInChildProcess } from '../webhook/cert.ts';
+import { PreferredTargets } from './preferred-targets.ts';
 import {
   bundleTrusts,
   checkIntervalMs,
@@ -355,24 +356,18 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   // A new EMQX client for every caller (nothing one caller does to its targets changes another's). Per key, the
   // target that answered last is tried first next time, so one slow or dead core costs one timeout, not one per
   // pass.
-  const lastClient = new Map<string, { client: EmqxClient; preferred?: string }>();
+  const preferredTargets = new PreferredTargets();
   const emqxApiFactory: EmqxApiFactory = (targets, creds, tls) => {
     const id = `${creds.key}:${creds.secret.length}:${creds.secret.slice(0, 4)}`;
-    const last = lastClient.get(id);
-    const preferred = last?.client.currentTarget ?? last?.preferred;
-    const ordered =
-      preferred && targets.includes(preferred)
-        ? [preferred, ...targets.filter((t) => t !== preferred)]
-        : targets;
     const c = new EmqxClient({
-      targets: ordered,
+      targets: preferredTargets.order(id, targets),
       apiKey: creds.key,
       apiSecret: creds.secret,
       timeoutMs: opts.emqxTimeoutMs,
       logger: log,
       ...(tls && { tls }),
     });
-    lastClient.set(id, { client: c, ...(preferred !== undefined && { preferred }) });
+    preferredTargets.remember(id, c);
     return c as unknown as EmqxApi;
   };
 

@@ -305,6 +305,43 @@ test('plan: a cookie Secret deleted under running pods, its value remembered: pu
   assert.equal(cookieOf(c.objects), 'remembered-cookie');
 });
 
+test('plan: key Secrets the pass did not find are created create-only, found ones applied as usual', () => {
+  const fresh = world({ cores: [], statefulSets: [] });
+  const missing = ['emqx-node-cookie', 'emqx-bootstrap-api-key'];
+  const p = plan({ ...fresh, secrets: { ...fresh.secrets, missing } }, NOW);
+  assert.deepEqual(p.createOnly?.sort(), [...missing].sort());
+  for (const name of missing)
+    assert.ok(p.objects.some((o) => o.kind === 'Secret' && o.metadata?.name === name));
+  // only the one not found
+  const one = plan({ ...fresh, secrets: { ...fresh.secrets, missing: ['emqx-bootstrap-api-key'] } }, NOW);
+  assert.deepEqual(one.createOnly, ['emqx-bootstrap-api-key']);
+  // found (or read from the API server): no create-only
+  assert.equal(plan(fresh, NOW).createOnly, undefined);
+  // a Secret the plan does not write is not listed (the missing-cookie hold writes nothing)
+  const held = plan(
+    { ...missingCookie(world(running)), secrets: { ...missingCookie(world(running)).secrets, missing } },
+    NOW,
+  );
+  assert.equal(held.halted, 'node cookie missing');
+  assert.equal(held.createOnly, undefined);
+  // a deleted Secret put back from memory is created create-only too: a copy the pass did not see stays as it is
+  const s = world(running);
+  const restored = plan(
+    {
+      ...s,
+      secrets: {
+        ...s.secrets,
+        cookie: 'remembered-cookie',
+        cookieExists: true,
+        cookieRestored: true,
+        missing: ['emqx-node-cookie'],
+      },
+    },
+    NOW,
+  );
+  assert.deepEqual(restored.createOnly, ['emqx-node-cookie']);
+});
+
 test('plan: a bootstrap key Secret re-created under running pods says what it costs', () => {
   const s = world(running);
   const p = plan({ ...s, secrets: { ...s.secrets, operatorSecretGenerated: true } }, NOW);

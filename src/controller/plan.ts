@@ -80,6 +80,12 @@ export interface Plan {
   halted?: 'paused' | 'invalid config' | 'invalid certificate' | 'foreign workloads' | 'node cookie missing';
   /** The desired objects, in apply order (server-side apply, skipped when the live object already matches). */
   objects: BuiltObject[];
+  /**
+   * Names of the key Secrets among `objects` that this pass did not find (snapshot `secrets.missing`): act writes
+   * them create-only, so a Secret of that name the pass did not see is never overwritten (a refusal sends the next
+   * pass to read it).
+   */
+  createOnly?: string[];
   /** Push the runtime part of the config first; the ConfigMap in `objects` is applied only if EMQX accepts it. */
   configPush?: ConfigPush;
   rollout: RolloutDecision;
@@ -269,8 +275,13 @@ export function plan(s: Snapshot, now: Date, opts: PlanOptions = {}): Plan {
     const retry = opts.apiOutage?.retryMs;
     const waits = retry !== undefined ? [...planWaits, retry] : planWaits;
     const status = buildStatus(s, decisions, now);
+    const missing = new Set(s.secrets.missing ?? []);
+    const createOnly = p.objects
+      .filter((o) => o.kind === 'Secret' && missing.has(o.metadata!.name!))
+      .map((o) => o.metadata!.name!);
     return {
       ...p,
+      ...(createOnly.length > 0 && { createOnly }),
       decisions,
       status,
       statusEvents: conditionEvents(s.previousStatus, status),

@@ -82,7 +82,10 @@ export class EmqxReconciler {
   /** Recent writes and the write fight under way, per resource (./write-fights.ts). */
   private readonly fights = new Map<string, FightState>();
   /** Key values read from each resource's Secrets (by resource uid): a deleted Secret is put back with them. */
-  private readonly keyValues = new Map<string, { uid?: string; cookie?: string; operatorSecret?: string }>();
+  private readonly keyValues = new Map<
+    string,
+    { uid?: string; cookie?: string; operatorSecret?: string; verify?: boolean }
+  >();
   /** The EMQX API outage under way per resource (by resource uid), to report it only once it lasts (./api-outage.ts). */
   private readonly outages = new Map<string, { uid?: string; outage: ApiOutage }>();
   private readonly fightOptions: FightOptions;
@@ -172,6 +175,7 @@ export class EmqxReconciler {
             emqxApiFactory: this.d.emqxApiFactory,
             log,
             ...(remembered && { remembered }),
+            ...(remembered?.verify && { verifyKeySecrets: true }),
           },
           raw,
         ),
@@ -188,6 +192,7 @@ export class EmqxReconciler {
         uid: raw.metadata.uid,
         ...(cookie !== undefined && { cookie }),
         ...(operatorSecret !== undefined && { operatorSecret }),
+        ...(remembered?.verify && { verify: true }),
       });
       // a failed EMQX API read is the plan's to announce, once it counts (./api-outage.ts)
       for (const w of warnings)
@@ -233,6 +238,9 @@ export class EmqxReconciler {
         now,
       );
       if (!result.statusFailed) this.lastStatus.set(key, { uid: raw.metadata.uid, status: result.status });
+      // a key Secret this pass did not see exists: from now on, key Secrets missing from the cache are read first
+      if (result.keySecretExists !== undefined)
+        this.keyValues.set(key, { ...this.keyValues.get(key), uid: raw.metadata.uid, verify: true });
       const next = recordWrites(fights, result.writes, now.getTime(), this.fightOptions);
       if (next.fight && next.fight !== fights.fight)
         log.warn('write fight: holding an object back', {

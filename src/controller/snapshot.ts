@@ -125,6 +125,11 @@ export interface Snapshot {
     readonly operatorSecretRestored?: boolean;
     /** Contents of the Secrets spec.bootstrapAPIKeys refers to (by Secret name, then key). */
     readonly userSecrets: Readonly<Record<string, Record<string, string>>>;
+    /**
+     * Key Secrets (cookie, bootstrap API keys) this pass did not find: not in the cache, and not on the API server
+     * either or not read there (readsKeySecretsFromServer). The plan creates them create-only (Plan.createOnly).
+     */
+    readonly missing?: readonly string[];
   };
 
   /** How the EMQX API is reached (targets, credentials). */
@@ -300,6 +305,29 @@ export interface ObserveDeps {
    * Secret deleted since is created again with them, which undoes the deletion instead of changing the value.
    */
   remembered?: { cookie?: string; operatorSecret?: string };
+  /**
+   * A create-only write of a key Secret this operator did not see was refused (it exists): read key Secrets the
+   * cache does not hold from the API server, even on a cluster with nothing else yet (readsKeySecretsFromServer).
+   */
+  verifyKeySecrets?: boolean;
+}
+
+/**
+ * Whether observe asks the API server for a key Secret (cookie, bootstrap API keys) the cache does not hold. Not on a
+ * new cluster (nothing of it in the cache, no earlier refusal): there the Secret is planned with a fresh value and
+ * written create-only (Plan.createOnly), which the API server refuses when a Secret of that name exists after all
+ * (made by a user before the resource, or by an earlier pass the informer has not delivered yet); the next pass then
+ * reads it (`verify`), so such a Secret is never overwritten, and it saves a new cluster two GETs that answer 404.
+ * Once anything of the cluster is cached, a missing Secret is read before anything is decided: the missing-cookie
+ * hold (plan.ts) must see a Secret put back by hand without the operator's labels.
+ */
+export function readsKeySecretsFromServer(f: {
+  paused: boolean;
+  verify: boolean;
+  cachedChildren: number;
+}): boolean {
+  if (f.paused) return false;
+  return f.verify || f.cachedChildren > 0;
 }
 
 function roleDesired(emqx: EMQX, role: Role): number {
@@ -442,14 +470,18 @@ export async function observe(
 
   // Secrets: the live values win; fresh ones are drawn here so that the plan stays pure. A Secret the cache does
   // not hold (deleted, the informer lags, or put back by hand without the operator's labels) is read from the API
-  // server before anything is generated: a new cookie under running pods would split the cluster (plan.ts).
+  // server before anything is generated (a new cookie under running pods would split the cluster, plan.ts), except
+  // on a new cluster, where the fresh Secret is written create-only instead (readsKeySecretsFromServer).
+  const readLive = readsKeySecretsFromServer({
+    paused,
+    verify: deps.verifyKeySecrets === true,
+    cachedChildren: [...children.values()].reduce((n, m) => n + m.size, 0),
+  });
   const keySecret = async (n: string) =>
-    secret(n) ?? (paused ? undefined : await liveSecret(deps.client, namespace, n));
-  // both at once: on a new cluster neither is cached yet, and each read is a round trip (a 404)
-  const [cookieSecret, bootstrap] = await Promise.all([
-    keySecret(names.nodeCookieSecret(emqx)),
-    keySecret(names.bootstrapApiKeySecret(emqx)),
-  ]);
+    secret(n) ?? (readLive ? await liveSecret(deps.client, namespace, n) : undefined);
+  // both at once: each read is a round trip
+  const keyNames = [names.nodeCookieSecret(emqx), names.bootstrapApiKeySecret(emqx)] as const;
+  const [cookieSecret, bootstrap] = await Promise.all(keyNames.map(keySecret));
   const liveCookie = decodeSecret(cookieSecret, NODE_COOKIE_KEY);
   const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
   const staleCertificates = paused ? undefined : await observeStaleCertificates(deps.client, emqx, secret);
@@ -468,6 +500,7 @@ export async function observe(
     ...(!bootstrap &&
       (rememberedKey !== undefined ? { operatorSecretRestored: true } : { operatorSecretGenerated: true })),
     userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
+    missing: keyNames.filter((_, i) => [cookieSecret, bootstrap][i] === undefined),
   };
   registerSecret(secrets.cookie);
   registerSecret(secrets.operatorSecret);

@@ -14,6 +14,7 @@ import {
   mergePatchStatus,
   patchPodStatus,
   prepareForApply,
+  NEVER_A_RESOURCE_VERSION,
 } from './apply.ts';
 import {
   KubeApiError,
@@ -139,6 +140,24 @@ test('apply: PATCH apply-patch with field manager emqx-operator and force; raw b
   });
   assert.equal((await kubeWriteCount({ verb: 'apply', kind: 'StatefulSet' })) - before, 1);
   assert.deepEqual(seen, [{ verb: 'apply', kind: 'StatefulSet', namespace: 'ns1', name: 'emqx-core' }]);
+});
+
+test('apply createOnly: the body carries a resource version no stored object has; the input is not modified', async () => {
+  const { kc, requests } = await fakeApiServer(() => ({ status: 201, body: sts }));
+  const client = new KubeClient(kc);
+  await apply(client, sts, { createOnly: true });
+  const body = requests[0]!.body as { metadata: Record<string, unknown> };
+  assert.equal(body.metadata.resourceVersion, NEVER_A_RESOURCE_VERSION);
+  assert.equal(requests[0]!.query.get('force'), 'true');
+  // above int64, the range of etcd revisions, and still a valid uint64 (how the API server parses it)
+  assert.ok(BigInt(NEVER_A_RESOURCE_VERSION) > 2n ** 63n - 1n);
+  assert.equal(BigInt(NEVER_A_RESOURCE_VERSION), 2n ** 64n - 1n);
+  assert.equal(sts.metadata.resourceVersion, '42', 'the input is not modified');
+  await apply(client, sts);
+  assert.equal(
+    (requests[1]!.body as { metadata: Record<string, unknown> }).metadata.resourceVersion,
+    undefined,
+  );
 });
 
 test('custom resources are discovered once (and re-discovered on a miss); status goes to /status', async () => {

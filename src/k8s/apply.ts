@@ -1,6 +1,7 @@
 // Writes to the Kubernetes API, all through KubeClient (so all counted in ./writes.ts), all with the one field
 // manager `emqx-operator`:
-//   apply(obj)                    server-side apply (force) of any kind, typed or custom, sent as raw JSON
+//   apply(obj)                    server-side apply (force) of any kind, typed or custom, sent as raw JSON;
+//                                 `createOnly`: refused (409) when the object exists
 //   applyStatus(obj)              server-side apply of `status` on the /status subresource (CRs)
 //   mergePatch(ref, body, opts)   JSON merge patch of an object or a subresource (`scale`, `status`)
 //   mergePatchStatus(ref, status) JSON merge patch of /status (replaces lists such as conditions wholesale)
@@ -64,7 +65,20 @@ export interface ApplyOptions {
   dryRun?: boolean;
   /** Default true: take over fields other managers own. */
   force?: boolean;
+  /**
+   * Create the object, never change an existing one: the apply carries `metadata.resourceVersion`
+   * NEVER_A_RESOURCE_VERSION, which the API server ignores when it creates the object and compares when one exists
+   * (409 Conflict, the object untouched). The object created is the same as without it (managed by the same
+   * Apply entry of the operator's field manager).
+   */
+  createOnly?: boolean;
 }
+
+/**
+ * The largest uint64: the API server parses resource versions as uint64, and they are etcd revisions, int64 (at
+ * most 2^63 − 1), so no stored object ever has this one. An apply carrying it conflicts with any existing object.
+ */
+export const NEVER_A_RESOURCE_VERSION = '18446744073709551615';
 
 /** Server-side apply of `obj` (status stripped) with field manager `emqx-operator`; returns the live object. */
 export async function apply<T extends KubeObject>(
@@ -72,7 +86,9 @@ export async function apply<T extends KubeObject>(
   obj: T,
   opts: ApplyOptions = {},
 ): Promise<T> {
-  return applyPatch<T>(client, refOf(obj), prepareForApply(obj), opts);
+  const body = prepareForApply(obj);
+  if (opts.createOnly) body.metadata = { ...body.metadata, resourceVersion: NEVER_A_RESOURCE_VERSION };
+  return applyPatch<T>(client, refOf(obj), body, opts);
 }
 
 /** The server-side apply PATCH of `body` to `ref` (or to its `subresource`), with the operator's field manager. */
