@@ -9,8 +9,9 @@
 #   EMQX_OPERATOR_HEAP_PERCENT      the share of that limit V8's old generation may use (default 50). The rest is
 #                                   for what is not V8 heap: the node binary's pages (~50 MiB), code, malloc, the
 #                                   young generation.
-#   EMQX_OPERATOR_LITE_MODE         "true": run V8 with --lite-mode (default "false"; below). Only for the build
-#                                   (src/cli/main.js next to bin/, as in the image); ignored in a source tree.
+#   EMQX_OPERATOR_LITE_MODE         "true" (default): run V8 with --lite-mode (below); "false": without. Only for
+#                                   the build (src/cli/main.js next to bin/, as in the image); ignored in a source
+#                                   tree.
 #
 # Why a cap at all: Node sizes its heap from the cgroup limit itself, but never below V8's minimum (259 MiB of
 # heap limit for any container limit up to 512 MiB, measured), i.e. above a 256 MiB limit: the kernel's OOM
@@ -25,16 +26,19 @@ here=$(dirname "$0")
 # is the old generation plus 192 MiB of young generation); the operator allocates little per pass.
 # --v8-pool-size=1 and MALLOC_ARENA_MAX=2: one V8 worker thread instead of one per core, and two glibc malloc
 # arenas instead of up to 8 per core: every thread that allocates gets an arena of its own, and they held ~20 MiB.
-# EMQX_OPERATOR_LITE_MODE=true adds --lite-mode: V8 without its optimizing compilers and with feedback vectors
-# allocated lazily. Measured (BENCHMARKS.md, "Issue 14: HTTP without undici"): RSS 85 -> 70 MiB with no resource,
-# 89 -> 71 with one cluster, 111-115 -> 80-83 with 50, but ~75 % more CPU per idle pass (12-14 -> 22-23 ms) and
-# 10-20 % more in a burst of 50 new clusters; so it is offered, not the default. It turns WebAssembly off: the
-# operator needs none (its HTTP client is node:http; undici parsed HTTP with WebAssembly), but Node's TypeScript type
-# stripping does, so a source tree (bin/emqx-operator.js importing src/cli/main.ts) never gets it.
+# --lite-mode (EMQX_OPERATOR_LITE_MODE, default true): V8 without its optimizing compilers and with feedback
+# vectors allocated lazily. Measured (BENCHMARKS.md, "Issue 14: HTTP without undici" and "lite mode by default"):
+# RSS 85 -> 70 MiB with no resource, 88 -> 73 with one cluster, 109 -> 81 with 50, the figures issue 14 asks for.
+# Its price is CPU in JavaScript-heavy work: the HOCON parser is ~3-4x slower (a 1.45 MiB config 117 -> 491 ms), an
+# idle reconcile pass 12-16 -> 17-23 ms, a burst of 50 new clusters +10-20 % operator CPU (the burst's time is the
+# API server's, not the operator's CPU). EMQX_OPERATOR_LITE_MODE=false trades the memory back for the CPU.
+# It turns WebAssembly off: the operator needs none (its HTTP client is node:http; undici parsed HTTP with
+# WebAssembly), but Node's TypeScript type stripping does, so a source tree (bin/emqx-operator.js importing
+# src/cli/main.ts) never gets it.
 # See BENCHMARKS.md for these and the flags tried and not kept (--optimize-for-size, --single-threaded-gc,
 # --jitless, --max-opt).
 lite=''
-case "${EMQX_OPERATOR_LITE_MODE:-false}" in
+case "${EMQX_OPERATOR_LITE_MODE:-true}" in
   true) [ -f "$here/../src/cli/main.js" ] && lite='--lite-mode' ;;
   false) ;;
   *)

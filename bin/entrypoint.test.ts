@@ -66,27 +66,25 @@ test('without a memory limit: the image flags, no heap cap, arguments passed on'
   assert.ok(seen!.heapLimitMiB > 200, `heap limit ${seen!.heapLimitMiB}`);
 });
 
-test('EMQX_OPERATOR_LITE_MODE=true: --lite-mode for the build only (type stripping needs WebAssembly)', () => {
-  // off by default, in both layouts
-  for (const root of [dir, built]) {
-    const seen = run({}, ['run'], root).seen!;
-    assert.ok(!seen.execArgv.includes('--lite-mode'), seen.execArgv.join(' '));
-    assert.equal(seen.wasm, true);
+test('--lite-mode by default for the build only (type stripping needs WebAssembly); EMQX_OPERATOR_LITE_MODE=false turns it off', () => {
+  // a source tree never gets it, whatever the variable says
+  for (const env of [{}, { EMQX_OPERATOR_LITE_MODE: 'true' }] as Array<Record<string, string>>) {
+    const source = run(env).seen!;
+    assert.ok(!source.execArgv.includes('--lite-mode'), source.execArgv.join(' '));
+    assert.equal(source.wasm, true);
   }
-  const { status, seen } = run(
-    { EMQX_OPERATOR_LITE_MODE: 'true', EMQX_OPERATOR_MEMORY_LIMIT_MIB: '256' },
-    ['run'],
-    built,
-  );
-  assert.equal(status, 0);
-  assert.ok(seen!.execArgv.includes('--lite-mode'), seen!.execArgv.join(' '));
-  assert.ok(seen!.execArgv.includes('--max-old-space-size=128'), seen!.execArgv.join(' '));
-  assert.deepEqual(seen!.args, ['run']);
-  assert.equal(seen!.wasm, false, 'V8 took the flag: no WebAssembly');
-  // a source tree ignores it
-  const source = run({ EMQX_OPERATOR_LITE_MODE: 'true' }).seen!;
-  assert.ok(!source.execArgv.includes('--lite-mode'), source.execArgv.join(' '));
-  assert.equal(source.wasm, true);
+  // the build: on by default and with "true"
+  for (const env of [{}, { EMQX_OPERATOR_LITE_MODE: 'true' }] as Array<Record<string, string>>) {
+    const { status, seen } = run({ ...env, EMQX_OPERATOR_MEMORY_LIMIT_MIB: '256' }, ['run'], built);
+    assert.equal(status, 0);
+    assert.ok(seen!.execArgv.includes('--lite-mode'), seen!.execArgv.join(' '));
+    assert.ok(seen!.execArgv.includes('--max-old-space-size=128'), seen!.execArgv.join(' '));
+    assert.deepEqual(seen!.args, ['run']);
+    assert.equal(seen!.wasm, false, 'V8 took the flag: no WebAssembly');
+  }
+  const off = run({ EMQX_OPERATOR_LITE_MODE: 'false' }, ['run'], built).seen!;
+  assert.ok(!off.execArgv.includes('--lite-mode'), off.execArgv.join(' '));
+  assert.equal(off.wasm, true);
   const bad = run({ EMQX_OPERATOR_LITE_MODE: 'yes' }, ['run'], built);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /EMQX_OPERATOR_LITE_MODE must be true or false, not 'yes'/);

@@ -239,9 +239,11 @@ describe('Helm chart charts/emqx-operator', () => {
       name: 'EMQX_OPERATOR_HEAP_PERCENT',
       value: '50',
     });
-    const other = env(await render(['resources.limits.memory=1Gi', 'heapPercent=40']));
+    assert.deepEqual(vars.get('EMQX_OPERATOR_LITE_MODE'), { name: 'EMQX_OPERATOR_LITE_MODE', value: 'true' });
+    const other = env(await render(['resources.limits.memory=1Gi', 'heapPercent=40', 'liteMode=false']));
     assert.equal(other.c.resources.limits.memory, '1Gi');
     assert.equal((other.vars.get('EMQX_OPERATOR_HEAP_PERCENT') as { value?: string }).value, '40');
+    assert.equal((other.vars.get('EMQX_OPERATOR_LITE_MODE') as { value?: string }).value, 'false');
   });
 
   it('webhook.enabled=false (a namespace shard): no webhook port, Service, certificate or rights, CRDs left to the webhook release', async () => {
@@ -331,6 +333,7 @@ describe('Helm chart charts/emqx-operator', () => {
       [['image.pullPolicy=Sometimes'], /pullPolicy/],
       [['metrics.port=70000'], /metrics.*port|port.*metrics/],
       [['heapPercent=95'], /heapPercent/],
+      [['liteMode=maybe'], /liteMode/],
     ];
     for (const [set, name] of cases) {
       const r = await run(['template', 'x', CHART_DIR, ...set.flatMap((s) => ['--set', s])]);
