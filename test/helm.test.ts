@@ -6,8 +6,6 @@
 // EMQX upgrade is in progress, which the new pods finish → the leading pod deleted, another replica takes over →
 // `helm uninstall` leaves the EMQX cluster running, data kept.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
 import {
@@ -19,6 +17,12 @@ import {
   type Helm,
 } from '../sandbox/operator-helm.ts';
 import { example, listPods, waitReady } from './support/emqx.ts';
+import {
+  applyMinimalServedAsV2alpha1,
+  isReady,
+  operatorPods,
+  operatorProcesses,
+} from './support/helm-operator.ts';
 import { useSandbox } from './support/sandbox.ts';
 import { pvcs, waitAllOnVersion } from './support/upgrade.ts';
 
@@ -31,37 +35,6 @@ before(async () => {
   await sb.started();
   helm = await sandboxHelm(sb.sandbox, (l) => process.stderr.write(l + '\n'));
 });
-
-/** The pid and command line of the operator program serving on `podIP` (its args bind the pod IP), from /proc. */
-function operatorProcess(podIP: string): { pid: number; cmd: string[] } | undefined {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let cmd: string[];
-    try {
-      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (
-      path.basename(cmd[0] ?? '') === 'node' &&
-      cmd.includes('bin/emqx-operator.js') &&
-      cmd.some((a) => a.includes(`=${podIP}:`))
-    )
-      return { pid: Number(d), cmd };
-  }
-  return undefined;
-}
-
-async function operatorPods(): Promise<any[]> {
-  const list = (await sb.api.get(
-    `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/name=emqx-operator')}`,
-  )) as { items: any[] };
-  return list.items;
-}
-
-const isReady = (p: any) =>
-  !p.metadata.deletionTimestamp &&
-  p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
 
 async function leaseHolder(): Promise<string | undefined> {
   const lease = (await sb.api.get(
@@ -89,7 +62,7 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
     const first = await sb.waitFor(
       'two Ready operator pods, one of them leading',
       async () => {
-        const pods = (await operatorPods()).filter(isReady);
+        const pods = (await operatorPods(sb)).filter(isReady);
         return pods.length === 2 && (await leader(pods)) ? pods : undefined;
       },
       120_000,
@@ -125,7 +98,7 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
     // A crash of the program (SIGKILL of its process, found by its pod IP): the kubelet restarts the container
     // (restartCount 1, last state exit 137) and the pod is Ready again; the leader is not disturbed.
     const standby0 = first.find((p) => p.metadata.name !== firstLeader.metadata.name)!;
-    const proc = operatorProcess(standby0.status.podIP);
+    const proc = operatorProcesses().find((p) => p.cmd.some((a) => a.includes(`=${standby0.status.podIP}:`)));
     assert.ok(proc, `the process of ${standby0.metadata.name}`);
     // Started by the image's entry point: the heap cap is half the chart's 256Mi limit (Downward API).
     assert.ok(proc.cmd.includes('--max-old-space-size=128'), proc.cmd.join(' '));
@@ -152,13 +125,7 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
 
     // The API server converts through the webhook Service (aggregator routing to a Ready pod's IP).
     const ns = await sb.newNamespace(t);
-    await sb.apply(example('minimal.yaml', ns)); // what the README and NOTES.txt tell users to apply
-    const alpha = await sb.waitFor(
-      'the EMQX resource served as v2alpha1 (conversion webhook through its Service)',
-      async () => (await sb.api.get(`/apis/apps.emqx.io/v2alpha1/namespaces/${ns}/emqxes/emqx`)) as any,
-      60_000,
-      500,
-    );
+    const alpha = await applyMinimalServedAsV2alpha1(sb, ns, 'conversion webhook through its Service');
     assert.equal(alpha.apiVersion, 'apps.emqx.io/v2alpha1');
 
     // ---- an EMQX cluster, made Ready by the operator in its pod
@@ -200,7 +167,7 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
     const upgraded = await sb.waitFor(
       'two Ready operator pods of 0.1.1, the old ones gone, one leading',
       async () => {
-        const pods = await operatorPods();
+        const pods = await operatorPods(sb);
         const ready = pods.filter(isReady);
         return pods.length === 2 &&
           ready.length === 2 &&
@@ -232,7 +199,7 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
     const successor = await sb.waitFor(
       `another operator pod leading after ${newLeader.metadata.name} was deleted`,
       async () => {
-        const live = (await operatorPods()).filter(isReady);
+        const live = (await operatorPods(sb)).filter(isReady);
         const l = await leader(live);
         return l && l.metadata.name !== newLeader.metadata.name ? l : undefined;
       },
@@ -265,7 +232,7 @@ describe('helm install / upgrade / uninstall of charts/emqx-operator', () => {
 
     // ---- helm uninstall: the operator goes, EMQX and its data stay
     await helm(['uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '2m']);
-    await sb.waitFor('no operator pod left', async () => (await operatorPods()).length === 0, 60_000, 500);
+    await sb.waitFor('no operator pod left', async () => (await operatorPods(sb)).length === 0, 60_000, 500);
     const crds = (await sb.api.get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions')) as any;
     assert.ok(
       crds.items.some((c: any) => c.metadata.name === 'emqxes.apps.emqx.io'),

@@ -6,12 +6,18 @@
 // cert.js), serves conversions, and brings an EMQX cluster to Ready.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createEmqxHandler } from '../sandbox/emqx/index.ts';
 import { HELM_NAMESPACE as NS, installArgs, sandboxHelm, type Helm } from '../sandbox/operator-helm.ts';
-import { example, waitReady } from './support/emqx.ts';
+import { waitReady } from './support/emqx.ts';
+import {
+  applyMinimalServedAsV2alpha1,
+  isReady,
+  operatorPods,
+  operatorProcesses,
+} from './support/helm-operator.ts';
 import { useSandbox } from './support/sandbox.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -31,35 +37,12 @@ before(async () => {
   helm = await sandboxHelm(sb.sandbox, (l) => process.stderr.write(l + '\n'));
 });
 
-/** The node processes running a bin/emqx-operator.js: command line and working directory (the image's /app). */
-function operatorProcesses(): Array<{ cmd: string[]; cwd: string }> {
-  const found: Array<{ cmd: string[]; cwd: string }> = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (path.basename(cmd[0] ?? '') === 'node' && cmd.some((a) => a.endsWith('bin/emqx-operator.js')))
-        found.push({ cmd, cwd: readlinkSync(`/proc/${d}/cwd`) });
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return found;
-}
-
 describe('the built operator, as the image runs it', () => {
   it('starts in lite mode under the heap cap, makes its webhook certificate in a child process, and runs a cluster', async (t) => {
     await helm(installArgs(['--set', 'replicaCount=1']));
     const pod = await sb.waitFor(
       'the operator pod Ready',
-      async () => {
-        const list = (await sb.api.get(
-          `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/name=emqx-operator')}`,
-        )) as { items: any[] };
-        return list.items.find((p) =>
-          p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
-        );
-      },
+      async () => (await operatorPods(sb)).find(isReady),
       120_000,
       500,
     );
@@ -87,13 +70,7 @@ describe('the built operator, as the image runs it', () => {
 
     // Conversions through the webhook Service, and a cluster brought to Ready by the built program.
     const ns = await sb.newNamespace(t);
-    await sb.apply(example('minimal.yaml', ns));
-    const alpha = await sb.waitFor(
-      'the EMQX resource served as v2alpha1 (conversion by the built webhook)',
-      async () => (await sb.api.get(`/apis/apps.emqx.io/v2alpha1/namespaces/${ns}/emqxes/emqx`)) as any,
-      60_000,
-      500,
-    );
+    const alpha = await applyMinimalServedAsV2alpha1(sb, ns, 'conversion by the built webhook');
     assert.equal(alpha.apiVersion, 'apps.emqx.io/v2alpha1');
     const ready = await waitReady(sb, ns);
     assert.ok((ready.status?.coreNodes?.length ?? 0) > 0);
