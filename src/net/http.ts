@@ -21,10 +21,14 @@
 import type * as Http from 'node:http';
 import https from 'node:https';
 
-// node:http through process.getBuiltinModule, not `import`: an ESM import of a built-in reads every export, and
-// node:http's WebSocket, CloseEvent and MessageEvent are getters that load Node's bundled undici (a ~750 KiB
-// source string and its objects, several MiB). require() or getBuiltinModule leave them untouched.
-const http = process.getBuiltinModule('node:http');
+/**
+ * node:http, for every module of the operator (the observability server too): taken through
+ * process.getBuiltinModule, never `import http from 'node:http'`. An ESM import of a built-in reads every export,
+ * and node:http's WebSocket, CloseEvent and MessageEvent are getters that load Node's bundled undici (a ~750 KiB
+ * source string and its objects, several MiB); require() or getBuiltinModule leave them untouched.
+ */
+export const nodeHttp = process.getBuiltinModule('node:http');
+const http = nodeHttp;
 
 /** How long a pooled connection may stay idle before it is closed (undici's default keep-alive timeout). */
 export const IDLE_SOCKET_MS = 4000;

@@ -11,10 +11,8 @@
 import type { AddressInfo } from 'node:net';
 import { nullLogger, type Logger } from './logger.ts';
 import { CONTENT_TYPE, defaultRegistry, enableProcessMetrics, type Registry } from './metrics.ts';
-
-// Not `import http from 'node:http'`: an ESM import of node:http reads its WebSocket, CloseEvent and MessageEvent
-// getters, which load Node's bundled undici (several MiB); getBuiltinModule returns the module as require() does.
-const http = process.getBuiltinModule('node:http');
+// node:http as ../net/http.ts takes it (not an ESM import, which loads Node's bundled undici)
+import { nodeHttp as http } from '../net/http.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
