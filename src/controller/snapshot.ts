@@ -481,7 +481,8 @@ export async function observe(
     secret(n) ?? (readLive ? await liveSecret(deps.client, namespace, n) : undefined);
   // both at once: each read is a round trip
   const keyNames = [names.nodeCookieSecret(emqx), names.bootstrapApiKeySecret(emqx)] as const;
-  const [cookieSecret, bootstrap] = await Promise.all(keyNames.map(keySecret));
+  const keySecrets = await Promise.all(keyNames.map(keySecret));
+  const [cookieSecret, bootstrap] = keySecrets;
   const liveCookie = decodeSecret(cookieSecret, NODE_COOKIE_KEY);
   const tls = emqx.spec.tls && !paused ? await observeTls(deps.client, emqx) : undefined;
   const staleCertificates = paused ? undefined : await observeStaleCertificates(deps.client, emqx, secret);
@@ -500,7 +501,7 @@ export async function observe(
     ...(!bootstrap &&
       (rememberedKey !== undefined ? { operatorSecretRestored: true } : { operatorSecretGenerated: true })),
     userSecrets: writing ? await readUserSecrets(deps.client, emqx) : {},
-    missing: keyNames.filter((_, i) => [cookieSecret, bootstrap][i] === undefined),
+    missing: keyNames.filter((_, i) => keySecrets[i] === undefined),
   };
   registerSecret(secrets.cookie);
   registerSecret(secrets.operatorSecret);
