@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import https from 'node:https';
 import { describe, it } from 'node:test';
+import type * as CertModule from './cert.ts';
 import { createInChildProcess, createWebhookCertificates } from './cert.ts';
 
 const SVC = 'emqx-operator-webhook.emqx-operator-system.svc';
@@ -124,5 +128,20 @@ describe('webhook certificates', () => {
     );
     const made = await createInChildProcess({ commonName: 'w', hosts: ['127.0.0.1'] });
     assert.ok(made.notAfter instanceof Date && made.notAfter > new Date());
+  });
+
+  it('in a child process from a directory whose path needs escaping in a URL (a space)', async () => {
+    // inside the repository, so that the copies find the library in node_modules as the originals do
+    const dir = path.resolve(import.meta.dirname, '../../.sandbox', `cert child ${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      for (const f of ['cert.ts', 'cert-child.ts'])
+        copyFileSync(path.join(import.meta.dirname, f), path.join(dir, f));
+      const copy = (await import(pathToFileURL(path.join(dir, 'cert.ts')).href)) as typeof CertModule;
+      const made = await copy.createInChildProcess({ commonName: 'w', hosts: ['127.0.0.1'] });
+      assert.match(made.cert, /BEGIN CERTIFICATE/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

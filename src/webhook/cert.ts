@@ -10,6 +10,7 @@
 import { execFile } from 'node:child_process';
 import { KeyObject, X509Certificate, randomBytes } from 'node:crypto';
 import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
 
@@ -122,14 +123,16 @@ const CHILD_MAX_OUTPUT = 64 * 1024;
  * `createWebhookCertificates` in a separate, short-lived `node` process (the same binary, ./cert-child next to this
  * module, .ts in development and .js in the build): the long-running operator never loads the X.509 library. The
  * options go in on stdin and the certificates come back on stdout (a pipe: the key is never in an argument, a file
- * or a log). Rejects with the child's own error message (its last stderr line) if it fails, and after 60 s.
+ * or a log). Rejects with the child's own error message (the last stderr line naming an error) if it fails, and
+ * after 60 s.
  */
 export function createInChildProcess(opts: CertificateOptions): Promise<WebhookCertificates> {
-  const entry = new URL(`./cert-child${extname(new URL(import.meta.url).pathname)}`, import.meta.url);
+  const self = fileURLToPath(import.meta.url);
+  const entry = fileURLToPath(new URL(`./cert-child${extname(self)}`, import.meta.url));
   return new Promise((resolve, reject) => {
     const child = execFile(
       process.execPath,
-      ['--max-semi-space-size=2', '--max-old-space-size=64', entry.pathname],
+      ['--max-semi-space-size=2', '--max-old-space-size=64', entry],
       {
         timeout: CHILD_TIMEOUT_MS,
         maxBuffer: CHILD_MAX_OUTPUT,
