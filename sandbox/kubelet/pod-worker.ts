@@ -565,7 +565,7 @@ export class PodWorker {
     if (at >= this.deadline.at) return;
     this.deadline.at = at;
     if (this.deadline.timer) clearTimeout(this.deadline.timer);
-    this.deadline.timer = setTimeout(() => this.deadline.reached(), at - Date.now());
+    this.deadline.timer = setTimeout(() => this.deadline.reached(), Math.max(0, at - Date.now()));
   }
 
   private terminating_: Promise<void> | undefined;

@@ -154,7 +154,8 @@ export function statusSummary(e: EMQX | undefined): string {
   if (!e) return 'last seen: no resource';
   const s = e.status;
   if (!s) return `last seen: generation ${e.metadata.generation}, no status`;
-  const nodes = (l: StatusNode[] | undefined) => (l ?? []).map((n) => `${n.name}:${n.node_status}`).join(' ');
+  const nodes = (l: StatusNode[] | undefined) =>
+    (l ?? []).map((n) => `${n.name}:${n.node_status}:${n.version}`).join(' ');
   return [
     `last seen: phase ${s.phase}, generation ${e.metadata.generation} (observed ${s.observedGeneration}), ` +
       `cores ${s.cores}, replicants ${s.replicants}`,

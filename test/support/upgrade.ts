@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import type { EmqxHandler } from '../../sandbox/emqx/index.ts';
 import type { TestSandbox } from './sandbox.ts';
-import { listPods, waitReady } from './emqx.ts';
+import { listPods, statusSummary, waitReady } from './emqx.ts';
+import { operatorReport, type OperatorProcess } from './operator.ts';
+import type { EMQX } from '../../src/api/types.ts';
 
 /** Probes a user would tune for a fast-starting node; keeps the tests short without changing any behaviour. */
 export const FAST_PROBES = {
@@ -83,18 +85,40 @@ export async function pvcs(
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Waits for Ready with every node on `version`. */
-export async function waitAllOnVersion(sb: TestSandbox, ns: string, version: string, timeoutMs = 240_000) {
-  return sb.waitFor(
-    `every node of ${ns} on ${version} and Ready`,
-    async () => {
-      const e = await waitReady(sb, ns, 'emqx', timeoutMs);
-      const nodes = [...(e.status?.coreNodes ?? []), ...(e.status?.replicantNodes ?? [])];
-      return nodes.length > 0 && nodes.every((n) => n.version === version && n.node_status === 'running')
-        ? e
-        : undefined;
-    },
-    timeoutMs,
-    1000,
-  );
+/**
+ * Waits for Ready with every node on `version`. A timeout says what was last seen (nodes with their versions, the
+ * update status, conditions) and, when the sandbox runs an operator, what it was doing.
+ */
+export async function waitAllOnVersion(
+  sb: TestSandbox & { readonly operator?: OperatorProcess },
+  ns: string,
+  version: string,
+  timeoutMs = 240_000,
+) {
+  let last: EMQX | undefined;
+  try {
+    return await sb.waitFor(
+      `every node of ${ns} on ${version} and Ready`,
+      async () => {
+        const e = (last = await waitReady(sb, ns, 'emqx', timeoutMs));
+        const nodes = [...(e.status?.coreNodes ?? []), ...(e.status?.replicantNodes ?? [])];
+        return nodes.length > 0 && nodes.every((n) => n.version === version && n.node_status === 'running')
+          ? e
+          : undefined;
+      },
+      timeoutMs,
+      1000,
+    );
+  } catch (err) {
+    const report = sb.operator
+      ? await operatorReport(sb.operator, { ns }).catch((e: Error) => e.message)
+      : '';
+    const update = last?.status?.update ? `  update: ${JSON.stringify(last.status.update)}` : '';
+    throw new Error(
+      [(err as Error).message, statusSummary(last), update, report].filter(Boolean).join('\n'),
+      {
+        cause: err,
+      },
+    );
+  }
 }
