@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
 import { condition, example, getEmqx, listPods, waitReady } from './support/emqx.ts';
+import { FIELD_MANAGER } from '../src/api/names.ts';
 
 const sb = useOperatorSandbox({ timeScale: 10 });
 
@@ -81,7 +82,17 @@ describe('operator: pausing reconciliation', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const stsPaused = (await sb.api.get(`/apis/apps/v1/namespaces/${ns}/statefulsets`)) as any;
     assert.equal(stsPaused.items[0].spec.replicas, replicas, 'no change while paused');
-    assert.equal(stsPaused.items[0].metadata.resourceVersion, stsBefore.items[0].metadata.resourceVersion);
+    // The spec is unchanged and the operator wrote nothing to it: kube-controller-manager may still write the
+    // StatefulSet's status after Ready (a new resourceVersion), which is not a change of the operator's.
+    assert.equal(stsPaused.items[0].metadata.generation, stsBefore.items[0].metadata.generation);
+    const operatorEntry = (sts: any) =>
+      JSON.stringify(sts.metadata.managedFields.filter((m: any) => m.manager === FIELD_MANAGER));
+    assert.notEqual(operatorEntry(stsBefore.items[0]), '[]', 'the operator applied the StatefulSet');
+    assert.equal(
+      operatorEntry(stsPaused.items[0]),
+      operatorEntry(stsBefore.items[0]),
+      'no write of the operator',
+    );
     await sb.kubectl(['annotate', 'emqx', name, '-n', ns, 'apps.emqx.io/reconcile-paused-']);
     const e = await sb.waitFor(
       'resumed and scaled',
