@@ -9,7 +9,7 @@ import type { EventRecorder } from '../k8s/events.ts';
 import { KubeApiError, type KubeClient, type ObjectRef } from '../k8s/rest.ts';
 import { nullLogger } from '../observability/logger.ts';
 import { act } from './act.ts';
-import type { EmqxApi } from './emqx-access.ts';
+import { podApiUrl, type EmqxApi } from './emqx-access.ts';
 import { plan } from './plan.ts';
 import type { Snapshot } from './snapshot.ts';
 
@@ -76,6 +76,32 @@ test('act: a drained core leaves the cluster before its StatefulSet shrinks', as
   const sts = index(h.log, /^PATCH StatefulSet\/emqx-core$/);
   assert.ok(leave >= 0 && sts > leave, h.log.join('\n'));
   assert.ok(h.events.includes('NodeLeftCluster') && h.events.includes('CoreNodeRemoved'), h.events.join());
+});
+
+test('act: a core that must leave, with no other core to ask, is not scaled away (the pass fails and is retried)', async () => {
+  const h = harness();
+  const s = world({
+    spec: { coreTemplate: { spec: { replicas: 1 } } },
+    cores: [
+      { name: 'emqx-core-0', rev: NEW },
+      { name: 'emqx-core-1', rev: NEW },
+    ],
+    statefulSets: [{ name: 'emqx-core', rev: NEW, replicas: 2 }],
+  });
+  const victim = s.pods.find((p) => p.metadata?.name === 'emqx-core-1')!;
+  // only the leaving node's own API is left to ask (the other core's pod is not ready)
+  const onlyVictim = { ...s, access: { ...s.access, targets: [podApiUrl(victim)] } } as Snapshot;
+  const r = await h.run(onlyVictim);
+  assert.match(
+    (r.failure as Error | undefined)?.message ?? '',
+    /emqx@emqx-core-1\..* must leave the cluster .* no other core can be asked/,
+  );
+  assert.ok(h.events.includes('!ReconcileFailed'), h.events.join());
+  assert.equal(index(h.log, /EMQX force_leave/), -1, h.log.join('\n'));
+  assert.equal(index(h.log, /StatefulSet\/emqx-core/), -1, `no scale-down: ${h.log.join('\n')}`);
+  // with another core to ask, the same pass goes through
+  await h.run(s);
+  assert.ok(index(h.log, /EMQX force_leave emqx@emqx-core-1\./) >= 0, h.log.join('\n'));
 });
 
 test('act: a pod is marked draining before its evacuation starts', async () => {

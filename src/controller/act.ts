@@ -287,6 +287,12 @@ export async function act(deps: ActDeps, s: Snapshot, p: Plan, now: Date): Promi
       case 'removeNode': {
         // Asked through another node: EMQX refuses a force_leave of itself.
         const api = a.leave ? emqxApi(a.exclude) : undefined;
+        // A node the plan says is in the cluster is never scaled away without leaving it: it would stay listed as
+        // a stopped core until cluster.autoclean (24 h). The pass fails and is retried instead.
+        if (a.leave && !api)
+          throw new Error(
+            `${a.node} must leave the cluster before its pod goes, and no other core can be asked to remove it (${s.access.unavailable ?? 'no other ready core pod'})`,
+          );
         if (api) {
           try {
             await api.forceLeave(a.node);
