@@ -79,4 +79,48 @@ describe('core scale-down', () => {
     assert.equal(after?.metadata.generation, before.metadata.generation);
     assert.equal((await listPods(sb, ns)).length, 1);
   });
+
+  it('a core scaled away by hand without leaving (a stopped member) is removed from the cluster once its set no longer runs it; its PVC stays', async (t) => {
+    const ns = await sb.newNamespace(t);
+    await sb.apply(emqxResource(ns, { image: 'emqx/emqx-enterprise:5.8.3', cores: 2 }));
+    await waitReady(sb, ns);
+    const stopped = `emqx@emqx-core-1.emqx-headless.${ns}.svc.cluster.local`;
+    // Held back, the StatefulSet is scaled by hand (no preStop hook: the node does not leave), then the spec follows.
+    await sb.kubectl(['annotate', 'emqx', 'emqx', '-n', ns, 'apps.emqx.io/reconcile-paused=true']);
+    await sb.kubectl(['scale', 'statefulset', 'emqx-core', '-n', ns, '--replicas=1']);
+    const core0 = async () => (await listPods(sb, ns)).find((p) => p.metadata.name === 'emqx-core-0')!;
+    await sb.waitFor(
+      'emqx-core-1 gone and listed as a stopped member',
+      async () => {
+        const pods = await listPods(sb, ns);
+        if (pods.some((p) => p.metadata.name === 'emqx-core-1')) return undefined;
+        const nodes = await emqxCall(sb, ns, (await core0()).status.podIP, '/api/v5/nodes');
+        return nodes.json?.some((n: any) => n.node === stopped && n.node_status === 'stopped');
+      },
+      60_000,
+    );
+    await patchEmqx(sb, ns, { spec: { coreTemplate: { spec: { replicas: 1 } } } });
+    await sb.kubectl(['annotate', 'emqx', 'emqx', '-n', ns, 'apps.emqx.io/reconcile-paused-']);
+    const e = await sb.waitFor(
+      'the stopped member removed, one core listed',
+      async () => {
+        const x = await waitReady(sb, ns);
+        return x.status?.coreNodes?.length === 1 ? x : undefined;
+      },
+      60_000,
+      500,
+    );
+    assert.equal(e.status!.coreNodes![0]!.node_status, 'running');
+    const nodes = await emqxCall(sb, ns, (await core0()).status.podIP, '/api/v5/nodes');
+    assert.deepEqual(
+      nodes.json.map((n: any) => n.node),
+      [`emqx@emqx-core-0.emqx-headless.${ns}.svc.cluster.local`],
+    );
+    const events = (await sb.api.get(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)) as any;
+    assert.ok(
+      events.items.some((ev: any) => ev.reason === 'RetiredCoreRemoved' && ev.note.includes(stopped)),
+      'an Event names the removed member',
+    );
+    assert.equal((await pvcs(sb, ns)).length, 2, 'its PVC is kept');
+  });
 });

@@ -90,6 +90,11 @@ export interface WorldSpec {
   /** The takeover annotation is set. */
   takeover?: boolean;
   goOperatorLeases?: Snapshot['goOperatorLeases'];
+  /**
+   * Core pod names (or whole node names, with `@`) EMQX lists as stopped members whose pods do not exist (crashed
+   * or scaled away without leaving).
+   */
+  stoppedCores?: string[];
 }
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -206,6 +211,15 @@ export function world(w: WorldSpec): Snapshot {
               live_connections: clients,
             };
           });
+  for (const name of w.stoppedCores ?? []) {
+    nodes?.push({
+      node: name.includes('@') ? name : coreNodeName(emqx, name, 'cluster.local'),
+      node_status: 'stopped',
+      role: 'core',
+      edition,
+      version,
+    });
+  }
   const running = new Set(
     nodes
       ? pods.filter((p) => nodes.some((n) => n.node === nodeName(p))).map((p) => p.metadata!.name!)

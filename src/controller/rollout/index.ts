@@ -12,6 +12,7 @@
 //   replicants.ts         replicants: new ReplicaSet first, then drain the old pods one at a time
 //   core-blue-green.ts    BlueGreen cores: retire the old StatefulSets once the replicants moved
 //   durable-storage.ts    DS replica sets follow the cores meant to stay (and gate the removals above)
+//   retired-cores.ts      stopped cores EMQX still lists whose set no longer runs their ordinal leave the cluster
 //   history.ts            prune superseded sets beyond revisionHistoryLimit
 //   takeover.ts           the Go operator's sets are old revisions: its cores retire as BlueGreen ones, its sets
 //                         are deleted once at zero
@@ -22,6 +23,7 @@ import { coreScaleDown } from './core-scale-down.ts';
 import { dsReplicas } from './durable-storage.ts';
 import { retireOldCoreSets } from './core-blue-green.ts';
 import { pruneHistory } from './history.ts';
+import { forgetRetiredCores } from './retired-cores.ts';
 import { drainOldReplicants } from './replicants.ts';
 import { intendedDrains, staleEvacuations } from './stale-evacuations.ts';
 import { retireForeignSets, withoutForeignCores } from './takeover.ts';
@@ -58,7 +60,7 @@ export function planRollout(s: Snapshot, now: Date): RolloutDecision {
     requeue = SOON;
     if (progress.coreReplicas !== undefined) progress.coreReplicas = currentSet?.spec?.replicas;
   } else if (!verdict) {
-    action = retireForeignSets(s) ?? pruneHistory(s);
+    action = retireForeignSets(s) ?? forgetRetiredCores(s) ?? pruneHistory(s);
   }
   return {
     ...(action && { action }),
