@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { useOperatorSandbox } from './support/operator.ts';
-import { emqxCall, getEmqx, listPods, patchEmqx, waitReady } from './support/emqx.ts';
+import { emqxCall, getEmqx, listPods, patchEmqx, waitConverged, waitReady } from './support/emqx.ts';
 import { emqxResource, pvcs } from './support/upgrade.ts';
 import { assertNoClientLost, startListenerLoad } from './support/mqtt-load.ts';
 
@@ -101,16 +101,8 @@ describe('core scale-down', () => {
     );
     await patchEmqx(sb, ns, { spec: { coreTemplate: { spec: { replicas: 1 } } } });
     await sb.kubectl(['annotate', 'emqx', 'emqx', '-n', ns, 'apps.emqx.io/reconcile-paused-']);
-    const e = await sb.waitFor(
-      'the stopped member removed, one core listed',
-      async () => {
-        const x = await waitReady(sb, ns);
-        return x.status?.coreNodes?.length === 1 ? x : undefined;
-      },
-      60_000,
-      500,
-    );
-    assert.equal(e.status!.coreNodes![0]!.node_status, 'running');
+    // the stopped member removed: one core listed, running
+    await waitConverged(sb, ns, { cores: 1, replicants: 0 }, 60_000);
     const nodes = await emqxCall(sb, ns, (await core0()).status.podIP, '/api/v5/nodes');
     assert.deepEqual(
       nodes.json.map((n: any) => n.node),

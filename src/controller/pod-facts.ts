@@ -95,7 +95,7 @@ export function nodeHost(node: string): string {
  * Finds the pod an EMQX node runs in. Core nodes are named after the pod's stable DNS name (host starts with
  * `<pod>.`); replicant nodes after the pod IP.
  */
-export function podForNode(node: ApiNode, pods: V1Pod[]): V1Pod | undefined {
+export function podForNode(node: ApiNode, pods: readonly V1Pod[]): V1Pod | undefined {
   const host = nodeHost(node.node);
   const role = node.role;
   for (const pod of pods) {

@@ -9,6 +9,7 @@
 // site's replicas move first, and EMQX refuses to remove a site that holds any).
 import { coreNodeName } from '../../api/names.ts';
 import { clusterDomainOf } from '../../resources/metadata.ts';
+import { nodeHost, podForNode } from '../pod-facts.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { normal, type RolloutAction } from './types.ts';
 
@@ -17,13 +18,11 @@ export function forgetRetiredCores(s: Snapshot): RolloutAction | undefined {
   if (!s.nodes || s.ds?.active) return undefined;
   if (!s.nodes.some((n) => (n.role ?? 'core') === 'core' && n.node_status === 'running')) return undefined;
   const domain = clusterDomainOf(s.emqx);
-  const podNames = new Set(s.pods.map((p) => p.metadata?.name));
   for (const n of s.nodes) {
-    if ((n.role ?? 'core') !== 'core' || n.node_status !== 'stopped') continue;
-    const host = n.node.slice(n.node.indexOf('@') + 1);
-    const podName = host.split('.')[0] ?? '';
+    if ((n.role ?? 'core') !== 'core' || n.node_status !== 'stopped' || podForNode(n, s.pods)) continue;
+    const podName = nodeHost(n.node).split('.')[0] ?? '';
     const m = /^(.+)-(\d+)$/.exec(podName);
-    if (!m || podNames.has(podName) || coreNodeName(s.emqx, podName, domain) !== n.node) continue;
+    if (!m || coreNodeName(s.emqx, podName, domain) !== n.node) continue;
     const set = s.statefulSets.find((x) => x.metadata?.name === m[1]);
     if (!set) continue;
     const replicas = set.spec?.replicas ?? 0;
