@@ -149,7 +149,10 @@ export async function waitConverged(
     });
 }
 
-/** The resource's status in a few lines, for a failed wait: phase, generations, counts, nodes, conditions. */
+/**
+ * The resource's status in a few lines, for a failed wait: phase, generations, counts, nodes, the update in
+ * progress, conditions.
+ */
 export function statusSummary(e: EMQX | undefined): string {
   if (!e) return 'last seen: no resource';
   const s = e.status;
@@ -161,6 +164,7 @@ export function statusSummary(e: EMQX | undefined): string {
       `cores ${s.cores}, replicants ${s.replicants}`,
     `  coreNodes: ${nodes(s.coreNodes)}`,
     `  replicantNodes: ${nodes(s.replicantNodes)}`,
+    ...(s.update ? [`  update: ${JSON.stringify(s.update)}`] : []),
     ...(s.conditions ?? []).map(
       (c) => `  ${c.type}=${c.status} (${c.reason}, since ${c.lastTransitionTime}): ${c.message}`,
     ),

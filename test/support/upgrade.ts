@@ -113,12 +113,8 @@ export async function waitAllOnVersion(
     const report = sb.operator
       ? await operatorReport(sb.operator, { ns }).catch((e: Error) => e.message)
       : '';
-    const update = last?.status?.update ? `  update: ${JSON.stringify(last.status.update)}` : '';
-    throw new Error(
-      [(err as Error).message, statusSummary(last), update, report].filter(Boolean).join('\n'),
-      {
-        cause: err,
-      },
-    );
+    throw new Error([(err as Error).message, statusSummary(last), report].filter(Boolean).join('\n'), {
+      cause: err,
+    });
   }
 }
